@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * osa/backend.h - the storage backend contract (the OSA protocol, in C).
+ *
+ * A backend is a const `struct osa_backend` registered with
+ * OSA_BACKEND_REGISTER(desc) at file scope.  The core matches it by name
+ * against the `backend` key of each index in the runtime config, validates the
+ * index's `config` group against `schema`, and drives one instance per index.
+ *
+ * Every method returns 0 or a negative OSA_E* code and fills `err` (never
+ * NULL when the core calls) on failure.
+ *
+ * Threading: the core serialises writes (ingest_batch, remove, checkpoint)
+ * per instance; `query`, `count` and `health` may run on many threads at once
+ * and concurrently with one writer.  A backend that cannot allow that must
+ * lock inside.
+ */
+#ifndef OSA_BACKEND_H
+#define OSA_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <osa/embedder.h>
+#include <osa/error.h>
+#include <osa/log.h>
+#include <osa/plugin.h>
+#include <osa/record.h>
+#include <osa/schema.h>
+#include <osa/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ABI of struct osa_backend: 1.0. */
+#define OSA_BACKEND_ABI OSA_ABI(1, 0)
+
+/* What `open` receives.  Valid until `close`. */
+struct osa_backend_args {
+	const char *index;  /* the index's name */
+	const void *config; /* the validated struct, `schema->size` bytes */
+	const char *dir;    /* a private directory, existing and writable */
+};
+
+/* A query.  `text` and/or `vector`; limit >= 1. */
+struct osa_query {
+	const char *text;     /* NUL-terminated, or NULL */
+	const float *vector;  /* `dim` floats, or NULL */
+	size_t dim;           /* length of `vector` */
+	size_t limit;         /* at most this many hits */
+	size_t offset;        /* skip this many best hits first */
+	int ef_search;        /* search breadth; 0: the index's default */
+};
+
+/* One hit. */
+struct osa_hit {
+	char *srn;    /* owned by the hit list */
+	double score; /* higher = better */
+};
+
+/* A growing, owned list of hits.  Zero-initialise before use. */
+struct osa_hits {
+	struct osa_hit *v;
+	size_t n, cap;
+	size_t total; /* matches in the index (for paging), set by query */
+};
+
+/* Append a copy of `srn` with `score`.  0 or OSA_ENOMEM. */
+int osa_hits_push(struct osa_hits *hits, const char *srn, double score);
+/* Free every hit and reset the list.  NULL is allowed. */
+void osa_hits_free(struct osa_hits *hits);
+
+/*
+ * A storage backend.  A const struct nobody writes to.  New methods are added
+ * only at the end, after a version boundary comment; the core checks `abi`
+ * and NULL before it calls a newer method.
+ */
+struct osa_backend {
+	unsigned abi;                    /* OSA_BACKEND_ABI */
+	unsigned size;                   /* sizeof(struct osa_backend) */
+	const char *name;                /* [a-z0-9_-]+, unique */
+	const char *doc;                 /* one sentence for the listings */
+	const struct osa_schema *schema; /* its `config` group */
+
+	/*
+	 * Required.  Open (creating if needed) the index described by `args`.
+	 * On success *self is the instance and *lsn the highest log sequence
+	 * number the backend has durably applied (0 for a new index): the core
+	 * replays every change after it.  A snapshot that is unreadable, torn
+	 * or of another configuration must fail with OSA_ECORRUPT naming the
+	 * file, never crash: the core then quarantines the directory and
+	 * rebuilds the index from the journal.
+	 */
+	int (*open)(const struct osa_backend_args *args, void **self,
+		    uint64_t *lsn, struct osa_error *err);
+	/*
+	 * Required.  Add or replace `n` records, all or nothing: on failure
+	 * the index is as before the call.  An srn seen before replaces the old
+	 * record (upsert).  Records are valid only during the call.
+	 */
+	int (*ingest_batch)(void *self, const struct osa_record *const *recs,
+			    size_t n, struct osa_error *err);
+	/* Required.  Remove `n` srns; unknown srns are not an error. */
+	int (*remove)(void *self, const char *const *srns, size_t n,
+		      struct osa_error *err);
+	/*
+	 * Required.  Fill `hits` (empty on entry) with at most q->limit hits
+	 * after skipping q->offset, best first; equal scores ordered by srn;
+	 * set hits->total.  A limit beyond the index returns what exists.
+	 */
+	int (*query)(void *self, const struct osa_query *q,
+		     struct osa_hits *hits, struct osa_error *err);
+	/* Required.  Number of live records.  Cheap. */
+	int (*count)(void *self, uint64_t *count);
+	/* Optional.  0 when healthy, else a code and why in `err`.  Cheap. */
+	int (*health)(void *self, struct osa_error *err);
+	/*
+	 * Optional (NULL: the core rebuilds from the log at every open).  Make
+	 * everything up to `lsn` durable; return only once it is (write a
+	 * temporary file, fsync, rename, fsync the directory).
+	 */
+	int (*checkpoint)(void *self, uint64_t lsn, struct osa_error *err);
+	/* Required.  Free everything; nothing is flushed. */
+	void (*close)(void *self);
+	/* --- end of ABI 1.0 --- */
+};
+
+#define OSA_BACKEND_REGISTER(desc)                                             \
+	OSA_SET_ENTRY(osa_backends, struct osa_backend, &(desc))
+
+/* The registered backend named `name`, or NULL. */
+const struct osa_backend *osa_backend_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OSA_BACKEND_H */
