@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: MIT
+#
+# A thin layer over CMake with the habits of Kconfig projects:
+#   make defconfig | make <name>_defconfig | make menuconfig
+#   make | make test | make test-asan | make run | make bench | make clean
+# Everything is built in $(BUILD) (default: build/), whose .config is the
+# build's Kconfig configuration.
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CMAKE ?= cmake
+CTEST ?= ctest
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+KCONFIG_ENV = KCONFIG_CONFIG=$(abspath $(BUILD))/.config \
+	OSA_KCONFIG_GEN=$(abspath $(BUILD))/kconfig srctree=$(CURDIR)
+
+.PHONY: all build defconfig menuconfig test test-asan run bench clean \
+	distclean help FORCE
+
+all: build
+
+$(BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD) $(CMAKE_ARGS)
+
+build: $(BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD) -j$(JOBS)
+
+# `make defconfig`, `make embedded_defconfig`, ...: (re)start .config from
+# configs/<name>.
+defconfig %_defconfig: FORCE
+	@test -f configs/$@ || { echo "no configs/$@; have:" \
+		$$(ls configs | grep defconfig); exit 2; }
+	rm -f $(BUILD)/.config
+	$(CMAKE) -S . -B $(BUILD) -DOSA_DEFCONFIG=configs/$@ $(CMAKE_ARGS)
+
+menuconfig: $(BUILD)/CMakeCache.txt
+	$(CMAKE) -DOSA_SOURCE_DIR=. -DOSA_GEN_DIR=$(BUILD)/kconfig \
+		-P cmake/OsaKconfigGen.cmake
+	$(KCONFIG_ENV) kconfig-mconf Kconfig
+	$(CMAKE) -S . -B $(BUILD)
+
+test: build
+	$(CTEST) --test-dir $(BUILD) --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+# The whole suite built with AddressSanitizer + UBSan (linked dynamically).
+test-asan:
+	$(CMAKE) -S . -B $(ASAN_BUILD) -DOSA_SANITIZE=address,undefined \
+		-DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+	$(CMAKE) --build $(ASAN_BUILD) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(CTEST) --test-dir $(ASAN_BUILD) --output-on-failure \
+		-j$(JOBS) $(CTEST_ARGS)
+
+# Build, then run the main job on the built-in default configuration.
+run: build
+	scripts/run.sh $(BUILD)
+
+bench: build
+	scripts/bench.sh $(BUILD)
+
+clean:
+	-$(CMAKE) --build $(BUILD) --target clean
+
+distclean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
+
+help:
+	@sed -n '3,8p' Makefile
+
+FORCE:

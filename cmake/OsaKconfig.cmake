@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: MIT
+#
+# OsaKconfig.cmake - Kconfig is the single source of truth of the build.
+#
+# osa_kconfig() makes sure ${CMAKE_BINARY_DIR}/.config exists and is complete
+# (from OSA_DEFCONFIG when there is none yet or OSA_DEFCONFIG changed, else
+# `kconfig-conf --olddefconfig` so new symbols get their defaults), then turns
+# it into:
+#   - CMake variables CONFIG_<SYM> (y/n for bools, values for others) in the
+#     caller's scope, and OSA_SELECTED_PACKAGES (every *_PACKAGE string);
+#   - the C header ${CMAKE_BINARY_DIR}/generated/osa_autoconf.h, rewritten only
+#     when it changes so nothing recompiles needlessly;
+#   - OSA_ABSENT_PLUGINS: "kind;name;SYMBOL" triples of plugins the tree offers
+#     that this .config does not select.
+# .config, the defconfig and every Kconfig file reconfigure the build when
+# they change.
+
+include_guard(GLOBAL)
+include(${CMAKE_CURRENT_LIST_DIR}/OsaKconfigGen.cmake)
+
+set(OSA_DEFCONFIG "configs/defconfig" CACHE STRING
+  "Kconfig defconfig to start from (relative to the source dir)")
+
+function(osa_kconfig_run)
+  set(env
+    "KCONFIG_CONFIG=${OSA_DOTCONFIG}"
+    "srctree=${CMAKE_SOURCE_DIR}"
+    "OSA_KCONFIG_GEN=${OSA_KCONFIG_GEN}")
+  execute_process(
+    COMMAND ${CMAKE_COMMAND} -E env ${env} ${KCONFIG_CONF} ${ARGN}
+            ${CMAKE_SOURCE_DIR}/Kconfig
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "kconfig-conf ${ARGN} failed:\n${out}")
+  endif()
+endfunction()
+
+macro(osa_kconfig)
+  find_program(KCONFIG_CONF NAMES kconfig-conf conf)
+  if(NOT KCONFIG_CONF)
+    message(FATAL_ERROR
+      "kconfig-conf not found: install Debian's kconfig-frontends-nox "
+      "(scripts/install-deps does it)")
+  endif()
+  set(OSA_KCONFIG_GEN ${CMAKE_BINARY_DIR}/kconfig)
+  set(OSA_DOTCONFIG ${CMAKE_BINARY_DIR}/.config)
+  osa_kconfig_generate(${CMAKE_SOURCE_DIR} ${OSA_KCONFIG_GEN})
+
+  get_filename_component(_osa_defconfig "${OSA_DEFCONFIG}" ABSOLUTE
+    BASE_DIR ${CMAKE_SOURCE_DIR})
+  if(NOT EXISTS "${_osa_defconfig}")
+    file(GLOB _osa_known RELATIVE ${CMAKE_SOURCE_DIR}/configs
+      ${CMAKE_SOURCE_DIR}/configs/*defconfig)
+    message(FATAL_ERROR "OSA_DEFCONFIG: ${_osa_defconfig} does not exist; "
+      "configs/ has: ${_osa_known}")
+  endif()
+  if(NOT EXISTS ${OSA_DOTCONFIG} OR
+     NOT "${_osa_defconfig}" STREQUAL "${OSA_DEFCONFIG_APPLIED}")
+    message(STATUS "Kconfig: .config from ${OSA_DEFCONFIG}")
+    osa_kconfig_run(--defconfig=${_osa_defconfig})
+    set(OSA_DEFCONFIG_APPLIED "${_osa_defconfig}" CACHE INTERNAL "")
+  else()
+    osa_kconfig_run(--olddefconfig)
+  endif()
+
+  # Parse .config.
+  file(STRINGS ${OSA_DOTCONFIG} _osa_lines)
+  set(OSA_SELECTED_PACKAGES "")
+  set(_osa_hdr "/* Generated from .config by cmake/OsaKconfig.cmake; do not edit. */\n#ifndef OSA_AUTOCONF_H\n#define OSA_AUTOCONF_H\n")
+  set(_osa_set_syms "")
+  foreach(_l IN LISTS _osa_lines)
+    if(_l MATCHES "^CONFIG_([A-Za-z0-9_]+)=(.*)$")
+      set(_k "${CMAKE_MATCH_1}")
+      set(_v "${CMAKE_MATCH_2}")
+      if(_v STREQUAL "y")
+        set(CONFIG_${_k} y)
+        string(APPEND _osa_hdr "#define CONFIG_${_k} 1\n")
+        list(APPEND _osa_set_syms ${_k})
+      elseif(_v MATCHES "^\"(.*)\"$")
+        set(CONFIG_${_k} "${CMAKE_MATCH_1}")
+        string(APPEND _osa_hdr "#define CONFIG_${_k} ${_v}\n")
+        if(_k MATCHES "_PACKAGE$" AND NOT CMAKE_MATCH_1 STREQUAL "")
+          list(APPEND OSA_SELECTED_PACKAGES "${CONFIG_${_k}}")
+        endif()
+      else()
+        set(CONFIG_${_k} "${_v}")
+        string(APPEND _osa_hdr "#define CONFIG_${_k} ${_v}\n")
+      endif()
+    elseif(_l MATCHES "^# CONFIG_([A-Za-z0-9_]+) is not set$")
+      set(CONFIG_${CMAKE_MATCH_1} n)
+    endif()
+  endforeach()
+  string(APPEND _osa_hdr "#endif\n")
+  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/generated)
+  osa_write_if_changed(${CMAKE_BINARY_DIR}/generated/osa_autoconf.h
+    "${_osa_hdr}")
+
+  # Plugins the tree offers but .config does not select, and the Kconfig
+  # files to watch.
+  set(OSA_ABSENT_PLUGINS "")
+  set(_osa_watch ${OSA_DOTCONFIG} ${_osa_defconfig} ${CMAKE_SOURCE_DIR}/Kconfig)
+  foreach(_d IN LISTS OSA_PLUGIN_DIRS_BACKENDS OSA_PLUGIN_DIRS_EMBEDDERS
+                      OSA_PLUGIN_DIRS_EXTERNAL)
+    list(APPEND _osa_watch ${_d}/Kconfig)
+    file(STRINGS ${_d}/Kconfig _osa_kl REGEX "^config OSA_(BACKEND|EMBEDDER)_")
+    foreach(_l IN LISTS _osa_kl)
+      if(_l MATCHES "^config (OSA_(BACKEND|EMBEDDER)_([A-Z0-9_]+))[ \t]*$"
+         AND NOT CMAKE_MATCH_3 MATCHES "_PACKAGE$")
+        set(_sym ${CMAKE_MATCH_1})
+        string(TOLOWER "${CMAKE_MATCH_2}" _kind)
+        string(TOLOWER "${CMAKE_MATCH_3}" _name)
+        list(FIND _osa_set_syms ${_sym} _i)
+        if(_i LESS 0)
+          list(APPEND OSA_ABSENT_PLUGINS "${_kind}:${_name}:${_sym}")
+        endif()
+      endif()
+    endforeach()
+  endforeach()
+  set_property(DIRECTORY ${CMAKE_SOURCE_DIR} APPEND PROPERTY
+    CMAKE_CONFIGURE_DEPENDS ${_osa_watch})
+endmacro()

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* cmd_config.c - `osa config check` and `osa config schema`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int osai_cmd_config_check(struct osai_cli *cli, int argc, char **argv)
+{
+	struct osai_config *cfg;
+	int status;
+	size_t i;
+
+	if (argc > 0)
+		return osai_cli_usage("config check: unexpected '%s' (the "
+				      "file is given with -c FILE)",
+				      argv[0]);
+	cfg = osai_cli_config(cli, &status);
+	if (!cfg)
+		return status;
+	printf("%s: ok (%s), data_dir %s, %zu index%s", cfg->file,
+	       cli->config_from, cfg->core.data_dir, cfg->n_indexes,
+	       cfg->n_indexes == 1 ? "" : "es");
+	for (i = 0; i < cfg->n_indexes; i++)
+		printf("%s%s (%s)", i ? ", " : ": ", cfg->indexes[i].name,
+		       cfg->indexes[i].backend->name);
+	putchar('\n');
+	return OSAI_EXIT_OK;
+}
+
+int osai_cmd_config_schema(struct osai_cli *cli, int argc, char **argv)
+{
+	const char *format = "markdown";
+	bool bad = false;
+	int k, rc;
+
+	(void)cli;
+	for (k = 0; k < argc; k++) {
+		if (osai_cli_opt(argc, argv, &k, "--format=", &format, &bad)) {
+			if (bad)
+				return OSAI_EXIT_USAGE;
+		} else {
+			return osai_cli_usage("config schema: unexpected '%s'",
+					      argv[k]);
+		}
+	}
+	if (!strcmp(format, "markdown") || !strcmp(format, "md"))
+		rc = osai_schema_markdown(stdout);
+	else if (!strcmp(format, "json"))
+		rc = osai_schema_json(stdout);
+	else
+		return osai_cli_usage("config schema: --format is markdown or "
+				      "json, not '%s'",
+				      format);
+	return rc ? OSAI_EXIT_SOFTWARE : OSAI_EXIT_OK;
+}
