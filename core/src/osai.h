@@ -77,6 +77,10 @@ int osai_registry_check(const struct osa_backend **b, size_t nb,
 int osai_schema_selfcheck(const struct osa_schema *s, const char *owner,
 			  struct osa_error *err);
 
+/* Set the logger's level (enum osa_log_level) and format (enum
+ * osai_log_format).  Call once at start, before threads. */
+void osai_log_setup(int level, int format);
+
 /* ---- diagnostics (diag.c) -------------------------------------------- */
 
 /* One configuration error: FILE:LINE: path: message. */
