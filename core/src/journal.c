@@ -1,0 +1,989 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * journal.c - the LMDB journal (see journal.h): records, change log, index
+ * state; group commit; map growth; compaction.
+ *
+ * Group commit: a writer queues its change and, if no commit is running,
+ * becomes the leader: it takes every queued change, writes them all in one
+ * transaction, commits (one fsync), and wakes the writers whose changes it
+ * carried.  Writers that arrive meanwhile queue behind and the next leader
+ * carries them.
+ *
+ * Map growth: LMDB may change the map size only when no transaction of this
+ * process is active, so every transaction holds `maplock` shared and the
+ * grower takes it exclusive.
+ *
+ * Record values are [u16 srn length][srn][document]; keys are the srn, or,
+ * for srns longer than LMDB's 511-byte key limit, their first 494 bytes, a
+ * 0x01 byte (never in an srn) and 16 hex digits of a 64-bit hash.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal.h"
+
+#define J_KEY_MAX 511
+#define J_KEY_PREFIX 494
+
+struct jwrite {
+	int op;
+	size_t n;
+	const char *const *srns;
+	const char *const *docs;
+	const size_t *lens;
+	uint64_t lsn;
+	size_t found;
+	int rc;
+	struct osa_error err;
+	int done;
+	struct jwrite *next;
+};
+
+struct osai_journal {
+	MDB_env *env;
+	MDB_dbi records, log, meta;
+	char *dir;
+	pthread_rwlock_t maplock;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct jwrite *head, *tail;
+	int committing;
+	uint64_t last_lsn; /* guarded by the commit leader */
+};
+
+static int j_mdb_err(struct osa_error *err, int rc, const char *dir,
+		     const char *what)
+{
+	int code = OSA_EIO;
+	const char *hint = "";
+
+	if (rc == ENOSPC) {
+		code = OSA_ENOSPC;
+		hint = ": free disk space; nothing acknowledged was lost";
+	} else if (rc == EACCES || rc == EROFS || rc == EPERM) {
+		hint = ": check the data directory's owner and permissions";
+	} else if (rc == MDB_CORRUPTED || rc == MDB_INVALID ||
+		   rc == MDB_VERSION_MISMATCH) {
+		code = OSA_ECORRUPT;
+	} else if (rc == ENOMEM) {
+		code = OSA_ENOMEM;
+	}
+	return osa_error_set(err, code, "journal %s: %s: %s%s", dir, what,
+			     mdb_strerror(rc), hint);
+}
+
+/* 64-bit FNV-1a, for long-srn keys. */
+static uint64_t j_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (n--) {
+		h ^= (unsigned char)*s++;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* Build the records key of `srn` into buf (J_KEY_MAX bytes). */
+static MDB_val j_key(const char *srn, char *buf)
+{
+	size_t n = strlen(srn);
+	MDB_val k;
+
+	if (n <= J_KEY_MAX) {
+		k.mv_data = (void *)srn;
+		k.mv_size = n;
+		return k;
+	}
+	memcpy(buf, srn, J_KEY_PREFIX);
+	buf[J_KEY_PREFIX] = 0x01;
+	snprintf(buf + J_KEY_PREFIX + 1, 17, "%016llx",
+		 (unsigned long long)j_hash(srn, n));
+	k.mv_data = buf;
+	k.mv_size = J_KEY_MAX;
+	return k;
+}
+
+/* Split a records value into srn and document. */
+static int j_unpack(const MDB_val *v, const char **srn, size_t *srn_len,
+		    const char **doc, size_t *doc_len)
+{
+	uint16_t n;
+
+	if (v->mv_size < 2)
+		return OSA_ECORRUPT;
+	memcpy(&n, v->mv_data, 2);
+	if ((size_t)n + 2 > v->mv_size)
+		return OSA_ECORRUPT;
+	*srn = (const char *)v->mv_data + 2;
+	*srn_len = n;
+	*doc = *srn + n;
+	*doc_len = v->mv_size - 2 - n;
+	return 0;
+}
+
+static int j_begin(struct osai_journal *j, unsigned flags, MDB_txn **txn)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&j->maplock);
+	rc = mdb_txn_begin(j->env, NULL, flags, txn);
+	if (rc)
+		pthread_rwlock_unlock(&j->maplock);
+	return rc;
+}
+
+static void j_end(struct osai_journal *j, MDB_txn *txn, int commit, int *rc)
+{
+	if (commit)
+		*rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&j->maplock);
+}
+
+/* Double the map (no transaction of ours may be active: exclusive lock). */
+static int j_grow(struct osai_journal *j)
+{
+	MDB_envinfo info;
+	int rc;
+
+	pthread_rwlock_wrlock(&j->maplock);
+	mdb_env_info(j->env, &info);
+	rc = mdb_env_set_mapsize(j->env, info.me_mapsize * 2);
+	pthread_rwlock_unlock(&j->maplock);
+	return rc;
+}
+
+int osai_journal_open(const char *dir, int64_t map_size,
+		      struct osai_journal **out, struct osa_error *err)
+{
+	struct osai_journal *j;
+	MDB_txn *txn;
+	MDB_val k = {6, "format"}, v;
+	uint32_t format = OSAI_JOURNAL_FORMAT;
+	int rc;
+
+	*out = NULL;
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return osa_error_set(err, errno == ENOSPC ? OSA_ENOSPC : OSA_EIO,
+				     "journal %s: cannot create: %s", dir,
+				     strerror(errno));
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->dir = strdup(dir))) {
+		free(j);
+		return osa_error_set(err, OSA_ENOMEM, "journal: out of memory");
+	}
+	pthread_rwlock_init(&j->maplock, NULL);
+	pthread_mutex_init(&j->qlock, NULL);
+	pthread_cond_init(&j->qcond, NULL);
+	rc = mdb_env_create(&j->env);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(j->env, 4);
+	if (!rc)
+		rc = mdb_env_set_mapsize(j->env, (size_t)map_size);
+	if (!rc)
+		rc = mdb_env_open(j->env, dir, MDB_NOTLS, 0644);
+	if (rc) {
+		j_mdb_err(err, rc, dir, "cannot open");
+		osai_journal_close(j);
+		return err ? err->code : OSA_EIO;
+	}
+	rc = mdb_txn_begin(j->env, NULL, 0, &txn);
+	if (!rc)
+		rc = mdb_dbi_open(txn, "records", MDB_CREATE, &j->records);
+	if (!rc)
+		rc = mdb_dbi_open(txn, "log", MDB_CREATE | MDB_INTEGERKEY,
+				  &j->log);
+	if (!rc)
+		rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &j->meta);
+	if (!rc) {
+		rc = mdb_get(txn, j->meta, &k, &v);
+		if (rc == MDB_NOTFOUND) {
+			v.mv_data = &format;
+			v.mv_size = sizeof(format);
+			rc = mdb_put(txn, j->meta, &k, &v, 0);
+		} else if (!rc) {
+			if (v.mv_size != sizeof(format)) {
+				mdb_txn_abort(txn);
+				osa_error_set(err, OSA_ECORRUPT,
+					      "journal %s: unreadable format "
+					      "marker",
+					      dir);
+				osai_journal_close(j);
+				return OSA_ECORRUPT;
+			}
+			memcpy(&format, v.mv_data, sizeof(format));
+			if (format > OSAI_JOURNAL_FORMAT) {
+				mdb_txn_abort(txn);
+				osa_error_set(err, OSA_EVERSION,
+					      "journal %s was written by a newer "
+					      "osa (format %u; this one reads up "
+					      "to %u): upgrade osa, or restore "
+					      "a backup made by this version",
+					      dir, format, OSAI_JOURNAL_FORMAT);
+				osai_journal_close(j);
+				return OSA_EVERSION;
+			}
+		}
+	}
+	if (!rc) {
+		MDB_cursor *c;
+		MDB_val lk, lv;
+
+		rc = mdb_cursor_open(txn, j->log, &c);
+		if (!rc) {
+			if (!mdb_cursor_get(c, &lk, &lv, MDB_LAST))
+				memcpy(&j->last_lsn, lk.mv_data, 8);
+			mdb_cursor_close(c);
+		}
+		k.mv_data = "last_lsn";
+		k.mv_size = 8;
+		if (!rc && !mdb_get(txn, j->meta, &k, &v) && v.mv_size == 8) {
+			uint64_t m;
+
+			memcpy(&m, v.mv_data, 8);
+			if (m > j->last_lsn)
+				j->last_lsn = m;
+		}
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		j_mdb_err(err, rc, dir, "cannot initialise");
+		osai_journal_close(j);
+		return err ? err->code : OSA_EIO;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc) {
+		j_mdb_err(err, rc, dir, "cannot initialise");
+		osai_journal_close(j);
+		return err ? err->code : OSA_EIO;
+	}
+	*out = j;
+	return 0;
+}
+
+void osai_journal_close(struct osai_journal *j)
+{
+	if (!j)
+		return;
+	if (j->env)
+		mdb_env_close(j->env);
+	pthread_rwlock_destroy(&j->maplock);
+	pthread_mutex_destroy(&j->qlock);
+	pthread_cond_destroy(&j->qcond);
+	free(j->dir);
+	free(j);
+}
+
+/* Encode a log entry: [u8 op][u32 n] then n x [u16 len][bytes]. */
+static int j_encode(const struct jwrite *w, MDB_val *v)
+{
+	size_t size = 5, i, pos;
+	unsigned char *p;
+	uint32_t n32 = (uint32_t)w->n;
+
+	for (i = 0; i < w->n; i++)
+		size += 2 + strlen(w->srns[i]);
+	p = malloc(size);
+	if (!p)
+		return ENOMEM;
+	p[0] = (unsigned char)w->op;
+	memcpy(p + 1, &n32, 4);
+	pos = 5;
+	for (i = 0; i < w->n; i++) {
+		uint16_t len = (uint16_t)strlen(w->srns[i]);
+
+		memcpy(p + pos, &len, 2);
+		memcpy(p + pos + 2, w->srns[i], len);
+		pos += 2 + len;
+	}
+	v->mv_data = p;
+	v->mv_size = size;
+	return 0;
+}
+
+/* Apply one queued change inside `txn`. */
+static int j_apply(struct osai_journal *j, MDB_txn *txn, struct jwrite *w,
+		   uint64_t lsn)
+{
+	char kbuf[J_KEY_MAX + 1];
+	MDB_val k, v;
+	size_t i;
+	int rc = 0;
+
+	w->found = 0;
+	for (i = 0; i < w->n && !rc; i++) {
+		size_t sl = strlen(w->srns[i]);
+
+		k = j_key(w->srns[i], kbuf);
+		if (w->op == OSAI_OP_UPSERT) {
+			uint16_t sl16 = (uint16_t)sl;
+
+			v.mv_size = 2 + sl + w->lens[i];
+			rc = mdb_put(txn, j->records, &k, &v, MDB_RESERVE);
+			if (!rc) {
+				memcpy(v.mv_data, &sl16, 2);
+				memcpy((char *)v.mv_data + 2, w->srns[i], sl);
+				memcpy((char *)v.mv_data + 2 + sl, w->docs[i],
+				       w->lens[i]);
+			}
+		} else {
+			rc = mdb_del(txn, j->records, &k, NULL);
+			if (!rc)
+				w->found++;
+			else if (rc == MDB_NOTFOUND)
+				rc = 0;
+		}
+	}
+	if (!rc && (w->op == OSAI_OP_UPSERT || w->found)) {
+		rc = j_encode(w, &v);
+		if (!rc) {
+			k.mv_data = &lsn;
+			k.mv_size = 8;
+			rc = mdb_put(txn, j->log, &k, &v, MDB_APPEND);
+			free(v.mv_data);
+		}
+		w->lsn = lsn;
+	} else {
+		w->lsn = 0;
+	}
+	return rc;
+}
+
+/* Leader: commit every change in `batch` in one transaction. */
+static void j_commit_group(struct osai_journal *j, struct jwrite *batch)
+{
+	struct jwrite *w;
+	int rc, tries;
+
+	for (tries = 0; tries < 40; tries++) {
+		MDB_txn *txn;
+		uint64_t lsn = j->last_lsn;
+
+		rc = j_begin(j, 0, &txn);
+		if (rc)
+			break;
+		for (w = batch; w && !rc; w = w->next) {
+			rc = j_apply(j, txn, w, lsn + 1);
+			if (w->lsn)
+				lsn++;
+		}
+		if (!rc) {
+			MDB_val k = {8, "last_lsn"}, v = {8, &lsn};
+
+			rc = mdb_put(txn, j->meta, &k, &v, 0);
+		}
+		j_end(j, txn, !rc, &rc);
+		if (!rc) {
+			j->last_lsn = lsn;
+			break;
+		}
+		if (rc != MDB_MAP_FULL)
+			break;
+		rc = j_grow(j);
+		if (rc)
+			break;
+		rc = MDB_MAP_FULL;
+	}
+	for (w = batch; w; w = w->next) {
+		w->rc = 0;
+		if (rc) {
+			j_mdb_err(&w->err, rc, j->dir,
+				  w->op == OSAI_OP_UPSERT ? "write failed"
+							  : "delete failed");
+			w->rc = w->err.code;
+			w->lsn = 0;
+		}
+	}
+}
+
+static int j_submit(struct osai_journal *j, struct jwrite *w,
+		    struct osa_error *err)
+{
+	pthread_mutex_lock(&j->qlock);
+	w->next = NULL;
+	if (j->tail)
+		j->tail->next = w;
+	else
+		j->head = w;
+	j->tail = w;
+	while (!w->done) {
+		if (!j->committing) {
+			struct jwrite *batch = j->head, *x, *next;
+
+			j->head = j->tail = NULL;
+			j->committing = 1;
+			pthread_mutex_unlock(&j->qlock);
+			j_commit_group(j, batch);
+			pthread_mutex_lock(&j->qlock);
+			for (x = batch; x; x = next) {
+				next = x->next;
+				x->done = 1;
+			}
+			j->committing = 0;
+			pthread_cond_broadcast(&j->qcond);
+		} else {
+			pthread_cond_wait(&j->qcond, &j->qlock);
+		}
+	}
+	pthread_mutex_unlock(&j->qlock);
+	if (w->rc && err)
+		*err = w->err;
+	return w->rc;
+}
+
+static int j_check_srns(size_t n, const char *const *srns,
+			struct osa_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		size_t len = srns[i] ? strlen(srns[i]) : 0;
+
+		if (!len || len > OSAI_SRN_MAX)
+			return osa_error_set(err, OSA_EINVAL,
+					     "srn at position %zu is empty or "
+					     "longer than %d bytes",
+					     i, OSAI_SRN_MAX);
+	}
+	return 0;
+}
+
+int osai_journal_upsert(struct osai_journal *j, size_t n,
+			const char *const *srns, const char *const *docs,
+			const size_t *lens, uint64_t *lsn,
+			struct osa_error *err)
+{
+	struct jwrite w = {.op = OSAI_OP_UPSERT, .n = n, .srns = srns,
+			   .docs = docs, .lens = lens};
+	int rc;
+
+	*lsn = 0;
+	if (!n)
+		return 0;
+	rc = j_check_srns(n, srns, err);
+	if (!rc)
+		rc = j_submit(j, &w, err);
+	*lsn = w.lsn;
+	return rc;
+}
+
+int osai_journal_delete(struct osai_journal *j, size_t n,
+			const char *const *srns, uint64_t *lsn, size_t *found,
+			struct osa_error *err)
+{
+	struct jwrite w = {.op = OSAI_OP_DELETE, .n = n, .srns = srns};
+	int rc;
+
+	*lsn = 0;
+	if (found)
+		*found = 0;
+	if (!n)
+		return 0;
+	rc = j_check_srns(n, srns, err);
+	if (!rc)
+		rc = j_submit(j, &w, err);
+	*lsn = w.lsn;
+	if (found)
+		*found = w.found;
+	return rc;
+}
+
+static char *j_dup(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+int osai_journal_get_many(struct osai_journal *j, size_t n,
+			  const char *const *srns, char **docs,
+			  struct osa_error *err)
+{
+	char kbuf[J_KEY_MAX + 1];
+	MDB_txn *txn;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		docs[i] = NULL;
+	rc = j_begin(j, MDB_RDONLY, &txn);
+	if (rc)
+		return j_mdb_err(err, rc, j->dir, "read failed");
+	for (i = 0; i < n && !rc; i++) {
+		MDB_val k = j_key(srns[i], kbuf), v;
+		const char *s, *d;
+		size_t sl, dl;
+
+		if (mdb_get(txn, j->records, &k, &v))
+			continue;
+		if (j_unpack(&v, &s, &sl, &d, &dl)) {
+			rc = osa_error_set(err, OSA_ECORRUPT,
+					   "journal %s: record %s is damaged",
+					   j->dir, srns[i]);
+			break;
+		}
+		docs[i] = j_dup(d, dl);
+		if (!docs[i])
+			rc = osa_error_set(err, OSA_ENOMEM,
+					   "journal: out of memory");
+	}
+	j_end(j, txn, 0, NULL);
+	if (rc)
+		for (i = 0; i < n; i++) {
+			free(docs[i]);
+			docs[i] = NULL;
+		}
+	return rc;
+}
+
+int osai_journal_get(struct osai_journal *j, const char *srn, char **doc,
+		     size_t *len, struct osa_error *err)
+{
+	int rc = osai_journal_get_many(j, 1, &srn, doc, err);
+
+	if (rc)
+		return rc;
+	if (!*doc)
+		return osa_error_set(err, OSA_ENOTFOUND, "no record %s", srn);
+	if (len)
+		*len = strlen(*doc);
+	return 0;
+}
+
+int osai_journal_stats(struct osai_journal *j, uint64_t *records,
+		       uint64_t *last_lsn, uint64_t *log_entries,
+		       struct osa_error *err)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc = j_begin(j, MDB_RDONLY, &txn);
+
+	if (rc)
+		return j_mdb_err(err, rc, j->dir, "read failed");
+	if (records) {
+		mdb_stat(txn, j->records, &st);
+		*records = st.ms_entries;
+	}
+	if (log_entries) {
+		mdb_stat(txn, j->log, &st);
+		*log_entries = st.ms_entries;
+	}
+	j_end(j, txn, 0, NULL);
+	if (last_lsn) {
+		pthread_mutex_lock(&j->qlock);
+		*last_lsn = j->last_lsn;
+		pthread_mutex_unlock(&j->qlock);
+	}
+	return 0;
+}
+
+/* Decode a log entry's srns into a malloc'd array of NUL-terminated copies
+ * stored in one block. */
+static int j_decode(const MDB_val *v, int *op, size_t *n, char ***srns)
+{
+	const unsigned char *p = v->mv_data;
+	size_t pos = 5, i, total;
+	uint32_t n32;
+	char **arr, *text;
+
+	if (v->mv_size < 5)
+		return OSA_ECORRUPT;
+	*op = p[0];
+	memcpy(&n32, p + 1, 4);
+	if (n32 > v->mv_size / 2)
+		return OSA_ECORRUPT;
+	total = (size_t)n32 * sizeof(char *) + v->mv_size;
+	arr = malloc(total ? total : 1);
+	if (!arr)
+		return OSA_ENOMEM;
+	text = (char *)(arr + n32);
+	for (i = 0; i < n32; i++) {
+		uint16_t len;
+
+		if (pos + 2 > v->mv_size)
+			break;
+		memcpy(&len, p + pos, 2);
+		if (pos + 2 + len > v->mv_size)
+			break;
+		memcpy(text, p + pos + 2, len);
+		text[len] = '\0';
+		arr[i] = text;
+		text += len + 1;
+		pos += 2 + len;
+	}
+	if (i < n32 || (*op != OSAI_OP_UPSERT && *op != OSAI_OP_DELETE)) {
+		free(arr);
+		return OSA_ECORRUPT;
+	}
+	*n = n32;
+	*srns = arr;
+	return 0;
+}
+
+int osai_journal_scan_log(struct osai_journal *j, uint64_t after,
+			  size_t max_batch, osai_log_cb cb, void *ctx,
+			  struct osa_error *err)
+{
+	uint64_t next = after + 1;
+	int rc = 0;
+
+	(void)max_batch;
+	/* One short read transaction per entry: a long scan never pins old
+	 * pages for long, and writers go on meanwhile. */
+	for (;;) {
+		MDB_txn *txn;
+		MDB_cursor *c;
+		MDB_val k = {8, &next}, v;
+		char **srns = NULL, **docs = NULL;
+		size_t *lens = NULL, n = 0, i;
+		uint64_t lsn;
+		int op = 0, got;
+
+		rc = j_begin(j, MDB_RDONLY, &txn);
+		if (rc)
+			return j_mdb_err(err, rc, j->dir, "log read failed");
+		rc = mdb_cursor_open(txn, j->log, &c);
+		if (rc) {
+			j_end(j, txn, 0, NULL);
+			return j_mdb_err(err, rc, j->dir, "log read failed");
+		}
+		got = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (got) {
+			mdb_cursor_close(c);
+			j_end(j, txn, 0, NULL);
+			return got == MDB_NOTFOUND
+				       ? 0
+				       : j_mdb_err(err, got, j->dir,
+						   "log read failed");
+		}
+		memcpy(&lsn, k.mv_data, 8);
+		rc = j_decode(&v, &op, &n, &srns);
+		if (!rc && op == OSAI_OP_UPSERT) {
+			docs = calloc(n ? n : 1, sizeof(*docs));
+			lens = calloc(n ? n : 1, sizeof(*lens));
+			if (!docs || !lens)
+				rc = OSA_ENOMEM;
+			for (i = 0; i < n && !rc; i++) {
+				char kbuf[J_KEY_MAX + 1];
+				MDB_val rk = j_key(srns[i], kbuf), rv;
+				const char *s, *d;
+				size_t sl, dl;
+
+				if (mdb_get(txn, j->records, &rk, &rv))
+					continue;
+				if (j_unpack(&rv, &s, &sl, &d, &dl)) {
+					rc = OSA_ECORRUPT;
+					break;
+				}
+				docs[i] = j_dup(d, dl);
+				lens[i] = dl;
+				if (!docs[i])
+					rc = OSA_ENOMEM;
+			}
+		}
+		mdb_cursor_close(c);
+		j_end(j, txn, 0, NULL);
+		if (!rc)
+			rc = cb(ctx, lsn, op, n, (const char *const *)srns,
+				(const char *const *)docs, lens);
+		else
+			osa_error_set(err, rc,
+				      "journal %s: log entry %llu is damaged "
+				      "or memory ran out",
+				      j->dir, (unsigned long long)lsn);
+		if (docs)
+			for (i = 0; i < n; i++)
+				free(docs[i]);
+		free(docs);
+		free(lens);
+		free(srns);
+		if (rc)
+			return rc;
+		next = lsn + 1;
+	}
+}
+
+int osai_journal_scan_records(struct osai_journal *j, size_t batch,
+			      osai_rec_cb cb, void *ctx, struct osa_error *err)
+{
+	char **srns = calloc(batch, sizeof(*srns));
+	char **docs = calloc(batch, sizeof(*docs));
+	size_t *lens = calloc(batch, sizeof(*lens));
+	char *resume = NULL;
+	size_t resume_len = 0;
+	int rc = 0, done = 0;
+
+	if (!srns || !docs || !lens) {
+		free(srns);
+		free(docs);
+		free(lens);
+		return osa_error_set(err, OSA_ENOMEM, "journal: out of memory");
+	}
+	while (!done && !rc) {
+		MDB_txn *txn;
+		MDB_cursor *c;
+		MDB_val k, v;
+		size_t n = 0, i;
+		int got;
+
+		rc = j_begin(j, MDB_RDONLY, &txn);
+		if (rc) {
+			rc = j_mdb_err(err, rc, j->dir, "read failed");
+			break;
+		}
+		mdb_cursor_open(txn, j->records, &c);
+		if (resume) {
+			k.mv_data = resume;
+			k.mv_size = resume_len;
+			got = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+			if (!got && k.mv_size == resume_len &&
+			    !memcmp(k.mv_data, resume, resume_len))
+				got = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		} else {
+			got = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+		}
+		while (!got && n < batch) {
+			const char *s, *d;
+			size_t sl, dl;
+
+			if (j_unpack(&v, &s, &sl, &d, &dl)) {
+				rc = osa_error_set(err, OSA_ECORRUPT,
+						   "journal %s: a record is "
+						   "damaged",
+						   j->dir);
+				break;
+			}
+			srns[n] = j_dup(s, sl);
+			docs[n] = j_dup(d, dl);
+			lens[n] = dl;
+			n++;
+			if (!srns[n - 1] || !docs[n - 1]) {
+				rc = osa_error_set(err, OSA_ENOMEM,
+						   "journal: out of memory");
+				break;
+			}
+			free(resume);
+			resume = j_dup(k.mv_data, k.mv_size);
+			resume_len = k.mv_size;
+			if (!resume) {
+				rc = osa_error_set(err, OSA_ENOMEM,
+						   "journal: out of memory");
+				break;
+			}
+			got = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		if (got)
+			done = 1;
+		mdb_cursor_close(c);
+		j_end(j, txn, 0, NULL);
+		if (!rc && n)
+			rc = cb(ctx, n, (const char *const *)srns,
+				(const char *const *)docs, lens);
+		for (i = 0; i < n; i++) {
+			free(srns[i]);
+			free(docs[i]);
+		}
+	}
+	free(resume);
+	free(srns);
+	free(docs);
+	free(lens);
+	return rc;
+}
+
+int osai_journal_get_state(struct osai_journal *j, const char *index,
+			   struct osai_istate *st, struct osa_error *err)
+{
+	char key[80];
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	snprintf(key, sizeof(key), "index/%s", index);
+	k.mv_data = key;
+	k.mv_size = strlen(key);
+	rc = j_begin(j, MDB_RDONLY, &txn);
+	if (rc)
+		return j_mdb_err(err, rc, j->dir, "read failed");
+	rc = mdb_get(txn, j->meta, &k, &v);
+	if (!rc && v.mv_size == sizeof(*st))
+		memcpy(st, v.mv_data, sizeof(*st));
+	j_end(j, txn, 0, NULL);
+	if (rc == MDB_NOTFOUND)
+		return osa_error_set(err, OSA_ENOTFOUND, "index %s: no state",
+				     index);
+	if (rc)
+		return j_mdb_err(err, rc, j->dir, "read failed");
+	if (v.mv_size != sizeof(*st))
+		return osa_error_set(err, OSA_ECORRUPT,
+				     "journal %s: state of index %s is damaged",
+				     j->dir, index);
+	return 0;
+}
+
+/* Run `fn` in a write transaction, growing the map when it is full. */
+static int j_write_txn(struct osai_journal *j,
+		       int (*fn)(struct osai_journal *, MDB_txn *, void *),
+		       void *arg, const char *what, struct osa_error *err)
+{
+	int rc, tries;
+
+	for (tries = 0; tries < 40; tries++) {
+		MDB_txn *txn;
+
+		rc = j_begin(j, 0, &txn);
+		if (rc)
+			break;
+		rc = fn(j, txn, arg);
+		j_end(j, txn, !rc, &rc);
+		if (rc != MDB_MAP_FULL)
+			break;
+		rc = j_grow(j);
+		if (rc)
+			break;
+	}
+	return rc ? j_mdb_err(err, rc, j->dir, what) : 0;
+}
+
+struct j_state_arg {
+	const char *index;
+	const struct osai_istate *st;
+};
+
+static int j_put_state_fn(struct osai_journal *j, MDB_txn *txn, void *arg)
+{
+	struct j_state_arg *a = arg;
+	char key[80];
+	MDB_val k, v = {sizeof(*a->st), (void *)a->st};
+
+	snprintf(key, sizeof(key), "index/%s", a->index);
+	k.mv_data = key;
+	k.mv_size = strlen(key);
+	return mdb_put(txn, j->meta, &k, &v, 0);
+}
+
+int osai_journal_put_state(struct osai_journal *j, const char *index,
+			   const struct osai_istate *st, struct osa_error *err)
+{
+	struct j_state_arg a = {index, st};
+
+	return j_write_txn(j, j_put_state_fn, &a, "cannot save index state",
+			   err);
+}
+
+static int j_trim_fn(struct osai_journal *j, MDB_txn *txn, void *arg)
+{
+	uint64_t below = *(uint64_t *)arg;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, j->log, &c);
+
+	if (rc)
+		return rc;
+	while (!(rc = mdb_cursor_get(c, &k, &v, MDB_FIRST))) {
+		uint64_t lsn;
+
+		memcpy(&lsn, k.mv_data, 8);
+		if (lsn >= below)
+			break;
+		rc = mdb_cursor_del(c, 0);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int osai_journal_trim(struct osai_journal *j, uint64_t below,
+		      struct osa_error *err)
+{
+	return j_write_txn(j, j_trim_fn, &below, "cannot trim the log", err);
+}
+
+int64_t osai_journal_file_bytes(struct osai_journal *j)
+{
+	char path[4200];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", j->dir);
+	return stat(path, &st) ? -1 : (int64_t)st.st_blocks * 512;
+}
+
+int osai_journal_compact(struct osai_journal *j, struct osa_error *err)
+{
+	char tmpdir[4200], from[4300], to[4300];
+	MDB_envinfo info;
+	size_t mapsize;
+	int rc, fd;
+
+	/* Copy compacted into <dir>/compact.tmp, then swap the files in.  The
+	 * caller holds the data directory exclusively (no other writers). */
+	snprintf(tmpdir, sizeof(tmpdir), "%s/compact.tmp", j->dir);
+	snprintf(to, sizeof(to), "%s/data.mdb", tmpdir);
+	unlink(to);
+	rmdir(tmpdir);
+	if (mkdir(tmpdir, 0755))
+		return osa_error_set(err, OSA_EIO, "journal %s: %s: %s", j->dir,
+				     tmpdir, strerror(errno));
+	pthread_rwlock_wrlock(&j->maplock);
+	rc = mdb_env_copy2(j->env, tmpdir, MDB_CP_COMPACT);
+	mdb_env_info(j->env, &info);
+	mapsize = info.me_mapsize;
+	pthread_rwlock_unlock(&j->maplock);
+	if (rc) {
+		unlink(to);
+		rmdir(tmpdir);
+		return j_mdb_err(err, rc, j->dir, "compaction copy failed");
+	}
+	fd = open(to, O_RDONLY);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	pthread_rwlock_wrlock(&j->maplock);
+	mdb_env_close(j->env);
+	j->env = NULL;
+	snprintf(from, sizeof(from), "%s/data.mdb", j->dir);
+	if (rename(to, from))
+		rc = errno;
+	rmdir(tmpdir);
+	fd = open(j->dir, O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	if (!rc)
+		rc = mdb_env_create(&j->env);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(j->env, 4);
+	if (!rc)
+		rc = mdb_env_set_mapsize(j->env, mapsize);
+	if (!rc)
+		rc = mdb_env_open(j->env, j->dir, MDB_NOTLS, 0644);
+	if (!rc) {
+		MDB_txn *txn;
+
+		rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, &txn);
+		if (!rc) {
+			mdb_dbi_open(txn, "records", 0, &j->records);
+			mdb_dbi_open(txn, "log", MDB_INTEGERKEY, &j->log);
+			mdb_dbi_open(txn, "meta", 0, &j->meta);
+			rc = mdb_txn_commit(txn);
+		}
+	}
+	pthread_rwlock_unlock(&j->maplock);
+	return rc ? j_mdb_err(err, rc, j->dir, "compaction failed") : 0;
+}
