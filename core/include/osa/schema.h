@@ -67,6 +67,13 @@ struct osa_strlist {
 /* Field flags. */
 #define OSA_F_REQUIRED 0x1u /* the key must be present (no default) */
 #define OSA_F_SECRET 0x2u   /* never echoed in messages or schema dumps */
+/*
+ * The value determines what the index stores (dim, metric, embedder...): the
+ * core hashes every OSA_F_STORED field (all fields of an OSA_F_STORED group)
+ * and rebuilds the index from the journal when the hash changes.  Fields
+ * without it (search breadth, caches) can change without a rebuild.
+ */
+#define OSA_F_STORED 0x4u
 
 struct osa_schema;
 

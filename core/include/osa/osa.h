@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * osa/osa.h - the C API for products that embed OSA Index instead of
+ * running the `osa` binary.
+ *
+ * Open a database from a runtime configuration (a libconfig file or text),
+ * ingest and delete records, get them back, search an index, read stats and
+ * health, close.  Every function is thread-safe: any number of threads may
+ * search and write at once (writes are group-committed).  A write returns
+ * only once it is durable in the journal; indexes are then updated from it.
+ *
+ * Link: the embedding program links libosa_core and the plugin libraries
+ * whole (see docs/embedding.md and examples/embed.c); the `osa` binary is
+ * itself such a program.
+ *
+ *   struct osa_db *db;
+ *   struct osa_error err;
+ *   if (osa_open_file("osa.cfg", &db, &err)) { fprintf(stderr, "%s\n", err.msg); ... }
+ *   const char *doc = "{\"srn\":\"urn:osa:example.org:rec:abc-1\",\"title\":\"Sea ice\"}";
+ *   size_t len = strlen(doc);
+ *   uint64_t lsn;
+ *   osa_ingest(db, &doc, &len, 1, &lsn, NULL, &err);
+ *   struct osa_search q = {.index = "papers", .text = "sea ice", .limit = 10};
+ *   struct osa_results *res;
+ *   if (!osa_search(db, &q, &res, &err)) { ... res->v[i].srn ...; osa_results_free(res); }
+ *   osa_close(db);
+ */
+#ifndef OSA_OSA_H
+#define OSA_OSA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <osa/error.h>
+#include <osa/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct osa_db;
+
+/* Progress of long operations (open with rebuilds, reindex). */
+typedef void (*osa_progress_fn)(void *ctx, const char *index, uint64_t done,
+				uint64_t total);
+
+struct osa_open_options {
+	osa_progress_fn progress; /* optional */
+	void *progress_ctx;
+};
+
+/*
+ * Open the database a configuration file describes: validate it (on any
+ * error OSA_ECONFIG with every problem in err->msg, one per line, truncated
+ * to the buffer), lock its data directory (OSA_EBUSY "in use by pid N"),
+ * open the journal and every index, replaying or rebuilding as needed.  An
+ * index whose backend fails to open is reported degraded, not fatal.
+ */
+int osa_open_file(const char *path, const struct osa_open_options *opt,
+		  struct osa_db **out, struct osa_error *err);
+/* The same from configuration text; relative paths resolve against
+ * `basedir` (NULL: the current directory). */
+int osa_open_string(const char *config, const char *basedir,
+		    const struct osa_open_options *opt, struct osa_db **out,
+		    struct osa_error *err);
+/* Checkpoint every index, then free everything.  NULL is allowed. */
+void osa_close(struct osa_db *db);
+
+/* Why one record of a batch was refused. */
+struct osa_reject {
+	size_t position; /* index in the batch */
+	char *srn;       /* NULL when none could be read */
+	char *message;
+};
+
+/* Filled by osa_ingest when records are refused (free with
+ * osa_rejects_free). */
+struct osa_rejects {
+	size_t n;
+	struct osa_reject *v;
+};
+void osa_rejects_free(struct osa_rejects *r);
+
+/*
+ * Ingest `n` JSON documents (docs[i], lens[i] bytes) as one all-or-nothing
+ * batch: each must be a JSON object in UTF-8 with a valid "srn", at most
+ * max_record_bytes, and no srn twice.  If any is refused, nothing is written,
+ * OSA_EINVAL is returned and `rejects` (if not NULL) lists every refused
+ * record.  On success *lsn is the batch's log sequence number.  A srn seen
+ * before is replaced.
+ */
+int osa_ingest(struct osa_db *db, const char *const *docs, const size_t *lens,
+	       size_t n, uint64_t *lsn, struct osa_rejects *rejects,
+	       struct osa_error *err);
+
+/* Delete srns; *deleted (optional) counts those that existed. */
+int osa_delete(struct osa_db *db, const char *const *srns, size_t n,
+	       size_t *deleted, struct osa_error *err);
+
+/* A record's JSON (malloc'd; free()).  OSA_ENOTFOUND if none. */
+int osa_get(struct osa_db *db, const char *srn, char **json,
+	    struct osa_error *err);
+
+/* A search: text or vector, paged. */
+struct osa_search {
+	const char *index;   /* index name */
+	const char *text;    /* query text, or NULL */
+	const float *vector; /* query vector, or NULL */
+	size_t dim;          /* its length */
+	size_t offset;       /* results to skip */
+	size_t limit;        /* 1..100 */
+	int ef_search;       /* 0: the index's default */
+};
+
+struct osa_result {
+	char *srn;
+	double score;
+	char *metadata; /* the record as JSON, minus its vector field */
+};
+
+struct osa_results {
+	size_t n;
+	size_t total;  /* matches in the index */
+	bool has_more; /* more beyond offset + n */
+	struct osa_result *v;
+};
+
+/* Search; *out is owned by the caller (osa_results_free). */
+int osa_search(struct osa_db *db, const struct osa_search *q,
+	       struct osa_results **out, struct osa_error *err);
+void osa_results_free(struct osa_results *r);
+
+/* {"records": N, "indexes": {"NAME": {"backend", "count", "state",
+ * "applied_lsn", "checkpoint_lsn"}}} as malloc'd JSON text. */
+int osa_stats(struct osa_db *db, char **json, struct osa_error *err);
+/* {"status": "ok"|"degraded", "indexes": {...}}; *healthy is 1 when every
+ * index is ready. */
+int osa_health(struct osa_db *db, char **json, int *healthy,
+	       struct osa_error *err);
+
+/* Rebuild an index from the journal's records. */
+int osa_reindex(struct osa_db *db, const char *index, osa_progress_fn progress,
+		void *ctx, struct osa_error *err);
+
+/* Checkpoint every index now, trim the log, and compact the journal file
+ * (gives disk space back after deletes). */
+int osa_compact(struct osa_db *db, struct osa_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OSA_OSA_H */
