@@ -55,5 +55,18 @@ int osai_cmd_backends_list(struct osai_cli *cli, int argc, char **argv);
 int osai_cmd_backends_show(struct osai_cli *cli, int argc, char **argv);
 int osai_cmd_config_check(struct osai_cli *cli, int argc, char **argv);
 int osai_cmd_config_schema(struct osai_cli *cli, int argc, char **argv);
+int osai_cmd_ingest(struct osai_cli *cli, int argc, char **argv);
+int osai_cmd_search(struct osai_cli *cli, int argc, char **argv);
+int osai_cmd_get(struct osai_cli *cli, int argc, char **argv);
+int osai_cmd_delete(struct osai_cli *cli, int argc, char **argv);
+int osai_cmd_stats(struct osai_cli *cli, int argc, char **argv);
+int osai_cmd_health(struct osai_cli *cli, int argc, char **argv);
+int osai_cmd_reindex(struct osai_cli *cli, int argc, char **argv);
+int osai_cmd_compact(struct osai_cli *cli, int argc, char **argv);
+
+struct osai_service;
+/* Open the data directory of the configuration (cli->cfg moves into the
+ * service).  On failure prints why and sets *status. */
+struct osai_service *osai_cli_open(struct osai_cli *cli, int *status);
 
 #endif /* OSA_CLI_H */

@@ -27,6 +27,20 @@ static const struct osai_cmd commands[] = {
 	{"config schema", "[--format markdown|json]",
 	 "reference of every config key (Markdown) or a JSON Schema",
 	 osai_cmd_config_schema},
+	{"ingest", "[FILE|-] [--batch N]",
+	 "add or replace records (NDJSON or a JSON array)", osai_cmd_ingest},
+	{"search", "INDEX QUERY [--limit N] [--offset N] [--ef N] [--json]",
+	 "search an index", osai_cmd_search},
+	{"get", "SRN", "print a record", osai_cmd_get},
+	{"delete", "SRN...", "delete records", osai_cmd_delete},
+	{"stats", "[--json]", "records and per-index counts and LSNs",
+	 osai_cmd_stats},
+	{"health", "", "each index's state (exit 69 unless all ready)",
+	 osai_cmd_health},
+	{"reindex", "NAME", "rebuild an index from the journal",
+	 osai_cmd_reindex},
+	{"compact", "", "checkpoint, trim the log, give disk space back",
+	 osai_cmd_compact},
 	{NULL, NULL, NULL, NULL}};
 
 static void usage(FILE *out, const char *prog)
