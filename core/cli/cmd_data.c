@@ -97,6 +97,7 @@ struct ingest {
 	double t0, last_report;
 	int64_t bytes_total, bytes_done;
 	int tty;
+	bool acks; /* print "ack lsn=L line=N" after each durable batch */
 };
 
 static void ingest_report(struct ingest *g, int final)
@@ -183,6 +184,11 @@ static int ingest_flush(struct ingest *g, const char *src)
 	}
 	g->ok += g->n;
 	g->batches++;
+	if (g->acks) {
+		printf("ack lsn=%llu line=%ld\n", (unsigned long long)lsn,
+		       g->lines[g->n - 1]);
+		fflush(stdout);
+	}
 	for (i = 0; i < g->n; i++)
 		free(g->docs[i]);
 	g->n = 0;
@@ -223,6 +229,8 @@ int osai_cmd_ingest(struct osai_cli *cli, int argc, char **argv)
 				return osai_cli_usage("ingest: --batch is 1 to "
 						      "1000000, not '%s'",
 						      bs);
+		} else if (osai_cli_flag(argc, argv, &k, "--acks")) {
+			g.acks = true;
 		} else if (argv[k][0] == '-' && argv[k][1] && !file) {
 			return osai_cli_usage("ingest: unknown option '%s'",
 					      argv[k]);

@@ -27,7 +27,7 @@ static const struct osai_cmd commands[] = {
 	{"config schema", "[--format markdown|json]",
 	 "reference of every config key (Markdown) or a JSON Schema",
 	 osai_cmd_config_schema},
-	{"ingest", "[FILE|-] [--batch N]",
+	{"ingest", "[FILE|-] [--batch N] [--acks]",
 	 "add or replace records (NDJSON or a JSON array)", osai_cmd_ingest},
 	{"search", "INDEX QUERY [--limit N] [--offset N] [--ef N] [--json]",
 	 "search an index", osai_cmd_search},

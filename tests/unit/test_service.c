@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_service.c - the index service through the public C API (osa/osa.h):
+ * ingest/search/get/delete, batch validation (all or nothing, both positions
+ * of a duplicate named), the data directory lock, replay after reopen,
+ * rebuild on a config change, quarantine of a corrupt snapshot, bounded disk
+ * use on re-ingest, compaction after deleting everything, and concurrent
+ * writers and readers.
+ */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <osa/osa.h>
+
+#include "osa_test.h"
+
+static char dir[256];
+
+static char *config(int dim)
+{
+	static char buf[2048];
+
+	snprintf(buf, sizeof(buf),
+		 "data_dir = \"%s/data\";\n"
+		 "checkpoint_interval = { ops = 3; seconds = 3600; };\n"
+		 "logging = { level = \"warn\"; };\n"
+		 "indexes = (\n"
+		 " { name = \"papers\"; backend = \"vector\"; config = { dim = "
+		 "%d; }; },\n"
+		 " { name = \"exact\"; backend = \"flat\"; config = { dim = %d; "
+		 "}; },\n"
+		 " { name = \"vecs\"; backend = \"flat\"; config = { dim = 3; "
+		 "metric = \"l2\"; embedding = { embedder = \"field\"; }; }; }\n"
+		 ");\n",
+		 dir, dim, dim);
+	return buf;
+}
+
+static struct osa_db *open_db(int dim)
+{
+	struct osa_db *db = NULL;
+	struct osa_error err;
+
+	OSA_CHECK_MSG(osa_open_string(config(dim), NULL, NULL, &db, &err) == 0,
+		      "%s", err.msg);
+	OSA_REQUIRE(db);
+	return db;
+}
+
+static char *make_doc(int i, const char *title)
+{
+	char *d;
+
+	OSA_REQUIRE(asprintf(&d,
+			     "{\"srn\":\"urn:osa:test.org:rec:r-%d\","
+			     "\"title\":\"%s %d\",\"summary\":\"record "
+			     "number %d about %s\",\"embedding\":[%d,1,0]}",
+			     i, title, i, i, title, i % 7) > 0);
+	return d;
+}
+
+static int ingest_range(struct osa_db *db, int from, int to, const char *t)
+{
+	char **docs = calloc((size_t)(to - from), sizeof(*docs));
+	size_t *lens = calloc((size_t)(to - from), sizeof(*lens));
+	struct osa_error err;
+	uint64_t lsn;
+	int i, rc;
+
+	for (i = from; i < to; i++) {
+		docs[i - from] = make_doc(i, t);
+		lens[i - from] = strlen(docs[i - from]);
+	}
+	rc = osa_ingest(db, (const char *const *)docs, lens,
+			(size_t)(to - from), &lsn, NULL, &err);
+	OSA_CHECK_MSG(rc == 0, "%s", err.msg);
+	for (i = 0; i < to - from; i++)
+		free(docs[i]);
+	free(docs);
+	free(lens);
+	return rc;
+}
+
+static size_t search_n(struct osa_db *db, const char *index, const char *q,
+		       const char *want_first)
+{
+	struct osa_search s = {.index = index, .text = q, .limit = 10};
+	struct osa_results *r = NULL;
+	struct osa_error err;
+	size_t n;
+
+	OSA_CHECK_MSG(osa_search(db, &s, &r, &err) == 0, "%s", err.msg);
+	if (!r)
+		return 0;
+	if (want_first)
+		OSA_CHECK(r->n > 0 && !strcmp(r->v[0].srn, want_first));
+	n = r->n;
+	if (n) {
+		OSA_CHECK_CONTAINS(r->v[0].metadata, "\"title\"");
+		OSA_CHECK(strstr(r->v[0].metadata, "\"embedding\"") == NULL);
+	}
+	osa_results_free(r);
+	return n;
+}
+
+static void test_basic(void)
+{
+	struct osa_db *db = open_db(64), *db2 = NULL;
+	const char *bad_docs[] = {
+		"{\"srn\":\"urn:osa:test.org:rec:ok-1\",\"title\":\"fine\"}",
+		"{\"srn\":\"not an srn\",\"title\":\"x\"}",
+		"{\"title\":\"no srn\"}",
+		"[1,2]",
+		"{\"srn\":\"urn:osa:test.org:rec:ok-1\",\"title\":\"again\"}",
+		"{\"srn\":\"urn:osa:test.org:rec:ok-2\",\"title\":\"\xff\"}"};
+	size_t lens[6], i, deleted;
+	struct osa_rejects rej = {0};
+	struct osa_error err;
+	const char *gone[] = {"urn:osa:test.org:rec:r-3"};
+	char *doc, *stats;
+	uint64_t lsn;
+	int healthy;
+
+	OSA_CHECK(ingest_range(db, 0, 50, "glacier") == 0);
+	OSA_CHECK(ingest_range(db, 50, 100, "volcano") == 0);
+	OSA_CHECK(search_n(db, "papers", "volcano 77", NULL) > 0);
+	OSA_CHECK(search_n(db, "exact", "glacier 12", "urn:osa:test.org:rec:r-12") > 0);
+	OSA_CHECK(osa_get(db, "urn:osa:test.org:rec:r-5", &doc, &err) == 0);
+	OSA_CHECK_CONTAINS(doc, "glacier 5");
+	free(doc);
+
+	/* All or nothing, every bad record named. */
+	for (i = 0; i < 6; i++)
+		lens[i] = strlen(bad_docs[i]);
+	OSA_CHECK(osa_ingest(db, bad_docs, lens, 6, &lsn, &rej, &err) ==
+		  OSA_EINVAL);
+	OSA_CHECK(rej.n == 4);
+	for (i = 0; i < rej.n; i++) {
+		if (rej.v[i].position == 1)
+			OSA_CHECK_CONTAINS(rej.v[i].message, "invalid srn");
+		if (rej.v[i].position == 2)
+			OSA_CHECK_CONTAINS(rej.v[i].message, "srn");
+	}
+	osa_rejects_free(&rej);
+	OSA_CHECK(osa_get(db, "urn:osa:test.org:rec:ok-1", &doc, &err) ==
+		  OSA_ENOTFOUND);
+	/* A duplicate srn names both positions. */
+	OSA_CHECK(osa_ingest(db, (const char *[]){bad_docs[0], bad_docs[4]},
+			     (size_t[]){lens[0], lens[4]}, 2, &lsn, &rej,
+			     &err) == OSA_EINVAL);
+	OSA_CHECK(rej.n == 1 && rej.v[0].message &&
+		  strstr(rej.v[0].message, "positions 0 and 1"));
+	osa_rejects_free(&rej);
+
+	/* The lock: a second opener is told who holds the directory. */
+	OSA_CHECK(osa_open_string(config(64), NULL, NULL, &db2, &err) ==
+		  OSA_EBUSY);
+	OSA_CHECK_CONTAINS(err.msg, "in use by pid");
+
+	OSA_CHECK(osa_delete(db, gone, 1, &deleted, &err) == 0 && deleted == 1);
+	OSA_CHECK(osa_get(db, gone[0], &doc, &err) == OSA_ENOTFOUND);
+	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
+	OSA_CHECK_CONTAINS(stats, "\"records\":99");
+	OSA_CHECK_CONTAINS(stats, "\"papers\":{\"backend\":\"vector\",\"count\":99");
+	free(stats);
+	OSA_CHECK(osa_health(db, &stats, &healthy, &err) == 0 && healthy);
+	free(stats);
+	osa_close(db);
+
+	/* Reopen: snapshot + replay give the same answers. */
+	db = open_db(64);
+	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
+	OSA_CHECK_CONTAINS(stats, "\"exact\":{\"backend\":\"flat\",\"count\":99");
+	free(stats);
+	OSA_CHECK(search_n(db, "exact", "glacier 12", "urn:osa:test.org:rec:r-12") > 0);
+	osa_close(db);
+
+	/* A changed dim rebuilds from the records. */
+	db = open_db(32);
+	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
+	OSA_CHECK_CONTAINS(stats, "\"papers\":{\"backend\":\"vector\",\"count\":99");
+	free(stats);
+	OSA_CHECK(search_n(db, "papers", "glacier 12", NULL) > 0);
+	OSA_CHECK(osa_reindex(db, "exact", NULL, NULL, &err) == 0);
+	OSA_CHECK(osa_reindex(db, "nope", NULL, NULL, &err) == OSA_ENOTFOUND);
+	osa_close(db);
+}
+
+static void corrupt_snapshots(const char *index)
+{
+	char path[600];
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "%s/data/indexes/%s", dir, index);
+	d = opendir(path);
+	OSA_REQUIRE(d);
+	while ((e = readdir(d))) {
+		char f[900];
+		FILE *fp;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+		fp = fopen(f, "r+");
+		if (fp) {
+			fseek(fp, 40, SEEK_SET);
+			fputs("garbage garbage garbage", fp);
+			fclose(fp);
+		}
+	}
+	closedir(d);
+}
+
+static void test_quarantine(void)
+{
+	struct osa_db *db;
+	struct osa_error err;
+	char *text, q[600];
+	struct stat st;
+
+	corrupt_snapshots("exact");
+	db = open_db(32);
+	OSA_CHECK(osa_health(db, &text, NULL, &err) == 0);
+	OSA_CHECK_CONTAINS(text, "quarantined");
+	free(text);
+	OSA_CHECK(search_n(db, "exact", "glacier 12", "urn:osa:test.org:rec:r-12") > 0);
+	osa_close(db);
+	snprintf(q, sizeof(q), "%s/data/quarantine", dir);
+	OSA_CHECK(stat(q, &st) == 0 && S_ISDIR(st.st_mode));
+}
+
+static long long du(void)
+{
+	char cmd[600];
+	long long kb = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "du -sk %s/data", dir);
+	p = popen(cmd, "r");
+	if (p) {
+		if (fscanf(p, "%lld", &kb) != 1)
+			kb = -1;
+		pclose(p);
+	}
+	return kb;
+}
+
+static void test_disk_bounded(void)
+{
+	struct osa_db *db = open_db(32);
+	struct osa_error err;
+	const char **srns = calloc(2000, sizeof(*srns));
+	char **mem = calloc(2000, sizeof(*mem));
+	long long first, later, empty;
+	size_t deleted;
+	int i, round;
+
+	for (i = 0; i < 2000; i += 500)
+		ingest_range(db, i, i + 500, "river");
+	osa_close(db);
+	first = du();
+	for (round = 0; round < 3; round++) {
+		db = open_db(32);
+		for (i = 0; i < 2000; i += 500)
+			ingest_range(db, i, i + 500, "river");
+		osa_close(db);
+	}
+	later = du();
+	OSA_CHECK_MSG(later <= first * 3 / 2, "%lld kB after 4 ingests vs %lld "
+					      "kB after 1",
+		      later, first);
+	db = open_db(32);
+	for (i = 0; i < 2000; i++) {
+		OSA_REQUIRE(asprintf(&mem[i], "urn:osa:test.org:rec:r-%d", i) >
+			    0);
+		srns[i] = mem[i];
+	}
+	OSA_CHECK(osa_delete(db, srns, 2000, &deleted, &err) == 0);
+	OSA_CHECK(osa_compact(db, &err) == 0);
+	osa_close(db);
+	empty = du();
+	OSA_CHECK_MSG(empty < first, "%lld kB after deleting all and "
+				     "compacting vs %lld kB",
+		      empty, first);
+	for (i = 0; i < 2000; i++)
+		free(mem[i]);
+	free(mem);
+	free(srns);
+}
+
+struct worker {
+	struct osa_db *db;
+	int id;
+	int errors;
+};
+
+static void *writer(void *arg)
+{
+	struct worker *w = arg;
+	int i;
+
+	for (i = 0; i < 20; i++)
+		if (ingest_range(w->db, 10000 + w->id * 1000 + i * 5,
+				 10000 + w->id * 1000 + i * 5 + 5, "delta"))
+			w->errors++;
+	return NULL;
+}
+
+static void *reader(void *arg)
+{
+	struct worker *w = arg;
+	struct osa_search s = {.index = "papers", .text = "delta", .limit = 5};
+	struct osa_error err;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		struct osa_results *r;
+
+		if (osa_search(w->db, &s, &r, &err))
+			w->errors++;
+		else
+			osa_results_free(r);
+	}
+	return NULL;
+}
+
+static void test_concurrency(void)
+{
+	struct osa_db *db = open_db(32);
+	struct worker w[6];
+	pthread_t t[6];
+	struct osa_error err;
+	char *stats;
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		w[i].db = db;
+		w[i].id = i;
+		w[i].errors = 0;
+		pthread_create(&t[i], NULL, i < 3 ? writer : reader, &w[i]);
+	}
+	for (i = 0; i < 6; i++) {
+		pthread_join(t[i], NULL);
+		OSA_CHECK(w[i].errors == 0);
+	}
+	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
+	/* 3 writers x 100 records, all in every index. */
+	OSA_CHECK_CONTAINS(stats, "\"records\":300");
+	OSA_CHECK_CONTAINS(stats, "\"papers\":{\"backend\":\"vector\",\"count\":300");
+	OSA_CHECK_CONTAINS(stats, "\"vecs\":{\"backend\":\"flat\",\"count\":300");
+	free(stats);
+	osa_close(db);
+}
+
+int main(void)
+{
+	char cmd[400];
+
+	snprintf(dir, sizeof(dir), "/tmp/osa-test-service-XXXXXX");
+	OSA_REQUIRE(mkdtemp(dir));
+	test_basic();
+	test_quarantine();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/data", dir);
+	OSA_REQUIRE(system(cmd) == 0);
+	test_disk_bounded();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/data", dir);
+	OSA_REQUIRE(system(cmd) == 0);
+	test_concurrency();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	OSA_REQUIRE(system(cmd) == 0);
+	OSA_TEST_END();
+}
