@@ -365,27 +365,6 @@ static int parse_size(const char *what, const char *v, size_t lo, size_t hi,
 	return 0;
 }
 
-json_t *osai_results_json(const char *query, const char *index,
-			  const struct osa_results *r)
-{
-	json_t *arr = json_array(), *doc;
-	size_t i;
-
-	for (i = 0; i < r->n; i++) {
-		json_t *meta = json_loads(r->v[i].metadata, 0, NULL);
-
-		json_array_append_new(arr,
-				      json_pack("{s:s, s:f, s:o}", "srn",
-						r->v[i].srn, "score",
-						r->v[i].score, "metadata",
-						meta ? meta : json_object()));
-	}
-	doc = json_pack("{s:s, s:s, s:I, s:b, s:o}", "query", query ? query : "",
-			"index", index, "total", (json_int_t)r->total,
-			"has_more", r->has_more, "results", arr);
-	return doc;
-}
-
 int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 {
 	struct osa_search q = {.limit = 10};
@@ -634,4 +613,48 @@ int osai_cmd_compact(struct osai_cli *cli, int argc, char **argv)
 		       (long long)after);
 	osai_service_close(s);
 	return rc ? exit_for(rc) : 0;
+}
+
+/* ---- serve ------------------------------------------------------------- */
+
+#include "server.h"
+
+static int set_str(char **dst, const char *v)
+{
+	char *c = strdup(v);
+
+	if (!c)
+		return -1;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+int osai_cmd_serve(struct osai_cli *cli, int argc, char **argv)
+{
+	const char *listen = NULL, *nngurl = NULL;
+	struct osai_config *cfg;
+	bool bad = false;
+	int k, status = 0, rc;
+
+	for (k = 0; k < argc; k++) {
+		if (osai_cli_opt(argc, argv, &k, "--listen=", &listen, &bad) ||
+		    osai_cli_opt(argc, argv, &k, "--nng=", &nngurl, &bad)) {
+			if (bad)
+				return OSAI_EXIT_USAGE;
+		} else {
+			return osai_cli_usage("serve: unexpected '%s'", argv[k]);
+		}
+	}
+	cfg = osai_cli_config(cli, &status);
+	if (!cfg)
+		return status;
+	if ((listen && set_str(&cfg->core.server.listen, listen)) ||
+	    (nngurl && set_str(&cfg->core.server.nng, nngurl))) {
+		fputs("osa: out of memory\n", stderr);
+		return OSAI_EXIT_SOFTWARE;
+	}
+	cli->cfg = NULL; /* the server owns it now */
+	rc = osai_serve(cfg, cli->config_path);
+	return rc ? exit_for(rc) : OSAI_EXIT_OK;
 }

@@ -1106,6 +1106,27 @@ fail:
 	return rc;
 }
 
+json_t *osai_results_json(const char *query, const char *index,
+			  const struct osa_results *r)
+{
+	json_t *arr = json_array(), *doc;
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		json_t *meta = json_loads(r->v[i].metadata, 0, NULL);
+
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:f, s:o}", "srn",
+						r->v[i].srn, "score",
+						r->v[i].score, "metadata",
+						meta ? meta : json_object()));
+	}
+	doc = json_pack("{s:s, s:s, s:I, s:b, s:o}", "query", query ? query : "",
+			"index", index, "total", (json_int_t)r->total,
+			"has_more", r->has_more, "results", arr);
+	return doc;
+}
+
 /* ---- stats, health, maintenance --------------------------------------- */
 
 static json_t *svc_index_json(struct svc_index *ix, int health)

@@ -1,0 +1,975 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http.c - the routes of `osa serve` (see http.h and docs/http-api.md).
+ *
+ * Every reply is JSON; every error is {"error": {"code", "message"}} with
+ * the right status.  Input is bounded: body size (413), query length and
+ * limit/offset (422 naming the field), chunked bodies (411: nng 1.5.2 hands
+ * them over empty).  Writes need "Authorization: Bearer <api_key>" when a key
+ * is configured (compared in constant time; the key is never logged).
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+/* Most results one can page to: offset + limit stays bounded. */
+#define HTTP_MAX_OFFSET 10000
+
+const char *const osai_http_routes[] = {
+	"GET /search/",      "GET /search/{index}", "POST /search/{index}",
+	"POST /records",     "GET /records/{srn}",  "DELETE /records/{srn}",
+	"GET /health",       "GET /stats",          "GET /backends",
+	NULL};
+
+static void reply(struct osai_http_res *rs, int status, json_t *doc)
+{
+	rs->status = status;
+	rs->body = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)
+		       : NULL;
+	json_decref(doc);
+	if (!rs->body) {
+		rs->status = 500;
+		rs->body = strdup("{\"error\":{\"code\":\"internal\","
+				  "\"message\":\"out of memory\"}}");
+	}
+}
+
+static void fail(struct osai_http_res *rs, int status, const char *code,
+		 const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void fail(struct osai_http_res *rs, int status, const char *code,
+		 const char *field, const char *fmt, ...)
+{
+	char msg[1024];
+	json_t *e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* json_string refuses invalid UTF-8; the message may quote input. */
+	e = json_pack("{s:s, s:s?}", "code", code, "message", msg);
+	if (e && !json_object_get(e, "message"))
+		json_object_set_new(e, "message",
+				    json_string("(message not valid UTF-8)"));
+	if (e && field)
+		json_object_set_new(e, "field", json_string(field));
+	reply(rs, status, json_pack("{s:o}", "error", e));
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t len, k;
+		unsigned cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4, cp = c & 0x07;
+		else
+			return 0;
+		if (i + len > n)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *osai_url_decode(const char *src, size_t n, int plus)
+{
+	char *out = malloc(n + 1);
+	size_t i, o = 0;
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		char c = src[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				goto bad;
+			hi = hexval(src[i + 1]);
+			lo = hexval(src[i + 2]);
+			if (hi < 0 || lo < 0)
+				goto bad;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (c == '+' && plus) {
+			c = ' ';
+		}
+		if (c == '\0')
+			goto bad;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	if (!utf8_valid((unsigned char *)out, o))
+		goto bad;
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+/* The decoded value of query parameter `name`, "" if present without a
+ * value, NULL if absent; *bad set when it cannot be decoded. */
+static char *query_param(const char *query, const char *name, int *bad)
+{
+	size_t nl = strlen(name);
+	const char *p = query;
+
+	while (p && *p) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		size_t kl = eq ? (size_t)(eq - p) : len;
+
+		if (kl == nl && !strncmp(p, name, nl)) {
+			char *v = eq ? osai_url_decode(eq + 1, len - kl - 1, 1)
+				     : strdup("");
+
+			if (!v)
+				*bad = 1;
+			return v;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Parse a non-negative integer in [lo, hi]; -1 if it is not one. */
+static long long parse_int(const char *s, long long lo, long long hi)
+{
+	long long v = 0;
+
+	if (!s || !*s || strlen(s) > 12)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v < lo || v > hi ? -1 : v;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int authorized(struct osai_router *r, const char *auth)
+{
+	const char *key = r->api_key;
+	size_t kl, gl, i;
+	unsigned char diff = 0;
+
+	if (!key || !*key)
+		return 1;
+	if (!auth || strncasecmp(auth, "Bearer ", 7))
+		return 0;
+	auth += 7;
+	kl = strlen(key);
+	gl = strlen(auth);
+	/* Constant time in the key's length, whatever the guess. */
+	for (i = 0; i < kl; i++)
+		diff |= (unsigned char)key[i] ^
+			(unsigned char)(i < gl ? auth[i] : 0);
+	return !diff && gl == kl;
+}
+
+static int service_error_status(int code)
+{
+	switch (code) {
+	case OSA_ENOTFOUND:
+		return 404;
+	case OSA_EINVAL:
+	case OSA_ERANGE:
+	case OSA_ENOFEATURES:
+	case OSA_ETYPE:
+		return 422;
+	case OSA_EDEGRADED:
+	case OSA_EBUSY:
+		return 503;
+	case OSA_ENOSPC:
+		return 507;
+	default:
+		return 500;
+	}
+}
+
+static const char *service_error_code(int code)
+{
+	switch (code) {
+	case OSA_ENOTFOUND:
+		return "not_found";
+	case OSA_EINVAL:
+	case OSA_ERANGE:
+	case OSA_ETYPE:
+		return "invalid";
+	case OSA_ENOFEATURES:
+		return "nothing_to_search";
+	case OSA_EDEGRADED:
+		return "index_unavailable";
+	case OSA_ENOSPC:
+		return "disk_full";
+	default:
+		return "internal";
+	}
+}
+
+static void index_not_found(struct osai_http_res *rs, struct osai_service *s,
+			    const char *name)
+{
+	char list[1024] = "";
+	size_t i, pos = 0;
+
+	for (i = 0; i < s->n && pos + 70 < sizeof(list); i++)
+		pos += (size_t)snprintf(list + pos, sizeof(list) - pos, "%s%s",
+					i ? ", " : "", s->ix[i].cfg->name);
+	fail(rs, 404, "unknown_index", NULL,
+	     "no index \"%s\"; available: %s", name, *list ? list : "(none)");
+}
+
+static void do_search(struct osai_router *r, struct osai_service *s,
+		      const char *index, struct osa_search *q,
+		      struct osai_http_res *rs)
+{
+	struct osa_results *res = NULL;
+	struct osa_error err;
+	int rc;
+
+	q->index = index;
+	if (!osai_service_index(s, index)) {
+		index_not_found(rs, s, index);
+		return;
+	}
+	(void)r;
+	rc = osa_search((struct osa_db *)s, q, &res, &err);
+	if (rc) {
+		fail(rs, service_error_status(rc), service_error_code(rc),
+		     rc == OSA_ENOFEATURES || rc == OSA_ERANGE ? "q" : NULL,
+		     "%s", err.msg);
+		return;
+	}
+	reply(rs, 200, osai_results_json(q->text, index, res));
+	osa_results_free(res);
+}
+
+static void route_search_get(struct osai_router *r, struct osai_service *s,
+			     const char *index, const char *query,
+			     struct osai_http_res *rs)
+{
+	struct osa_search q = {.limit = 20};
+	char *text, *lim, *off, *ef;
+	int bad = 0;
+	long long v;
+
+	text = query_param(query, "q", &bad);
+	lim = query_param(query, "limit", &bad);
+	off = query_param(query, "offset", &bad);
+	ef = query_param(query, "ef_search", &bad);
+	if (bad) {
+		fail(rs, 400, "bad_encoding", NULL,
+		     "the query string has a bad %%-escape, a NUL byte or "
+		     "invalid UTF-8");
+	} else if (!text || !*text) {
+		fail(rs, 422, "invalid", "q", "q is required: ?q=words");
+	} else if (strlen(text) > r->max_query) {
+		fail(rs, 422, "invalid", "q",
+		     "q is %zu bytes; at most %zu (server.max_query)",
+		     strlen(text), r->max_query);
+	} else if (lim && (v = parse_int(lim, 1, 100)) < 0) {
+		fail(rs, 422, "invalid", "limit",
+		     "limit must be an integer from 1 to 100");
+	} else if (off && parse_int(off, 0, HTTP_MAX_OFFSET) < 0) {
+		fail(rs, 422, "invalid", "offset",
+		     "offset must be an integer from 0 to %d",
+		     HTTP_MAX_OFFSET);
+	} else if (ef && parse_int(ef, 1, 65535) < 0) {
+		fail(rs, 422, "invalid", "ef_search",
+		     "ef_search must be an integer from 1 to 65535");
+	} else {
+		q.text = text;
+		if (lim)
+			q.limit = (size_t)parse_int(lim, 1, 100);
+		if (off)
+			q.offset = (size_t)parse_int(off, 0, HTTP_MAX_OFFSET);
+		if (ef)
+			q.ef_search = (int)parse_int(ef, 1, 65535);
+		do_search(r, s, index, &q, rs);
+	}
+	free(text);
+	free(lim);
+	free(off);
+	free(ef);
+}
+
+static void route_search_post(struct osai_router *r, struct osai_service *s,
+			      const char *index, const char *body, size_t len,
+			      struct osai_http_res *rs)
+{
+	struct osa_search q = {.limit = 20};
+	json_error_t je;
+	json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *v, *x;
+	float *vec = NULL;
+	size_t i;
+
+	if (!doc) {
+		fail(rs, 400, "bad_json", NULL,
+		     "malformed JSON at line %d, column %d (byte %d): %s",
+		     je.line, je.column, je.position, je.text);
+		return;
+	}
+	if (!json_is_object(doc)) {
+		fail(rs, 400, "bad_json", NULL, "expected a JSON object");
+		goto out;
+	}
+	if ((v = json_object_get(doc, "q")) && !json_is_null(v)) {
+		if (!json_is_string(v) || !json_string_length(v)) {
+			fail(rs, 422, "invalid", "q", "q must be a string");
+			goto out;
+		}
+		if (json_string_length(v) > r->max_query) {
+			fail(rs, 422, "invalid", "q",
+			     "q is %zu bytes; at most %zu", json_string_length(v),
+			     r->max_query);
+			goto out;
+		}
+		if (memchr(json_string_value(v), 0, json_string_length(v))) {
+			fail(rs, 422, "invalid", "q", "q holds a NUL");
+			goto out;
+		}
+		q.text = json_string_value(v);
+	}
+	if ((v = json_object_get(doc, "vector")) && !json_is_null(v)) {
+		if (!json_is_array(v) || !json_array_size(v) ||
+		    json_array_size(v) > 65536) {
+			fail(rs, 422, "invalid", "vector",
+			     "vector must be an array of 1 to 65536 numbers");
+			goto out;
+		}
+		vec = malloc(json_array_size(v) * sizeof(*vec));
+		if (!vec) {
+			fail(rs, 500, "internal", NULL, "out of memory");
+			goto out;
+		}
+		json_array_foreach(v, i, x)
+		{
+			if (!json_is_number(x)) {
+				fail(rs, 422, "invalid", "vector",
+				     "vector[%zu] is not a number", i);
+				goto out;
+			}
+			vec[i] = (float)json_number_value(x);
+		}
+		q.vector = vec;
+		q.dim = json_array_size(v);
+	}
+	if (!q.text && !q.vector) {
+		fail(rs, 422, "invalid", "q", "give \"q\" (text) or \"vector\"");
+		goto out;
+	}
+	if ((v = json_object_get(doc, "limit"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 100) {
+			fail(rs, 422, "invalid", "limit",
+			     "limit must be an integer from 1 to 100");
+			goto out;
+		}
+		q.limit = (size_t)json_integer_value(v);
+	}
+	if ((v = json_object_get(doc, "offset"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > HTTP_MAX_OFFSET) {
+			fail(rs, 422, "invalid", "offset",
+			     "offset must be an integer from 0 to %d",
+			     HTTP_MAX_OFFSET);
+			goto out;
+		}
+		q.offset = (size_t)json_integer_value(v);
+	}
+	if ((v = json_object_get(doc, "ef_search"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 65535) {
+			fail(rs, 422, "invalid", "ef_search",
+			     "ef_search must be an integer from 1 to 65535");
+			goto out;
+		}
+		q.ef_search = (int)json_integer_value(v);
+	}
+	do_search(r, s, index, &q, rs);
+out:
+	free(vec);
+	json_decref(doc);
+}
+
+/* Split a POST /records body into documents: one object, an array of
+ * objects, or NDJSON. */
+static int split_records(const char *body, size_t len, char ***docs,
+			 size_t **lens, size_t *n, struct osai_http_res *rs)
+{
+	size_t i = 0, cap = 0, m = 0;
+	char **d = NULL;
+	size_t *l = NULL;
+
+	while (i < len && (body[i] == ' ' || body[i] == '\n' ||
+			   body[i] == '\r' || body[i] == '\t'))
+		i++;
+	if (i == len) {
+		fail(rs, 400, "bad_json", NULL, "the body is empty");
+		return -1;
+	}
+	if (body[i] == '[') {
+		json_error_t je;
+		json_t *arr = json_loadb(body, len, 0, &je), *x;
+		size_t k;
+
+		if (!arr) {
+			fail(rs, 400, "bad_json", NULL,
+			     "malformed JSON at line %d, column %d (byte %d): "
+			     "%s",
+			     je.line, je.column, je.position, je.text);
+			return -1;
+		}
+		d = calloc(json_array_size(arr) + 1, sizeof(*d));
+		l = calloc(json_array_size(arr) + 1, sizeof(*l));
+		if (!d || !l) {
+			json_decref(arr);
+			free(d);
+			free(l);
+			fail(rs, 500, "internal", NULL, "out of memory");
+			return -1;
+		}
+		json_array_foreach(arr, k, x)
+		{
+			d[k] = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY |
+						     JSON_PRESERVE_ORDER);
+			l[k] = d[k] ? strlen(d[k]) : 0;
+		}
+		m = json_array_size(arr);
+		json_decref(arr);
+		for (k = 0; k < m; k++)
+			if (!d[k]) {
+				while (m)
+					free(d[--m]);
+				free(d);
+				free(l);
+				fail(rs, 500, "internal", NULL, "out of memory");
+				return -1;
+			}
+	} else {
+		/* NDJSON (a single object is one line of it). */
+		const char *p = body, *end = body + len;
+
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			const char *e = nl ? nl : end;
+			size_t ll = (size_t)(e - p);
+
+			while (ll && (p[ll - 1] == '\r' || p[ll - 1] == ' '))
+				ll--;
+			if (ll) {
+				if (m == cap) {
+					size_t nc = cap ? cap * 2 : 16;
+					char **nd = realloc(d, nc * sizeof(*d));
+					size_t *nlp;
+
+					if (nd)
+						d = nd;
+					nlp = nd ? realloc(l, nc * sizeof(*l))
+						 : NULL;
+					if (!nd || !nlp) {
+						while (m)
+							free(d[--m]);
+						free(d);
+						free(l);
+						fail(rs, 500, "internal", NULL,
+						     "out of memory");
+						return -1;
+					}
+					l = nlp;
+					cap = nc;
+				}
+				d[m] = malloc(ll + 1);
+				if (d[m]) {
+					memcpy(d[m], p, ll);
+					d[m][ll] = '\0';
+				}
+				l[m++] = ll;
+			}
+			p = e + 1;
+		}
+		/* A pretty-printed single object spans lines: try whole. */
+		if (m > 1 && body[i] == '{') {
+			json_t *one = json_loadb(body, len, 0, NULL);
+
+			if (one && json_is_object(one)) {
+				while (m)
+					free(d[--m]);
+				d[0] = json_dumps(one, JSON_COMPACT |
+							       JSON_PRESERVE_ORDER);
+				l[0] = d[0] ? strlen(d[0]) : 0;
+				m = 1;
+			}
+			json_decref(one);
+		}
+	}
+	*docs = d;
+	*lens = l;
+	*n = m;
+	return 0;
+}
+
+static void route_records_post(struct osai_router *r, struct osai_service *s,
+			       const char *body, size_t len,
+			       struct osai_http_res *rs)
+{
+	struct osa_rejects rej = {0};
+	struct osa_error err;
+	char **docs = NULL;
+	size_t *lens = NULL, n = 0, i;
+	uint64_t lsn;
+	int rc;
+
+	(void)r;
+	if (split_records(body, len, &docs, &lens, &n, rs))
+		return;
+	for (i = 0; i < n; i++)
+		if (!docs[i]) {
+			fail(rs, 500, "internal", NULL, "out of memory");
+			goto out;
+		}
+	if (!n) {
+		fail(rs, 400, "bad_json", NULL, "no records in the body");
+		goto out;
+	}
+	rc = osa_ingest((struct osa_db *)s, (const char *const *)docs, lens, n,
+			&lsn, &rej, &err);
+	if (rc == OSA_EINVAL && rej.n) {
+		json_t *arr = json_array();
+
+		for (i = 0; i < rej.n; i++) {
+			json_t *o = json_pack("{s:I, s:s?}", "position",
+					      (json_int_t)rej.v[i].position,
+					      "message",
+					      rej.v[i].message ? rej.v[i].message
+							       : "rejected");
+
+			if (o && rej.v[i].srn)
+				json_object_set_new(o, "srn",
+						    json_string(rej.v[i].srn));
+			json_array_append_new(arr, o);
+		}
+		reply(rs, 422,
+		      json_pack("{s:{s:s, s:s, s:o}}", "error", "code",
+				"rejected", "message", err.msg, "rejected",
+				arr));
+	} else if (rc) {
+		fail(rs, service_error_status(rc), service_error_code(rc), NULL,
+		     "%s", err.msg);
+	} else {
+		reply(rs, 200, json_pack("{s:I, s:I}", "accepted",
+					 (json_int_t)n, "lsn",
+					 (json_int_t)lsn));
+	}
+	osa_rejects_free(&rej);
+out:
+	for (i = 0; i < n; i++)
+		free(docs[i]);
+	free(docs);
+	free(lens);
+}
+
+static void route_record(struct osai_service *s, const char *method,
+			 const char *raw, struct osai_http_res *rs)
+{
+	char *srn = osai_url_decode(raw, strlen(raw), 0);
+	struct osa_error err;
+	char *doc;
+	size_t deleted = 0;
+	int rc;
+
+	if (!srn || !*srn || strlen(srn) > 512) {
+		fail(rs, 400, "bad_srn", "srn",
+		     "the srn in the path is empty, longer than 512 bytes, or "
+		     "badly encoded");
+		free(srn);
+		return;
+	}
+	if (!strcmp(method, "GET")) {
+		rc = osa_get((struct osa_db *)s, srn, &doc, &err);
+		if (!rc) {
+			json_t *j = json_loads(doc, 0, NULL);
+
+			reply(rs, 200, j ? j : json_object());
+			free(doc);
+		} else {
+			fail(rs, service_error_status(rc),
+			     service_error_code(rc), NULL, "%s", err.msg);
+		}
+	} else {
+		const char *one = srn;
+
+		rc = osa_delete((struct osa_db *)s, &one, 1, &deleted, &err);
+		if (rc)
+			fail(rs, service_error_status(rc),
+			     service_error_code(rc), NULL, "%s", err.msg);
+		else if (!deleted)
+			fail(rs, 404, "not_found", NULL, "no record %s", srn);
+		else
+			reply(rs, 200, json_pack("{s:s, s:b}", "srn", srn,
+						 "deleted", 1));
+	}
+	free(srn);
+}
+
+static json_t *backends_json(void)
+{
+	json_t *b = json_array(), *e = json_array();
+	size_t i;
+
+	for (i = 0; i < osai_backend_count(); i++)
+		json_array_append_new(
+			b, json_pack("{s:s, s:s}", "name",
+				     osai_backend_at(i)->name, "doc",
+				     osai_backend_at(i)->doc
+					     ? osai_backend_at(i)->doc
+					     : ""));
+	for (i = 0; i < osai_embedder_count(); i++)
+		json_array_append_new(
+			e, json_pack("{s:s, s:s}", "name",
+				     osai_embedder_at(i)->name, "doc",
+				     osai_embedder_at(i)->doc
+					     ? osai_embedder_at(i)->doc
+					     : ""));
+	return json_pack("{s:o, s:o}", "backends", b, "embedders", e);
+}
+
+static void from_service_json(struct osai_http_res *rs, int rc, char *text,
+			      int status, struct osa_error *err)
+{
+	json_t *j;
+
+	if (rc) {
+		fail(rs, 500, "internal", NULL, "%s", err->msg);
+		return;
+	}
+	j = json_loads(text, 0, NULL);
+	free(text);
+	reply(rs, status, j ? j : json_object());
+}
+
+static int method_is(const char *m, const char *want)
+{
+	return !strcmp(m, want);
+}
+
+void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
+		      struct osai_http_res *rs)
+{
+	struct osai_service *s = atomic_load(&r->svc);
+	const char *m = rq->method ? rq->method : "";
+	char path[2048];
+	const char *query, *uri = rq->uri ? rq->uri : "/";
+	size_t plen;
+
+	memset(rs, 0, sizeof(*rs));
+	query = strchr(uri, '?');
+	plen = query ? (size_t)(query - uri) : strlen(uri);
+	if (plen >= sizeof(path)) {
+		fail(rs, 414, "uri_too_long", NULL,
+		     "the path is longer than %zu bytes", sizeof(path) - 1);
+		return;
+	}
+	memcpy(path, uri, plen);
+	path[plen] = '\0';
+	query = query ? query + 1 : "";
+	if (rq->transfer_enc && strcasestr(rq->transfer_enc, "chunked")) {
+		fail(rs, 411, "length_required", NULL,
+		     "chunked request bodies are not accepted: send "
+		     "Content-Length");
+		return;
+	}
+	if (rq->body_len > r->max_body) {
+		fail(rs, 413, "too_large", NULL,
+		     "the body is %zu bytes; at most %zu (server.max_body)",
+		     rq->body_len, r->max_body);
+		return;
+	}
+
+	if (!strcmp(path, "/health")) {
+		if (!method_is(m, "GET")) {
+			rs->allow = "GET";
+			fail(rs, 405, "method_not_allowed", NULL,
+			     "%s /health: use GET", m);
+		} else if (!s) {
+			reply(rs, 503,
+			      json_pack("{s:s, s:{s:s, s:i, s:i}}", "status",
+					"loading", "progress", "index",
+					r->loading_index, "done",
+					atomic_load(&r->loading_done), "total",
+					atomic_load(&r->loading_total)));
+		} else {
+			struct osa_error err;
+			char *text = NULL;
+			int healthy = 0, rc;
+
+			rc = osa_health((struct osa_db *)s, &text, &healthy,
+					&err);
+			from_service_json(rs, rc, text,
+					  healthy && !atomic_load(&r->stopping)
+						  ? 200
+						  : 503,
+					  &err);
+		}
+		return;
+	}
+	if (!strcmp(path, "/backends")) {
+		if (!method_is(m, "GET")) {
+			rs->allow = "GET";
+			fail(rs, 405, "method_not_allowed", NULL,
+			     "%s /backends: use GET", m);
+		} else {
+			reply(rs, 200, backends_json());
+		}
+		return;
+	}
+	if (strcmp(path, "/stats") && strcmp(path, "/search") &&
+	    strncmp(path, "/search/", 8) && strcmp(path, "/records") &&
+	    strncmp(path, "/records/", 9)) {
+		fail(rs, 404, "not_found", NULL,
+		     "no route %s; see docs/http-api.md", path);
+		return;
+	}
+	if (!s) {
+		fail(rs, 503, "loading", NULL,
+		     "indexes are loading (%d of %d records of %s): try again "
+		     "shortly; GET /health shows progress",
+		     atomic_load(&r->loading_done),
+		     atomic_load(&r->loading_total), r->loading_index);
+		return;
+	}
+	if (atomic_load(&r->stopping)) {
+		fail(rs, 503, "stopping", NULL, "the server is shutting down");
+		return;
+	}
+	if (!strcmp(path, "/stats")) {
+		struct osa_error err;
+		char *text = NULL;
+		int rc;
+
+		if (!method_is(m, "GET")) {
+			rs->allow = "GET";
+			fail(rs, 405, "method_not_allowed", NULL,
+			     "%s /stats: use GET", m);
+			return;
+		}
+		rc = osa_stats((struct osa_db *)s, &text, &err);
+		from_service_json(rs, rc, text, 200, &err);
+		return;
+	}
+	if (!strcmp(path, "/search") || !strcmp(path, "/search/")) {
+		json_t *arr = json_array();
+		size_t i;
+
+		if (!method_is(m, "GET")) {
+			rs->allow = "GET";
+			fail(rs, 405, "method_not_allowed", NULL,
+			     "%s /search/: use GET", m);
+			json_decref(arr);
+			return;
+		}
+		for (i = 0; i < s->n; i++)
+			json_array_append_new(arr,
+					      json_string(s->ix[i].cfg->name));
+		reply(rs, 200, json_pack("{s:o}", "indexes", arr));
+		return;
+	}
+	if (!strncmp(path, "/search/", 8)) {
+		char *index = osai_url_decode(path + 8, strlen(path + 8), 0);
+
+		if (!index || strchr(index, '/')) {
+			fail(rs, 404, "unknown_index", NULL,
+			     "no such index (bad name in the path)");
+		} else if (method_is(m, "GET")) {
+			route_search_get(r, s, index, query, rs);
+		} else if (method_is(m, "POST")) {
+			route_search_post(r, s, index, rq->body, rq->body_len,
+					  rs);
+		} else {
+			rs->allow = "GET, POST";
+			fail(rs, 405, "method_not_allowed", NULL,
+			     "%s /search/{index}: use GET or POST", m);
+		}
+		free(index);
+		return;
+	}
+	if (!strcmp(path, "/records")) {
+		if (!method_is(m, "POST")) {
+			rs->allow = "POST";
+			fail(rs, 405, "method_not_allowed", NULL,
+			     "%s /records: use POST", m);
+		} else if (!authorized(r, rq->auth)) {
+			fail(rs, 401, "unauthorized", NULL,
+			     "writes need the header Authorization: Bearer "
+			     "<server.api_key>");
+		} else {
+			route_records_post(r, s, rq->body, rq->body_len, rs);
+		}
+		return;
+	}
+	/* /records/{srn} */
+	if (method_is(m, "GET")) {
+		route_record(s, m, path + 9, rs);
+	} else if (method_is(m, "DELETE")) {
+		if (!authorized(r, rq->auth))
+			fail(rs, 401, "unauthorized", NULL,
+			     "writes need the header Authorization: Bearer "
+			     "<server.api_key>");
+		else
+			route_record(s, m, path + 9, rs);
+	} else {
+		rs->allow = "GET, DELETE";
+		fail(rs, 405, "method_not_allowed", NULL,
+		     "%s /records/{srn}: use GET or DELETE", m);
+	}
+}
+
+/* ---- the nng REQ/REP protocol ----------------------------------------- */
+
+char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
+{
+	struct osai_http_req rq = {0};
+	struct osai_http_res rs = {0};
+	json_error_t je;
+	json_t *doc = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *out = NULL, *body;
+	const char *op;
+	char *uri = NULL, *bodytext = NULL, *auth = NULL, *result;
+
+	if (!doc || !json_is_object(doc) ||
+	    !(op = json_string_value(json_object_get(doc, "op")))) {
+		fail(&rs, 400, "bad_request", NULL,
+		     doc ? "expected {\"op\": ...}"
+			 : "malformed JSON: %s",
+		     doc ? "" : je.text);
+		goto done;
+	}
+	if (json_is_string(json_object_get(doc, "api_key")) &&
+	    asprintf(&auth, "Bearer %s",
+		     json_string_value(json_object_get(doc, "api_key"))) < 0)
+		auth = NULL;
+	rq.auth = auth;
+	if (!strcmp(op, "search")) {
+		const char *index =
+			json_string_value(json_object_get(doc, "index"));
+
+		rq.method = "POST";
+		if (!index || asprintf(&uri, "/search/%s", index) < 0) {
+			fail(&rs, 422, "invalid", "index",
+			     "search needs \"index\"");
+			goto done;
+		}
+		json_object_del(doc, "op");
+		json_object_del(doc, "index");
+		json_object_del(doc, "api_key");
+		bodytext = json_dumps(doc, JSON_COMPACT);
+	} else if (!strcmp(op, "ingest")) {
+		rq.method = "POST";
+		uri = strdup("/records");
+		body = json_object_get(doc, "records");
+		bodytext = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)
+				: strdup("");
+	} else if (!strcmp(op, "get") || !strcmp(op, "delete")) {
+		const char *srn = json_string_value(json_object_get(doc, "srn"));
+		size_t i, k = 0;
+
+		rq.method = !strcmp(op, "get") ? "GET" : "DELETE";
+		if (!srn) {
+			fail(&rs, 422, "invalid", "srn", "%s needs \"srn\"", op);
+			goto done;
+		}
+		/* Percent-encode the srn into the path. */
+		uri = malloc(9 + strlen(srn) * 3 + 1);
+		if (uri) {
+			memcpy(uri, "/records/", 9);
+			k = 9;
+			for (i = 0; srn[i]; i++)
+				k += (size_t)sprintf(uri + k, "%%%02X",
+						     (unsigned char)srn[i]);
+			uri[k] = '\0';
+		}
+	} else if (!strcmp(op, "stats") || !strcmp(op, "health") ||
+		   !strcmp(op, "backends") || !strcmp(op, "indexes")) {
+		rq.method = "GET";
+		uri = strdup(!strcmp(op, "indexes") ? "/search/"
+			     : !strcmp(op, "stats") ? "/stats"
+			     : !strcmp(op, "health") ? "/health"
+						     : "/backends");
+	} else {
+		fail(&rs, 400, "bad_request", "op",
+		     "unknown op \"%s\"; ops: search, ingest, get, delete, "
+		     "stats, health, backends, indexes",
+		     op);
+		goto done;
+	}
+	if (!uri) {
+		fail(&rs, 500, "internal", NULL, "out of memory");
+		goto done;
+	}
+	rq.uri = uri;
+	rq.body = bodytext ? bodytext : "";
+	rq.body_len = bodytext ? strlen(bodytext) : 0;
+	osai_http_handle(r, &rq, &rs);
+done:
+	out = rs.body ? json_loads(rs.body, 0, NULL) : NULL;
+	if (!out || !json_is_object(out)) {
+		json_decref(out);
+		out = json_object();
+	}
+	json_object_set_new(out, "status", json_integer(rs.status));
+	result = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(out);
+	json_decref(doc);
+	free(rs.body);
+	free(uri);
+	free(bodytext);
+	free(auth);
+	return result;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http.h - the request router of `osa serve`, independent of any socket so
+ * it can be tested and fuzzed in process.  server.c feeds it requests from
+ * nng's HTTP server and REQ/REP socket.
+ */
+#ifndef OSAI_HTTP_H
+#define OSAI_HTTP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "service.h"
+
+/* What the router needs of the running server. */
+struct osai_router {
+	struct osai_service *_Atomic svc; /* NULL while loading */
+	const char *api_key;  /* "" or NULL: writes need no key */
+	size_t max_body;      /* bytes */
+	size_t max_query;     /* bytes of q */
+	atomic_int loading_done, loading_total; /* progress while loading */
+	char loading_index[64];
+	atomic_int stopping;  /* shutting down: 503 for new work */
+};
+
+struct osai_http_req {
+	const char *method;
+	const char *uri;          /* raw, with query string */
+	const char *auth;         /* Authorization header, or NULL */
+	const char *transfer_enc; /* Transfer-Encoding header, or NULL */
+	const char *content_len;  /* Content-Length header, or NULL */
+	const char *body;
+	size_t body_len;
+};
+
+struct osai_http_res {
+	int status;
+	char *body;        /* malloc'd JSON text */
+	const char *allow; /* Allow header for 405, or NULL */
+};
+
+/* Route one request.  Never fails: every error is a JSON reply. */
+void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
+		      struct osai_http_res *rs);
+
+/*
+ * One nng REQ/REP message: a JSON object {"op": ..., ...} with the same
+ * operations and bodies as HTTP ("search", "ingest", "get", "delete",
+ * "stats", "health", "backends", "indexes"); writes carry "api_key" when one
+ * is configured.  Returns malloc'd JSON: the HTTP body plus "status".
+ */
+char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len);
+
+/*
+ * Decode %XX escapes (and '+' as space when `plus`) of src[0..n) into a
+ * malloc'd NUL-terminated string.  NULL for a bad escape, a NUL byte or
+ * invalid UTF-8.
+ */
+char *osai_url_decode(const char *src, size_t n, int plus);
+
+/* The routes, for the test that checks the OpenAPI spec lists them all. */
+extern const char *const osai_http_routes[];
+
+#endif
