@@ -64,6 +64,7 @@ int osai_cmd_health(struct osai_cli *cli, int argc, char **argv);
 int osai_cmd_reindex(struct osai_cli *cli, int argc, char **argv);
 int osai_cmd_compact(struct osai_cli *cli, int argc, char **argv);
 int osai_cmd_serve(struct osai_cli *cli, int argc, char **argv);
+int osai_cmd_call(struct osai_cli *cli, int argc, char **argv);
 
 struct osai_service;
 /* Open the data directory of the configuration (cli->cfg moves into the

@@ -658,3 +658,61 @@ int osai_cmd_serve(struct osai_cli *cli, int argc, char **argv)
 	rc = osai_serve(cfg, cli->config_path);
 	return rc ? exit_for(rc) : OSAI_EXIT_OK;
 }
+
+/* ---- call: one request to a running server's nng socket ---------------- */
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+int osai_cmd_call(struct osai_cli *cli, int argc, char **argv)
+{
+	const char *tmo = NULL;
+	nng_socket sock;
+	char *reply = NULL;
+	size_t len = 0;
+	bool bad = false;
+	int k, rv, npos = 0, status;
+	const char *pos[2] = {NULL, NULL};
+	long ms = 10000;
+	json_t *doc;
+
+	(void)cli;
+	for (k = 0; k < argc; k++) {
+		if (osai_cli_opt(argc, argv, &k, "--timeout=", &tmo, &bad)) {
+			if (bad)
+				return OSAI_EXIT_USAGE;
+			ms = strtol(tmo, NULL, 10);
+			if (ms < 1 || ms > 3600000)
+				return osai_cli_usage("call: --timeout is 1 to "
+						      "3600000 ms");
+		} else if (npos < 2) {
+			pos[npos++] = argv[k];
+		} else {
+			return osai_cli_usage("call: URL JSON");
+		}
+	}
+	if (npos != 2)
+		return osai_cli_usage("call: URL JSON, e.g. osa call "
+				      "ipc:///tmp/osa.sock '{\"op\":\"stats\"}'");
+	rv = nng_req0_open(&sock);
+	if (!rv)
+		rv = nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, (nng_duration)ms);
+	if (!rv)
+		rv = nng_dial(sock, pos[0], NULL, 0);
+	if (!rv)
+		rv = nng_send(sock, (void *)pos[1], strlen(pos[1]), 0);
+	if (!rv)
+		rv = nng_recv(sock, &reply, &len, NNG_FLAG_ALLOC);
+	if (rv) {
+		fprintf(stderr, "osa: %s: %s\n", pos[0], nng_strerror(rv));
+		nng_close(sock);
+		return OSAI_EXIT_UNAVAIL;
+	}
+	printf("%.*s\n", (int)len, reply);
+	doc = json_loadb(reply, len, 0, NULL);
+	status = (int)json_integer_value(json_object_get(doc, "status"));
+	json_decref(doc);
+	nng_free(reply, len);
+	nng_close(sock);
+	return status >= 200 && status < 300 ? OSAI_EXIT_OK : OSAI_EXIT_FAIL;
+}

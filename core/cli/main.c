@@ -30,6 +30,8 @@ static const struct osai_cmd commands[] = {
 	{"serve", "[--listen URL] [--nng URL]",
 	 "serve HTTP (server.listen) and nng (server.nng) until SIGTERM",
 	 osai_cmd_serve},
+	{"call", "URL JSON [--timeout MS]",
+	 "send one request to a running server's nng socket", osai_cmd_call},
 	{"ingest", "[FILE|-] [--batch N] [--acks]",
 	 "add or replace records (NDJSON or a JSON array)", osai_cmd_ingest},
 	{"search", "INDEX QUERY [--limit N] [--offset N] [--ef N] [--json]",

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -333,6 +334,15 @@ int osai_serve(struct osai_config *cfg, const char *config_path)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* Many concurrent connections need many descriptors. */
+		struct rlimit rl;
+
+		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	sv.router.api_key = cfg->core.server.api_key;
 	sv.router.max_body = (size_t)cfg->core.server.max_body;
 	sv.router.max_query = (size_t)cfg->core.server.max_query;
