@@ -158,7 +158,7 @@ req 200 GET /stats && jq_ "assert d['records']==3002, d['records']; assert d['in
 req 200 GET "/records/urn:osa:e2e.org:rec:a-2"
 
 echo "== hostile requests"
-python3 "$SRC/e2e/hostile.py" 127.0.0.1 "$PORT" "s3cret-key" "$W/acked.txt" || die "hostile table"
+python3 "$SRC/tests/e2e/hostile.py" 127.0.0.1 "$PORT" "s3cret-key" "$W/acked.txt" || die "hostile table"
 req 200 GET /health || die "server not healthy after the hostile table"
 python3 - "$PORT" "$W/acked.txt" <<'PY' || die "acknowledged records lost"
 import http.client, sys, urllib.parse
