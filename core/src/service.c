@@ -385,8 +385,8 @@ static int svc_catch_up_locked(struct osai_service *s, struct svc_index *ix,
 		svc_degrade(ix, &err);
 		return rc;
 	}
-	if (ix->ops_since_ckpt >= (uint64_t)s->cfg->core.journal.checkpoint_ops ||
-	    svc_now() - ix->last_ckpt >= s->cfg->core.journal.checkpoint_seconds) {
+	if (ix->ops_since_ckpt >= (uint64_t)s->cfg->core.journal.checkpoint.ops ||
+	    svc_now() - ix->last_ckpt >= s->cfg->core.journal.checkpoint.seconds) {
 		svc_checkpoint_locked(s, ix, &err);
 		svc_trim(s);
 	}
@@ -1260,7 +1260,7 @@ void osai_service_tick(struct osai_service *s)
 		struct svc_index *ix = &s->ix[i];
 
 		if (svc_now() - ix->last_ckpt <
-			    s->cfg->core.journal.checkpoint_seconds ||
+			    s->cfg->core.journal.checkpoint.seconds ||
 		    ix->checkpointed == ix->applied ||
 		    pthread_mutex_trylock(&ix->wlock))
 			continue;
