@@ -15,7 +15,7 @@ CMAKE_ARGS ?=
 KCONFIG_ENV = KCONFIG_CONFIG=$(abspath $(BUILD))/.config \
 	OSA_KCONFIG_GEN=$(abspath $(BUILD))/kconfig srctree=$(CURDIR)
 
-.PHONY: all build defconfig menuconfig test test-asan run bench clean \
+.PHONY: all build defconfig menuconfig test test-asan fuzz run bench clean \
 	distclean help FORCE
 
 all: build
@@ -52,6 +52,15 @@ test-asan:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(CTEST) --test-dir $(ASAN_BUILD) --output-on-failure \
 		-j$(JOBS) $(CTEST_ARGS)
+
+# libFuzzer targets, each for FUZZ_SECONDS (clang; separate build dir).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz:
+	CC=clang CXX=clang++ $(CMAKE) -S . -B $(FUZZ_BUILD) -DOSA_FUZZ=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	$(CMAKE) --build $(FUZZ_BUILD) -j$(JOBS)
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # Build, then run the main job on the built-in default configuration.
 run: build

@@ -94,12 +94,14 @@ struct osai_diag {
 struct osai_diags {
 	struct osai_diag *v;
 	size_t n, cap;
+	bool oom; /* a diagnostic could not be recorded (out of memory) */
 };
 
 void osai_diag_add(struct osai_diags *d, const char *file, int line,
 		   const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
-/* Sort by (file, line) stably and print one line per diagnostic. */
+/* Sort by (file, line) stably and print one line per diagnostic:
+ * `FILE:LINE: path: message` (no `:LINE` when 0, no `path: ` when NULL). */
 void osai_diags_print(struct osai_diags *d, FILE *out);
 /* All diagnostics as one malloc'd string, '\n'-separated. */
 char *osai_diags_join(struct osai_diags *d);
@@ -130,11 +132,16 @@ struct osai_logging_config {
 	int format; /* enum osai_log_format */
 };
 
+/* The `checkpoint_interval` group. */
+struct osai_checkpoint_config {
+	int ops;     /* checkpoint after this many changes */
+	int seconds; /* ... or this many seconds */
+};
+
 struct osai_journal_config {
 	int srn_format;            /* enum osai_srn_format */
 	int64_t max_record_bytes;  /* per record */
-	int checkpoint_ops;        /* checkpoint after this many changes */
-	int checkpoint_seconds;    /* ... or this many seconds */
+	struct osai_checkpoint_config checkpoint; /* `checkpoint_interval` */
 	int64_t map_size;          /* initial LMDB map size, grows by itself */
 };
 
@@ -182,8 +189,71 @@ void osai_config_free(struct osai_config *cfg);
 const struct osai_index_config *osai_config_index(const struct osai_config *cfg,
 						  const char *name);
 
-/* Edit distance for "did you mean" suggestions. */
+/*
+ * Edit distance (optimal string alignment: insertions, deletions,
+ * substitutions and transpositions of neighbours cost 1) for "did you mean"
+ * suggestions.  ASCII case does not count.  SIZE_MAX when out of memory.
+ */
 size_t osai_edit_distance(const char *a, const char *b);
+
+/*
+ * The candidate closest to `typed` if it is close enough to suggest
+ * (distance <= 2, or <= a third of the length of `typed` for long words),
+ * else NULL.  `cands` has `n` entries; NULL entries are skipped.
+ */
+const char *osai_suggest(const char *typed, const char *const *cands,
+			 size_t n);
+
+/* libconfig's setting (struct config_setting_t of <libconfig.h>). */
+struct config_setting_t;
+
+/*
+ * One validation run of libconfig settings against schemas (schema.c).
+ * Diagnostics get the file libconfig recorded for each setting (an @include
+ * file, joined to `basedir` when relative) or `file` when it has none.
+ */
+struct osai_schema_ctx {
+	struct osai_diags *diags;
+	const char *file;    /* name of the text that was parsed */
+	const char *basedir; /* relative paths resolve against it; NULL: kept */
+	bool oom;            /* set when an allocation failed */
+};
+
+/*
+ * Validate the libconfig group `group` against `s` and fill `cfg` (s->size
+ * bytes, zeroed by the caller): every value checked and stored, defaults
+ * filled, nested checks then s->check run.  `group` NULL means absent (all
+ * defaults; a missing required key is reported at `parent`'s line).  `path`
+ * prefixes every diagnostic ("indexes.papers.config", "" at top level);
+ * `extra` (NULL-terminated, or NULL) lists more keys the caller validates
+ * itself: they are not "unknown" and take part in suggestions.  Returns 0,
+ * or OSA_ECONFIG / OSA_ENOMEM with diagnostics added.  Whatever the result,
+ * release `cfg` with osa_schema_release().
+ */
+int osai_schema_fill(struct osai_schema_ctx *ctx, const struct osa_schema *s,
+		     const struct config_setting_t *group,
+		     const struct config_setting_t *parent, const char *path,
+		     const char *const *extra, void *cfg);
+
+/* Add a diagnostic at setting `at` (its file and line; NULL: no line). */
+void osai_schema_diag(struct osai_schema_ctx *ctx,
+		      const struct config_setting_t *at, const char *path,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Describe a setting's value for "got ..." ("5", "\"high\"", "a list"). */
+void osai_setting_describe(const struct config_setting_t *s, char *buf,
+			   size_t n);
+
+/* `s` in double quotes with \, " and control characters escaped; long
+ * strings are cut with "...". */
+void osai_quote(const char *s, char *buf, size_t n);
+
+/*
+ * A copy of libconfig text whose integer literals beyond 32 bits carry the
+ * `L` suffix, so that libconfig 1.5 (which truncates them silently) reads
+ * them as 64-bit integers.  NULL when out of memory.
+ */
+char *osai_config_widen_ints(const char *text);
 
 /* ---- schema export (schema_doc.c) ------------------------------------ */
 

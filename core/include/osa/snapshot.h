@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * osa/snapshot.h - snapshot files that cannot hurt: a checked header, a
+ * checksummed body, atomic replacement.
+ *
+ * Backends that persist state at `checkpoint` write one file through this
+ * helper and read it back at `open`, so none of them hand-rolls headers,
+ * checksums, fsync or size checks.
+ *
+ * File layout (all integers little-endian, header 256 bytes):
+ *
+ *   off size  field
+ *     0    8  magic "OSASNAP1"
+ *     8    4  format version of this header (OSA_SNAP_FORMAT, 1)
+ *    12    4  header size (256)
+ *    16   16  kind: the backend name, NUL-padded
+ *    32    4  body version: the backend's own body format
+ *    36    4  dim
+ *    40    4  metric (the backend's enum value)
+ *    44    4  reserved (0)
+ *    48  128  embedder description (osa_embed_describe), NUL-padded
+ *   176    8  count of items (records) in the body
+ *   184    8  LSN the snapshot covers
+ *   192    8  body length in bytes (the file is exactly 256 + this long)
+ *   200    4  CRC-32C of the body
+ *   204   48  reserved (0)
+ *   252    4  CRC-32C of bytes 0..251
+ *   256    .  body (the backend's bytes)
+ *
+ * Writing: osa_snap_create() opens `<path>.tmp.<pid>` (the core removes stale
+ * `.tmp.` files at open), osa_snap_write() streams body bytes through a
+ * buffer while the checksum is computed, osa_snap_commit() writes the final
+ * header, fsyncs the file, renames it over `<path>` and fsyncs the directory.
+ * Until commit the old snapshot stays intact; osa_snap_abort() discards.
+ * The body never has to be in memory at once.
+ *
+ * Reading: osa_snap_open() checks, before anything is allocated beyond a
+ * fixed buffer: magic, format version (newer: OSA_EVERSION), header size and
+ * checksum, that the body length equals the file's real length minus the
+ * header, the body checksum (one streaming pass), then kind, body version,
+ * dim, metric and embedder against what the caller expects.  The backend
+ * then reads the body with osa_snap_read(), which refuses to read past the
+ * body; osa_snap_remaining() lets it check a size it read from the body
+ * before it allocates.  Every error is OSA_ECORRUPT (or OSA_EIO, OSA_EVERSION)
+ * with a message naming the file, and err->file set to it.
+ *
+ * Thread-safety: a reader or writer is used by one thread at a time.
+ */
+#ifndef OSA_SNAPSHOT_H
+#define OSA_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <osa/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OSA_SNAP_MAGIC "OSASNAP1" /* 8 bytes, no NUL in the file */
+#define OSA_SNAP_FORMAT 1u        /* version of the header layout */
+#define OSA_SNAP_HEADER_SIZE 256u
+#define OSA_SNAP_KIND_MAX 16      /* bytes of `kind` in the file */
+#define OSA_SNAP_EMBEDDER_MAX 128 /* bytes of `embedder` in the file */
+
+/*
+ * What a snapshot header says.  Strings are NUL-terminated here; longer
+ * strings are cut to the field size (kind: 16 bytes, embedder: 127 bytes, so
+ * the comparison at read time is done on the cut form).
+ */
+struct osa_snap_info {
+	char kind[OSA_SNAP_KIND_MAX + 1];     /* backend name ("vector") */
+	uint32_t body_version;                /* the backend's body format */
+	uint32_t dim;                         /* vector dimension (or 0) */
+	uint32_t metric;                      /* backend's metric enum value */
+	char embedder[OSA_SNAP_EMBEDDER_MAX]; /* osa_embed_describe() */
+	uint64_t count;                       /* items in the body */
+	uint64_t lsn;                         /* LSN the snapshot covers */
+	uint64_t body_len;                    /* set by the reader/commit */
+};
+
+/*
+ * CRC-32C (Castagnoli) of buf[0..len), continuing from `crc` (0 to start):
+ * osa_crc32c(osa_crc32c(0, a, n), b, m) == CRC of a followed by b.  Uses the
+ * SSE4.2 instruction when the CPU has it.
+ */
+uint32_t osa_crc32c(uint32_t crc, const void *buf, size_t len);
+
+struct osa_snap_writer;
+
+/*
+ * Start writing the snapshot `path` described by `info` (count and lsn may
+ * still be changed with osa_snap_set_count() before commit; body_len is
+ * ignored).  Creates `<path>.tmp.<pid>`.  0, or OSA_EIO naming the file.
+ */
+int osa_snap_create(const char *path, const struct osa_snap_info *info,
+		    struct osa_snap_writer **out, struct osa_error *err);
+
+/* Append `len` body bytes.  0 or OSA_EIO; after a failure only
+ * osa_snap_abort() is allowed. */
+int osa_snap_write(struct osa_snap_writer *w, const void *buf, size_t len,
+		   struct osa_error *err);
+
+/* Change the item count written in the header (e.g. known only at the end). */
+void osa_snap_set_count(struct osa_snap_writer *w, uint64_t count);
+
+/*
+ * The temporary file's descriptor, positioned at the end of what was written
+ * so far, for code that can only write to a file descriptor: flush first with
+ * osa_snap_flush(), write, then report the bytes with osa_snap_wrote_fd(),
+ * which reads them back to checksum them.
+ */
+int osa_snap_flush(struct osa_snap_writer *w, int *fd, struct osa_error *err);
+int osa_snap_wrote_fd(struct osa_snap_writer *w, uint64_t len,
+		      struct osa_error *err);
+
+/*
+ * Finish: write the header, fsync, rename over `path`, fsync the directory.
+ * Frees `w` whatever the outcome (on failure the temporary file is removed
+ * and the old snapshot is untouched).  0 or OSA_EIO / OSA_ENOSPC.
+ */
+int osa_snap_commit(struct osa_snap_writer *w, struct osa_error *err);
+
+/* Discard: remove the temporary file, free `w`.  NULL is allowed. */
+void osa_snap_abort(struct osa_snap_writer *w);
+
+/*
+ * Write a whole snapshot whose body `fn` produces by calling osa_snap_write()
+ * (or the fd functions) on the writer it is given; `fn` returns 0 or an
+ * OSA_E* code with `err` filled.  Commit on success, abort otherwise.
+ */
+typedef int (*osa_snap_body_fn)(void *ctx, struct osa_snap_writer *w,
+				struct osa_error *err);
+int osa_snap_save(const char *path, const struct osa_snap_info *info,
+		  osa_snap_body_fn fn, void *ctx, struct osa_error *err);
+
+struct osa_snap_reader;
+
+/*
+ * Open and check the snapshot `path` (see the top of this file).  `expect`
+ * gives kind, the highest body_version the caller reads, dim, metric and
+ * embedder; `metric_names` (NULL-terminated, optional) names metric values
+ * in messages.  On success *out reads the body and `got` (optional) receives
+ * the header.  OSA_ENOTFOUND (err filled, nothing logged) when the file does
+ * not exist; OSA_ECORRUPT for any damage or mismatch ("snapshot F was
+ * written for dim 128, embedder "hash v1 ..." but the config says dim 64,
+ * ..."); OSA_EVERSION for a newer format or body version; OSA_EIO.
+ */
+int osa_snap_open(const char *path, const struct osa_snap_info *expect,
+		  const char *const *metric_names, struct osa_snap_reader **out,
+		  struct osa_snap_info *got, struct osa_error *err);
+
+/* Body bytes not read yet. */
+uint64_t osa_snap_remaining(const struct osa_snap_reader *r);
+
+/*
+ * Read exactly `len` body bytes into `buf`.  OSA_ECORRUPT ("truncated") when
+ * fewer remain, OSA_EIO on a read error; both name the file.
+ */
+int osa_snap_read(struct osa_snap_reader *r, void *buf, size_t len,
+		  struct osa_error *err);
+
+/*
+ * Report corruption found by the backend inside the body: sets `err` to
+ * OSA_ECORRUPT with "snapshot PATH: <message>; ..." and err->file.  Returns
+ * OSA_ECORRUPT.
+ */
+int osa_snap_corrupt(const struct osa_snap_reader *r, struct osa_error *err,
+		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The file's path (for messages). */
+const char *osa_snap_path(const struct osa_snap_reader *r);
+
+/*
+ * Finish reading: OSA_ECORRUPT if body bytes were left unread (trailing
+ * garbage), else 0.  Frees `r` either way.  NULL is allowed.
+ */
+int osa_snap_close(struct osa_snap_reader *r, struct osa_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OSA_SNAPSHOT_H */
