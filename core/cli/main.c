@@ -6,6 +6,7 @@
  *   osa -c site.cfg config check   ==   osa config check -c site.cfg
  * Everything after `--` is left to the command.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,8 @@ int main(int argc, char **argv)
 	const struct osai_cmd *c, *best = NULL;
 	size_t best_words = 0;
 
+	/* A file size limit must fail the write (EFBIG), not kill us. */
+	signal(SIGXFSZ, SIG_IGN);
 	rest = calloc((size_t)argc + 1, sizeof(*rest));
 	if (!rest) {
 		fputs("osa: out of memory\n", stderr);

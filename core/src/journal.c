@@ -64,7 +64,7 @@ static int j_mdb_err(struct osa_error *err, int rc, const char *dir,
 	int code = OSA_EIO;
 	const char *hint = "";
 
-	if (rc == ENOSPC) {
+	if (rc == ENOSPC || rc == EFBIG || rc == EDQUOT) {
 		code = OSA_ENOSPC;
 		hint = ": free disk space; nothing acknowledged was lost";
 	} else if (rc == EACCES || rc == EROFS || rc == EPERM) {
