@@ -15,7 +15,7 @@ CMAKE_ARGS ?=
 KCONFIG_ENV = KCONFIG_CONFIG=$(abspath $(BUILD))/.config \
 	OSA_KCONFIG_GEN=$(abspath $(BUILD))/kconfig srctree=$(CURDIR)
 
-.PHONY: all build defconfig menuconfig test test-asan fuzz run bench clean \
+.PHONY: all build defconfig menuconfig test test-asan fuzz valgrind run bench clean \
 	distclean help FORCE
 
 all: build
@@ -61,6 +61,13 @@ fuzz:
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	$(CMAKE) --build $(FUZZ_BUILD) -j$(JOBS)
 	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# valgrind over the CLI paths, on a dynamically linked build.
+VG_BUILD ?= build-valgrind
+valgrind:
+	$(CMAKE) -S . -B $(VG_BUILD) -DOSA_DYNAMIC=ON $(CMAKE_ARGS)
+	$(CMAKE) --build $(VG_BUILD) -j$(JOBS) --target osa
+	scripts/valgrind.sh $(VG_BUILD)
 
 # Build, then run the main job on the built-in default configuration.
 run: build
