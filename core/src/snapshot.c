@@ -685,6 +685,20 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 		goto fail;
 	}
 	fmt = snap_get32(hdr + SNAP_OFF_FORMAT);
+	hsize = snap_get32(hdr + SNAP_OFF_HSIZE);
+	/*
+	 * A damaged header is corrupt, whatever its version field says; a
+	 * newer format may change the header size (it keeps the magic, the
+	 * version and the size in bytes 0..15).
+	 */
+	if (hsize == OSA_SNAP_HEADER_SIZE &&
+	    snap_get32(hdr + SNAP_OFF_HCRC) !=
+		    osa_crc32c(0, hdr, SNAP_OFF_HCRC)) {
+		rc = snap_err(err, OSA_ECORRUPT, path,
+			      "header checksum mismatch (torn or damaged "
+			      "file)");
+		goto fail;
+	}
 	if (fmt > OSA_SNAP_FORMAT) {
 		rc = snap_err(err, OSA_EVERSION, path,
 			      "format version %u is newer than the %u this "
@@ -693,13 +707,9 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 			      fmt, OSA_SNAP_FORMAT);
 		goto fail;
 	}
-	hsize = snap_get32(hdr + SNAP_OFF_HSIZE);
-	if (fmt == 0 || hsize != OSA_SNAP_HEADER_SIZE ||
-	    snap_get32(hdr + SNAP_OFF_HCRC) !=
-		    osa_crc32c(0, hdr, SNAP_OFF_HCRC)) {
+	if (fmt == 0 || hsize != OSA_SNAP_HEADER_SIZE) {
 		rc = snap_err(err, OSA_ECORRUPT, path,
-			      "header checksum mismatch (torn or damaged "
-			      "file)");
+			      "bad header (format %u, size %u)", fmt, hsize);
 		goto fail;
 	}
 	snap_decode(hdr, &info);
