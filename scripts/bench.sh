@@ -1,0 +1,21 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# `make bench`: every benchmark, each printing JSON lines with its ratio
+# against a peer measured in the same run.  BENCH_QUICK=1 for short runs.
+set -u
+B=${1:-build}
+Q=${BENCH_QUICK:-0}
+run() { echo "== $*"; "$@" || echo "(failed: $*)"; }
+run bench/config/run.sh "$B/core/cli/osa"
+run "$B/bench/embed/osa-bench-embed"
+if [ "$Q" = 1 ]; then
+	run "$B/bench/ann/osa-bench-ann" --n 20000 --dim 64
+	run "$B/bench/flat/osa-bench-flat"
+	run bench/http/run.sh "$B" 20000 10
+	run bench/soak/soak.py "$B/core/cli/osa" --seconds 15
+else
+	run "$B/bench/ann/osa-bench-ann"
+	run "$B/bench/flat/osa-bench-flat"
+	run bench/http/run.sh "$B"
+	run bench/soak/soak.py "$B/core/cli/osa"
+fi
