@@ -176,7 +176,7 @@ struct osai_config {
  * relative paths resolve against `basedir`, NULL = cwd).  Every error is
  * added to `diags` and nothing is returned unless there were none: returns 0
  * and *out, OSA_ECONFIG (syntax or validation; see diags) or OSA_EIO (file
- * unreadable; see diags).
+ * unreadable; see diags) or OSA_ENOMEM ("out of memory" in diags).
  */
 int osai_config_load_file(const char *path, struct osai_config **out,
 			  struct osai_diags *diags);
@@ -198,7 +198,8 @@ size_t osai_edit_distance(const char *a, const char *b);
 
 /*
  * The candidate closest to `typed` if it is close enough to suggest
- * (distance <= 2, or <= a third of the length of `typed` for long words),
+ * (distance <= 2, or <= a third of the length of `typed` for long words;
+ * a prefix of 3 or more characters counts as close: "warn" for "warning"),
  * else NULL.  `cands` has `n` entries; NULL entries are skipped.
  */
 const char *osai_suggest(const char *typed, const char *const *cands,
@@ -238,7 +239,8 @@ int osai_schema_fill(struct osai_schema_ctx *ctx, const struct osa_schema *s,
 /* Add a diagnostic at setting `at` (its file and line; NULL: no line). */
 void osai_schema_diag(struct osai_schema_ctx *ctx,
 		      const struct config_setting_t *at, const char *path,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Describe a setting's value for "got ..." ("5", "\"high\"", "a list"). */
 void osai_setting_describe(const struct config_setting_t *s, char *buf,

@@ -312,6 +312,7 @@ struct osa_snap_writer {
 	unsigned char *buf;
 	size_t nbuf;
 	bool failed;
+	char why[160]; /* the first failure */
 };
 
 static int snap_io_code(int e)
@@ -340,7 +341,7 @@ int osa_snap_create(const char *path, const struct osa_snap_info *info,
 	}
 	snprintf(w->tmp, tl, "%s.tmp.%ld", path, (long)getpid());
 	w->info = *info;
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		int e = errno;
 
@@ -372,6 +373,7 @@ static int snap_drain(struct osa_snap_writer *w, struct osa_error *err)
 		int e = errno;
 
 		w->failed = true;
+		snprintf(w->why, sizeof(w->why), "%s", strerror(e));
 		return snap_err(err, snap_io_code(e), w->path,
 				"write failed: %s", strerror(e));
 	}
@@ -396,6 +398,7 @@ int osa_snap_write(struct osa_snap_writer *w, const void *buf, size_t len,
 			int e = errno;
 
 			w->failed = true;
+			snprintf(w->why, sizeof(w->why), "%s", strerror(e));
 			return snap_err(err, snap_io_code(e), w->path,
 					"write failed: %s", strerror(e));
 		}
@@ -471,6 +474,31 @@ int osa_snap_wrote_fd(struct osa_snap_writer *w, uint64_t len,
 	return 0;
 }
 
+static ssize_t snap_cookie_write(void *c, const char *buf, size_t size)
+{
+	struct osa_snap_writer *w = c;
+
+	if (osa_snap_write(w, buf, size, NULL)) {
+		w->failed = true;
+		if (!w->why[0])
+			snprintf(w->why, sizeof(w->why), "stream write failed");
+		errno = EIO;
+		return -1;
+	}
+	return (ssize_t)size;
+}
+
+FILE *osa_snap_writer_file(struct osa_snap_writer *w, struct osa_error *err)
+{
+	cookie_io_functions_t io = {.write = snap_cookie_write};
+	FILE *fp = fopencookie(w, "w", io);
+
+	if (!fp)
+		snap_err(err, OSA_ENOMEM, w->path, "cannot open a stream: %s",
+			 strerror(errno));
+	return fp;
+}
+
 int osa_snap_commit(struct osa_snap_writer *w, struct osa_error *err)
 {
 	unsigned char hdr[OSA_SNAP_HEADER_SIZE];
@@ -478,7 +506,8 @@ int osa_snap_commit(struct osa_snap_writer *w, struct osa_error *err)
 
 	if (w->failed) {
 		rc = snap_err(err, OSA_EIO, w->path,
-			      "not committed after a failed write");
+			      "not committed after a failed write (%s)",
+			      w->why[0] ? w->why : "unknown");
 		goto out;
 	}
 	if ((rc = snap_drain(w, err)))
@@ -796,6 +825,64 @@ int osa_snap_read(struct osa_snap_reader *r, void *buf, size_t len,
 				n < 0 ? strerror(errno) : "the file shrank");
 	r->off += len;
 	return 0;
+}
+
+/* A bounded read stream over a reader. */
+struct snap_rcookie {
+	struct osa_snap_reader *r;
+	uint64_t left;
+};
+
+static ssize_t snap_cookie_read(void *c, char *buf, size_t size)
+{
+	struct snap_rcookie *k = c;
+
+	if (size > k->left)
+		size = (size_t)k->left;
+	if (size && osa_snap_read(k->r, buf, size, NULL)) {
+		errno = EIO;
+		return -1;
+	}
+	k->left -= size;
+	return (ssize_t)size;
+}
+
+static int snap_cookie_close(void *c)
+{
+	free(c);
+	return 0;
+}
+
+FILE *osa_snap_reader_file(struct osa_snap_reader *r, uint64_t len,
+			   struct osa_error *err)
+{
+	cookie_io_functions_t io = {.read = snap_cookie_read,
+				    .close = snap_cookie_close};
+	struct snap_rcookie *k;
+	FILE *fp;
+
+	if (len > r->len - r->off) {
+		snap_err(err, OSA_ECORRUPT, r->path,
+			 "truncated body: %llu bytes wanted at offset %llu, "
+			 "%llu left",
+			 (unsigned long long)len, (unsigned long long)r->off,
+			 (unsigned long long)(r->len - r->off));
+		return NULL;
+	}
+	k = malloc(sizeof(*k));
+	if (!k) {
+		snap_err(err, OSA_ENOMEM, r->path, "out of memory");
+		return NULL;
+	}
+	k->r = r;
+	k->left = len;
+	fp = fopencookie(k, "r", io);
+	if (!fp) {
+		free(k);
+		snap_err(err, OSA_ENOMEM, r->path, "cannot open a stream: %s",
+			 strerror(errno));
+	}
+	return fp;
 }
 
 int osa_snap_corrupt(const struct osa_snap_reader *r, struct osa_error *err,

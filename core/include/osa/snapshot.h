@@ -51,6 +51,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <osa/error.h>
 
@@ -116,6 +117,14 @@ int osa_snap_wrote_fd(struct osa_snap_writer *w, uint64_t len,
 		      struct osa_error *err);
 
 /*
+ * A write-only stdio stream appending to the body through osa_snap_write(),
+ * for code that serialises to a FILE* (e.g. hnswlib_c's hnswc_save_fp()).
+ * fclose() it before osa_snap_commit(); a failed write through it makes the
+ * commit fail.  NULL (err filled) when out of memory.
+ */
+FILE *osa_snap_writer_file(struct osa_snap_writer *w, struct osa_error *err);
+
+/*
  * Finish: write the header, fsync, rename over `path`, fsync the directory.
  * Frees `w` whatever the outcome (on failure the temporary file is removed
  * and the old snapshot is untouched).  0 or OSA_EIO / OSA_ENOSPC.
@@ -160,6 +169,16 @@ uint64_t osa_snap_remaining(const struct osa_snap_reader *r);
  */
 int osa_snap_read(struct osa_snap_reader *r, void *buf, size_t len,
 		  struct osa_error *err);
+
+/*
+ * A read-only stdio stream over the next `len` body bytes (it ends there, so
+ * stdio's read-ahead never goes past them), for code that parses from a
+ * FILE* (e.g. hnswlib_c's hnswc_load_fp()).  Bytes the stream reads advance
+ * the reader: consume all `len` of them, then fclose() it before reading on.
+ * NULL with OSA_ECORRUPT when fewer than `len` bytes remain, OSA_ENOMEM.
+ */
+FILE *osa_snap_reader_file(struct osa_snap_reader *r, uint64_t len,
+			   struct osa_error *err);
 
 /*
  * Report corruption found by the backend inside the body: sets `err` to

@@ -1,0 +1,1028 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * flat.c - the `flat` backend: exact search over a dense, row-major float
+ * matrix with BLAS (cblas_sgemv for one query, cblas_sgemm for a batch).
+ *
+ * Layout: rows 0..n-1 of `mat` are live, each `dim` floats; `srns[r]` owns
+ * the srn of row r and `hash[r]` caches its hash; an open-addressing table
+ * (linear probing, backward-shift deletion) maps an srn to its row.  A
+ * removal moves the last row into the hole, so the matrix stays dense and
+ * every query is one BLAS call over n x dim.
+ *
+ * Scores: cosine stores unit vectors and scores by the dot product (the
+ * cosine similarity); ip scores by the dot product; l2 scores by the
+ * negative *squared* Euclidean distance, -(|x|^2 - 2 x.q + |q|^2), computed
+ * from a cache of |x|^2 and the dot product (clamped to <= 0).  Higher is
+ * better, ties are ordered by srn.
+ *
+ * Locking: a rwlock; queries, count and checkpoint take it shared, ingest and
+ * remove exclusive.  Embedding (the slow part of an ingest) happens before the
+ * lock is taken.
+ *
+ * Snapshot (flat.snap, body version 1, osa/snapshot.h): n * dim float32
+ * little-endian rows, then n times { u32 length, srn bytes }.
+ */
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <osa/backend.h>
+#include <osa/snapshot.h>
+#include <osa_autoconf.h>
+
+#ifdef CONFIG_OSA_BLAS_REFERENCE
+#include <cblas-netlib.h>
+#else
+#include <cblas.h>
+#endif
+
+#include "flat.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "flat snapshots store raw little-endian floats"
+#endif
+
+#define FLAT_BODY_VERSION 1u
+#define FLAT_SNAP_NAME "flat.snap"
+/* Rows are BLAS `int` indices and map slots hold row + 1 in 32 bits. */
+#define FLAT_MAX_ROWS ((size_t)INT_MAX / 2)
+/* Longest srn a snapshot may hold. */
+#define FLAT_SRN_MAX 65536u
+/* Bytes of scores one sgemm block may produce (batch search). */
+#define FLAT_BLOCK_BYTES ((size_t)32 << 20)
+
+enum flat_metric { FLAT_COSINE, FLAT_L2, FLAT_IP };
+
+static const char *const flat_metrics[] = {"cosine", "l2", "ip", NULL};
+
+struct flat_config {
+	int dim;
+	int metric;
+	int initial_capacity;
+	char *persist_dir;
+	struct osa_embedding_config embedding;
+};
+
+/* ---- configuration --------------------------------------------------- */
+
+/*
+ * Cross-field rule: an embedder that embeds text needs something to embed.
+ * (The `embedding` group checks its own keys: a known embedder, a non-empty
+ * vector_field, a valid template.)
+ */
+static void flat_check(void *cfg, struct osa_check *chk)
+{
+	const struct flat_config *c = cfg;
+	const struct osa_embedding_config *e = &c->embedding;
+
+	if (e->embedder && strcmp(e->embedder, "field") && e->fields.n == 0 &&
+	    (!e->template_ || !e->template_[0]))
+		osa_check_error(chk, "embedding.fields",
+				"nothing to embed: set embedding.fields or "
+				"embedding.template");
+}
+
+static const struct osa_field flat_fields[] = {
+	{.name = "dim",
+	 .type = OSA_T_INT,
+	 .offset = offsetof(struct flat_config, dim),
+	 .flags = OSA_F_STORED,
+	 .def_int = 384,
+	 .min = 1,
+	 .max = 4096,
+	 .doc = "Vector dimension; must match what the embedder produces."},
+	{.name = "metric",
+	 .type = OSA_T_ENUM,
+	 .offset = offsetof(struct flat_config, metric),
+	 .flags = OSA_F_STORED,
+	 .def_int = FLAT_COSINE,
+	 .choices = flat_metrics,
+	 .doc = "cosine (similarity), l2 (score = minus the squared "
+		"Euclidean distance) or ip (inner product)."},
+	OSA_FIELD_INT(struct flat_config, initial_capacity, "initial_capacity",
+		      10000, 1, 1000000000,
+		      "Rows allocated at open; the matrix doubles when full."),
+	OSA_FIELD_PATH(struct flat_config, persist_dir, "persist_dir", NULL,
+		       "Directory of the snapshot (flat.snap); default: the "
+		       "index's own directory under data_dir.  One index per "
+		       "directory."),
+	{.name = "embedding",
+	 .type = OSA_T_GROUP,
+	 .offset = offsetof(struct flat_config, embedding),
+	 .flags = OSA_F_STORED,
+	 .group = &osa_embedding_schema,
+	 .doc = "How records and query texts become vectors."},
+	OSA_FIELD_END};
+
+static const struct osa_schema flat_schema = {
+	.name = "flat",
+	.size = sizeof(struct flat_config),
+	.fields = flat_fields,
+	.check = flat_check,
+};
+
+/* ---- the instance ---------------------------------------------------- */
+
+struct flat {
+	char *index;
+	char *snap_path;
+	size_t dim;
+	int metric;
+	struct osa_embedder_inst *emb;
+	char desc[OSA_SNAP_EMBEDDER_MAX];
+	pthread_rwlock_t lock;
+
+	float *mat;      /* cap x dim, rows 0..n-1 live */
+	float *sq;       /* |row|^2 (l2) */
+	char **srns;     /* owned srn of each row */
+	uint64_t *hash;  /* hash of each row's srn */
+	size_t n, cap;
+
+	uint32_t *slot;  /* row + 1, 0 = empty; size mask + 1 (power of 2) */
+	size_t mask;
+};
+
+static uint64_t flat_hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* The map slot holding `srn`, or the empty slot where it would go. */
+static size_t flat_map_slot(const struct flat *f, const char *srn, uint64_t h)
+{
+	size_t i = (size_t)h & f->mask;
+
+	for (;;) {
+		uint32_t v = f->slot[i];
+
+		if (!v)
+			return i;
+		if (f->hash[v - 1] == h && !strcmp(f->srns[v - 1], srn))
+			return i;
+		i = (i + 1) & f->mask;
+	}
+}
+
+/* The row of `srn`, or -1. */
+static long flat_find(const struct flat *f, const char *srn, uint64_t h)
+{
+	uint32_t v = f->slot[flat_map_slot(f, srn, h)];
+
+	return v ? (long)v - 1 : -1;
+}
+
+/* Make the table hold `rows` rows at a load of at most 1/2. */
+static int flat_map_reserve(struct flat *f, size_t rows)
+{
+	size_t size = f->mask + 1, i, r;
+	uint32_t *slot;
+
+	if (rows * 2 <= size)
+		return 0;
+	while (size < rows * 2)
+		size *= 2;
+	slot = calloc(size, sizeof(*slot));
+	if (!slot)
+		return OSA_ENOMEM;
+	for (r = 0; r < f->n; r++) {
+		i = (size_t)f->hash[r] & (size - 1);
+		while (slot[i])
+			i = (i + 1) & (size - 1);
+		slot[i] = (uint32_t)(r + 1);
+	}
+	free(f->slot);
+	f->slot = slot;
+	f->mask = size - 1;
+	return 0;
+}
+
+/* Remove the entry at slot `i` (backward-shift deletion). */
+static void flat_map_delete(struct flat *f, size_t i)
+{
+	size_t j = i;
+
+	for (;;) {
+		size_t k;
+
+		j = (j + 1) & f->mask;
+		if (!f->slot[j])
+			break;
+		k = (size_t)f->hash[f->slot[j] - 1] & f->mask;
+		/* Move j into the hole unless its home lies in (i, j]. */
+		if ((j > i && (k <= i || k > j)) ||
+		    (j < i && (k <= i && k > j))) {
+			f->slot[i] = f->slot[j];
+			i = j;
+		}
+	}
+	f->slot[i] = 0;
+}
+
+/* Multiply without overflow: 0 and *out, or -1. */
+static int flat_mul(size_t a, size_t b, size_t *out)
+{
+	if (a && b > SIZE_MAX / a)
+		return -1;
+	*out = a * b;
+	return 0;
+}
+
+/* Grow the row arrays to hold `rows` rows.  Contents are kept. */
+static int flat_reserve_rows(struct flat *f, size_t rows)
+{
+	size_t cap = f->cap ? f->cap : 1, bytes;
+	void *p;
+
+	if (rows <= f->cap)
+		return 0;
+	if (rows > FLAT_MAX_ROWS)
+		return OSA_ELIMIT;
+	while (cap < rows)
+		cap = cap > FLAT_MAX_ROWS / 2 ? FLAT_MAX_ROWS : cap * 2;
+	if (flat_mul(cap, f->dim * sizeof(float), &bytes))
+		return OSA_ENOMEM;
+	/* Each array grows on its own; `cap` moves only once all did. */
+	if (!(p = realloc(f->mat, bytes)))
+		return OSA_ENOMEM;
+	f->mat = p;
+	if (!(p = realloc(f->sq, cap * sizeof(*f->sq))))
+		return OSA_ENOMEM;
+	f->sq = p;
+	if (!(p = realloc(f->srns, cap * sizeof(*f->srns))))
+		return OSA_ENOMEM;
+	f->srns = p;
+	if (!(p = realloc(f->hash, cap * sizeof(*f->hash))))
+		return OSA_ENOMEM;
+	f->hash = p;
+	f->cap = cap;
+	return 0;
+}
+
+static float flat_dot(const float *a, const float *b, size_t n)
+{
+	float s = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/*
+ * Prepare a vector for storage or search under the metric: cosine scales it
+ * to unit length (a zero vector has no direction: -1).
+ */
+static int flat_prepare(const struct flat *f, float *v)
+{
+	float norm;
+	size_t i;
+
+	if (f->metric != FLAT_COSINE)
+		return 0;
+	norm = sqrtf(flat_dot(v, v, f->dim));
+	if (!(norm > 0) || !isfinite(norm))
+		return -1;
+	for (i = 0; i < f->dim; i++)
+		v[i] /= norm;
+	return 0;
+}
+
+/* Put `v` (prepared) in row `r`. */
+static void flat_set_row(struct flat *f, size_t r, const float *v)
+{
+	memcpy(f->mat + r * f->dim, v, f->dim * sizeof(float));
+	f->sq[r] = flat_dot(v, v, f->dim);
+}
+
+static void flat_free(struct flat *f)
+{
+	size_t i;
+
+	if (!f)
+		return;
+	for (i = 0; i < f->n; i++)
+		free(f->srns[i]);
+	free(f->srns);
+	free(f->mat);
+	free(f->sq);
+	free(f->hash);
+	free(f->slot);
+	osa_embedder_destroy(f->emb);
+	free(f->index);
+	free(f->snap_path);
+	pthread_rwlock_destroy(&f->lock);
+	free(f);
+}
+
+/*
+ * A rwlock that prefers writers: with readers querying back to back, glibc's
+ * default (reader preference) could starve the writer forever.
+ */
+static int flat_lock_init(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+	int rc;
+
+	if (pthread_rwlockattr_init(&a))
+		return -1;
+	pthread_rwlockattr_setkind_np(
+		&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rc = pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
+	return rc;
+}
+
+/* mkdir -p */
+static int flat_mkdirs(const char *path)
+{
+	char *p = strdup(path), *s;
+	int rc = 0;
+
+	if (!p)
+		return -1;
+	for (s = p + 1; *s && !rc; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (!rc && mkdir(p, 0755) && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
+static void flat_expect(const struct flat *f, struct osa_snap_info *in)
+{
+	memset(in, 0, sizeof(*in));
+	snprintf(in->kind, sizeof(in->kind), "flat");
+	in->body_version = FLAT_BODY_VERSION;
+	in->dim = (uint32_t)f->dim;
+	in->metric = (uint32_t)f->metric;
+	snprintf(in->embedder, sizeof(in->embedder), "%s", f->desc);
+}
+
+/* Load flat.snap into the empty instance; *lsn gets its LSN. */
+static int flat_load(struct flat *f, uint64_t *lsn, struct osa_error *err)
+{
+	struct osa_snap_reader *r;
+	struct osa_snap_info exp, got;
+	size_t n, bytes, i, row_bytes = f->dim * sizeof(float);
+	int rc;
+
+	flat_expect(f, &exp);
+	rc = osa_snap_open(f->snap_path, &exp, flat_metrics, &r, &got, err);
+	if (rc == OSA_ENOTFOUND) {
+		osa_error_clear(err);
+		*lsn = 0;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	/* Every size is checked against what the file holds first. */
+	if (got.count > FLAT_MAX_ROWS ||
+	    flat_mul((size_t)got.count, row_bytes, &bytes) ||
+	    bytes > osa_snap_remaining(r) ||
+	    (osa_snap_remaining(r) - bytes) / 4 < got.count) {
+		rc = osa_snap_corrupt(r, err,
+				      "%llu rows of dim %zu do not fit in its "
+				      "%llu-byte body",
+				      (unsigned long long)got.count, f->dim,
+				      (unsigned long long)got.body_len);
+		goto out;
+	}
+	n = (size_t)got.count;
+	rc = flat_reserve_rows(f, n);
+	if (!rc)
+		rc = flat_map_reserve(f, n);
+	if (rc) {
+		rc = osa_error_set(err, rc,
+				   "index %s: out of memory loading %zu rows "
+				   "from %s",
+				   f->index, n, f->snap_path);
+		goto out;
+	}
+	if ((rc = osa_snap_read(r, f->mat, bytes, err)))
+		goto out;
+	for (i = 0; i < n * f->dim; i++)
+		if (!isfinite(f->mat[i])) {
+			rc = osa_snap_corrupt(r, err,
+					      "row %zu holds a non-finite "
+					      "number",
+					      i / f->dim);
+			goto out;
+		}
+	for (i = 0; i < n; i++) {
+		unsigned char lb[4];
+		uint32_t len;
+		size_t at;
+		char *s;
+
+		if ((rc = osa_snap_read(r, lb, 4, err)))
+			goto out;
+		len = (uint32_t)lb[0] | (uint32_t)lb[1] << 8 |
+		      (uint32_t)lb[2] << 16 | (uint32_t)lb[3] << 24;
+		if (!len || len > FLAT_SRN_MAX || len > osa_snap_remaining(r)) {
+			rc = osa_snap_corrupt(r, err,
+					      "srn %zu has a bad length (%u)",
+					      i, len);
+			goto out;
+		}
+		if (!(s = malloc((size_t)len + 1))) {
+			rc = osa_error_set(err, OSA_ENOMEM,
+					   "index %s: out of memory", f->index);
+			goto out;
+		}
+		if ((rc = osa_snap_read(r, s, len, err))) {
+			free(s);
+			goto out;
+		}
+		s[len] = '\0';
+		if (strlen(s) != len) {
+			free(s);
+			rc = osa_snap_corrupt(r, err,
+					      "srn %zu holds a NUL byte", i);
+			goto out;
+		}
+		f->hash[i] = flat_hash_str(s);
+		at = flat_map_slot(f, s, f->hash[i]);
+		if (f->slot[at]) {
+			rc = osa_snap_corrupt(r, err, "srn %s appears twice", s);
+			free(s);
+			goto out;
+		}
+		f->srns[i] = s;
+		f->sq[i] = flat_dot(f->mat + i * f->dim, f->mat + i * f->dim,
+				    f->dim);
+		f->slot[at] = (uint32_t)(i + 1);
+		f->n = i + 1;
+	}
+	rc = osa_snap_close(r, err);
+	r = NULL;
+	if (!rc)
+		*lsn = got.lsn;
+out:
+	osa_snap_close(r, NULL);
+	return rc;
+}
+
+static int flat_open(const struct osa_backend_args *args, void **self,
+		     uint64_t *lsn, struct osa_error *err)
+{
+	const struct flat_config *cfg = args->config;
+	const char *dir = cfg->persist_dir ? cfg->persist_dir : args->dir;
+	struct osa_embedder_args ea = {args->index, cfg->dim, &cfg->embedding};
+	struct flat *f = calloc(1, sizeof(*f));
+	size_t plen;
+	int rc;
+
+	*self = NULL;
+	if (!f)
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: out of memory", args->index);
+	f->dim = (size_t)cfg->dim;
+	f->metric = cfg->metric;
+	if (flat_lock_init(&f->lock)) {
+		free(f);
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: cannot create a lock",
+				     args->index);
+	}
+	plen = strlen(dir) + sizeof("/" FLAT_SNAP_NAME);
+	f->index = strdup(args->index);
+	f->snap_path = malloc(plen);
+	f->mask = 15;
+	f->slot = calloc(f->mask + 1, sizeof(*f->slot));
+	if (!f->index || !f->snap_path || !f->slot) {
+		flat_free(f);
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: out of memory", args->index);
+	}
+	snprintf(f->snap_path, plen, "%s/" FLAT_SNAP_NAME, dir);
+	if (flat_mkdirs(dir)) {
+		rc = osa_error_set(err, OSA_EIO,
+				   "index %s: cannot create persist_dir %s: "
+				   "%s",
+				   args->index, dir, strerror(errno));
+		flat_free(f);
+		return rc;
+	}
+	rc = osa_embedder_create(&ea, &f->emb, err);
+	if (rc) {
+		flat_free(f);
+		return rc;
+	}
+	osa_embed_describe(f->emb, f->desc, sizeof(f->desc));
+	rc = flat_reserve_rows(f, (size_t)cfg->initial_capacity);
+	if (!rc)
+		rc = flat_map_reserve(f, (size_t)cfg->initial_capacity);
+	if (rc) {
+		flat_free(f);
+		return osa_error_set(err, rc,
+				     "index %s: cannot allocate %d rows of dim "
+				     "%d; lower initial_capacity",
+				     args->index, cfg->initial_capacity,
+				     cfg->dim);
+	}
+	rc = flat_load(f, lsn, err);
+	if (rc) {
+		if (err && !err->index[0])
+			snprintf(err->index, sizeof(err->index), "%s",
+				 args->index);
+		flat_free(f);
+		return rc;
+	}
+	if (f->n)
+		osa_log(OSA_LOG_INFO,
+			"index=%s backend=flat loaded %zu records from %s "
+			"(lsn %llu)",
+			f->index, f->n, f->snap_path,
+			(unsigned long long)*lsn);
+	*self = f;
+	return 0;
+}
+
+static int flat_ingest(void *self, const struct osa_record *const *recs,
+		       size_t n, struct osa_error *err)
+{
+	struct flat *f = self;
+	float *vecs = NULL;
+	char **copies = NULL;
+	uint64_t *hashes = NULL;
+	size_t bytes, i, fresh = 0;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	if (flat_mul(n, f->dim * sizeof(float), &bytes) ||
+	    !(vecs = malloc(bytes)) ||
+	    !(copies = calloc(n, sizeof(*copies))) ||
+	    !(hashes = malloc(n * sizeof(*hashes)))) {
+		rc = osa_error_set(err, OSA_ENOMEM,
+				   "index %s: out of memory embedding a batch "
+				   "of %zu records",
+				   f->index, n);
+		goto out;
+	}
+	/* Everything that can fail happens before the index changes. */
+	for (i = 0; i < n; i++) {
+		const char *srn = osa_record_srn(recs[i]);
+		float *v = vecs + i * f->dim;
+
+		rc = osa_embed_record(f->emb, recs[i], v, err);
+		if (rc) {
+			osa_error_prefix(err, "index %s: ", f->index);
+			goto out;
+		}
+		if (flat_prepare(f, v)) {
+			rc = osa_error_set(err, OSA_EINVAL,
+					   "index %s: record %s has a zero or "
+					   "non-finite vector, which has no "
+					   "cosine direction; fix the record "
+					   "or use metric \"l2\" or \"ip\"",
+					   f->index, srn);
+			goto out;
+		}
+		if (!(copies[i] = strdup(srn))) {
+			rc = osa_error_set(err, OSA_ENOMEM,
+					   "index %s: out of memory", f->index);
+			goto out;
+		}
+		hashes[i] = flat_hash_str(srn);
+	}
+	pthread_rwlock_wrlock(&f->lock);
+	for (i = 0; i < n; i++)
+		fresh += flat_find(f, copies[i], hashes[i]) < 0;
+	rc = flat_reserve_rows(f, f->n + fresh);
+	if (!rc)
+		rc = flat_map_reserve(f, f->n + fresh);
+	if (rc) {
+		pthread_rwlock_unlock(&f->lock);
+		rc = osa_error_set(err, rc,
+				   rc == OSA_ELIMIT
+					   ? "index %s: full (%zu rows); split "
+					     "the collection"
+					   : "index %s: out of memory growing "
+					     "to %zu rows",
+				   f->index, f->n + fresh);
+		goto out;
+	}
+	/* Nothing below can fail. */
+	for (i = 0; i < n; i++) {
+		size_t at = flat_map_slot(f, copies[i], hashes[i]);
+		uint32_t v = f->slot[at];
+
+		if (v) {
+			flat_set_row(f, v - 1, vecs + i * f->dim);
+			continue;
+		}
+		flat_set_row(f, f->n, vecs + i * f->dim);
+		f->srns[f->n] = copies[i];
+		f->hash[f->n] = hashes[i];
+		copies[i] = NULL;
+		f->slot[at] = (uint32_t)++f->n;
+	}
+	pthread_rwlock_unlock(&f->lock);
+out:
+	if (copies)
+		for (i = 0; i < n; i++)
+			free(copies[i]);
+	free(copies);
+	free(hashes);
+	free(vecs);
+	return rc;
+}
+
+static int flat_remove(void *self, const char *const *srns, size_t n,
+		       struct osa_error *err)
+{
+	struct flat *f = self;
+	size_t i;
+
+	(void)err;
+	pthread_rwlock_wrlock(&f->lock);
+	for (i = 0; i < n; i++) {
+		uint64_t h = flat_hash_str(srns[i]);
+		size_t at = flat_map_slot(f, srns[i], h), last;
+		uint32_t v = f->slot[at];
+
+		if (!v)
+			continue;
+		flat_map_delete(f, at);
+		free(f->srns[v - 1]);
+		last = f->n - 1;
+		if (v - 1 != last) {
+			/* Move the last row into the hole. */
+			size_t ls = flat_map_slot(f, f->srns[last],
+						  f->hash[last]);
+
+			memcpy(f->mat + (size_t)(v - 1) * f->dim,
+			       f->mat + last * f->dim, f->dim * sizeof(float));
+			f->sq[v - 1] = f->sq[last];
+			f->srns[v - 1] = f->srns[last];
+			f->hash[v - 1] = f->hash[last];
+			f->slot[ls] = v;
+		}
+		f->n = last;
+	}
+	pthread_rwlock_unlock(&f->lock);
+	return 0;
+}
+
+/* ---- search ---------------------------------------------------------- */
+
+struct flat_cand {
+	float score;
+	uint32_t row;
+};
+
+/* Is a worse than b?  Lower score, then greater srn. */
+static bool flat_worse(const struct flat *f, const struct flat_cand *a,
+		       const struct flat_cand *b)
+{
+	if (a->score != b->score)
+		return a->score < b->score;
+	return strcmp(f->srns[a->row], f->srns[b->row]) > 0;
+}
+
+/* Sift down in a heap whose root is the worst candidate. */
+static void flat_sift(const struct flat *f, struct flat_cand *h, size_t n,
+		      size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, w = i;
+		struct flat_cand t;
+
+		if (l < n && flat_worse(f, &h[l], &h[w]))
+			w = l;
+		if (l + 1 < n && flat_worse(f, &h[l + 1], &h[w]))
+			w = l + 1;
+		if (w == i)
+			return;
+		t = h[i];
+		h[i] = h[w];
+		h[w] = t;
+		i = w;
+	}
+}
+
+/*
+ * The best `k` (<= n) rows of scores[0..n) into h[0..k), best first.
+ */
+static void flat_topk(const struct flat *f, const float *scores, size_t n,
+		      size_t k, struct flat_cand *h)
+{
+	size_t i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		struct flat_cand c = {scores[i], (uint32_t)i};
+
+		if (m < k) {
+			size_t j = m++;
+
+			/* Sift up. */
+			h[j] = c;
+			while (j) {
+				size_t p = (j - 1) / 2;
+				struct flat_cand t;
+
+				if (!flat_worse(f, &h[j], &h[p]))
+					break;
+				t = h[j];
+				h[j] = h[p];
+				h[p] = t;
+				j = p;
+			}
+			continue;
+		}
+		if (c.score < h[0].score)
+			continue;
+		if (!flat_worse(f, &h[0], &c))
+			continue;
+		h[0] = c;
+		flat_sift(f, h, m, 0);
+	}
+	/* Pop the worst to the end: h ends up best first. */
+	while (m > 1) {
+		struct flat_cand t = h[0];
+
+		h[0] = h[--m];
+		h[m] = t;
+		flat_sift(f, h, m, 0);
+	}
+}
+
+/* Turn dot products into scores for the metric (|q|^2 = qq). */
+static void flat_finish_scores(const struct flat *f, float *s, float qq)
+{
+	size_t i;
+
+	if (f->metric != FLAT_L2)
+		return;
+	for (i = 0; i < f->n; i++) {
+		float d = f->sq[i] - 2 * s[i] + qq;
+
+		s[i] = d > 0 ? -d : 0;
+	}
+}
+
+/* The query's vector, prepared, into qv[0..dim). */
+static int flat_query_vector(struct flat *f, const struct osa_query *q,
+			     float *qv, struct osa_error *err)
+{
+	int rc;
+
+	if (q->vector) {
+		size_t i;
+
+		if (q->dim != f->dim)
+			return osa_error_set(err, OSA_ERANGE,
+					     "index %s: the query vector has "
+					     "%zu numbers but the index's dim "
+					     "is %zu",
+					     f->index, q->dim, f->dim);
+		for (i = 0; i < f->dim; i++)
+			if (!isfinite(q->vector[i]))
+				return osa_error_set(
+					err, OSA_EINVAL,
+					"index %s: the query vector holds a "
+					"non-finite number at position %zu",
+					f->index, i);
+		memcpy(qv, q->vector, f->dim * sizeof(float));
+	} else if (q->text) {
+		rc = osa_embed_text(f->emb, q->text, strlen(q->text), qv, err);
+		if (rc)
+			return osa_error_prefix(err, "index %s: ", f->index);
+	} else {
+		return osa_error_set(err, OSA_EINVAL,
+				     "index %s: a query needs a text or a "
+				     "vector",
+				     f->index);
+	}
+	if (flat_prepare(f, qv))
+		return osa_error_set(err, OSA_EINVAL,
+				     "index %s: the query vector is zero: it "
+				     "has no cosine direction",
+				     f->index);
+	return 0;
+}
+
+static int flat_query(void *self, const struct osa_query *q,
+		      struct osa_hits *hits, struct osa_error *err)
+{
+	struct flat *f = self;
+	struct flat_cand *h = NULL;
+	float *qv, *scores = NULL;
+	size_t k, i;
+	int rc;
+
+	qv = malloc(f->dim * sizeof(float));
+	if (!qv)
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: out of memory", f->index);
+	rc = flat_query_vector(f, q, qv, err);
+	if (rc) {
+		free(qv);
+		return rc;
+	}
+	pthread_rwlock_rdlock(&f->lock);
+	hits->total = f->n;
+	k = q->offset > f->n ? f->n : q->offset;
+	k += q->limit > f->n - k ? f->n - k : q->limit;
+	if (k <= q->offset)
+		goto out;
+	scores = malloc(f->n * sizeof(float));
+	h = malloc(k * sizeof(*h));
+	if (!scores || !h) {
+		rc = osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				   f->index);
+		goto out;
+	}
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)f->n, (int)f->dim, 1.0f,
+		    f->mat, (int)f->dim, qv, 1, 0.0f, scores, 1);
+	flat_finish_scores(f, scores, flat_dot(qv, qv, f->dim));
+	flat_topk(f, scores, f->n, k, h);
+	for (i = q->offset; i < k && !rc; i++)
+		rc = osa_hits_push(hits, f->srns[h[i].row], h[i].score);
+	if (rc)
+		rc = osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				   f->index);
+out:
+	pthread_rwlock_unlock(&f->lock);
+	free(h);
+	free(scores);
+	free(qv);
+	return rc;
+}
+
+int flat_search_batch(void *self, const float *queries, size_t nq, size_t k,
+		      const char **srns, float *scores, struct osa_error *err)
+{
+	struct flat *f = self;
+	float *qs = NULL, *block = NULL, *qq = NULL;
+	struct flat_cand *h = NULL;
+	size_t bq, b, i, j, kk, bytes;
+	int rc = 0;
+
+	if (!nq || !k)
+		return 0;
+	if (flat_mul(nq, f->dim * sizeof(float), &bytes) ||
+	    !(qs = malloc(bytes)) || !(qq = malloc(nq * sizeof(float))) ||
+	    !(h = malloc(k * sizeof(*h))))
+		goto nomem;
+	memcpy(qs, queries, bytes);
+	for (i = 0; i < nq; i++) {
+		if (flat_prepare(f, qs + i * f->dim)) {
+			rc = osa_error_set(err, OSA_EINVAL,
+					   "index %s: query %zu is zero",
+					   f->index, i);
+			goto out;
+		}
+		qq[i] = flat_dot(qs + i * f->dim, qs + i * f->dim, f->dim);
+	}
+	pthread_rwlock_rdlock(&f->lock);
+	kk = k < f->n ? k : f->n;
+	bq = f->n ? FLAT_BLOCK_BYTES / (f->n * sizeof(float)) : nq;
+	if (bq < 1)
+		bq = 1;
+	if (bq > nq)
+		bq = nq;
+	if (f->n && !(block = malloc(bq * f->n * sizeof(float)))) {
+		pthread_rwlock_unlock(&f->lock);
+		goto nomem;
+	}
+	for (b = 0; b < nq; b += bq) {
+		size_t m = nq - b < bq ? nq - b : bq;
+
+		if (kk)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+				    (int)m, (int)f->n, (int)f->dim, 1.0f,
+				    qs + b * f->dim, (int)f->dim, f->mat,
+				    (int)f->dim, 0.0f, block, (int)f->n);
+		for (i = 0; i < m; i++) {
+			float *s = block + i * f->n;
+			size_t o = (b + i) * k;
+
+			if (kk) {
+				flat_finish_scores(f, s, qq[b + i]);
+				flat_topk(f, s, f->n, kk, h);
+			}
+			for (j = 0; j < k; j++) {
+				srns[o + j] = j < kk ? f->srns[h[j].row] : NULL;
+				scores[o + j] = j < kk ? h[j].score : -INFINITY;
+			}
+		}
+	}
+	pthread_rwlock_unlock(&f->lock);
+	goto out;
+nomem:
+	rc = osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+			   f->index);
+out:
+	free(block);
+	free(h);
+	free(qq);
+	free(qs);
+	return rc;
+}
+
+static int flat_count(void *self, uint64_t *count)
+{
+	struct flat *f = self;
+
+	pthread_rwlock_rdlock(&f->lock);
+	*count = f->n;
+	pthread_rwlock_unlock(&f->lock);
+	return 0;
+}
+
+static int flat_health(void *self, struct osa_error *err)
+{
+	(void)self;
+	(void)err;
+	return 0;
+}
+
+/* ---- checkpoint ------------------------------------------------------ */
+
+static int flat_body(void *ctx, struct osa_snap_writer *w,
+		     struct osa_error *err)
+{
+	struct flat *f = ctx;
+	size_t i;
+	int rc;
+
+	rc = osa_snap_write(w, f->mat, f->n * f->dim * sizeof(float), err);
+	for (i = 0; i < f->n && !rc; i++) {
+		size_t len = strlen(f->srns[i]);
+		unsigned char lb[4] = {(unsigned char)len,
+				       (unsigned char)(len >> 8),
+				       (unsigned char)(len >> 16),
+				       (unsigned char)(len >> 24)};
+
+		rc = osa_snap_write(w, lb, 4, err);
+		if (!rc)
+			rc = osa_snap_write(w, f->srns[i], len, err);
+	}
+	return rc;
+}
+
+static int flat_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
+{
+	struct flat *f = self;
+	struct osa_snap_info info;
+	int rc;
+
+	/* Shared: queries go on; writers are excluded. */
+	pthread_rwlock_rdlock(&f->lock);
+	flat_expect(f, &info);
+	info.count = f->n;
+	info.lsn = lsn;
+	rc = osa_snap_save(f->snap_path, &info, flat_body, f, err);
+	pthread_rwlock_unlock(&f->lock);
+	if (rc)
+		osa_error_prefix(err, "index %s: checkpoint failed: ",
+				 f->index);
+	return rc;
+}
+
+static void flat_close(void *self)
+{
+	flat_free(self);
+}
+
+static const struct osa_backend flat_backend = {
+	.abi = OSA_BACKEND_ABI,
+	.size = sizeof(struct osa_backend),
+	.name = "flat",
+	.doc = "exact search over a float matrix with BLAS (the ground truth)",
+	.schema = &flat_schema,
+	.open = flat_open,
+	.ingest_batch = flat_ingest,
+	.remove = flat_remove,
+	.query = flat_query,
+	.count = flat_count,
+	.health = flat_health,
+	.checkpoint = flat_checkpoint,
+	.close = flat_close,
+};
+OSA_BACKEND_REGISTER(flat_backend);

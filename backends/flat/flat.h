@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * flat.h - what the `flat` backend offers beyond the backend contract, for
+ * bench/flat and the tests that link the backend library.  Not part of the
+ * SDK.
+ */
+#ifndef OSA_BACKEND_FLAT_H
+#define OSA_BACKEND_FLAT_H
+
+#include <stddef.h>
+
+#include <osa/error.h>
+
+/*
+ * Exact k-NN of `nq` query vectors (row-major, nq x dim) in one go: scores
+ * with cblas_sgemm over blocks of queries, then a top-k heap per query.
+ * `self` is an instance opened through the `flat` backend.  For query i,
+ * srns[i * k + j] and scores[i * k + j] receive its j-th best hit (srn
+ * pointers stay valid until the next write to the index; when the index has
+ * fewer than k records the tail is NULL / -INFINITY).  Scores are those of
+ * `query`.  Takes the index's read lock.  0, OSA_EINVAL, OSA_ENOMEM.
+ */
+int flat_search_batch(void *self, const float *queries, size_t nq, size_t k,
+		      const char **srns, float *scores, struct osa_error *err);
+
+#endif /* OSA_BACKEND_FLAT_H */

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_config.c - the `flat` config schema: defaults, one error per field
+ * with the core's wording, and the cross-field checks.
+ */
+#include "flat_test.h"
+
+struct flat_config_view {
+	int dim;
+	int metric;
+	int initial_capacity;
+	char *persist_dir;
+	struct osa_embedding_config embedding;
+};
+
+static const struct osa_schema *schema(void)
+{
+	const struct osa_backend *b = osa_backend_find("flat");
+
+	OSA_REQUIRE(b && b->schema);
+	return b->schema;
+}
+
+/* Parse `text`; expect failure with `want` in the report. */
+static void expect_error(const char *text, const char *want)
+{
+	struct osa_error err = {0};
+	char *report = NULL;
+	void *cfg = NULL;
+	int rc = osa_schema_parse(schema(), text, &cfg, &report, &err);
+
+	OSA_CHECK_MSG(rc == OSA_ECONFIG, "%s: accepted", text);
+	OSA_CHECK_CONTAINS(report ? report : err.msg, want);
+	free(report);
+	osa_schema_free(schema(), cfg);
+}
+
+static void test_defaults(void)
+{
+	struct osa_error err = {0};
+	struct flat_config_view *c = NULL;
+	void *cfg = NULL;
+
+	OSA_REQUIRE(osa_schema_parse(schema(), "", &cfg, NULL, &err) == 0);
+	c = cfg;
+	OSA_CHECK(c->dim == 384);
+	OSA_CHECK(c->metric == 0);
+	OSA_CHECK(c->initial_capacity == 10000);
+	OSA_CHECK(c->persist_dir == NULL);
+	OSA_CHECK_STR(c->embedding.embedder, "hash");
+	OSA_CHECK(c->embedding.fields.n == 2);
+	osa_schema_free(schema(), cfg);
+	OSA_REQUIRE(osa_schema_parse(schema(),
+				     "dim = 3; metric = \"l2\";"
+				     "initial_capacity = 5;"
+				     "persist_dir = \"/tmp/x\";",
+				     &cfg, NULL, &err) == 0);
+	c = cfg;
+	OSA_CHECK(c->dim == 3 && c->metric == 1 && c->initial_capacity == 5);
+	OSA_CHECK_STR(c->persist_dir, "/tmp/x");
+	osa_schema_free(schema(), cfg);
+}
+
+static void test_errors(void)
+{
+	expect_error("dim = 0;", "dim: expected an integer in [1, 4096], got 0");
+	expect_error("dim = 4097;", "dim: expected an integer in [1, 4096]");
+	expect_error("dim = \"big\";", "dim: expected an integer");
+	expect_error("metric = \"manhattan\";",
+		     "metric: expected one of \"cosine\", \"l2\", \"ip\"");
+	expect_error("initial_capacity = 0;",
+		     "initial_capacity: expected an integer in [1, "
+		     "1000000000], got 0");
+	expect_error("persist_dir = 3;", "persist_dir: expected a path");
+	expect_error("dimm = 3;", "did you mean \"dim\"");
+	expect_error("embedding = { embedder = 3; };", "embedding.embedder");
+	expect_error("embedding = { fields = \"title\"; };",
+		     "embedding.fields");
+	/* Cross-field checks. */
+	expect_error("embedding = { embedder = \"field\"; "
+		     "vector_field = \"\"; };",
+		     "embedding.vector_field");
+	expect_error("embedding = { embedder = \"hash\"; fields = []; };",
+		     "nothing to embed: set embedding.fields or "
+		     "embedding.template");
+	/* Every error at once. */
+	{
+		struct osa_error err = {0};
+		char *report = NULL;
+		void *cfg = NULL;
+
+		OSA_CHECK(osa_schema_parse(schema(),
+					   "dim = 0;\nmetric = \"x\";\n", &cfg,
+					   &report, &err) == OSA_ECONFIG);
+		OSA_CHECK_CONTAINS(report, ":1: dim");
+		OSA_CHECK_CONTAINS(report, ":2: metric");
+		free(report);
+	}
+}
+
+static void test_ok_cross(void)
+{
+	struct osa_error err = {0};
+	void *cfg = NULL;
+
+	/* A template alone is enough; the field embedder needs no fields. */
+	OSA_CHECK(osa_schema_parse(schema(),
+				   "embedding = { fields = []; "
+				   "template = \"{title}\"; };",
+				   &cfg, NULL, &err) == 0);
+	osa_schema_free(schema(), cfg);
+	cfg = NULL;
+	OSA_CHECK(osa_schema_parse(schema(),
+				   "embedding = { embedder = \"field\"; "
+				   "fields = []; };",
+				   &cfg, NULL, &err) == 0);
+	osa_schema_free(schema(), cfg);
+}
+
+int main(void)
+{
+	test_defaults();
+	test_errors();
+	test_ok_cross();
+	OSA_TEST_END();
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_recall.c - recall@10 of `vector` against exact search (`flat` when it
+ * is built in, else a loop) on a generated clustered set: 5000 x 32, cosine
+ * and l2, ef_search 64.  A broken graph (bad links, wrong metric, lost
+ * vectors) falls far below the 0.95 threshold.
+ */
+#include <math.h>
+
+#include "vector_test.h"
+
+#define N 5000
+#define NQ 200
+#define DIM 32
+#define K 10
+
+static char dir[64];
+
+/* Exact top K ids under `metric` (0 cosine, 1 l2) by brute force. */
+static void exact(const float *base, const float *q, int metric, int *out)
+{
+	static double score[N];
+	double qn = 0;
+	int i, j, d;
+
+	for (d = 0; d < DIM; d++)
+		qn += (double)q[d] * q[d];
+	for (i = 0; i < N; i++) {
+		double dot = 0, xn = 0, l2 = 0;
+
+		for (d = 0; d < DIM; d++) {
+			double x = base[i * DIM + d];
+
+			dot += x * q[d];
+			xn += x * x;
+			l2 += (x - q[d]) * (x - q[d]);
+		}
+		score[i] = metric == 0 ? dot / sqrt(xn * qn) : -l2;
+	}
+	for (j = 0; j < K; j++) {
+		int bi = 0;
+
+		for (i = 1; i < N; i++)
+			if (score[i] > score[bi])
+				bi = i;
+		out[j] = bi;
+		score[bi] = -INFINITY;
+	}
+}
+
+static void run(int metric, const float *base, const float *queries,
+		struct osa_record **recs)
+{
+	static const char *const names[] = {"cosine", "l2"};
+	struct osa_error err = {0};
+	struct vt_index vx, fx;
+	char cfg[256], sub[128];
+	int have_flat = osa_backend_find("flat") != NULL;
+	int q, j, found = 0, found_flat = 0;
+
+	snprintf(cfg, sizeof(cfg),
+		 "dim = %d; metric = \"%s\"; initial_capacity = 1000;"
+		 "embedding = { embedder = \"field\"; };",
+		 DIM, names[metric]);
+	snprintf(sub, sizeof(sub), "%s/v%d", dir, metric);
+	OSA_REQUIRE(vt_open(&vx, "vector", cfg, sub, &err) == 0);
+	OSA_REQUIRE(vx.b->ingest_batch(vx.self,
+				       (const struct osa_record *const *)recs,
+				       N, &err) == 0);
+	OSA_CHECK(vt_count(&vx) == N);
+	if (have_flat) {
+		snprintf(sub, sizeof(sub), "%s/f%d", dir, metric);
+		OSA_REQUIRE(vt_open(&fx, "flat", cfg, sub, &err) == 0);
+		OSA_REQUIRE(fx.b->ingest_batch(
+				    fx.self,
+				    (const struct osa_record *const *)recs, N,
+				    &err) == 0);
+	}
+	for (q = 0; q < NQ; q++) {
+		struct osa_hits hv, hf;
+		int truth[K];
+
+		exact(base, queries + q * DIM, metric, truth);
+		OSA_REQUIRE(vt_qvec(&vx, queries + q * DIM, DIM, K, 0, &hv,
+				    &err) == 0);
+		OSA_CHECK(hv.n == K);
+		if (have_flat) {
+			OSA_REQUIRE(vt_qvec(&fx, queries + q * DIM, DIM, K, 0,
+					    &hf, &err) == 0);
+			/* flat is exact: it must agree with the loop. */
+			for (j = 0; j < (int)hf.n; j++) {
+				int id = atoi(strrchr(hf.v[j].srn, '-') + 1);
+				int k;
+
+				for (k = 0; k < K; k++)
+					found_flat += truth[k] == id;
+			}
+			/* vector against flat's answer. */
+			for (j = 0; j < (int)hv.n; j++) {
+				size_t k;
+
+				for (k = 0; k < hf.n; k++)
+					found += !strcmp(hv.v[j].srn,
+							 hf.v[k].srn);
+			}
+			osa_hits_free(&hf);
+		} else {
+			for (j = 0; j < (int)hv.n; j++) {
+				int id = atoi(strrchr(hv.v[j].srn, '-') + 1);
+				int k;
+
+				for (k = 0; k < K; k++)
+					found += truth[k] == id;
+			}
+		}
+		osa_hits_free(&hv);
+	}
+	fprintf(stderr, "%s: recall@%d vector %.4f%s", names[metric], K,
+		(double)found / (NQ * K), have_flat ? "" : "\n");
+	if (have_flat)
+		fprintf(stderr, ", flat vs loop %.4f\n",
+			(double)found_flat / (NQ * K));
+	OSA_CHECK((double)found / (NQ * K) >= 0.95);
+	if (have_flat) {
+		OSA_CHECK((double)found_flat / (NQ * K) >= 0.999);
+		vt_close(&fx);
+	}
+	vt_close(&vx);
+}
+
+int main(void)
+{
+	float *base = malloc((size_t)(N + NQ) * DIM * sizeof(float));
+	float *queries;
+	struct osa_record **recs = malloc(N * sizeof(*recs));
+	char srn[64];
+	int i;
+
+	OSA_REQUIRE(base && recs);
+	queries = base + (size_t)N * DIM; /* same clusters, unseen points */
+	vt_tmpdir(dir);
+	vt_clustered(base, N + NQ, DIM, 50, 12345);
+	for (i = 0; i < N; i++) {
+		snprintf(srn, sizeof(srn), "urn:osa:example.org:rec:p-%d", i);
+		recs[i] = vt_rec(srn, NULL, NULL, base + (size_t)i * DIM, DIM);
+	}
+	run(0, base, queries, recs);
+	run(1, base, queries, recs);
+	for (i = 0; i < N; i++)
+		osa_record_free(recs[i]);
+	free(recs);
+	free(base);
+	vt_rmdir(dir);
+	OSA_TEST_END();
+}

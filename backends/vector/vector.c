@@ -1,0 +1,1400 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vector.c - the `vector` backend: an HNSW graph (hnswlib through the
+ * hnswlib_c shim) plus the srn <-> label maps around it.
+ *
+ * Labels: every record lives under a 32-bit label, an index into `srns`.
+ * An upsert of a known srn re-adds its vector under the same label; a
+ * removal marks the label deleted in the graph and pushes it on a free list,
+ * from which later inserts take labels before new ones are made.  When the
+ * deleted share of the labels passes `compact_deleted_ratio` (and there are
+ * at least VECTOR_COMPACT_MIN labels), the graph is rebuilt from the live
+ * vectors alone, so delete-heavy workloads keep their recall and memory.
+ * The graph's capacity doubles when an insert needs more room.
+ *
+ * Scores (higher = better): cosine: 1 - d where d is the shim's inner-product
+ * distance (1 - dot) over unit vectors, i.e. the cosine similarity; ip:
+ * 1 - d = the inner product; l2: -d, minus the *squared* Euclidean distance
+ * (as the `flat` backend).  Ties are ordered by srn.
+ *
+ * Locking.  `wmu` serialises writers (ingest, remove, checkpoint).  `lock`
+ * (a writer-preferring rwlock) guards the maps: queries hold it shared for
+ * the whole search; writers take it exclusive only to plan a batch (take
+ * labels, grow the arrays, resize the graph) and to publish it.  The graph
+ * insertions themselves, the slow part, run without `lock`, concurrently
+ * with queries (the shim allows searches during adds).  While a batch's new
+ * labels are in the graph but not yet published (`pending` > 0), searches
+ * pass a filter that skips labels with no srn.  Compaction and removals hold
+ * `lock` exclusively.  Lock order: wmu, then lock, then the shim's own.
+ *
+ * Snapshot (vector.snap, body version 1, through osa/snapshot.h):
+ *   u32 m, u32 ef_construction, u64 labels, u64 free, u64 live,
+ *   u64 graph_len, u64 reserved;
+ *   graph_len bytes: the graph (hnswc_save_fp);
+ *   per label: u32 length (0: a deleted, free label), srn bytes;
+ *   free times u32: the free list, bottom first.
+ * Loading checks every count against the bytes left before allocating and
+ * checks the maps against the graph (count, deleted count, each label's
+ * state); the shim checks the graph bytes.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <hnswlib_c.h>
+#include <osa/backend.h>
+#include <osa/snapshot.h>
+
+#include "vector.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "vector snapshots hold the graph in native (little-endian) order"
+#endif
+
+#define VECTOR_BODY_VERSION 1u
+#define VECTOR_SNAP_NAME "vector.snap"
+#define VECTOR_PREAMBLE 48
+/* Labels are 32-bit (map slots hold label + 1). */
+#define VECTOR_MAX_LABELS ((size_t)0x7ffffffe)
+/* No compaction below this many labels: rebuilding is not worth it. */
+#define VECTOR_COMPACT_MIN 64
+#define VECTOR_SRN_MAX 65536u
+#define VECTOR_EF_MAX 65535
+/* hnswlib's level generator seed: fixed, so builds are reproducible. */
+#define VECTOR_SEED 100
+
+enum vector_metric { VECTOR_COSINE, VECTOR_L2, VECTOR_IP };
+
+static const char *const vector_metrics[] = {"cosine", "l2", "ip", NULL};
+
+struct vector_config {
+	int dim;
+	int metric;
+	int m;
+	int ef_construction;
+	int ef_search;
+	int initial_capacity;
+	char *persist_dir;
+	double compact_deleted_ratio;
+	struct osa_embedding_config embedding;
+};
+
+/* ---- configuration --------------------------------------------------- */
+
+/*
+ * Cross-field rule: an embedder that embeds text needs something to embed.
+ * (The `embedding` group checks its own keys: a known embedder, a non-empty
+ * vector_field, a valid template.)
+ */
+static void vector_check(void *cfg, struct osa_check *chk)
+{
+	const struct vector_config *c = cfg;
+	const struct osa_embedding_config *e = &c->embedding;
+
+	if (e->embedder && strcmp(e->embedder, "field") && e->fields.n == 0 &&
+	    (!e->template_ || !e->template_[0]))
+		osa_check_error(chk, "embedding.fields",
+				"nothing to embed: set embedding.fields or "
+				"embedding.template");
+}
+
+#define VECTOR_STORED_INT(key, member, dflt, lo, hi, docs)                     \
+	{.name = (key), .type = OSA_T_INT,                                     \
+	 .offset = offsetof(struct vector_config, member),                     \
+	 .flags = OSA_F_STORED, .def_int = (dflt), .min = (lo), .max = (hi),   \
+	 .doc = (docs)}
+
+static const struct osa_field vector_fields[] = {
+	VECTOR_STORED_INT("dim", dim, 384, 1, 4096,
+			  "Vector dimension; must match what the embedder "
+			  "produces."),
+	{.name = "metric",
+	 .type = OSA_T_ENUM,
+	 .offset = offsetof(struct vector_config, metric),
+	 .flags = OSA_F_STORED,
+	 .def_int = VECTOR_COSINE,
+	 .choices = vector_metrics,
+	 .doc = "cosine (similarity), l2 (score = minus the squared "
+		"Euclidean distance) or ip (inner product)."},
+	VECTOR_STORED_INT("m", m, 16, 2, 100,
+			  "HNSW links per node (2m on the bottom layer); more "
+			  "means better recall, more memory, slower builds."),
+	VECTOR_STORED_INT("ef_construction", ef_construction, 200, 1, 65535,
+			  "Candidate list size while building the graph."),
+	OSA_FIELD_INT(struct vector_config, ef_search, "ef_search", 64, 1,
+		      65535,
+		      "Candidate list size per query (at least offset + "
+		      "limit); a query may override it."),
+	OSA_FIELD_INT(struct vector_config, initial_capacity,
+		      "initial_capacity", 10000, 1, 1000000000,
+		      "Graph slots allocated at open; the graph doubles when "
+		      "full."),
+	OSA_FIELD_PATH(struct vector_config, persist_dir, "persist_dir", NULL,
+		       "Directory of the snapshot (vector.snap); default: the "
+		       "index's own directory under data_dir.  One index per "
+		       "directory."),
+	OSA_FIELD_DOUBLE(struct vector_config, compact_deleted_ratio,
+			 "compact_deleted_ratio", 0.3, 0.0, 1.0,
+			 "Rebuild the graph without deleted slots once they "
+			 "are more than this share of all slots."),
+	{.name = "embedding",
+	 .type = OSA_T_GROUP,
+	 .offset = offsetof(struct vector_config, embedding),
+	 .flags = OSA_F_STORED,
+	 .group = &osa_embedding_schema,
+	 .doc = "How records and query texts become vectors."},
+	OSA_FIELD_END};
+
+static const struct osa_schema vector_schema = {
+	.name = "vector",
+	.size = sizeof(struct vector_config),
+	.fields = vector_fields,
+	.check = vector_check,
+};
+
+/* ---- the instance ---------------------------------------------------- */
+
+struct vector {
+	char *index;
+	char *snap_path;
+	size_t dim;
+	int metric;
+	int space;
+	int ef_search;
+	size_t m, efc, init_cap;
+	double compact_ratio;
+	struct osa_embedder_inst *emb;
+	char desc[OSA_SNAP_EMBEDDER_MAX];
+
+	pthread_mutex_t wmu;   /* writers */
+	pthread_rwlock_t lock; /* the maps below vs queries */
+
+	hnswc_index *h;
+	char **srns;      /* by label: owned srn, NULL for a free label */
+	uint64_t *hash;   /* by label: hash of its srn */
+	uint32_t *freel;  /* free (deleted) labels, a stack */
+	size_t nlabels;   /* labels 0..nlabels-1 exist in the graph */
+	size_t nfree;
+	size_t cap;       /* room of srns, hash, freel */
+	size_t live;
+	size_t pending;   /* labels in the graph, not yet published */
+
+	uint32_t *slot;   /* srn -> label + 1, open addressing */
+	size_t mask;
+
+	size_t compactions;
+	bool degraded;
+	char why[OSA_ERROR_MSG_MAX];
+};
+
+static uint64_t vector_hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+static size_t vector_map_slot(const struct vector *v, const char *srn,
+			      uint64_t h)
+{
+	size_t i = (size_t)h & v->mask;
+
+	for (;;) {
+		uint32_t s = v->slot[i];
+
+		if (!s)
+			return i;
+		if (v->hash[s - 1] == h && !strcmp(v->srns[s - 1], srn))
+			return i;
+		i = (i + 1) & v->mask;
+	}
+}
+
+static long vector_find(const struct vector *v, const char *srn, uint64_t h)
+{
+	uint32_t s = v->slot[vector_map_slot(v, srn, h)];
+
+	return s ? (long)s - 1 : -1;
+}
+
+/* Rebuild the table with room for `n` entries at a load of at most 1/2. */
+static int vector_map_reserve(struct vector *v, size_t n, bool force)
+{
+	size_t size = v->mask + 1, i, l;
+	uint32_t *slot;
+
+	if (n * 2 <= size && !force)
+		return 0;
+	while (size < n * 2)
+		size *= 2;
+	slot = calloc(size, sizeof(*slot));
+	if (!slot)
+		return OSA_ENOMEM;
+	for (l = 0; l < v->nlabels; l++) {
+		if (!v->srns[l])
+			continue;
+		i = (size_t)v->hash[l] & (size - 1);
+		while (slot[i])
+			i = (i + 1) & (size - 1);
+		slot[i] = (uint32_t)(l + 1);
+	}
+	free(v->slot);
+	v->slot = slot;
+	v->mask = size - 1;
+	return 0;
+}
+
+static void vector_map_delete(struct vector *v, size_t i)
+{
+	size_t j = i;
+
+	for (;;) {
+		size_t k;
+
+		j = (j + 1) & v->mask;
+		if (!v->slot[j])
+			break;
+		k = (size_t)v->hash[v->slot[j] - 1] & v->mask;
+		if ((j > i && (k <= i || k > j)) ||
+		    (j < i && (k <= i && k > j))) {
+			v->slot[i] = v->slot[j];
+			i = j;
+		}
+	}
+	v->slot[i] = 0;
+}
+
+/* Room for `n` labels in the per-label arrays (new srns zeroed). */
+static int vector_reserve_labels(struct vector *v, size_t n)
+{
+	size_t cap = v->cap ? v->cap : 16;
+	void *p;
+
+	if (n <= v->cap)
+		return 0;
+	if (n > VECTOR_MAX_LABELS)
+		return OSA_ELIMIT;
+	while (cap < n)
+		cap = cap > VECTOR_MAX_LABELS / 2 ? VECTOR_MAX_LABELS : cap * 2;
+	if (!(p = realloc(v->srns, cap * sizeof(*v->srns))))
+		return OSA_ENOMEM;
+	v->srns = p;
+	memset(v->srns + v->cap, 0, (cap - v->cap) * sizeof(*v->srns));
+	if (!(p = realloc(v->hash, cap * sizeof(*v->hash)))) {
+		/* srns is larger and zeroed beyond cap: still consistent. */
+		return OSA_ENOMEM;
+	}
+	v->hash = p;
+	if (!(p = realloc(v->freel, cap * sizeof(*v->freel))))
+		return OSA_ENOMEM;
+	v->freel = p;
+	/* Only now: srns was zeroed up to the new cap. */
+	v->cap = cap;
+	return 0;
+}
+
+static int vector_code(int hc)
+{
+	switch (hc) {
+	case HNSWC_ENOMEM:
+		return OSA_ENOMEM;
+	case HNSWC_ECORRUPT:
+		return OSA_ECORRUPT;
+	case HNSWC_EINVAL:
+		return OSA_EINVAL;
+	case HNSWC_EIO:
+		return OSA_EIO;
+	case HNSWC_EFULL:
+		return OSA_ELIMIT;
+	default:
+		return OSA_EINTERNAL;
+	}
+}
+
+static float vector_dot(const float *a, const float *b, size_t n)
+{
+	float s = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/* Cosine: scale to unit length (-1 for a zero or non-finite vector). */
+static int vector_prepare(const struct vector *v, float *x)
+{
+	float norm;
+	size_t i;
+
+	for (i = 0; i < v->dim; i++)
+		if (!isfinite(x[i]))
+			return -1;
+	if (v->metric != VECTOR_COSINE)
+		return 0;
+	norm = sqrtf(vector_dot(x, x, v->dim));
+	if (!(norm > 0) || !isfinite(norm))
+		return -1;
+	for (i = 0; i < v->dim; i++)
+		x[i] /= norm;
+	return 0;
+}
+
+static int vector_lock_init(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+	int rc;
+
+	if (pthread_rwlockattr_init(&a))
+		return -1;
+	pthread_rwlockattr_setkind_np(
+		&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	rc = pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
+	return rc;
+}
+
+static int vector_mkdirs(const char *path)
+{
+	char *p = strdup(path), *s;
+	int rc = 0;
+
+	if (!p)
+		return -1;
+	for (s = p + 1; *s && !rc; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) && errno != EEXIST)
+			rc = -1;
+		*s = '/';
+	}
+	if (!rc && mkdir(p, 0755) && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
+static void vector_free(struct vector *v)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < v->nlabels; i++)
+		free(v->srns[i]);
+	free(v->srns);
+	free(v->hash);
+	free(v->freel);
+	free(v->slot);
+	hnswc_free(v->h);
+	osa_embedder_destroy(v->emb);
+	free(v->index);
+	free(v->snap_path);
+	pthread_rwlock_destroy(&v->lock);
+	pthread_mutex_destroy(&v->wmu);
+	free(v);
+}
+
+static void vector_log_state(const struct vector *v, const char *what)
+{
+	osa_log(OSA_LOG_INFO,
+		"index=%s backend=vector %s: live=%zu slots=%zu deleted=%zu "
+		"(%.1f%%) capacity=%zu",
+		v->index, what, v->live, v->nlabels, v->nfree,
+		v->nlabels ? 100.0 * (double)v->nfree / (double)v->nlabels : 0,
+		hnswc_capacity(v->h));
+}
+
+/* ---- snapshot loading ------------------------------------------------ */
+
+static uint32_t vector_get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t vector_get64(const unsigned char *p)
+{
+	return (uint64_t)vector_get32(p) | (uint64_t)vector_get32(p + 4) << 32;
+}
+
+static void vector_put32(unsigned char *p, uint32_t x)
+{
+	p[0] = (unsigned char)x;
+	p[1] = (unsigned char)(x >> 8);
+	p[2] = (unsigned char)(x >> 16);
+	p[3] = (unsigned char)(x >> 24);
+}
+
+static void vector_put64(unsigned char *p, uint64_t x)
+{
+	vector_put32(p, (uint32_t)x);
+	vector_put32(p + 4, (uint32_t)(x >> 32));
+}
+
+static void vector_expect(const struct vector *v, struct osa_snap_info *in)
+{
+	memset(in, 0, sizeof(*in));
+	snprintf(in->kind, sizeof(in->kind), "vector");
+	in->body_version = VECTOR_BODY_VERSION;
+	in->dim = (uint32_t)v->dim;
+	in->metric = (uint32_t)v->metric;
+	snprintf(in->embedder, sizeof(in->embedder), "%s", v->desc);
+}
+
+/* The maps of the body, checked against the loaded graph. */
+static int vector_load_maps(struct vector *v, struct osa_snap_reader *r,
+			    struct osa_error *err)
+{
+	unsigned char *seen = NULL;
+	size_t l, nfree = 0;
+	int rc = 0;
+
+	for (l = 0; l < v->nlabels; l++) {
+		unsigned char lb[4];
+		uint32_t len;
+		int state = hnswc_contains(v->h, (uint64_t)l);
+		size_t at;
+		char *s;
+
+		if ((rc = osa_snap_read(r, lb, 4, err)))
+			return rc;
+		len = vector_get32(lb);
+		if (len == 0) {
+			if (state != 0)
+				return osa_snap_corrupt(
+					r, err,
+					"label %zu is free in the map but %s "
+					"in the graph",
+					l, state == 1 ? "live" : "absent");
+			nfree++;
+			continue;
+		}
+		if (state != 1)
+			return osa_snap_corrupt(r, err,
+						"label %zu has an srn but is %s "
+						"in the graph",
+						l, state ? "absent" : "deleted");
+		if (len > VECTOR_SRN_MAX || len > osa_snap_remaining(r))
+			return osa_snap_corrupt(r, err,
+						"label %zu: bad srn length %u",
+						l, len);
+		if (!(s = malloc((size_t)len + 1)))
+			return osa_error_set(err, OSA_ENOMEM,
+					     "index %s: out of memory",
+					     v->index);
+		if ((rc = osa_snap_read(r, s, len, err))) {
+			free(s);
+			return rc;
+		}
+		s[len] = '\0';
+		if (strlen(s) != len) {
+			free(s);
+			return osa_snap_corrupt(r, err,
+						"label %zu: NUL in its srn", l);
+		}
+		v->hash[l] = vector_hash_str(s);
+		at = vector_map_slot(v, s, v->hash[l]);
+		if (v->slot[at]) {
+			rc = osa_snap_corrupt(r, err, "srn %s appears twice",
+					      s);
+			free(s);
+			return rc;
+		}
+		v->srns[l] = s;
+		v->slot[at] = (uint32_t)(l + 1);
+		v->live++;
+	}
+	if (nfree != v->nfree)
+		return osa_snap_corrupt(r, err,
+					"%zu free labels in the map, %zu in the "
+					"header",
+					nfree, v->nfree);
+	if (!v->nfree)
+		return 0;
+	if (v->nfree * 4 > osa_snap_remaining(r))
+		return osa_snap_corrupt(r, err, "the free list is truncated");
+	if (!(seen = calloc(v->nlabels, 1)))
+		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				     v->index);
+	for (l = 0; l < v->nfree && !rc; l++) {
+		unsigned char lb[4];
+		uint32_t x;
+
+		if ((rc = osa_snap_read(r, lb, 4, err)))
+			break;
+		x = vector_get32(lb);
+		if (x >= v->nlabels || v->srns[x] || seen[x])
+			rc = osa_snap_corrupt(r, err,
+					      "free list entry %zu (label %u) "
+					      "is not a free label",
+					      l, x);
+		else
+			seen[x] = 1;
+		v->freel[l] = x;
+	}
+	free(seen);
+	return rc;
+}
+
+/* Load vector.snap (if any) into the instance, which has no graph yet. */
+static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
+{
+	unsigned char pre[VECTOR_PREAMBLE];
+	struct osa_snap_info exp, got;
+	struct osa_snap_reader *r;
+	hnswc_error herr = {0};
+	uint64_t nlabels, nfree, live, glen, left;
+	uint32_t m, efc;
+	FILE *fp;
+	int rc;
+
+	vector_expect(v, &exp);
+	rc = osa_snap_open(v->snap_path, &exp, vector_metrics, &r, &got, err);
+	if (rc == OSA_ENOTFOUND) {
+		osa_error_clear(err);
+		*lsn = 0;
+		return 1; /* nothing loaded */
+	}
+	if (rc)
+		return rc;
+	if ((rc = osa_snap_read(r, pre, sizeof(pre), err)))
+		goto out;
+	m = vector_get32(pre);
+	efc = vector_get32(pre + 4);
+	nlabels = vector_get64(pre + 8);
+	nfree = vector_get64(pre + 16);
+	live = vector_get64(pre + 24);
+	glen = vector_get64(pre + 32);
+	if (m != v->m || efc != v->efc) {
+		rc = osa_snap_corrupt(r, err,
+				      "was written for m %u, ef_construction "
+				      "%u but the config says m %zu, "
+				      "ef_construction %zu",
+				      m, efc, v->m, v->efc);
+		goto out;
+	}
+	left = osa_snap_remaining(r);
+	if (nlabels > VECTOR_MAX_LABELS || nfree > nlabels ||
+	    live != nlabels - nfree || live != got.count || glen > left ||
+	    (left - glen) / 4 < nlabels + nfree) {
+		rc = osa_snap_corrupt(r, err,
+				      "inconsistent counts (labels %llu, free "
+				      "%llu, live %llu, graph %llu bytes of "
+				      "%llu)",
+				      (unsigned long long)nlabels,
+				      (unsigned long long)nfree,
+				      (unsigned long long)live,
+				      (unsigned long long)glen,
+				      (unsigned long long)left);
+		goto out;
+	}
+	if (!(fp = osa_snap_reader_file(r, glen, err))) {
+		rc = err ? err->code : OSA_ENOMEM;
+		goto out;
+	}
+	rc = hnswc_load_fp(fp, glen, v->space, v->dim,
+			   v->init_cap > nlabels ? v->init_cap
+						 : (size_t)nlabels,
+			   &v->h, &herr);
+	fclose(fp);
+	if (rc) {
+		rc = rc == HNSWC_ENOMEM
+			     ? osa_error_set(err, OSA_ENOMEM,
+					     "index %s: out of memory loading "
+					     "the graph of %s: %s",
+					     v->index, v->snap_path, herr.msg)
+			     : osa_snap_corrupt(r, err, "graph: %s", herr.msg);
+		goto out;
+	}
+	if (hnswc_count(v->h) != nlabels || hnswc_deleted_count(v->h) != nfree) {
+		rc = osa_snap_corrupt(r, err,
+				      "the graph holds %zu labels (%zu "
+				      "deleted), the maps %llu (%llu free)",
+				      hnswc_count(v->h),
+				      hnswc_deleted_count(v->h),
+				      (unsigned long long)nlabels,
+				      (unsigned long long)nfree);
+		goto out;
+	}
+	rc = vector_reserve_labels(v, (size_t)nlabels);
+	if (!rc)
+		rc = vector_map_reserve(v, (size_t)live, false);
+	if (rc) {
+		rc = osa_error_set(err, OSA_ENOMEM,
+				   "index %s: out of memory loading %s",
+				   v->index, v->snap_path);
+		goto out;
+	}
+	v->nlabels = (size_t)nlabels;
+	v->nfree = (size_t)nfree;
+	if ((rc = vector_load_maps(v, r, err)))
+		goto out;
+	rc = osa_snap_close(r, err);
+	r = NULL;
+	if (!rc)
+		*lsn = got.lsn;
+out:
+	osa_snap_close(r, NULL);
+	return rc;
+}
+
+static int vector_open(const struct osa_backend_args *args, void **self,
+		       uint64_t *lsn, struct osa_error *err)
+{
+	const struct vector_config *cfg = args->config;
+	const char *dir = cfg->persist_dir ? cfg->persist_dir : args->dir;
+	struct osa_embedder_args ea = {args->index, cfg->dim, &cfg->embedding};
+	struct vector *v = calloc(1, sizeof(*v));
+	hnswc_error herr = {0};
+	size_t plen;
+	int rc;
+
+	*self = NULL;
+	if (!v)
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: out of memory", args->index);
+	if (pthread_mutex_init(&v->wmu, NULL)) {
+		free(v);
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: cannot create a lock",
+				     args->index);
+	}
+	if (vector_lock_init(&v->lock)) {
+		pthread_mutex_destroy(&v->wmu);
+		free(v);
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: cannot create a lock",
+				     args->index);
+	}
+	v->dim = (size_t)cfg->dim;
+	v->metric = cfg->metric;
+	v->space = cfg->metric == VECTOR_L2 ? HNSWC_L2 : HNSWC_IP;
+	v->ef_search = cfg->ef_search;
+	v->m = (size_t)cfg->m;
+	v->efc = (size_t)cfg->ef_construction;
+	v->init_cap = (size_t)cfg->initial_capacity;
+	v->compact_ratio = cfg->compact_deleted_ratio;
+	plen = strlen(dir) + sizeof("/" VECTOR_SNAP_NAME);
+	v->index = strdup(args->index);
+	v->snap_path = malloc(plen);
+	v->mask = 15;
+	v->slot = calloc(v->mask + 1, sizeof(*v->slot));
+	if (!v->index || !v->snap_path || !v->slot) {
+		vector_free(v);
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: out of memory", args->index);
+	}
+	snprintf(v->snap_path, plen, "%s/" VECTOR_SNAP_NAME, dir);
+	if (vector_mkdirs(dir)) {
+		rc = osa_error_set(err, OSA_EIO,
+				   "index %s: cannot create persist_dir %s: "
+				   "%s",
+				   args->index, dir, strerror(errno));
+		vector_free(v);
+		return rc;
+	}
+	rc = osa_embedder_create(&ea, &v->emb, err);
+	if (rc) {
+		vector_free(v);
+		return rc;
+	}
+	osa_embed_describe(v->emb, v->desc, sizeof(v->desc));
+	rc = vector_load(v, lsn, err);
+	if (rc == 1) {
+		rc = hnswc_create(v->space, v->dim, v->init_cap, v->m, v->efc,
+				  VECTOR_SEED, &v->h, &herr);
+		if (rc)
+			rc = osa_error_set(err, vector_code(rc),
+					   "index %s: cannot create the graph "
+					   "(%zu slots of dim %zu): %s; lower "
+					   "initial_capacity",
+					   args->index, v->init_cap, v->dim,
+					   herr.msg);
+	}
+	if (rc) {
+		if (err && !err->index[0])
+			snprintf(err->index, sizeof(err->index), "%s",
+				 args->index);
+		vector_free(v);
+		return rc;
+	}
+	hnswc_set_ef(v->h, (size_t)v->ef_search);
+	if (v->nlabels)
+		vector_log_state(v, "loaded");
+	*self = v;
+	return 0;
+}
+
+/* ---- compaction ------------------------------------------------------ */
+
+/*
+ * Rebuild the graph from the live labels only, renumbering them 0..live-1.
+ * Caller holds wmu and lock exclusively.  On failure nothing changed.
+ */
+static int vector_compact(struct vector *v, struct osa_error *err)
+{
+	size_t cap = v->live > v->init_cap ? v->live : v->init_cap, l, nl = 0;
+	hnswc_error herr = {0};
+	hnswc_index *nh = NULL;
+	float *buf;
+	int rc;
+
+	buf = malloc(v->dim * sizeof(float));
+	if (!buf)
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: out of memory", v->index);
+	rc = hnswc_create(v->space, v->dim, cap ? cap : 1, v->m, v->efc,
+			  VECTOR_SEED, &nh, &herr);
+	for (l = 0; l < v->nlabels && !rc; l++) {
+		if (!v->srns[l])
+			continue;
+		rc = hnswc_get_vector(v->h, (uint64_t)l, buf, &herr);
+		if (!rc)
+			rc = hnswc_add(nh, buf, (uint64_t)nl++, &herr);
+	}
+	free(buf);
+	if (rc) {
+		hnswc_free(nh);
+		return osa_error_set(err, vector_code(rc),
+				     "index %s: compaction failed: %s",
+				     v->index, herr.msg);
+	}
+	hnswc_set_ef(nh, (size_t)v->ef_search);
+	for (l = 0, nl = 0; l < v->nlabels; l++) {
+		if (!v->srns[l])
+			continue;
+		v->srns[nl] = v->srns[l];
+		v->hash[nl] = v->hash[l];
+		nl++;
+	}
+	memset(v->srns + nl, 0, (v->nlabels - nl) * sizeof(*v->srns));
+	v->nlabels = nl;
+	v->nfree = 0;
+	/* Same size: cannot fail for lack of room, may for memory. */
+	if (vector_map_reserve(v, v->live, true)) {
+		size_t i;
+
+		/* Rebuild in place. */
+		memset(v->slot, 0, (v->mask + 1) * sizeof(*v->slot));
+		for (l = 0; l < nl; l++) {
+			i = (size_t)v->hash[l] & v->mask;
+			while (v->slot[i])
+				i = (i + 1) & v->mask;
+			v->slot[i] = (uint32_t)(l + 1);
+		}
+	}
+	hnswc_free(v->h);
+	v->h = nh;
+	v->compactions++;
+	return 0;
+}
+
+/* Compact if the deleted share passed the threshold.  Never fails the
+ * caller: a failed compaction is logged and reported by health. */
+static void vector_maybe_compact(struct vector *v)
+{
+	struct osa_error err = {0};
+
+	if (v->nlabels < VECTOR_COMPACT_MIN ||
+	    (double)v->nfree <= v->compact_ratio * (double)v->nlabels)
+		return;
+	vector_log_state(v, "compacting");
+	if (vector_compact(v, &err)) {
+		osa_log(OSA_LOG_WARN, "%s", err.msg);
+		v->degraded = true;
+		snprintf(v->why, sizeof(v->why), "%s", err.msg);
+		return;
+	}
+	v->degraded = false;
+	vector_log_state(v, "compacted");
+}
+
+/* ---- writes ---------------------------------------------------------- */
+
+struct vector_op {
+	size_t rec;     /* index in the batch */
+	size_t old;     /* replaced: its slot in the saved old vectors */
+	uint32_t label;
+	bool fresh;     /* a new srn (not yet in the maps) */
+	bool from_free; /* its label came from the free list */
+};
+
+/* Order batch positions by srn, then position (for de-duplication). */
+static int vector_cmp_pos(const void *a, const void *b, void *ctx)
+{
+	char **copies = ctx;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(copies[x], copies[y]);
+
+	if (c)
+		return c;
+	return x < y ? -1 : x > y;
+}
+
+static int vector_filter(uint64_t label, void *ctx)
+{
+	const struct vector *v = ctx;
+
+	return label < v->nlabels && v->srns[label] != NULL;
+}
+
+/*
+ * Undo the graph changes of ops[0..done): new labels are deleted again,
+ * replaced vectors restored.  Then give the labels back (under lock).
+ */
+static void vector_rollback(struct vector *v, struct vector_op *ops,
+			    size_t nops, size_t done, const float *old,
+			    size_t old_nlabels, size_t old_nfree)
+{
+	hnswc_error herr = {0};
+	size_t j, top = old_nlabels;
+	int bad = 0;
+
+	for (j = done; j-- > 0;) {
+		if (ops[j].fresh)
+			bad |= hnswc_mark_deleted(v->h, ops[j].label, &herr);
+		else
+			bad |= hnswc_add(v->h, old + ops[j].old * v->dim,
+					 ops[j].label, &herr);
+	}
+	pthread_rwlock_wrlock(&v->lock);
+	/* Labels popped from the free list are free again. */
+	v->nfree = old_nfree;
+	/* New labels that reached the graph become free (deleted) slots;
+	 * the others never existed. */
+	for (j = 0; j < nops; j++) {
+		if (!ops[j].fresh || ops[j].from_free)
+			continue;
+		if (j < done) {
+			v->freel[v->nfree++] = ops[j].label;
+			if (ops[j].label + 1u > top)
+				top = ops[j].label + 1u;
+		}
+	}
+	v->nlabels = top;
+	v->pending = 0;
+	if (bad) {
+		v->degraded = true;
+		snprintf(v->why, sizeof(v->why),
+			 "a failed batch could not be undone in the graph: "
+			 "%s; rebuild the index (osa reindex %s)",
+			 herr.msg, v->index);
+	}
+	pthread_rwlock_unlock(&v->lock);
+}
+
+static int vector_ingest(void *self, const struct osa_record *const *recs,
+			 size_t n, struct osa_error *err)
+{
+	struct vector *v = self;
+	size_t *pos = NULL, nops = 0, nfresh = 0, nrep = 0, i, j, bytes;
+	size_t old_nlabels, old_nfree;
+	struct vector_op *ops = NULL;
+	hnswc_error herr = {0};
+	float *vecs = NULL, *old = NULL;
+	char **copies = NULL;
+	uint64_t *hashes = NULL;
+	int rc = 0;
+
+	if (!n)
+		return 0;
+	if (v->dim && n > SIZE_MAX / sizeof(float) / v->dim)
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: batch too large", v->index);
+	bytes = n * v->dim * sizeof(float);
+	pthread_mutex_lock(&v->wmu);
+	if (!(vecs = malloc(bytes)) || !(copies = calloc(n, sizeof(*copies))) ||
+	    !(hashes = malloc(n * sizeof(*hashes))) ||
+	    !(pos = malloc(n * sizeof(*pos))) ||
+	    !(ops = malloc(n * sizeof(*ops)))) {
+		rc = osa_error_set(err, OSA_ENOMEM,
+				   "index %s: out of memory embedding a batch "
+				   "of %zu records",
+				   v->index, n);
+		goto out;
+	}
+	/* 1. Embed everything; nothing changes yet. */
+	for (i = 0; i < n; i++) {
+		const char *srn = osa_record_srn(recs[i]);
+		float *x = vecs + i * v->dim;
+
+		rc = osa_embed_record(v->emb, recs[i], x, err);
+		if (rc) {
+			osa_error_prefix(err, "index %s: ", v->index);
+			goto out;
+		}
+		if (vector_prepare(v, x)) {
+			rc = osa_error_set(err, OSA_EINVAL,
+					   "index %s: record %s has a zero or "
+					   "non-finite vector%s",
+					   v->index, srn,
+					   v->metric == VECTOR_COSINE
+						   ? ", which has no cosine "
+						     "direction; fix the "
+						     "record or use metric "
+						     "\"l2\" or \"ip\""
+						   : "; fix the record");
+			goto out;
+		}
+		if (!(copies[i] = strdup(srn))) {
+			rc = osa_error_set(err, OSA_ENOMEM,
+					   "index %s: out of memory", v->index);
+			goto out;
+		}
+		hashes[i] = vector_hash_str(srn);
+		pos[i] = i;
+	}
+	/* The last occurrence of an srn in the batch wins. */
+	qsort_r(pos, n, sizeof(*pos), vector_cmp_pos, copies);
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n && !strcmp(copies[pos[i]], copies[pos[i + 1]]))
+			continue;
+		ops[nops].rec = pos[i];
+		ops[nops].fresh = false;
+		ops[nops++].from_free = false;
+	}
+	/* 2. Plan under the lock: labels, room in the arrays and graph. */
+	pthread_rwlock_wrlock(&v->lock);
+	old_nlabels = v->nlabels;
+	old_nfree = v->nfree;
+	for (j = 0; j < nops; j++) {
+		size_t r = ops[j].rec;
+		long l = vector_find(v, copies[r], hashes[r]);
+
+		if (l >= 0) {
+			ops[j].label = (uint32_t)l;
+			ops[j].old = nrep++;
+			continue;
+		}
+		ops[j].fresh = true;
+		nfresh++;
+		if (v->nfree) {
+			ops[j].label = v->freel[--v->nfree];
+			ops[j].from_free = true;
+		} else {
+			ops[j].label = (uint32_t)v->nlabels++;
+		}
+	}
+	rc = v->nlabels > VECTOR_MAX_LABELS ? OSA_ELIMIT : 0;
+	if (!rc)
+		rc = vector_reserve_labels(v, v->nlabels);
+	if (!rc)
+		rc = vector_map_reserve(v, v->live + nfresh, false);
+	if (!rc && v->nlabels > hnswc_capacity(v->h)) {
+		size_t cap = hnswc_capacity(v->h) * 2;
+
+		if (cap < v->nlabels)
+			cap = v->nlabels;
+		if (cap > HNSWC_MAX_ELEMENTS)
+			cap = HNSWC_MAX_ELEMENTS;
+		rc = hnswc_resize(v->h, cap, &herr);
+		if (rc)
+			rc = vector_code(rc);
+		else
+			osa_log(OSA_LOG_DEBUG,
+				"index=%s backend=vector grew to %zu slots",
+				v->index, cap);
+	}
+	if (rc) {
+		v->nlabels = old_nlabels;
+		v->nfree = old_nfree;
+		pthread_rwlock_unlock(&v->lock);
+		rc = osa_error_set(err, rc,
+				   "index %s: cannot grow to %zu slots: %s",
+				   v->index, old_nlabels + nfresh,
+				   herr.msg[0] ? herr.msg : osa_strerror(rc));
+		goto out;
+	}
+	v->pending = nfresh;
+	pthread_rwlock_unlock(&v->lock);
+	/* Room to restore the vectors a failed batch replaced. */
+	if (nrep && !(old = malloc(nrep * v->dim * sizeof(float)))) {
+		vector_rollback(v, ops, nops, 0, old, old_nlabels, old_nfree);
+		rc = osa_error_set(err, OSA_ENOMEM,
+				   "index %s: out of memory", v->index);
+		goto out;
+	}
+
+	/* 3. Insert, concurrently with queries (the filter hides the new
+	 * labels until they are published). */
+	for (j = 0; j < nops; j++) {
+		const float *x = vecs + ops[j].rec * v->dim;
+
+		if (!ops[j].fresh) {
+			rc = hnswc_get_vector(v->h, ops[j].label,
+					      old + ops[j].old * v->dim,
+					      &herr);
+			if (rc)
+				break;
+		}
+		rc = hnswc_add(v->h, x, ops[j].label, &herr);
+		if (rc)
+			break;
+	}
+	if (rc) {
+		vector_rollback(v, ops, nops, j, old, old_nlabels, old_nfree);
+		rc = osa_error_set(err, vector_code(rc),
+				   "index %s: inserting %s failed: %s; the "
+				   "batch was not applied",
+				   v->index, copies[ops[j].rec], herr.msg);
+		goto out;
+	}
+
+	/* 4. Publish. */
+	pthread_rwlock_wrlock(&v->lock);
+	for (j = 0; j < nops; j++) {
+		size_t r = ops[j].rec, at;
+
+		if (!ops[j].fresh)
+			continue;
+		at = vector_map_slot(v, copies[r], hashes[r]);
+		v->srns[ops[j].label] = copies[r];
+		v->hash[ops[j].label] = hashes[r];
+		v->slot[at] = ops[j].label + 1;
+		copies[r] = NULL;
+		v->live++;
+	}
+	v->pending = 0;
+	pthread_rwlock_unlock(&v->lock);
+out:
+	pthread_mutex_unlock(&v->wmu);
+	if (copies)
+		for (i = 0; i < n; i++)
+			free(copies[i]);
+	free(copies);
+	free(hashes);
+	free(pos);
+	free(ops);
+	free(old);
+	free(vecs);
+	return rc;
+}
+
+static int vector_remove(void *self, const char *const *srns, size_t n,
+			 struct osa_error *err)
+{
+	struct vector *v = self;
+	hnswc_error herr = {0};
+	size_t i;
+	int rc = 0;
+
+	pthread_mutex_lock(&v->wmu);
+	pthread_rwlock_wrlock(&v->lock);
+	for (i = 0; i < n && !rc; i++) {
+		uint64_t h = vector_hash_str(srns[i]);
+		size_t at = vector_map_slot(v, srns[i], h);
+		uint32_t s = v->slot[at];
+
+		if (!s)
+			continue;
+		rc = hnswc_mark_deleted(v->h, s - 1, &herr);
+		if (rc) {
+			rc = osa_error_set(err, vector_code(rc),
+					   "index %s: removing %s failed: %s",
+					   v->index, srns[i], herr.msg);
+			break;
+		}
+		vector_map_delete(v, at);
+		free(v->srns[s - 1]);
+		v->srns[s - 1] = NULL;
+		v->freel[v->nfree++] = s - 1;
+		v->live--;
+	}
+	vector_maybe_compact(v);
+	pthread_rwlock_unlock(&v->lock);
+	pthread_mutex_unlock(&v->wmu);
+	return rc;
+}
+
+/* ---- queries --------------------------------------------------------- */
+
+struct vector_cand {
+	double score;
+	const char *srn;
+};
+
+static int vector_cmp_cand(const void *a, const void *b)
+{
+	const struct vector_cand *x = a, *y = b;
+
+	if (x->score != y->score)
+		return x->score < y->score ? 1 : -1;
+	return strcmp(x->srn, y->srn);
+}
+
+static int vector_query_vector(struct vector *v, const struct osa_query *q,
+			       float *qv, struct osa_error *err)
+{
+	int rc;
+
+	if (q->vector) {
+		if (q->dim != v->dim)
+			return osa_error_set(err, OSA_ERANGE,
+					     "index %s: the query vector has "
+					     "%zu numbers but the index's dim "
+					     "is %zu",
+					     v->index, q->dim, v->dim);
+		memcpy(qv, q->vector, v->dim * sizeof(float));
+	} else if (q->text) {
+		rc = osa_embed_text(v->emb, q->text, strlen(q->text), qv, err);
+		if (rc)
+			return osa_error_prefix(err, "index %s: ", v->index);
+	} else {
+		return osa_error_set(err, OSA_EINVAL,
+				     "index %s: a query needs a text or a "
+				     "vector",
+				     v->index);
+	}
+	if (vector_prepare(v, qv))
+		return osa_error_set(err, OSA_EINVAL,
+				     "index %s: the query vector is zero or "
+				     "holds a non-finite number",
+				     v->index);
+	return 0;
+}
+
+static int vector_query(void *self, const struct osa_query *q,
+			struct osa_hits *hits, struct osa_error *err)
+{
+	struct vector *v = self;
+	struct vector_cand *c = NULL;
+	hnswc_error herr = {0};
+	uint64_t *labels = NULL;
+	float *qv, *d = NULL;
+	size_t k, ef, want, i, nc = 0, last = 0;
+	int rc, n;
+
+	if (q->ef_search < 0 || q->ef_search > VECTOR_EF_MAX)
+		return osa_error_set(err, OSA_ERANGE,
+				     "index %s: ef_search %d is outside [1, "
+				     "%d]",
+				     v->index, q->ef_search, VECTOR_EF_MAX);
+	qv = malloc(v->dim * sizeof(float));
+	if (!qv)
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: out of memory", v->index);
+	rc = vector_query_vector(v, q, qv, err);
+	if (rc) {
+		free(qv);
+		return rc;
+	}
+	pthread_rwlock_rdlock(&v->lock);
+	hits->total = v->live;
+	k = q->offset > v->live ? v->live : q->offset;
+	k += q->limit > v->live - k ? v->live - k : q->limit;
+	if (k <= q->offset)
+		goto out;
+	ef = q->ef_search > 0 ? (size_t)q->ef_search : (size_t)v->ef_search;
+	/*
+	 * Ask for ef results, not k: the search explores that many anyway,
+	 * and candidates tied with the k-th best can then be ordered by srn,
+	 * so pages are deterministic even across ties.
+	 */
+	want = ef > k ? ef : k;
+	if (want > v->live)
+		want = v->live;
+	labels = malloc(want * sizeof(*labels));
+	d = malloc(want * sizeof(*d));
+	c = malloc(want * sizeof(*c));
+	if (!labels || !d || !c) {
+		rc = osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				   v->index);
+		goto out;
+	}
+	n = hnswc_search(v->h, qv, want, ef, v->pending ? vector_filter : NULL,
+			 v, labels, d, &herr);
+	if (n < 0) {
+		rc = osa_error_set(err, vector_code(n),
+				   "index %s: search failed: %s", v->index,
+				   herr.msg);
+		goto out;
+	}
+	/* Keep the best k and everything tied with the k-th. */
+	for (i = 0; i < (size_t)n; i++) {
+		const char *srn = labels[i] < v->nlabels ? v->srns[labels[i]]
+							 : NULL;
+
+		if (!srn)
+			continue;
+		if (nc >= k && d[i] != d[last])
+			break;
+		last = i;
+		c[nc].srn = srn;
+		c[nc++].score = v->metric == VECTOR_L2 ? -(double)d[i]
+						       : 1.0 - (double)d[i];
+	}
+	qsort(c, nc, sizeof(*c), vector_cmp_cand);
+	if (nc > k)
+		nc = k;
+	for (i = q->offset; i < nc && !rc; i++)
+		rc = osa_hits_push(hits, c[i].srn, c[i].score);
+	if (rc)
+		rc = osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				   v->index);
+out:
+	pthread_rwlock_unlock(&v->lock);
+	free(c);
+	free(d);
+	free(labels);
+	free(qv);
+	return rc;
+}
+
+static int vector_count(void *self, uint64_t *count)
+{
+	struct vector *v = self;
+
+	pthread_rwlock_rdlock(&v->lock);
+	*count = v->live;
+	pthread_rwlock_unlock(&v->lock);
+	return 0;
+}
+
+static int vector_health(void *self, struct osa_error *err)
+{
+	struct vector *v = self;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&v->lock);
+	if (v->degraded)
+		rc = osa_error_set(err, OSA_EDEGRADED,
+				   "index %s: %s (live %zu, deleted slots %zu "
+				   "of %zu)",
+				   v->index, v->why, v->live, v->nfree,
+				   v->nlabels);
+	pthread_rwlock_unlock(&v->lock);
+	return rc;
+}
+
+void vector_get_stats(void *self, struct vector_stats *st)
+{
+	struct vector *v = self;
+	size_t i;
+
+	pthread_rwlock_rdlock(&v->lock);
+	st->live = v->live;
+	st->slots = v->nlabels;
+	st->deleted = v->nfree;
+	st->capacity = hnswc_capacity(v->h);
+	st->compactions = v->compactions;
+	st->memory_bytes = hnswc_memory_bytes(v->h) +
+			   v->cap * (sizeof(*v->srns) + sizeof(*v->hash) +
+				     sizeof(*v->freel)) +
+			   (v->mask + 1) * sizeof(*v->slot);
+	for (i = 0; i < v->nlabels; i++)
+		if (v->srns[i])
+			st->memory_bytes += strlen(v->srns[i]) + 1;
+	pthread_rwlock_unlock(&v->lock);
+}
+
+/* ---- checkpoint ------------------------------------------------------ */
+
+static int vector_body(void *ctx, struct osa_snap_writer *w,
+		       struct osa_error *err)
+{
+	struct vector *v = ctx;
+	unsigned char pre[VECTOR_PREAMBLE] = {0};
+	uint64_t glen = hnswc_serialized_size(v->h), wrote = 0;
+	hnswc_error herr = {0};
+	size_t l;
+	FILE *fp;
+	int rc;
+
+	vector_put32(pre, (uint32_t)v->m);
+	vector_put32(pre + 4, (uint32_t)v->efc);
+	vector_put64(pre + 8, v->nlabels);
+	vector_put64(pre + 16, v->nfree);
+	vector_put64(pre + 24, v->live);
+	vector_put64(pre + 32, glen);
+	if ((rc = osa_snap_write(w, pre, sizeof(pre), err)))
+		return rc;
+	if (!(fp = osa_snap_writer_file(w, err)))
+		return err ? err->code : OSA_ENOMEM;
+	rc = hnswc_save_fp(v->h, fp, &wrote, &herr);
+	if (fclose(fp) && !rc)
+		return osa_error_set(err, OSA_EIO,
+				     "index %s: writing the graph to %s "
+				     "failed",
+				     v->index, v->snap_path);
+	if (rc || wrote != glen)
+		return osa_error_set(err, rc ? vector_code(rc) : OSA_EINTERNAL,
+				     "index %s: saving the graph failed: %s",
+				     v->index,
+				     rc ? herr.msg : "its size changed");
+	for (l = 0; l < v->nlabels && !rc; l++) {
+		size_t len = v->srns[l] ? strlen(v->srns[l]) : 0;
+		unsigned char lb[4];
+
+		vector_put32(lb, (uint32_t)len);
+		rc = osa_snap_write(w, lb, 4, err);
+		if (!rc && len)
+			rc = osa_snap_write(w, v->srns[l], len, err);
+	}
+	for (l = 0; l < v->nfree && !rc; l++) {
+		unsigned char lb[4];
+
+		vector_put32(lb, v->freel[l]);
+		rc = osa_snap_write(w, lb, 4, err);
+	}
+	return rc;
+}
+
+static int vector_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
+{
+	struct vector *v = self;
+	struct osa_snap_info info;
+	int rc;
+
+	/* Writers wait; queries go on. */
+	pthread_mutex_lock(&v->wmu);
+	pthread_rwlock_rdlock(&v->lock);
+	vector_expect(v, &info);
+	info.count = v->live;
+	info.lsn = lsn;
+	rc = osa_snap_save(v->snap_path, &info, vector_body, v, err);
+	if (!rc && v->nfree)
+		vector_log_state(v, "checkpoint");
+	pthread_rwlock_unlock(&v->lock);
+	pthread_mutex_unlock(&v->wmu);
+	if (rc)
+		osa_error_prefix(err, "index %s: checkpoint failed: ",
+				 v->index);
+	return rc;
+}
+
+static void vector_close(void *self)
+{
+	vector_free(self);
+}
+
+static const struct osa_backend vector_backend = {
+	.abi = OSA_BACKEND_ABI,
+	.size = sizeof(struct osa_backend),
+	.name = "vector",
+	.doc = "approximate nearest neighbours: an HNSW graph (hnswlib)",
+	.schema = &vector_schema,
+	.open = vector_open,
+	.ingest_batch = vector_ingest,
+	.remove = vector_remove,
+	.query = vector_query,
+	.count = vector_count,
+	.health = vector_health,
+	.checkpoint = vector_checkpoint,
+	.close = vector_close,
+};
+OSA_BACKEND_REGISTER(vector_backend);

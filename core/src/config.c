@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.c - the runtime configuration file.  Reads it with libconfig,
+ * validates the top-level settings against osai_core_schema and every index
+ * (name, backend, config) against its backend's schema, and collects every
+ * mistake of the file before refusing it: nothing is returned unless the
+ * whole file is right.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "osai.h"
+
+/* A configuration file larger than this is refused unread. */
+#define CFG_MAX_FILE (16u << 20)
+
+/* ---- the top-level schema --------------------------------------------- */
+
+_Static_assert(OSA_LOG_DEBUG == 0 && OSA_LOG_INFO == 1 && OSA_LOG_WARN == 2 &&
+		       OSA_LOG_ERROR == 3,
+	       "logging.level choices are enum osa_log_level in order");
+_Static_assert(OSAI_LOGFMT_TEXT == 0 && OSAI_LOGFMT_JSON == 1,
+	       "logging.format choices are enum osai_log_format in order");
+_Static_assert(OSAI_SRN_OSA == 0 && OSAI_SRN_ANY == 1,
+	       "srn_format choices are enum osai_srn_format in order");
+
+static const char *const cfg_levels[] = {"debug", "info", "warn", "error",
+					 NULL};
+static const char *const cfg_log_formats[] = {"text", "json", NULL};
+static const char *const cfg_srn_formats[] = {"osa", "any", NULL};
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+static void cfg_tls_check(void *cfg, struct osa_check *chk)
+{
+	const struct osai_tls_config *t = cfg;
+
+	if (!t->cert != !t->key)
+		osa_check_error(chk, t->cert ? "key" : "cert",
+				"set both cert and key, or neither (only %s "
+				"is set)",
+				t->cert ? "cert" : "key");
+}
+
+static void cfg_server_check(void *cfg, struct osa_check *chk)
+{
+	const struct osai_server_config *s = cfg;
+	char q[300];
+
+	if (*s->listen && !has_prefix(s->listen, "http://") &&
+	    !has_prefix(s->listen, "https://")) {
+		osai_quote(s->listen, q, sizeof(q));
+		osa_check_error(chk, "listen",
+				"expected \"\" (no HTTP) or a URL starting "
+				"with http:// or https://, got %s",
+				q);
+	} else if (has_prefix(s->listen, "https://") && !s->tls.cert &&
+		   !s->tls.key) {
+		osa_check_error(chk, "listen",
+				"an https:// URL needs tls.cert and tls.key "
+				"(PEM files)");
+	}
+	if (*s->nng && !has_prefix(s->nng, "ipc://") &&
+	    !has_prefix(s->nng, "tcp://") && !has_prefix(s->nng, "inproc://")) {
+		osai_quote(s->nng, q, sizeof(q));
+		osa_check_error(chk, "nng",
+				"expected \"\" (off) or a URL starting with "
+				"ipc://, tcp:// or inproc://, got %s",
+				q);
+	}
+}
+
+static const struct osa_field cfg_tls_fields[] = {
+	OSA_FIELD_PATH(struct osai_tls_config, cert, "cert", NULL,
+		       "Server certificate chain (PEM file) for https://."),
+	OSA_FIELD_PATH(struct osai_tls_config, key, "key", NULL,
+		       "Private key (PEM file) of the certificate."),
+	OSA_FIELD_END};
+
+static const struct osa_schema cfg_tls_schema = {
+	.name = "server.tls",
+	.size = sizeof(struct osai_tls_config),
+	.fields = cfg_tls_fields,
+	.check = cfg_tls_check,
+};
+
+static const struct osa_field cfg_server_fields[] = {
+	OSA_FIELD_STRING(struct osai_server_config, listen, "listen",
+			 "http://127.0.0.1:8080",
+			 "HTTP listen URL (http:// or https://); \"\" turns "
+			 "HTTP off."),
+	OSA_FIELD_STRING(struct osai_server_config, nng, "nng", "",
+			 "nng REQ/REP listen URL (ipc://, tcp:// or "
+			 "inproc://); \"\" turns it off."),
+	{.name = "api_key",
+	 .type = OSA_T_STRING,
+	 .offset = offsetof(struct osai_server_config, api_key),
+	 .flags = OSA_F_SECRET,
+	 .def_str = "",
+	 .doc = "Writes need `Authorization: Bearer <api_key>`; \"\" means "
+		"no key."},
+	OSA_FIELD_INT64(struct osai_server_config, max_body, "max_body",
+			8388608, 1024, 1073741824,
+			"Largest request body in bytes."),
+	OSA_FIELD_INT(struct osai_server_config, max_query, "max_query", 4096,
+		      16, 65536, "Longest query text (q) in bytes."),
+	OSA_FIELD_INT(struct osai_server_config, threads, "threads", 0, 0, 256,
+		      "Request worker threads; 0 means one per core."),
+	OSA_FIELD_GROUP(struct osai_server_config, tls, "tls", &cfg_tls_schema,
+			"TLS for an https:// listen URL: both cert and key, "
+			"or neither."),
+	OSA_FIELD_END};
+
+static const struct osa_schema cfg_server_schema = {
+	.name = "server",
+	.size = sizeof(struct osai_server_config),
+	.fields = cfg_server_fields,
+	.check = cfg_server_check,
+};
+
+static const struct osa_field cfg_logging_fields[] = {
+	OSA_FIELD_ENUM(struct osai_logging_config, level, "level", OSA_LOG_INFO,
+		       cfg_levels, "Least severe message logged."),
+	OSA_FIELD_ENUM(struct osai_logging_config, format, "format",
+		       OSAI_LOGFMT_TEXT, cfg_log_formats,
+		       "text: key=value lines; json: one JSON object a line."),
+	OSA_FIELD_END};
+
+static const struct osa_schema cfg_logging_schema = {
+	.name = "logging",
+	.size = sizeof(struct osai_logging_config),
+	.fields = cfg_logging_fields,
+};
+
+static const struct osa_field cfg_checkpoint_fields[] = {
+	OSA_FIELD_INT(struct osai_checkpoint_config, ops, "ops", 10000, 1,
+		      1000000000,
+		      "Checkpoint an index after this many changes."),
+	OSA_FIELD_INT(struct osai_checkpoint_config, seconds, "seconds", 60, 1,
+		      86400, "... or after this many seconds with changes."),
+	OSA_FIELD_END};
+
+static const struct osa_schema cfg_checkpoint_schema = {
+	.name = "checkpoint_interval",
+	.size = sizeof(struct osai_checkpoint_config),
+	.fields = cfg_checkpoint_fields,
+};
+
+static const struct osa_field cfg_core_fields[] = {
+	OSA_FIELD_PATH(struct osai_core_config, data_dir, "data_dir", "./data",
+		       "Directory of the journal and of every index's state; "
+		       "relative to the configuration file's directory."),
+	OSA_FIELD_GROUP(struct osai_core_config, server, "server",
+			&cfg_server_schema, "HTTP and nng serving."),
+	OSA_FIELD_GROUP(struct osai_core_config, logging, "logging",
+			&cfg_logging_schema, "Log level and format."),
+	OSA_FIELD_ENUM(struct osai_core_config, journal.srn_format,
+		       "srn_format", OSAI_SRN_OSA, cfg_srn_formats,
+		       "osa: srns must look like "
+		       "urn:osa:<domain>:rec:<id>@<version>; any: any "
+		       "non-empty string."),
+	OSA_FIELD_INT64(struct osai_core_config, journal.max_record_bytes,
+			"max_record_bytes", 1048576, 64, 67108864,
+			"Largest record (JSON bytes) accepted."),
+	OSA_FIELD_GROUP(struct osai_core_config, journal.checkpoint,
+			"checkpoint_interval", &cfg_checkpoint_schema,
+			"When indexes make their state durable."),
+	OSA_FIELD_INT64(struct osai_core_config, journal.map_size, "map_size",
+			67108864, 1048576, 1099511627776LL,
+			"Initial size in bytes of the journal's LMDB map; it "
+			"grows by itself."),
+	OSA_FIELD_END};
+
+const struct osa_schema osai_core_schema = {
+	.name = "osa",
+	.size = sizeof(struct osai_core_config),
+	.fields = cfg_core_fields,
+};
+
+/* ---- indexes ---------------------------------------------------------- */
+
+/* The keys of an index group other than `config`. */
+struct cfg_index {
+	char *name;
+	char *backend;
+};
+
+static const struct osa_field cfg_index_fields[] = {
+	{.name = "name",
+	 .type = OSA_T_STRING,
+	 .offset = offsetof(struct cfg_index, name),
+	 .flags = OSA_F_REQUIRED,
+	 .doc = "Index name."},
+	{.name = "backend",
+	 .type = OSA_T_STRING,
+	 .offset = offsetof(struct cfg_index, backend),
+	 .flags = OSA_F_REQUIRED,
+	 .doc = "Registered backend."},
+	OSA_FIELD_END};
+
+static const struct osa_schema cfg_index_schema = {
+	.name = "index",
+	.size = sizeof(struct cfg_index),
+	.fields = cfg_index_fields,
+};
+
+static const char *const cfg_root_extra[] = {"indexes", NULL};
+static const char *const cfg_index_extra[] = {"config", NULL};
+
+/* [a-z0-9][a-z0-9_-]{0,62}: it becomes a directory name. */
+static bool cfg_valid_index_name(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n < 1 || n > 63)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			continue;
+		if (i > 0 && (c == '_' || c == '-'))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static config_setting_t *cfg_member(const config_setting_t *g, const char *name)
+{
+	int i, n;
+
+	if (!g || !config_setting_is_group(g))
+		return NULL;
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+
+		if (config_setting_name(m) &&
+		    !strcmp(config_setting_name(m), name))
+			return m;
+	}
+	return NULL;
+}
+
+static void cfg_oom(struct osai_schema_ctx *ctx)
+{
+	if (!ctx->oom)
+		osai_diag_add(ctx->diags, ctx->file, 0, NULL, "out of memory");
+	ctx->oom = true;
+}
+
+static void cfg_unknown_backend(struct osai_schema_ctx *ctx,
+				const config_setting_t *at, const char *path,
+				const char *name)
+{
+	const struct osai_absent *a = osai_absent_find("backend", name);
+	size_t n = osai_backend_count(), i, len = 1;
+	const char **names;
+	const char *sug;
+	char q[300], *list, *o;
+
+	if (a) {
+		osai_schema_diag(
+			ctx, at, path,
+			"backend \"%s\" is in this source tree but not "
+			"built in: enable %s (make menuconfig) and "
+			"rebuild",
+			name, a->symbol);
+		return;
+	}
+	names = calloc(n ? n : 1, sizeof(*names));
+	if (!names) {
+		cfg_oom(ctx);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		names[i] = osai_backend_at(i)->name;
+		len += strlen(names[i]) + 2;
+	}
+	list = malloc(len + sizeof("(none)"));
+	if (!list) {
+		free(names);
+		cfg_oom(ctx);
+		return;
+	}
+	o = list;
+	*o = '\0';
+	for (i = 0; i < n; i++)
+		o += sprintf(o, "%s%s", i ? ", " : "", names[i]);
+	if (!n)
+		strcpy(list, "(none)");
+	sug = osai_suggest(name, names, n);
+	osai_quote(name, q, sizeof(q));
+	if (sug)
+		osai_schema_diag(ctx, at, path,
+				 "unknown backend %s; did you mean \"%s\"? "
+				 "available: %s",
+				 q, sug, list);
+	else
+		osai_schema_diag(ctx, at, path,
+				 "unknown backend %s; available: %s", q, list);
+	free(list);
+	free(names);
+}
+
+/* "indexes.<name>.<key>" (or the index's own path when key is NULL). */
+static char *cfg_path(const char *ipath, const char *key)
+{
+	char *p;
+
+	if (!key)
+		return strdup(ipath);
+	if (asprintf(&p, "%s.%s", ipath, key) < 0)
+		return NULL;
+	return p;
+}
+
+/* Validate index element `e` (number i) into cfg->indexes[cfg->n_indexes]. */
+static void cfg_index(struct osai_schema_ctx *ctx, struct osai_config *cfg,
+		      const config_setting_t *e, unsigned i)
+{
+	struct osai_index_config *ix = &cfg->indexes[cfg->n_indexes];
+	const config_setting_t *nm = cfg_member(e, "name");
+	const config_setting_t *bk = cfg_member(e, "backend");
+	const config_setting_t *conf = cfg_member(e, "config");
+	const struct osa_backend *b = NULL;
+	struct cfg_index ci = {0};
+	char ipath[96], got[300], q[300];
+	char *p = NULL;
+	size_t j;
+
+	if (nm && config_setting_type(nm) == CONFIG_TYPE_STRING &&
+	    config_setting_get_string(nm) &&
+	    cfg_valid_index_name(config_setting_get_string(nm)))
+		snprintf(ipath, sizeof(ipath), "indexes.%s",
+			 config_setting_get_string(nm));
+	else
+		snprintf(ipath, sizeof(ipath), "indexes.[%u]", i);
+	if (!config_setting_is_group(e)) {
+		osai_setting_describe(e, got, sizeof(got));
+		osai_schema_diag(ctx, e, ipath,
+				 "expected an index group like { name = "
+				 "\"papers\"; backend = \"vector\"; }, got %s",
+				 got);
+		return;
+	}
+	ix->line = (int)config_setting_source_line(e);
+	cfg->n_indexes++;
+	osai_schema_fill(ctx, &cfg_index_schema, e, e, ipath, cfg_index_extra,
+			 &ci);
+	if (ci.name) {
+		p = cfg_path(ipath, "name");
+		if (!p)
+			goto oom;
+		if (!cfg_valid_index_name(ci.name)) {
+			osai_quote(ci.name, q, sizeof(q));
+			osai_schema_diag(ctx, nm, p,
+					 "%s is not a valid index name: use 1 "
+					 "to 63 characters of a-z, 0-9, _ and "
+					 "-, starting with a letter or digit",
+					 q);
+		} else {
+			for (j = 0; j + 1 < cfg->n_indexes; j++)
+				if (cfg->indexes[j].name &&
+				    !strcmp(cfg->indexes[j].name, ci.name))
+					break;
+			if (j + 1 < cfg->n_indexes)
+				osai_schema_diag(ctx, nm, p,
+						 "duplicate index name \"%s\" "
+						 "(first defined at line %d)",
+						 ci.name, cfg->indexes[j].line);
+			ix->name = ci.name;
+			ci.name = NULL;
+		}
+		free(p);
+		p = NULL;
+	}
+	if (ci.backend) {
+		b = osa_backend_find(ci.backend);
+		if (!b) {
+			p = cfg_path(ipath, "backend");
+			if (!p)
+				goto oom;
+			cfg_unknown_backend(ctx, bk, p, ci.backend);
+			free(p);
+			p = NULL;
+		}
+	}
+	if (conf && !config_setting_is_group(conf)) {
+		p = cfg_path(ipath, "config");
+		if (!p)
+			goto oom;
+		osai_setting_describe(conf, got, sizeof(got));
+		osai_schema_diag(ctx, conf, p, "expected a group, got %s", got);
+		free(p);
+		p = NULL;
+	} else if (b && b->schema) {
+		ix->backend = b;
+		ix->config = calloc(1, b->schema->size ? b->schema->size : 1);
+		p = cfg_path(ipath, "config");
+		if (!ix->config || !p)
+			goto oom;
+		osai_schema_fill(ctx, b->schema, conf, e, p, NULL, ix->config);
+		free(p);
+		p = NULL;
+	}
+	osa_schema_release(&cfg_index_schema, &ci);
+	return;
+oom:
+	free(p);
+	osa_schema_release(&cfg_index_schema, &ci);
+	cfg_oom(ctx);
+}
+
+static void cfg_indexes(struct osai_schema_ctx *ctx, struct osai_config *cfg,
+			const config_setting_t *list)
+{
+	unsigned i, n;
+	char got[300];
+
+	if (!list)
+		return;
+	n = (unsigned)config_setting_length(list);
+	if (config_setting_type(list) != CONFIG_TYPE_LIST &&
+	    !(config_setting_type(list) == CONFIG_TYPE_ARRAY && n == 0)) {
+		osai_setting_describe(list, got, sizeof(got));
+		osai_schema_diag(
+			ctx, list, "indexes",
+			"expected a list of index groups like ( { "
+			"name = \"papers\"; backend = \"vector\"; } ), "
+			"got %s",
+			got);
+		return;
+	}
+	if (!n)
+		return;
+	cfg->indexes = calloc(n, sizeof(*cfg->indexes));
+	if (!cfg->indexes) {
+		cfg_oom(ctx);
+		return;
+	}
+	for (i = 0; i < n && !ctx->oom; i++)
+		cfg_index(ctx, cfg, config_setting_get_elem(list, i), i);
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+void osai_config_free(struct osai_config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	osa_schema_release(&osai_core_schema, &cfg->core);
+	for (i = 0; i < cfg->n_indexes; i++) {
+		struct osai_index_config *ix = &cfg->indexes[i];
+
+		free(ix->name);
+		if (ix->backend)
+			osa_schema_free(ix->backend->schema, ix->config);
+		else
+			free(ix->config);
+	}
+	free(cfg->indexes);
+	free(cfg->file);
+	free(cfg->basedir);
+	free(cfg);
+}
+
+/* Validate `text` (the whole file); see osai_config_load_string(). */
+static int cfg_load(const char *text, const char *name, const char *basedir,
+		    struct osai_config **out, struct osai_diags *d)
+{
+	struct osai_schema_ctx ctx = {
+		.diags = d, .file = name, .basedir = basedir};
+	size_t before = d->n;
+	bool lost = d->oom;
+	struct osai_config *cfg = NULL;
+	config_setting_t *root;
+	char *wide, fbuf[4096];
+	config_t lc;
+	int rc = 0;
+
+	wide = osai_config_widen_ints(text);
+	if (!wide) {
+		cfg_oom(&ctx);
+		return OSA_ENOMEM;
+	}
+	config_init(&lc);
+	config_set_auto_convert(&lc, 0);
+	config_set_include_dir(&lc, basedir);
+	if (!config_read_string(&lc, wide)) {
+		const char *ef = config_error_file(&lc);
+
+		if (!ef) {
+			ef = name;
+		} else if (ef[0] != '/' && strcmp(basedir, ".")) {
+			snprintf(fbuf, sizeof(fbuf), "%s/%s", basedir, ef);
+			ef = fbuf;
+		}
+		osai_diag_add(d, ef, config_error_line(&lc), NULL, "%s",
+			      config_error_text(&lc));
+		rc = OSA_ECONFIG;
+		goto out;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg || !(cfg->file = strdup(name)) ||
+	    !(cfg->basedir = strdup(basedir))) {
+		cfg_oom(&ctx);
+		rc = OSA_ENOMEM;
+		goto out;
+	}
+	root = config_root_setting(&lc);
+	osai_schema_fill(&ctx, &osai_core_schema, root, root, "",
+			 cfg_root_extra, &cfg->core);
+	if (!ctx.oom)
+		cfg_indexes(&ctx, cfg, cfg_member(root, "indexes"));
+	if (ctx.oom)
+		rc = OSA_ENOMEM;
+	else if (d->n > before || (d->oom && !lost))
+		rc = OSA_ECONFIG;
+out:
+	config_destroy(&lc);
+	free(wide);
+	if (rc) {
+		osai_config_free(cfg);
+		return rc;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int osai_config_load_string(const char *text, const char *name,
+			    const char *basedir, struct osai_config **out,
+			    struct osai_diags *diags)
+{
+	if (!out || !diags)
+		return OSA_EINVAL;
+	*out = NULL;
+	return cfg_load(text ? text : "", name ? name : "<string>",
+			basedir ? basedir : ".", out, diags);
+}
+
+/* The whole file, NUL-terminated; NULL with errno set on failure. */
+static char *cfg_read(const char *path, size_t *len)
+{
+	size_t cap = 0, n = 0, got;
+	char *buf = NULL, *nb;
+	FILE *f;
+	int e;
+
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap >= CFG_MAX_FILE) {
+				e = EFBIG;
+				goto fail;
+			}
+			cap = cap ? cap * 2 : 4096;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				e = ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (!got) {
+			if (ferror(f)) {
+				e = errno ? errno : EIO;
+				goto fail;
+			}
+			break;
+		}
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+fail:
+	free(buf);
+	fclose(f);
+	errno = e;
+	return NULL;
+}
+
+int osai_config_load_file(const char *path, struct osai_config **out,
+			  struct osai_diags *diags)
+{
+	char *text, *dir, *slash;
+	const char *nul;
+	size_t len = 0;
+	int rc, line = 1;
+
+	if (!out || !diags || !path)
+		return OSA_EINVAL;
+	*out = NULL;
+	errno = 0;
+	text = cfg_read(path, &len);
+	if (!text) {
+		osai_diag_add(diags, path, 0, NULL, "cannot read: %s",
+			      errno == EFBIG ? "larger than 16 MiB"
+					     : strerror(errno ? errno : EIO));
+		return OSA_EIO;
+	}
+	nul = memchr(text, '\0', len);
+	if (nul) {
+		const char *p;
+
+		for (p = text; p < nul; p++)
+			line += *p == '\n';
+		osai_diag_add(diags, path, line, NULL,
+			      "a NUL byte: this is not a text file");
+		free(text);
+		return OSA_ECONFIG;
+	}
+	dir = strdup(path);
+	if (!dir) {
+		free(text);
+		osai_diag_add(diags, path, 0, NULL, "out of memory");
+		return OSA_ENOMEM;
+	}
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	rc = cfg_load(text, path, dir, out, diags);
+	free(dir);
+	free(text);
+	return rc;
+}
+
+const struct osai_index_config *osai_config_index(const struct osai_config *cfg,
+						  const char *name)
+{
+	size_t i;
+
+	if (!cfg || !name)
+		return NULL;
+	for (i = 0; i < cfg->n_indexes; i++)
+		if (cfg->indexes[i].name && !strcmp(cfg->indexes[i].name, name))
+			return &cfg->indexes[i];
+	return NULL;
+}

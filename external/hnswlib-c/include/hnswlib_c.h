@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hnswlib_c.h - a C interface to hnswlib (HNSW approximate nearest neighbour
+ * search), for float vectors under squared L2 or inner-product distance.
+ *
+ * Implemented in C++ (src/hnswlib_c.cpp) over the Debian package
+ * libhnswlib-dev (0.6.2, header-only).  No C++ type and no C++ exception
+ * crosses this interface: every failure becomes a negative HNSWC_E* code and
+ * a message in a caller-owned struct hnswc_error.
+ *
+ * Conventions
+ *   - Fallible functions return 0 (or a count >= 0) on success and a negative
+ *     HNSWC_E* code on failure.  If `err` is not NULL it is filled on failure
+ *     (code and a message naming what went wrong) and cleared (code 0, empty
+ *     message) on success.  `err` may always be NULL.
+ *   - Labels are caller-chosen 64-bit ids, one vector per label.
+ *   - Distances: HNSWC_L2 gives the SQUARED Euclidean distance; HNSWC_IP
+ *     gives 1 - dot(a, b).  Cosine similarity is HNSWC_IP over vectors the
+ *     caller has normalised (queries too); then distance = 1 - cosine.
+ *   - Vectors are `dim` floats, copied in; they must be finite (NaN and
+ *     infinities are refused with HNSWC_EINVAL).
+ *   - Sizes are limited to HNSWC_MAX_ELEMENTS elements, HNSWC_MAX_DIM
+ *     dimensions and M in [HNSWC_MIN_M, HNSWC_MAX_M].
+ *
+ * Ownership
+ *   hnswc_create() and the hnswc_load*() functions give the caller an index
+ *   that it frees with hnswc_free().  Nothing else allocates on the caller's
+ *   behalf; output arrays are the caller's.
+ *
+ * Thread safety (one index; different indexes are independent)
+ *   - hnswc_search() and the read-only getters may run in any number of
+ *     threads at once, also while another thread runs hnswc_add(),
+ *     hnswc_mark_deleted(), hnswc_resize(), hnswc_set_ef() or a save.  An
+ *     internal reader-writer lock makes this safe:
+ *       * adding a NEW label runs concurrently with searches (hnswlib's own
+ *         per-element locks; the shim's search takes the same locks);
+ *       * replacing or undeleting an existing label, hnswc_mark_deleted()
+ *         and hnswc_resize() briefly take the lock exclusively: searches wait
+ *         for that one operation.
+ *   - Writers (add, mark_deleted, resize, save) are serialised by an internal
+ *     mutex: calling them from several threads is safe but not parallel.
+ *   - hnswc_free() must not race with any other call on the same index.
+ *   - The search filter callback runs inside the search with the index
+ *     read-locked: it must not call any hnswc_* function on the same index.
+ *
+ * Persistence
+ *   The serialised form is exactly hnswlib 0.6.2's saveIndex() layout
+ *   (native byte order, 64-bit size_t), so files written by hnswlib's C++ or
+ *   Python bindings of that version load here and the reverse.  It carries
+ *   no magic, version or checksum: embed it in a container that has them
+ *   (see hnswc_save_fp() / hnswc_save_mem()).  Loading never hands unchecked
+ *   bytes to hnswlib: every size, count, level and neighbour id is checked
+ *   against the real input length, `dim` and the element count first, and a
+ *   bad input gives HNSWC_ECORRUPT, never a crash or a huge allocation.
+ */
+#ifndef HNSWLIB_C_H
+#define HNSWLIB_C_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An HNSW index.  Opaque. */
+typedef struct hnswc_index hnswc_index;
+
+enum hnswc_space {
+	HNSWC_L2 = 0, /* squared Euclidean distance */
+	HNSWC_IP = 1  /* 1 - inner product; cosine over normalised vectors */
+};
+
+enum hnswc_errcode {
+	HNSWC_OK = 0,
+	HNSWC_EINVAL = -1,    /* bad argument (NULL, out of range, non-finite) */
+	HNSWC_ENOMEM = -2,    /* out of memory */
+	HNSWC_EIO = -3,       /* open/read/write failed (errno in message) */
+	HNSWC_EFULL = -4,     /* capacity reached: hnswc_resize() first */
+	HNSWC_ECORRUPT = -5,  /* serialised index failed a check */
+	HNSWC_EINTERNAL = -6, /* a bug or an index left inconsistent */
+	HNSWC_ENOTFOUND = -7  /* no such label */
+};
+
+/* Size of hnswc_error.msg, NUL included. */
+#define HNSWC_ERROR_MSG_MAX 256
+
+/* Failure detail, plain data: may live on the stack. */
+typedef struct {
+	int code;                      /* HNSWC_E* code, 0 if no error */
+	char msg[HNSWC_ERROR_MSG_MAX]; /* what went wrong, NUL-terminated */
+} hnswc_error;
+
+/* Limits checked by hnswc_create() / hnswc_resize() / hnswc_load*(). */
+#define HNSWC_MAX_ELEMENTS ((size_t)0x7fffffff) /* internal ids are 32-bit */
+#define HNSWC_MAX_DIM ((size_t)1 << 20)
+#define HNSWC_MIN_M 2
+#define HNSWC_MAX_M 10000
+#define HNSWC_DEFAULT_EF 10 /* hnswlib's default query-time ef */
+
+/* Static description of a code ("invalid argument", ...); never NULL. */
+const char *hnswc_strerror(int code);
+
+/*
+ * Create an empty index for `dim`-dimensional vectors of distance `space`
+ * (enum hnswc_space), room for `max_elements` (>= 1) elements, `m` links per
+ * node (2M on the bottom layer; 16 is a good default), `ef_construction`
+ * (>= 1; 100-400 typical, raised to m if lower) and a level-generator seed.
+ * The query-time ef starts at HNSWC_DEFAULT_EF.  On success *out is the new
+ * index; on failure *out is set to NULL.
+ */
+int hnswc_create(int space, size_t dim, size_t max_elements, size_t m,
+		 size_t ef_construction, uint64_t seed, hnswc_index **out,
+		 hnswc_error *err);
+
+/* Free an index and everything it owns.  NULL is a no-op. */
+void hnswc_free(hnswc_index *idx);
+
+/*
+ * Insert `vec` (dim floats) under `label`.  A label already present has its
+ * vector replaced (and its graph links repaired); a label marked deleted is
+ * undeleted and replaced.  A new label when hnswc_count() has reached
+ * hnswc_capacity() gives HNSWC_EFULL (deleted elements keep their slots;
+ * reuse their labels or hnswc_resize()).
+ */
+int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
+	      hnswc_error *err);
+
+/*
+ * Set the default query-time ef (size of the dynamic candidate list; higher
+ * = better recall, slower), used when hnswc_search() is given ef 0.
+ * Returns 0, or HNSWC_EINVAL for a NULL index or ef 0.  Atomic: safe while
+ * searches run.
+ */
+int hnswc_set_ef(hnswc_index *idx, size_t ef);
+
+/* The default query-time ef (0 for NULL). */
+size_t hnswc_get_ef(const hnswc_index *idx);
+
+/*
+ * Filter for hnswc_search(): return non-zero to accept `label`.  Called from
+ * the searching thread, possibly many times per search, only for live
+ * (not deleted) elements.  Must not call hnswc_* on the same index.
+ */
+typedef int (*hnswc_filter_fn)(uint64_t label, void *ctx);
+
+/*
+ * k nearest neighbours of `query` (dim floats).  Fills labels[0..n) and, if
+ * `distances` is not NULL, distances[0..n), nearest first (ascending
+ * distance), and returns n (0 <= n <= k; n < k when fewer live elements pass
+ * the filter or the search found fewer), or a negative HNSWC_E* code.
+ *
+ * `ef` is this query's candidate list size (0 = the index default, see
+ * hnswc_set_ef()); max(ef, k) is used.  It changes no shared state, so
+ * threads may search with different ef concurrently.
+ *
+ * Deleted elements and labels the filter rejects are never returned but
+ * are still walked through, so a selective filter stays correct (the search
+ * then visits more of the graph; with very selective filters an exact scan
+ * of the accepted labels is cheaper).
+ */
+int hnswc_search(const hnswc_index *idx, const float *query, size_t k,
+		 size_t ef, hnswc_filter_fn filter, void *ctx,
+		 uint64_t *labels, float *distances, hnswc_error *err);
+
+/*
+ * Mark `label` deleted: searches stop returning it; it keeps its slot and
+ * its place in the graph (as a waypoint).  hnswc_add() with the same label
+ * undeletes it.  Marking an already deleted label succeeds (no-op).
+ * Unknown label: HNSWC_ENOTFOUND.
+ */
+int hnswc_mark_deleted(hnswc_index *idx, uint64_t label, hnswc_error *err);
+
+/*
+ * Label state: 1 if `label` is present and live, 0 if present but marked
+ * deleted, HNSWC_ENOTFOUND if absent, HNSWC_EINVAL for a NULL index.
+ */
+int hnswc_contains(const hnswc_index *idx, uint64_t label);
+
+/*
+ * Copy the stored vector of `label` (live or deleted) into out[0..dim).
+ * HNSWC_ENOTFOUND if the label is absent.
+ */
+int hnswc_get_vector(const hnswc_index *idx, uint64_t label, float *out,
+		     hnswc_error *err);
+
+/*
+ * Change the capacity to `new_max` (>= max(hnswc_count(), 1), at most
+ * HNSWC_MAX_ELEMENTS).  Takes the index lock exclusively: concurrent
+ * searches wait for it.
+ */
+int hnswc_resize(hnswc_index *idx, size_t new_max, hnswc_error *err);
+
+/* Elements stored, deleted ones included (0 for NULL). */
+size_t hnswc_count(const hnswc_index *idx);
+/* Elements marked deleted. */
+size_t hnswc_deleted_count(const hnswc_index *idx);
+/* Maximum elements before hnswc_resize() is needed. */
+size_t hnswc_capacity(const hnswc_index *idx);
+/* Dimension and space (enum hnswc_space) the index was made with. */
+size_t hnswc_dim(const hnswc_index *idx);
+int hnswc_space(const hnswc_index *idx);
+/*
+ * Approximate heap memory of the index in bytes: vectors and bottom layer
+ * (preallocated for the whole capacity), upper layers, per-element locks,
+ * label map and the visited lists used by searches.
+ */
+size_t hnswc_memory_bytes(const hnswc_index *idx);
+
+/*
+ * Exact size in bytes of the serialised index as hnswc_save*() would write
+ * it now (0 for NULL).  Only stable while no writer runs.
+ */
+uint64_t hnswc_serialized_size(const hnswc_index *idx);
+
+/*
+ * Write the index to `path` (created or truncated, then flushed and
+ * fsync()ed).  Not atomic: to replace a file safely, save to a temporary
+ * name in the same directory and rename(2) it.  Searches may run meanwhile;
+ * writers wait.
+ */
+int hnswc_save(const hnswc_index *idx, const char *path, hnswc_error *err);
+
+/*
+ * Write the index at the current position of `fp` (not flushed, not
+ * closed), and, if `written` is not NULL, store the byte count there, to
+ * be passed back to hnswc_load_fp() as `len`.  For embedding the graph in a
+ * caller's own file format (own header, own checksum).
+ */
+int hnswc_save_fp(const hnswc_index *idx, FILE *fp, uint64_t *written,
+		  hnswc_error *err);
+
+/*
+ * Serialise into buf[0..cap).  Stores the size in *written (if not NULL).
+ * If cap is too small: HNSWC_EINVAL, nothing meaningful written, and
+ * *written holds the size needed.
+ */
+int hnswc_save_mem(const hnswc_index *idx, void *buf, size_t cap,
+		   size_t *written, hnswc_error *err);
+
+/*
+ * Load an index saved by hnswc_save() (or hnswlib 0.6.2's saveIndex()).
+ * `space` and `dim` must be what it was built with (the format does not
+ * record the space; a wrong dim is detected).  The capacity becomes
+ * max(max_elements, stored element count, 1); the capacity recorded in the
+ * file is not used (a crafted file could not make us allocate it).  The
+ * default ef is HNSWC_DEFAULT_EF.  Errors: HNSWC_EIO (cannot open/read),
+ * HNSWC_ECORRUPT (failed a check; the message names the file and the
+ * check), HNSWC_ENOMEM, HNSWC_EINVAL.
+ */
+int hnswc_load(const char *path, int space, size_t dim, size_t max_elements,
+	       hnswc_index **out, hnswc_error *err);
+
+/*
+ * Load exactly `len` bytes from the current position of `fp`, as written by
+ * hnswc_save_fp().  The serialised index must fill exactly `len` bytes.  If
+ * `fp` is a regular file, `len` is first checked against the bytes left in
+ * it.  On success `fp` is positioned just after the index.
+ */
+int hnswc_load_fp(FILE *fp, uint64_t len, int space, size_t dim,
+		  size_t max_elements, hnswc_index **out, hnswc_error *err);
+
+/* Load from buf[0..len), which must hold exactly one serialised index. */
+int hnswc_load_mem(const void *buf, size_t len, int space, size_t dim,
+		   size_t max_elements, hnswc_index **out, hnswc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HNSWLIB_C_H */

@@ -1,0 +1,1511 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hnswlib_c.cpp - the C shim over hnswlib 0.6.2 (see include/hnswlib_c.h).
+ *
+ * What is hnswlib's and what is ours:
+ *   - graph construction (addPoint, including replace/undelete of an existing
+ *     label), the distance kernels (L2Space, InnerProductSpace), the visited
+ *     list pool and the in-memory layout are hnswlib's;
+ *   - search is our own loop over hnswlib's public members: it takes the
+ *     query's ef as an argument (hnswlib 0.6.2 reads the shared ef_ and has
+ *     no filter argument), applies the label filter, and takes hnswlib's
+ *     per-element link-list locks while it copies a neighbour list, as
+ *     hnswlib's own construction-time search does, so that it can run while
+ *     addPoint() inserts a new element;
+ *   - resize is our own exception-safe version of resizeIndex();
+ *   - save writes hnswlib's saveIndex() layout; load parses and checks every
+ *     field itself and fills the index's members directly: hnswlib's
+ *     loadIndex() trusts the file and is never called.
+ *
+ * Locking (per index):
+ *   wmu  (mutex)   serialises writers: add, mark_deleted, resize, save.
+ *   rw   (rwlock)  searches and getters: shared.  Adding a new label: shared
+ *                  (hnswlib's per-element locks do the rest).  Replacing or
+ *                  undeleting a label, marking deleted, resize: exclusive.
+ *   hnswlib's own: cur_element_count_guard_ (label map, element count),
+ *                  global (entry point and top level), link_list_locks_[i].
+ * Order: wmu -> rw -> hnswlib's locks.  The rwlock prefers writers (glibc),
+ * so a stream of searches cannot starve a writer.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
+
+/*
+ * hnswlib.h defines non-inline functions at global scope (cpuid, xgetbv,
+ * AVXCapable, AVX512Capable) and non-const function pointers in namespace
+ * hnswlib (L2SqrSIMD16Ext, ...).  Rename the namespace and those functions,
+ * so that a program may link this library and also include hnswlib itself
+ * (a benchmark comparing the two) without duplicate symbols, and so that
+ * hnswlib templates instantiated here (possibly with other -m flags, see
+ * HNSWLIB_C_SIMD) can never be merged with another object's instances.
+ * `hnswlib::` below therefore means hnswc_hnswlib::.
+ */
+#define hnswlib hnswc_hnswlib
+#define cpuid hnswc_hnswlib_cpuid
+#define xgetbv hnswc_hnswlib_xgetbv
+#define AVXCapable hnswc_hnswlib_AVXCapable
+#define AVX512Capable hnswc_hnswlib_AVX512Capable
+#include <hnswlib/hnswlib.h>
+#undef cpuid
+#undef xgetbv
+#undef AVXCapable
+#undef AVX512Capable
+
+#include "hnswlib_c.h"
+
+using hnswlib::labeltype;
+using hnswlib::linklistsizeint;
+using hnswlib::tableint;
+typedef hnswlib::HierarchicalNSW<float> Hnsw;
+
+static_assert(sizeof(labeltype) == sizeof(uint64_t), "64-bit labels");
+static_assert(sizeof(size_t) == 8, "the hnswlib file layout assumed here "
+				   "has 64-bit size_t fields");
+static_assert(sizeof(tableint) == 4 && sizeof(linklistsizeint) == 4,
+	      "hnswlib 0.6.2 ids and list headers are 32-bit");
+
+/* Fixed part of the saved layout, see hnsw_header below. */
+#define HDR_SIZE ((size_t)96)
+/* Upper bound on the top level accepted from a file (real: ~log_M(n)). */
+#define MAX_LEVEL 255
+/* Upper bound on ef_construction accepted from a file. */
+#define MAX_EF_CONSTRUCTION ((size_t)1 << 20)
+
+struct hnswc_index {
+	int space;
+	size_t dim;
+	/* Declared before h: h points into it, so it must outlive h. */
+	std::unique_ptr<hnswlib::SpaceInterface<float>> sp;
+	std::unique_ptr<Hnsw> h;
+	mutable pthread_rwlock_t rw;
+	mutable std::mutex wmu;
+	std::atomic<size_t> ef{HNSWC_DEFAULT_EF};
+	/* A failed insert left a half-made element: refuse writes. */
+	std::atomic<bool> broken{false};
+	/* Searches in flight and their peak (for hnswc_memory_bytes). */
+	mutable std::atomic<size_t> active{0};
+	mutable std::atomic<size_t> peak{0};
+
+	hnswc_index()
+	{
+		pthread_rwlockattr_t a;
+
+		pthread_rwlockattr_init(&a);
+#ifdef __GLIBC__
+		pthread_rwlockattr_setkind_np(
+			&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+		int rc = pthread_rwlock_init(&rw, &a);
+		pthread_rwlockattr_destroy(&a);
+		if (rc)
+			throw std::runtime_error("cannot initialise a rwlock");
+	}
+	~hnswc_index()
+	{
+		h.reset();
+		pthread_rwlock_destroy(&rw);
+	}
+	hnswc_index(const hnswc_index &) = delete;
+	hnswc_index &operator=(const hnswc_index &) = delete;
+};
+
+namespace
+{
+
+class RdLock {
+	pthread_rwlock_t *l_;
+
+public:
+	explicit RdLock(pthread_rwlock_t *l) : l_(l)
+	{
+		if (pthread_rwlock_rdlock(l_))
+			throw std::runtime_error("pthread_rwlock_rdlock failed");
+	}
+	~RdLock()
+	{
+		pthread_rwlock_unlock(l_);
+	}
+	RdLock(const RdLock &) = delete;
+	RdLock &operator=(const RdLock &) = delete;
+};
+
+class WrLock {
+	pthread_rwlock_t *l_;
+
+public:
+	explicit WrLock(pthread_rwlock_t *l) : l_(l)
+	{
+		if (pthread_rwlock_wrlock(l_))
+			throw std::runtime_error("pthread_rwlock_wrlock failed");
+	}
+	~WrLock()
+	{
+		pthread_rwlock_unlock(l_);
+	}
+	WrLock(const WrLock &) = delete;
+	WrLock &operator=(const WrLock &) = delete;
+};
+
+} /* namespace */
+
+/* ---- errors ---- */
+
+static void err_clear(hnswc_error *err)
+{
+	if (err) {
+		err->code = 0;
+		err->msg[0] = '\0';
+	}
+}
+
+__attribute__((format(printf, 3, 4))) static int
+err_set(hnswc_error *err, int code, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+
+		err->code = code;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+/*
+ * Run f() (returning an int code), turning every C++ exception into an
+ * error code: nothing may unwind into C.  hnswlib reports allocation
+ * failures as std::runtime_error("Not enough memory...").
+ */
+template <typename F>
+static int guarded(hnswc_error *err, const char *what, F &&f) noexcept
+{
+	try {
+		int rc = f();
+		if (rc >= 0)
+			err_clear(err);
+		return rc;
+	} catch (const std::bad_alloc &) {
+		return err_set(err, HNSWC_ENOMEM, "%s: out of memory", what);
+	} catch (const std::exception &e) {
+		const char *m = e.what();
+		int code = strncmp(m, "Not enough memory", 17) == 0
+				   ? HNSWC_ENOMEM
+				   : HNSWC_EINTERNAL;
+		return err_set(err, code, "%s: %s", what, m);
+	} catch (...) {
+		return err_set(err, HNSWC_EINTERNAL,
+			       "%s: unknown C++ exception", what);
+	}
+}
+
+/* Same for functions that return a value and cannot report an error. */
+template <typename T, typename F> static T quiet(T fallback, F &&f) noexcept
+{
+	try {
+		return f();
+	} catch (...) {
+		return fallback;
+	}
+}
+
+extern "C" const char *hnswc_strerror(int code)
+{
+	switch (code) {
+	case HNSWC_OK:
+		return "success";
+	case HNSWC_EINVAL:
+		return "invalid argument";
+	case HNSWC_ENOMEM:
+		return "out of memory";
+	case HNSWC_EIO:
+		return "I/O error";
+	case HNSWC_EFULL:
+		return "index full";
+	case HNSWC_ECORRUPT:
+		return "corrupt index data";
+	case HNSWC_EINTERNAL:
+		return "internal error";
+	case HNSWC_ENOTFOUND:
+		return "label not found";
+	default:
+		return "unknown error";
+	}
+}
+
+/* ---- helpers ---- */
+
+static bool all_finite(const float *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
+static std::unique_ptr<hnswlib::SpaceInterface<float>> make_space(int space,
+								  size_t dim)
+{
+	if (space == HNSWC_L2)
+		return std::unique_ptr<hnswlib::SpaceInterface<float>>(
+			new hnswlib::L2Space(dim));
+	return std::unique_ptr<hnswlib::SpaceInterface<float>>(
+		new hnswlib::InnerProductSpace(dim));
+}
+
+static int check_params(int space, size_t dim, hnswc_error *err)
+{
+	if (space != HNSWC_L2 && space != HNSWC_IP)
+		return err_set(err, HNSWC_EINVAL,
+			       "space %d is neither HNSWC_L2 (0) nor HNSWC_IP (1)",
+			       space);
+	if (dim < 1 || dim > HNSWC_MAX_DIM)
+		return err_set(err, HNSWC_EINVAL, "dim %zu is not in [1, %zu]",
+			       dim, HNSWC_MAX_DIM);
+	return 0;
+}
+
+static size_t element_count(const Hnsw *h)
+{
+	std::lock_guard<std::mutex> g(const_cast<Hnsw *>(h)->cur_element_count_guard_);
+	return h->cur_element_count;
+}
+
+/* Internal id of a label, or false.  Caller holds rw (shared or not). */
+static bool lookup(const Hnsw *h, labeltype label, tableint *id)
+{
+	Hnsw *m = const_cast<Hnsw *>(h);
+	std::lock_guard<std::mutex> g(m->cur_element_count_guard_);
+	auto it = m->label_lookup_.find(label);
+	if (it == m->label_lookup_.end())
+		return false;
+	*id = it->second;
+	return true;
+}
+
+/*
+ * hnswlib's insertion code prefetches one id past the end of a neighbour
+ * list (`datal + j + 1`).  On the bottom layer that lands inside the
+ * element's record; an upper-layer list block is malloc'ed with 1 spare
+ * byte, so the prefetch reads up to 3 bytes past it (harmless with glibc,
+ * whose chunks are larger, but an out-of-bounds read all the same, and
+ * AddressSanitizer says so).  Give each upper-layer block LIST_SLACK spare
+ * bytes: right after the element is inserted (before any later insertion
+ * can walk its lists) and when loading.
+ */
+#define LIST_SLACK 16
+
+static void pad_links(Hnsw *h, tableint id)
+{
+	int lev = h->element_levels_[id];
+	if (lev <= 0)
+		return;
+	/* Searches may be copying this element's lists: take its lock. */
+	std::lock_guard<std::mutex> g(h->link_list_locks_[id]);
+	char *p = (char *)realloc(h->linkLists_[id],
+				  h->size_links_per_element_ * (size_t)lev +
+					  LIST_SLACK);
+	if (p)
+		h->linkLists_[id] = p;
+}
+
+/* ---- create / free ---- */
+
+extern "C" int hnswc_create(int space, size_t dim, size_t max_elements,
+			    size_t m, size_t ef_construction, uint64_t seed,
+			    hnswc_index **out, hnswc_error *err)
+{
+	if (!out)
+		return err_set(err, HNSWC_EINVAL, "hnswc_create: out is NULL");
+	*out = nullptr;
+	int rc = check_params(space, dim, err);
+	if (rc)
+		return rc;
+	if (max_elements < 1 || max_elements > HNSWC_MAX_ELEMENTS)
+		return err_set(err, HNSWC_EINVAL,
+			       "max_elements %zu is not in [1, %zu]",
+			       max_elements, HNSWC_MAX_ELEMENTS);
+	if (m < HNSWC_MIN_M || m > HNSWC_MAX_M)
+		return err_set(err, HNSWC_EINVAL, "M %zu is not in [%d, %d]", m,
+			       HNSWC_MIN_M, HNSWC_MAX_M);
+	if (ef_construction < 1)
+		return err_set(err, HNSWC_EINVAL, "ef_construction is 0");
+	return guarded(err, "hnswc_create", [&]() -> int {
+		std::unique_ptr<hnswc_index> x(new hnswc_index());
+		x->space = space;
+		x->dim = dim;
+		x->sp = make_space(space, dim);
+		x->h.reset(new Hnsw(x->sp.get(), max_elements, m,
+				    ef_construction, (size_t)seed));
+		*out = x.release();
+		return 0;
+	});
+}
+
+extern "C" void hnswc_free(hnswc_index *idx)
+{
+	delete idx;
+}
+
+/* ---- add / delete ---- */
+
+extern "C" int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
+			 hnswc_error *err)
+{
+	if (!idx || !vec)
+		return err_set(err, HNSWC_EINVAL, "hnswc_add: %s is NULL",
+			       idx ? "vec" : "index");
+	if (!all_finite(vec, idx->dim))
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_add: label %llu: the vector has a NaN or "
+			       "infinite component",
+			       (unsigned long long)label);
+	return guarded(err, "hnswc_add", [&]() -> int {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		Hnsw *h = idx->h.get();
+		if (idx->broken.load())
+			return err_set(err, HNSWC_EINTERNAL,
+				       "hnswc_add: the index was left "
+				       "inconsistent by a failed insert; "
+				       "reload or rebuild it");
+		size_t count, cap = h->max_elements_;
+		bool exists;
+		{
+			std::lock_guard<std::mutex> g(
+				h->cur_element_count_guard_);
+			exists = h->label_lookup_.count(label) != 0;
+			count = h->cur_element_count;
+		}
+		if (exists) {
+			/* Replace/undelete rewires existing links and
+			 * rewrites the vector in place: exclusive. */
+			WrLock l(&idx->rw);
+			h->addPoint(vec, label);
+			return 0;
+		}
+		if (count >= cap)
+			return err_set(err, HNSWC_EFULL,
+				       "hnswc_add: label %llu: index full "
+				       "(%zu of %zu elements, deleted "
+				       "included); resize it",
+				       (unsigned long long)label, count, cap);
+		RdLock l(&idx->rw);
+		tableint id;
+		try {
+			id = h->addPoint(vec, label, -1);
+		} catch (...) {
+			if (element_count(h) != count)
+				idx->broken.store(true);
+			throw;
+		}
+		pad_links(h, id);
+		return 0;
+	});
+}
+
+extern "C" int hnswc_mark_deleted(hnswc_index *idx, uint64_t label,
+				  hnswc_error *err)
+{
+	if (!idx)
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_mark_deleted: index is NULL");
+	return guarded(err, "hnswc_mark_deleted", [&]() -> int {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		Hnsw *h = idx->h.get();
+		tableint id;
+		if (!lookup(h, label, &id))
+			return err_set(err, HNSWC_ENOTFOUND,
+				       "hnswc_mark_deleted: label %llu is not "
+				       "in the index",
+				       (unsigned long long)label);
+		WrLock l(&idx->rw);
+		if (!h->isMarkedDeleted(id))
+			h->markDeletedInternal(id);
+		return 0;
+	});
+}
+
+extern "C" int hnswc_contains(const hnswc_index *idx, uint64_t label)
+{
+	if (!idx)
+		return HNSWC_EINVAL;
+	return guarded(nullptr, "hnswc_contains", [&]() -> int {
+		RdLock l(&idx->rw);
+		tableint id;
+		if (!lookup(idx->h.get(), label, &id))
+			return HNSWC_ENOTFOUND;
+		return idx->h->isMarkedDeleted(id) ? 0 : 1;
+	});
+}
+
+extern "C" int hnswc_get_vector(const hnswc_index *idx, uint64_t label,
+				float *out, hnswc_error *err)
+{
+	if (!idx || !out)
+		return err_set(err, HNSWC_EINVAL, "hnswc_get_vector: %s is NULL",
+			       idx ? "out" : "index");
+	return guarded(err, "hnswc_get_vector", [&]() -> int {
+		RdLock l(&idx->rw);
+		tableint id;
+		if (!lookup(idx->h.get(), label, &id))
+			return err_set(err, HNSWC_ENOTFOUND,
+				       "hnswc_get_vector: label %llu is not in "
+				       "the index",
+				       (unsigned long long)label);
+		memcpy(out, idx->h->getDataByInternalId(id),
+		       idx->dim * sizeof(float));
+		return 0;
+	});
+}
+
+/* ---- search ---- */
+
+extern "C" int hnswc_set_ef(hnswc_index *idx, size_t ef)
+{
+	if (!idx || ef == 0)
+		return HNSWC_EINVAL;
+	idx->ef.store(ef, std::memory_order_relaxed);
+	return 0;
+}
+
+extern "C" size_t hnswc_get_ef(const hnswc_index *idx)
+{
+	return idx ? idx->ef.load(std::memory_order_relaxed) : 0;
+}
+
+namespace
+{
+
+struct Cand {
+	float d;
+	tableint id;
+};
+/* Heap orders: top of `near` is the closest, top of `far` the farthest. */
+struct NearFirst {
+	bool operator()(const Cand &a, const Cand &b) const
+	{
+		return a.d > b.d;
+	}
+};
+struct FarFirst {
+	bool operator()(const Cand &a, const Cand &b) const
+	{
+		return a.d < b.d;
+	}
+};
+
+/* Returns a visited list to hnswlib's pool, also when unwinding. */
+class VisitedGuard {
+	hnswlib::VisitedListPool *pool_;
+
+public:
+	hnswlib::VisitedList *vl;
+	explicit VisitedGuard(hnswlib::VisitedListPool *p)
+		: pool_(p), vl(p->getFreeVisitedList())
+	{
+	}
+	~VisitedGuard()
+	{
+		pool_->releaseVisitedList(vl);
+	}
+	VisitedGuard(const VisitedGuard &) = delete;
+	VisitedGuard &operator=(const VisitedGuard &) = delete;
+};
+
+class ActiveGuard {
+	std::atomic<size_t> &a_;
+
+public:
+	ActiveGuard(std::atomic<size_t> &a, std::atomic<size_t> &peak) : a_(a)
+	{
+		size_t n = a_.fetch_add(1, std::memory_order_relaxed) + 1;
+		size_t p = peak.load(std::memory_order_relaxed);
+		while (n > p && !peak.compare_exchange_weak(
+					p, n, std::memory_order_relaxed))
+			;
+	}
+	~ActiveGuard()
+	{
+		a_.fetch_sub(1, std::memory_order_relaxed);
+	}
+};
+
+} /* namespace */
+
+/*
+ * Copy the neighbour list of `id` at `level` into buf (room for maxM0_ ids)
+ * under the element's lock: addPoint() may be rewriting it.  The caller
+ * still checks each id against the capacity (cheap insurance).
+ */
+static size_t copy_links(const Hnsw *h, tableint id, int level, tableint *buf)
+{
+	Hnsw *m = const_cast<Hnsw *>(h);
+	size_t n, cap = level ? h->maxM_ : h->maxM0_;
+	std::lock_guard<std::mutex> g(m->link_list_locks_[id]);
+	linklistsizeint *ll = h->get_linklist_at_level(id, level);
+	n = h->getListCount(ll);
+	if (n > cap)
+		n = cap;
+	memcpy(buf, ll + 1, n * sizeof(tableint));
+	return n;
+}
+
+static int do_search(const hnswc_index *idx, const float *q, size_t k,
+		     size_t ef, hnswc_filter_fn filter, void *ctx,
+		     uint64_t *labels, float *distances)
+{
+	Hnsw *h = idx->h.get();
+	tableint ep;
+	int maxlevel;
+	{
+		/* addPoint() holds `global` while it raises the top level. */
+		std::lock_guard<std::mutex> g(h->global);
+		ep = h->enterpoint_node_;
+		maxlevel = h->maxlevel_;
+	}
+	if (ep == (tableint)-1 || maxlevel < 0)
+		return 0;
+
+	hnswlib::DISTFUNC<float> dist = h->fstdistfunc_;
+	const void *param = h->dist_func_param_;
+	const size_t max = h->max_elements_; /* stable: rw is held */
+	/* Deleted marks change only under the exclusive lock. */
+	const bool deletions = h->num_deleted_ != 0;
+	std::vector<tableint> buf(std::max(h->maxM0_, h->maxM_));
+
+	/* Greedy descent through the upper layers (as hnswlib's searchKnn). */
+	tableint cur = ep;
+	float curd = dist(q, h->getDataByInternalId(cur), param);
+	for (int level = maxlevel; level > 0; level--) {
+		bool changed = true;
+		while (changed) {
+			changed = false;
+			size_t n = copy_links(h, cur, level, buf.data());
+			for (size_t i = 0; i < n; i++) {
+				tableint c = buf[i];
+				if (c >= max || h->element_levels_[c] < level)
+					continue;
+				float d = dist(q, h->getDataByInternalId(c),
+					       param);
+				if (d < curd) {
+					curd = d;
+					cur = c;
+					changed = true;
+				}
+			}
+		}
+	}
+
+	/*
+	 * Best-first search of the bottom layer with a candidate list of ef.
+	 * Deleted and filtered-out elements are walked through but not kept;
+	 * with them the search goes on until ef kept results are found or
+	 * the reachable graph is exhausted (hnswlib 0.7+'s semantics).
+	 */
+	VisitedGuard vg(h->visited_list_pool_);
+	hnswlib::vl_type *visited = vg.vl->mass;
+	hnswlib::vl_type tag = vg.vl->curV;
+	std::vector<Cand> near, far;
+	near.reserve(ef * 2 + 16);
+	far.reserve(ef + 1);
+	auto keep = [&](tableint id) -> bool {
+		if (deletions && h->isMarkedDeleted(id))
+			return false;
+		return !filter || filter(h->getExternalLabel(id), ctx);
+	};
+	auto bound = [&]() -> float {
+		return far.empty() ? INFINITY : far.front().d;
+	};
+
+	near.push_back(Cand{curd, cur});
+	if (keep(cur))
+		far.push_back(Cand{curd, cur});
+	visited[cur] = tag;
+	while (!near.empty()) {
+		Cand c = near.front();
+		if (c.d > bound() && far.size() >= ef)
+			break;
+		std::pop_heap(near.begin(), near.end(), NearFirst());
+		near.pop_back();
+
+		size_t n = copy_links(h, c.id, 0, buf.data());
+		if (n) {
+			__builtin_prefetch(visited + buf[0]);
+			__builtin_prefetch(h->getDataByInternalId(buf[0]));
+		}
+		for (size_t i = 0; i < n; i++) {
+			tableint nb = buf[i];
+			if (i + 1 < n && buf[i + 1] < max) {
+				__builtin_prefetch(visited + buf[i + 1]);
+				__builtin_prefetch(
+					h->getDataByInternalId(buf[i + 1]));
+			}
+			if (nb >= max || visited[nb] == tag)
+				continue;
+			visited[nb] = tag;
+			float d = dist(q, h->getDataByInternalId(nb), param);
+			if (far.size() >= ef && !(d < bound()))
+				continue;
+			near.push_back(Cand{d, nb});
+			std::push_heap(near.begin(), near.end(), NearFirst());
+			if (!keep(nb))
+				continue;
+			far.push_back(Cand{d, nb});
+			std::push_heap(far.begin(), far.end(), FarFirst());
+			if (far.size() > ef) {
+				std::pop_heap(far.begin(), far.end(),
+					      FarFirst());
+				far.pop_back();
+			}
+		}
+	}
+
+	while (far.size() > k) {
+		std::pop_heap(far.begin(), far.end(), FarFirst());
+		far.pop_back();
+	}
+	size_t n = far.size();
+	for (size_t i = n; i-- > 0;) {
+		labels[i] = h->getExternalLabel(far.front().id);
+		if (distances)
+			distances[i] = far.front().d;
+		std::pop_heap(far.begin(), far.end(), FarFirst());
+		far.pop_back();
+	}
+	return (int)n;
+}
+
+extern "C" int hnswc_search(const hnswc_index *idx, const float *query,
+			    size_t k, size_t ef, hnswc_filter_fn filter,
+			    void *ctx, uint64_t *labels, float *distances,
+			    hnswc_error *err)
+{
+	if (!idx || !query || (k && !labels))
+		return err_set(err, HNSWC_EINVAL, "hnswc_search: %s is NULL",
+			       !idx ? "index" : !query ? "query" : "labels");
+	if (k > (size_t)INT32_MAX)
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_search: k %zu is too large", k);
+	if (!all_finite(query, idx->dim))
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_search: the query has a NaN or infinite "
+			       "component");
+	if (k == 0) {
+		err_clear(err);
+		return 0;
+	}
+	if (ef == 0)
+		ef = idx->ef.load(std::memory_order_relaxed);
+	ef = std::max(ef, k);
+	return guarded(err, "hnswc_search", [&]() -> int {
+		RdLock l(&idx->rw);
+		ActiveGuard a(idx->active, idx->peak);
+		return do_search(idx, query, k, ef, filter, ctx, labels,
+				 distances);
+	});
+}
+
+/* ---- resize ---- */
+
+/*
+ * hnswlib's resizeIndex() deletes the visited-list pool before allocating
+ * the new one (a failed allocation leaves a dangling pointer) and can leave
+ * the index half-resized.  This version allocates everything first and
+ * commits with operations that cannot fail.  Caller holds wmu and rw
+ * exclusively.
+ */
+static void resize_index(Hnsw *h, size_t new_max)
+{
+	size_t count = h->cur_element_count;
+	size_t old_max = h->max_elements_;
+
+	std::unique_ptr<hnswlib::VisitedListPool> pool(
+		new hnswlib::VisitedListPool(1, (int)new_max));
+	std::vector<int> levels(new_max, 0);
+	std::copy(h->element_levels_.begin(),
+		  h->element_levels_.begin() + count, levels.begin());
+	std::vector<std::mutex> locks(new_max);
+
+	if (new_max > old_max) {
+		/* Growing: a failure leaves larger blocks and the old
+		 * capacity, which is consistent. */
+		char *l0 = (char *)realloc(h->data_level0_memory_,
+					   new_max * h->size_data_per_element_);
+		if (!l0)
+			throw std::runtime_error(
+				"Not enough memory: resize failed to grow the "
+				"bottom layer");
+		h->data_level0_memory_ = l0;
+		char **ll = (char **)realloc(h->linkLists_,
+					     new_max * sizeof(void *));
+		if (!ll)
+			throw std::runtime_error(
+				"Not enough memory: resize failed to grow the "
+				"upper-layer table");
+		h->linkLists_ = ll;
+	} else {
+		/* Shrinking: if realloc fails the old, larger block stays. */
+		char *l0 = (char *)realloc(h->data_level0_memory_,
+					   new_max * h->size_data_per_element_);
+		if (l0)
+			h->data_level0_memory_ = l0;
+		char **ll = (char **)realloc(h->linkLists_,
+					     new_max * sizeof(void *));
+		if (ll)
+			h->linkLists_ = ll;
+	}
+	delete h->visited_list_pool_;
+	h->visited_list_pool_ = pool.release();
+	h->element_levels_.swap(levels);
+	h->link_list_locks_.swap(locks);
+	h->max_elements_ = new_max;
+}
+
+extern "C" int hnswc_resize(hnswc_index *idx, size_t new_max, hnswc_error *err)
+{
+	if (!idx)
+		return err_set(err, HNSWC_EINVAL, "hnswc_resize: index is NULL");
+	return guarded(err, "hnswc_resize", [&]() -> int {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		Hnsw *h = idx->h.get();
+		if (idx->broken.load())
+			return err_set(err, HNSWC_EINTERNAL,
+				       "hnswc_resize: the index was left "
+				       "inconsistent by a failed insert; "
+				       "reload or rebuild it");
+		size_t count = element_count(h);
+		if (new_max < std::max(count, (size_t)1) ||
+		    new_max > HNSWC_MAX_ELEMENTS)
+			return err_set(err, HNSWC_EINVAL,
+				       "hnswc_resize: new capacity %zu is not "
+				       "in [%zu, %zu] (elements stored: %zu)",
+				       new_max, std::max(count, (size_t)1),
+				       HNSWC_MAX_ELEMENTS, count);
+		WrLock l(&idx->rw);
+		if (new_max != h->max_elements_)
+			resize_index(h, new_max);
+		return 0;
+	});
+}
+
+/* ---- getters ---- */
+
+extern "C" size_t hnswc_count(const hnswc_index *idx)
+{
+	if (!idx)
+		return 0;
+	return quiet((size_t)0, [&]() { return element_count(idx->h.get()); });
+}
+
+extern "C" size_t hnswc_deleted_count(const hnswc_index *idx)
+{
+	if (!idx)
+		return 0;
+	return quiet((size_t)0, [&]() {
+		RdLock l(&idx->rw);
+		return idx->h->num_deleted_;
+	});
+}
+
+extern "C" size_t hnswc_capacity(const hnswc_index *idx)
+{
+	if (!idx)
+		return 0;
+	return quiet((size_t)0, [&]() {
+		RdLock l(&idx->rw);
+		return idx->h->max_elements_;
+	});
+}
+
+extern "C" size_t hnswc_dim(const hnswc_index *idx)
+{
+	return idx ? idx->dim : 0;
+}
+
+extern "C" int hnswc_space(const hnswc_index *idx)
+{
+	return idx ? idx->space : HNSWC_EINVAL;
+}
+
+extern "C" size_t hnswc_memory_bytes(const hnswc_index *idx)
+{
+	if (!idx)
+		return 0;
+	return quiet((size_t)0, [&]() {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		const Hnsw *h = idx->h.get();
+		size_t max = h->max_elements_, count = h->cur_element_count;
+		size_t upper = 0;
+		for (size_t i = 0; i < count; i++)
+			if (h->element_levels_[i] > 0)
+				upper += h->size_links_per_element_ *
+						 h->element_levels_[i] +
+					 1;
+		size_t lists = idx->peak.load() + 1; /* searches + a writer */
+		size_t b = sizeof(*idx) + sizeof(*h);
+		b += max * h->size_data_per_element_; /* vectors, layer 0 */
+		b += max * sizeof(void *);	      /* upper-layer table */
+		b += upper;
+		b += max * sizeof(int);		/* element levels */
+		b += max * sizeof(std::mutex); /* per-element locks */
+		b += h->link_list_update_locks_.size() * sizeof(std::mutex);
+		b += lists * (max * sizeof(hnswlib::vl_type) +
+			      sizeof(hnswlib::VisitedList));
+		/* label map: buckets plus one ~32-byte node per element */
+		b += h->label_lookup_.bucket_count() * sizeof(void *);
+		b += h->label_lookup_.size() * 32;
+		return b;
+	});
+}
+
+/* ---- save ---- */
+
+namespace
+{
+
+struct Sink {
+	uint64_t n = 0;
+	virtual bool put(const void *p, size_t len) = 0;
+	virtual ~Sink()
+	{
+	}
+};
+
+struct FileSink : Sink {
+	FILE *fp;
+	explicit FileSink(FILE *f) : fp(f)
+	{
+	}
+	bool put(const void *p, size_t len) override
+	{
+		if (len && fwrite(p, 1, len, fp) != len)
+			return false;
+		n += len;
+		return true;
+	}
+};
+
+struct MemSink : Sink {
+	char *buf;
+	size_t cap;
+	MemSink(void *b, size_t c) : buf((char *)b), cap(c)
+	{
+	}
+	bool put(const void *p, size_t len) override
+	{
+		if (len > cap - n)
+			return false;
+		if (len)
+			memcpy(buf + n, p, len);
+		n += len;
+		return true;
+	}
+};
+
+} /* namespace */
+
+/* Size of the saved form.  Caller holds wmu (no writer runs). */
+static uint64_t serialized_size(const Hnsw *h)
+{
+	uint64_t n = HDR_SIZE;
+	size_t count = h->cur_element_count;
+	n += (uint64_t)count * h->size_data_per_element_;
+	for (size_t i = 0; i < count; i++)
+		n += 4 + (uint64_t)h->size_links_per_element_ *
+				 (unsigned)std::max(h->element_levels_[i], 0);
+	return n;
+}
+
+template <typename T> static bool put_pod(Sink &s, const T &v)
+{
+	return s.put(&v, sizeof(v));
+}
+
+/*
+ * hnswlib 0.6.2 saveIndex() layout.  Caller holds wmu: no writer runs, so
+ * the element count, levels and links are stable (searches only read).
+ */
+static bool serialize(const Hnsw *h, Sink &s)
+{
+	size_t count = h->cur_element_count;
+	bool ok = put_pod(s, h->offsetLevel0_) &&
+		  put_pod(s, h->max_elements_) && put_pod(s, count) &&
+		  put_pod(s, h->size_data_per_element_) &&
+		  put_pod(s, h->label_offset_) && put_pod(s, h->offsetData_) &&
+		  put_pod(s, h->maxlevel_) && put_pod(s, h->enterpoint_node_) &&
+		  put_pod(s, h->maxM_) && put_pod(s, h->maxM0_) &&
+		  put_pod(s, h->M_) && put_pod(s, h->mult_) &&
+		  put_pod(s, h->ef_construction_);
+	if (!ok || !s.put(h->data_level0_memory_,
+			  count * h->size_data_per_element_))
+		return false;
+	for (size_t i = 0; i < count; i++) {
+		int lev = h->element_levels_[i];
+		uint32_t sz = lev > 0 ? (uint32_t)(h->size_links_per_element_ *
+						   (size_t)lev)
+				      : 0;
+		if (!put_pod(s, sz) || (sz && !s.put(h->linkLists_[i], sz)))
+			return false;
+	}
+	return true;
+}
+
+static int check_savable(const hnswc_index *idx, const char *what,
+			 hnswc_error *err)
+{
+	if (idx->broken.load())
+		return err_set(err, HNSWC_EINTERNAL,
+			       "%s: the index was left inconsistent by a failed "
+			       "insert; it cannot be saved",
+			       what);
+	return 0;
+}
+
+extern "C" uint64_t hnswc_serialized_size(const hnswc_index *idx)
+{
+	if (!idx)
+		return 0;
+	return quiet((uint64_t)0, [&]() {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		return serialized_size(idx->h.get());
+	});
+}
+
+extern "C" int hnswc_save_fp(const hnswc_index *idx, FILE *fp,
+			     uint64_t *written, hnswc_error *err)
+{
+	if (written)
+		*written = 0;
+	if (!idx || !fp)
+		return err_set(err, HNSWC_EINVAL, "hnswc_save_fp: %s is NULL",
+			       idx ? "fp" : "index");
+	return guarded(err, "hnswc_save_fp", [&]() -> int {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		int rc = check_savable(idx, "hnswc_save_fp", err);
+		if (rc)
+			return rc;
+		FileSink s(fp);
+		errno = 0;
+		if (!serialize(idx->h.get(), s))
+			return err_set(err, HNSWC_EIO,
+				       "hnswc_save_fp: write failed after %llu "
+				       "bytes: %s",
+				       (unsigned long long)s.n,
+				       strerror(errno ? errno : EIO));
+		if (written)
+			*written = s.n;
+		return 0;
+	});
+}
+
+extern "C" int hnswc_save_mem(const hnswc_index *idx, void *buf, size_t cap,
+			      size_t *written, hnswc_error *err)
+{
+	if (written)
+		*written = 0;
+	if (!idx || (!buf && cap))
+		return err_set(err, HNSWC_EINVAL, "hnswc_save_mem: %s is NULL",
+			       idx ? "buf" : "index");
+	return guarded(err, "hnswc_save_mem", [&]() -> int {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		int rc = check_savable(idx, "hnswc_save_mem", err);
+		if (rc)
+			return rc;
+		uint64_t need = serialized_size(idx->h.get());
+		if (written)
+			*written = (size_t)need;
+		if (need > cap)
+			return err_set(err, HNSWC_EINVAL,
+				       "hnswc_save_mem: buffer of %zu bytes is "
+				       "too small: %llu needed",
+				       cap, (unsigned long long)need);
+		MemSink s(buf, cap);
+		if (!serialize(idx->h.get(), s))
+			return err_set(err, HNSWC_EINTERNAL,
+				       "hnswc_save_mem: size changed while "
+				       "saving");
+		return 0;
+	});
+}
+
+extern "C" int hnswc_save(const hnswc_index *idx, const char *path,
+			  hnswc_error *err)
+{
+	if (!idx || !path)
+		return err_set(err, HNSWC_EINVAL, "hnswc_save: %s is NULL",
+			       idx ? "path" : "index");
+	FILE *fp = fopen(path, "wb");
+	if (!fp)
+		return err_set(err, HNSWC_EIO, "hnswc_save: cannot create %s: %s",
+			       path, strerror(errno));
+	int rc = hnswc_save_fp(idx, fp, nullptr, err);
+	if (rc == 0 && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
+		rc = err_set(err, HNSWC_EIO, "hnswc_save: writing %s: %s", path,
+			     strerror(errno));
+	if (fclose(fp) != 0 && rc == 0)
+		rc = err_set(err, HNSWC_EIO, "hnswc_save: closing %s: %s", path,
+			     strerror(errno));
+	if (rc == 0)
+		err_clear(err);
+	return rc;
+}
+
+/* ---- load ---- */
+
+namespace
+{
+
+/* Reads exactly n bytes or fails; `eof` tells truncation from I/O error. */
+struct Source {
+	bool eof = false;
+	int error = 0;
+	virtual bool get(void *p, size_t n) = 0;
+	virtual ~Source()
+	{
+	}
+};
+
+struct FileSource : Source {
+	FILE *fp;
+	explicit FileSource(FILE *f) : fp(f)
+	{
+	}
+	bool get(void *p, size_t n) override
+	{
+		if (n == 0)
+			return true;
+		errno = 0;
+		if (fread(p, 1, n, fp) == n)
+			return true;
+		if (ferror(fp))
+			error = errno ? errno : EIO;
+		else
+			eof = true;
+		return false;
+	}
+};
+
+struct MemSource : Source {
+	const char *buf;
+	size_t len, pos = 0;
+	MemSource(const void *b, size_t l) : buf((const char *)b), len(l)
+	{
+	}
+	bool get(void *p, size_t n) override
+	{
+		if (n > len - pos) {
+			eof = true;
+			return false;
+		}
+		if (n)
+			memcpy(p, buf + pos, n);
+		pos += n;
+		return true;
+	}
+};
+
+/* The fixed header of hnswlib 0.6.2's saveIndex(), in file order. */
+struct hnsw_header {
+	uint64_t offset_level0, max_elements, count, size_data_per_element,
+		label_offset, offset_data;
+	int32_t maxlevel;
+	uint32_t enterpoint;
+	uint64_t max_m, max_m0, m;
+	double mult;
+	uint64_t ef_construction;
+};
+
+template <typename T> static void take(const unsigned char *&p, T &v)
+{
+	memcpy(&v, p, sizeof(v));
+	p += sizeof(v);
+}
+
+/* Load context: where the bytes come from and how to name them. */
+struct Loader {
+	Source &src;
+	uint64_t left; /* bytes not yet consumed of the declared length */
+	const char *name;
+	hnswc_error *err;
+
+	/* ECORRUPT with the input's name; printf-style. */
+	__attribute__((format(printf, 2, 3))) int corrupt(const char *fmt,
+							  ...)
+	{
+		char m[192];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(m, sizeof(m), fmt, ap);
+		va_end(ap);
+		return err_set(err, HNSWC_ECORRUPT, "%s: corrupt index: %s",
+			       name, m);
+	}
+
+	/* Read n bytes that the length check said are there. */
+	int read(void *p, size_t n, const char *what)
+	{
+		if (n > left)
+			return corrupt("truncated in %s (%zu bytes needed, "
+				       "%llu left)",
+				       what, n, (unsigned long long)left);
+		if (!src.get(p, n)) {
+			if (src.error)
+				return err_set(err, HNSWC_EIO,
+					       "%s: reading %s: %s", name,
+					       what, strerror(src.error));
+			return corrupt("truncated in %s (input ended early)",
+				       what);
+		}
+		left -= n;
+		return 0;
+	}
+};
+
+} /* namespace */
+
+/* Checks of the fixed header, before anything is allocated. */
+static int check_header(Loader &L, const hnsw_header &hd, size_t dim)
+{
+	if (hd.offset_level0 != 0)
+		return L.corrupt("offsetLevel0 is %llu, expected 0",
+				 (unsigned long long)hd.offset_level0);
+	if (hd.m < HNSWC_MIN_M || hd.m > HNSWC_MAX_M)
+		return L.corrupt("M is %llu, not in [%d, %d]",
+				 (unsigned long long)hd.m, HNSWC_MIN_M,
+				 HNSWC_MAX_M);
+	if (hd.max_m != hd.m || hd.max_m0 != 2 * hd.m)
+		return L.corrupt("maxM %llu / maxM0 %llu do not match M %llu",
+				 (unsigned long long)hd.max_m,
+				 (unsigned long long)hd.max_m0,
+				 (unsigned long long)hd.m);
+	uint64_t links0 = hd.max_m0 * sizeof(tableint) + sizeof(linklistsizeint);
+	uint64_t sdpe = links0 + dim * sizeof(float) + sizeof(labeltype);
+	if (hd.size_data_per_element != sdpe)
+		return L.corrupt("element size is %llu bytes; dim %zu and M "
+				 "%llu need %llu (wrong dim?)",
+				 (unsigned long long)hd.size_data_per_element,
+				 dim, (unsigned long long)hd.m,
+				 (unsigned long long)sdpe);
+	if (hd.offset_data != links0 ||
+	    hd.label_offset != links0 + dim * sizeof(float))
+		return L.corrupt("data/label offsets %llu/%llu do not match "
+				 "dim %zu and M %llu",
+				 (unsigned long long)hd.offset_data,
+				 (unsigned long long)hd.label_offset, dim,
+				 (unsigned long long)hd.m);
+	double mult = 1 / log(1.0 * (double)hd.m);
+	if (!(fabs(hd.mult - mult) <= 1e-9 * mult))
+		return L.corrupt("level multiplier %g does not match M %llu",
+				 hd.mult, (unsigned long long)hd.m);
+	if (hd.ef_construction < hd.m ||
+	    hd.ef_construction > MAX_EF_CONSTRUCTION)
+		return L.corrupt("ef_construction %llu is not in [M, %zu]",
+				 (unsigned long long)hd.ef_construction,
+				 MAX_EF_CONSTRUCTION);
+	if (hd.count > HNSWC_MAX_ELEMENTS)
+		return L.corrupt("element count %llu exceeds the limit %zu",
+				 (unsigned long long)hd.count,
+				 HNSWC_MAX_ELEMENTS);
+	if (hd.count > hd.max_elements)
+		return L.corrupt("element count %llu exceeds the capacity "
+				 "%llu recorded with it",
+				 (unsigned long long)hd.count,
+				 (unsigned long long)hd.max_elements);
+	if (hd.count == 0) {
+		if (hd.enterpoint != (uint32_t)-1 || hd.maxlevel != -1)
+			return L.corrupt("empty index with entry point %u and "
+					 "top level %d",
+					 hd.enterpoint, hd.maxlevel);
+	} else {
+		if (hd.enterpoint >= hd.count)
+			return L.corrupt("entry point %u is not below the "
+					 "element count %llu",
+					 hd.enterpoint,
+					 (unsigned long long)hd.count);
+		if (hd.maxlevel < 0 || hd.maxlevel > MAX_LEVEL)
+			return L.corrupt("top level %d is not in [0, %d]",
+					 hd.maxlevel, MAX_LEVEL);
+	}
+	/* Every element needs its record and a 4-byte link-list size. */
+	if (hd.count > L.left / (sdpe + 4))
+		return L.corrupt("%llu elements of %llu bytes do not fit in "
+				 "%llu bytes",
+				 (unsigned long long)hd.count,
+				 (unsigned long long)sdpe + 4,
+				 (unsigned long long)L.left);
+	return 0;
+}
+
+/* Check one neighbour list (level 0 or upper) of element i. */
+static int check_list(Loader &L, const Hnsw *h, size_t i, int level,
+		      size_t count)
+{
+	const linklistsizeint *ll = h->get_linklist_at_level((tableint)i, level);
+	const unsigned char *hdr = (const unsigned char *)ll;
+	size_t n = h->getListCount(const_cast<linklistsizeint *>(ll));
+	size_t cap = level ? h->maxM_ : h->maxM0_;
+	/* Byte 2 of the level-0 header holds the delete mark; the rest of
+	 * the header beyond the 16-bit count is zero. */
+	unsigned flags = level ? 0 : Hnsw::DELETE_MARK;
+	if ((hdr[2] & ~flags) || hdr[3])
+		return L.corrupt("element %zu level %d: bad list header "
+				 "%02x%02x%02x%02x",
+				 i, level, hdr[0], hdr[1], hdr[2], hdr[3]);
+	if (n > cap)
+		return L.corrupt("element %zu level %d: %zu neighbours, "
+				 "more than %zu",
+				 i, level, n, cap);
+	const tableint *ids = (const tableint *)(ll + 1);
+	for (size_t j = 0; j < n; j++) {
+		if (ids[j] >= count)
+			return L.corrupt("element %zu level %d: neighbour %u "
+					 "is not below the element count %zu",
+					 i, level, ids[j], count);
+		if (h->element_levels_[ids[j]] < level)
+			return L.corrupt("element %zu level %d: neighbour %u "
+					 "has only %d levels",
+					 i, level, ids[j],
+					 h->element_levels_[ids[j]]);
+	}
+	return 0;
+}
+
+static int load_impl(Source &src, uint64_t len, const char *name, int space,
+		     size_t dim, size_t max_elements, hnswc_index **out,
+		     hnswc_error *err)
+{
+	Loader L{src, len, name, err};
+	unsigned char raw[HDR_SIZE];
+	hnsw_header hd;
+	int rc;
+
+	if (len == 0)
+		return L.corrupt("empty input (0 bytes)");
+	if (len < HDR_SIZE)
+		return L.corrupt("%llu bytes, shorter than the %zu-byte header",
+				 (unsigned long long)len, HDR_SIZE);
+	if ((rc = L.read(raw, HDR_SIZE, "the header")))
+		return rc;
+	const unsigned char *p = raw;
+	take(p, hd.offset_level0);
+	take(p, hd.max_elements);
+	take(p, hd.count);
+	take(p, hd.size_data_per_element);
+	take(p, hd.label_offset);
+	take(p, hd.offset_data);
+	take(p, hd.maxlevel);
+	take(p, hd.enterpoint);
+	take(p, hd.max_m);
+	take(p, hd.max_m0);
+	take(p, hd.m);
+	take(p, hd.mult);
+	take(p, hd.ef_construction);
+	if ((rc = check_header(L, hd, dim)))
+		return rc;
+
+	/* Only now allocate: sizes are bounded by the checked length and
+	 * by the caller's max_elements. */
+	size_t count = (size_t)hd.count;
+	size_t cap = std::max(std::max(max_elements, count), (size_t)1);
+	if (cap > HNSWC_MAX_ELEMENTS)
+		return err_set(err, HNSWC_EINVAL,
+			       "%s: max_elements %zu exceeds the limit %zu",
+			       name, max_elements, HNSWC_MAX_ELEMENTS);
+	std::unique_ptr<hnswc_index> x(new hnswc_index());
+	x->space = space;
+	x->dim = dim;
+	x->sp = make_space(space, dim);
+	x->h.reset(new Hnsw(x->sp.get(), cap, (size_t)hd.m,
+			    (size_t)hd.ef_construction, 100));
+	Hnsw *h = x->h.get();
+	if (h->size_data_per_element_ != hd.size_data_per_element ||
+	    h->ef_construction_ != hd.ef_construction)
+		return err_set(err, HNSWC_EINTERNAL,
+			       "%s: hnswlib's layout differs from the file's",
+			       name);
+	size_t sdpe = h->size_data_per_element_;
+	size_t slpe = h->size_links_per_element_;
+
+	if ((rc = L.read(h->data_level0_memory_, count * sdpe,
+			 "the element records")))
+		return rc;
+	/* Upper layers.  cur_element_count counts the elements whose
+	 * linkLists_ slot is set, so that hnswlib's destructor frees
+	 * exactly what was allocated if a later check fails. */
+	for (size_t i = 0; i < count; i++) {
+		uint32_t sz;
+		if ((rc = L.read(&sz, sizeof(sz), "a link-list size")))
+			return rc;
+		if (sz % slpe)
+			return L.corrupt("element %zu: link-list size %u is not "
+					 "a multiple of %zu",
+					 i, sz, slpe);
+		size_t lev = sz / slpe;
+		if (lev > (size_t)hd.maxlevel)
+			return L.corrupt("element %zu has %zu levels, above the "
+					 "top level %d",
+					 i, lev, hd.maxlevel);
+		/* The remaining elements need 4 bytes each. */
+		if ((uint64_t)sz + 4 * (uint64_t)(count - i - 1) > L.left)
+			return L.corrupt("element %zu: link lists of %u bytes "
+					 "run past the end",
+					 i, sz);
+		h->linkLists_[i] = nullptr;
+		h->element_levels_[i] = 0;
+		if (sz) {
+			char *ll = (char *)malloc(sz + LIST_SLACK);
+			if (!ll)
+				throw std::bad_alloc();
+			h->linkLists_[i] = ll;
+			h->element_levels_[i] = (int)lev;
+		}
+		h->cur_element_count = i + 1;
+		if (sz && (rc = L.read(h->linkLists_[i], sz, "a link list")))
+			return rc;
+	}
+	if (L.left)
+		return L.corrupt("%llu unexpected bytes after the index",
+				 (unsigned long long)L.left);
+
+	/* Graph checks: ids, levels, headers, labels, vectors. */
+	size_t deleted = 0;
+	h->label_lookup_.reserve(count);
+	for (size_t i = 0; i < count; i++) {
+		for (int lev = 0; lev <= h->element_levels_[i]; lev++)
+			if ((rc = check_list(L, h, i, lev, count)))
+				return rc;
+		labeltype label = h->getExternalLabel((tableint)i);
+		if (!h->label_lookup_.emplace(label, (tableint)i).second)
+			return L.corrupt("label %llu appears twice",
+					 (unsigned long long)label);
+		if (!all_finite((const float *)h->getDataByInternalId(
+					(tableint)i),
+				dim))
+			return L.corrupt("element %zu (label %llu) has a "
+					 "non-finite vector component",
+					 i, (unsigned long long)label);
+		if (h->isMarkedDeleted((tableint)i))
+			deleted++;
+	}
+	if (count && h->element_levels_[hd.enterpoint] != hd.maxlevel)
+		return L.corrupt("entry point %u has %d levels, not the top "
+				 "level %d",
+				 hd.enterpoint,
+				 h->element_levels_[hd.enterpoint],
+				 hd.maxlevel);
+	h->num_deleted_ = deleted;
+	h->enterpoint_node_ = hd.enterpoint;
+	h->maxlevel_ = hd.maxlevel;
+	*out = x.release();
+	return 0;
+}
+
+static int load_checked(Source &src, uint64_t len, const char *name,
+			int space, size_t dim, size_t max_elements,
+			hnswc_index **out, hnswc_error *err)
+{
+	return guarded(err, "hnswc_load", [&]() -> int {
+		return load_impl(src, len, name, space, dim, max_elements, out,
+				 err);
+	});
+}
+
+extern "C" int hnswc_load_mem(const void *buf, size_t len, int space,
+			      size_t dim, size_t max_elements,
+			      hnswc_index **out, hnswc_error *err)
+{
+	if (!out)
+		return err_set(err, HNSWC_EINVAL, "hnswc_load_mem: out is NULL");
+	*out = nullptr;
+	if (!buf && len)
+		return err_set(err, HNSWC_EINVAL, "hnswc_load_mem: buf is NULL");
+	int rc = check_params(space, dim, err);
+	if (rc)
+		return rc;
+	MemSource src(buf, len);
+	return load_checked(src, len, "buffer", space, dim, max_elements, out,
+			    err);
+}
+
+extern "C" int hnswc_load_fp(FILE *fp, uint64_t len, int space, size_t dim,
+			     size_t max_elements, hnswc_index **out,
+			     hnswc_error *err)
+{
+	if (!out)
+		return err_set(err, HNSWC_EINVAL, "hnswc_load_fp: out is NULL");
+	*out = nullptr;
+	if (!fp)
+		return err_set(err, HNSWC_EINVAL, "hnswc_load_fp: fp is NULL");
+	int rc = check_params(space, dim, err);
+	if (rc)
+		return rc;
+	/* For a regular file, len must fit in what is left of it. */
+	struct stat st;
+	int fd = fileno(fp);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		off_t pos = ftello(fp);
+		if (pos >= 0 && pos <= st.st_size &&
+		    len > (uint64_t)(st.st_size - pos))
+			return err_set(err, HNSWC_ECORRUPT,
+				       "stream: corrupt index: %llu bytes "
+				       "declared, %llu left in the file",
+				       (unsigned long long)len,
+				       (unsigned long long)(st.st_size - pos));
+	}
+	FileSource src(fp);
+	return load_checked(src, len, "stream", space, dim, max_elements, out,
+			    err);
+}
+
+extern "C" int hnswc_load(const char *path, int space, size_t dim,
+			  size_t max_elements, hnswc_index **out,
+			  hnswc_error *err)
+{
+	if (!out)
+		return err_set(err, HNSWC_EINVAL, "hnswc_load: out is NULL");
+	*out = nullptr;
+	if (!path)
+		return err_set(err, HNSWC_EINVAL, "hnswc_load: path is NULL");
+	int rc = check_params(space, dim, err);
+	if (rc)
+		return rc;
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return err_set(err, HNSWC_EIO, "hnswc_load: cannot open %s: %s",
+			       path, strerror(errno));
+	struct stat st;
+	if (fstat(fileno(fp), &st) != 0) {
+		rc = err_set(err, HNSWC_EIO, "hnswc_load: stat %s: %s", path,
+			     strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = err_set(err, HNSWC_EIO,
+			     "hnswc_load: %s is not a regular file", path);
+	} else {
+		FileSource src(fp);
+		rc = load_checked(src, (uint64_t)st.st_size, path, space, dim,
+				  max_elements, out, err);
+	}
+	fclose(fp);
+	return rc;
+}

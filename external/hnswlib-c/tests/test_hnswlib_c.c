@@ -1,0 +1,996 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_hnswlib_c.c - unit test of the hnswlib C shim, in C11.
+ *
+ * Recall against brute force (L2 and IP), filters, replace, delete and
+ * re-add, resize, save/load round trips (file, FILE*, memory), corrupt,
+ * truncated, random and bit-flipped inputs, argument checks, and searches
+ * in 4 threads while another thread adds, replaces, deletes and resizes.
+ * Prints one line per check group; exits 1 on the first failure.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hnswlib_c.h"
+
+#define DIM 32
+#define N 2000
+#define NQ 200
+#define K 10
+
+static int failures;
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, \
+				__LINE__, #cond);                            \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			failures++;                                          \
+			exit(1);                                             \
+		}                                                            \
+	} while (0)
+
+#define OK(expr)                                                             \
+	do {                                                                 \
+		hnswc_error e_;                                              \
+		(void)e_;                                                    \
+		int rc_ = (expr);                                            \
+		CHECK(rc_ >= 0, "%s -> %d", #expr, rc_);                     \
+	} while (0)
+
+/* ---- data ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	/* splitmix64 */
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static float rndf(void)
+{
+	return (float)((rnd() >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+}
+
+static void fill(float *v, size_t n, int normalise)
+{
+	for (size_t i = 0; i < n; i++) {
+		float *x = v + i * DIM;
+		double s = 0;
+		for (int d = 0; d < DIM; d++) {
+			x[d] = rndf();
+			s += (double)x[d] * x[d];
+		}
+		if (normalise)
+			for (int d = 0; d < DIM; d++)
+				x[d] = (float)(x[d] / sqrt(s));
+	}
+}
+
+static float dist(int space, const float *a, const float *b)
+{
+	float r = 0;
+	if (space == HNSWC_L2) {
+		for (int d = 0; d < DIM; d++)
+			r += (a[d] - b[d]) * (a[d] - b[d]);
+		return r;
+	}
+	for (int d = 0; d < DIM; d++)
+		r += a[d] * b[d];
+	return 1.0f - r;
+}
+
+typedef int (*accept_fn)(uint64_t, void *);
+
+/* Brute-force k-NN over labels 0..n-1 (label i = data row i). */
+static size_t brute(int space, const float *data, size_t n, const float *q,
+		    size_t k, accept_fn ok, void *ctx, uint64_t *out)
+{
+	float best[64];
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ok && !ok(i, ctx))
+			continue;
+		float d = dist(space, q, data + i * DIM);
+		if (m == k && d >= best[m - 1])
+			continue;
+		size_t j = m < k ? m++ : m - 1;
+		while (j > 0 && best[j - 1] > d) {
+			best[j] = best[j - 1];
+			out[j] = out[j - 1];
+			j--;
+		}
+		best[j] = d;
+		out[j] = i;
+	}
+	return m;
+}
+
+/* Check order and distances of one result against the data. */
+static void check_result(int space, const float *data, const float *q,
+			 const uint64_t *lab, const float *dis, int n)
+{
+	for (int i = 0; i < n; i++) {
+		float d = dist(space, q, data + lab[i] * DIM);
+		CHECK(fabsf(d - dis[i]) <= 1e-4f * (1 + fabsf(d)),
+		      "distance of label %llu: %g, expected %g",
+		      (unsigned long long)lab[i], dis[i], d);
+		if (i)
+			CHECK(dis[i - 1] <= dis[i], "not ascending at %d", i);
+	}
+}
+
+static double recall(hnswc_index *x, int space, const float *data, size_t n,
+		     const float *qs, size_t nq, size_t ef, accept_fn ok,
+		     void *ctx)
+{
+	size_t hit = 0, total = 0;
+	for (size_t q = 0; q < nq; q++) {
+		uint64_t lab[K], truth[K];
+		float dis[K];
+		hnswc_error e;
+		int r = hnswc_search(x, qs + q * DIM, K, ef, ok, ctx, lab, dis,
+				     &e);
+		CHECK(r >= 0, "search: %s", e.msg);
+		check_result(space, data, qs + q * DIM, lab, dis, r);
+		size_t m = brute(space, data, n, qs + q * DIM, K, ok, ctx,
+				 truth);
+		CHECK((size_t)r == m, "search found %d, brute force %zu", r,
+		      m);
+		for (size_t i = 0; i < m; i++)
+			for (int j = 0; j < r; j++)
+				if (lab[j] == truth[i]) {
+					hit++;
+					break;
+				}
+		total += m;
+	}
+	return total ? (double)hit / total : 1.0;
+}
+
+static float *data_l2, *data_ip, *queries, *queries_ip;
+
+static hnswc_index *build(int space, const float *data, size_t n,
+			  size_t cap)
+{
+	hnswc_index *x;
+	hnswc_error e;
+	int rc = hnswc_create(space, DIM, cap, 16, 200, 42, &x, &e);
+	CHECK(rc == 0, "create: %s", e.msg);
+	for (size_t i = 0; i < n; i++) {
+		rc = hnswc_add(x, data + i * DIM, i, &e);
+		CHECK(rc == 0, "add %zu: %s", i, e.msg);
+	}
+	return x;
+}
+
+/* ---- tests ---- */
+
+static void test_recall(void)
+{
+	for (int space = HNSWC_L2; space <= HNSWC_IP; space++) {
+		const float *data = space == HNSWC_L2 ? data_l2 : data_ip;
+		const float *qs = space == HNSWC_L2 ? queries : queries_ip;
+		hnswc_index *x = build(space, data, N, N);
+		CHECK(hnswc_count(x) == N, "count %zu", hnswc_count(x));
+		CHECK(hnswc_capacity(x) == N, "capacity");
+		CHECK(hnswc_dim(x) == DIM && hnswc_space(x) == space, "dims");
+		double r64 = recall(x, space, data, N, qs, NQ, 64, NULL, NULL);
+		double r10 = recall(x, space, data, N, qs, NQ, 10, NULL, NULL);
+		/* Default ef (10) equals ef=10; set_ef changes the default. */
+		double rdef = recall(x, space, data, N, qs, NQ, 0, NULL, NULL);
+		CHECK(rdef == r10, "default ef: %f vs %f", rdef, r10);
+		OK(hnswc_set_ef(x, 64));
+		CHECK(hnswc_get_ef(x) == 64, "get_ef");
+		rdef = recall(x, space, data, N, qs, NQ, 0, NULL, NULL);
+		CHECK(rdef == r64, "set_ef: %f vs %f", rdef, r64);
+		double r200 = recall(x, space, data, N, qs, NQ, 200, NULL,
+				     NULL);
+		printf("recall %s: ef10 %.4f ef64 %.4f ef200 %.4f, memory "
+		       "%zu bytes\n",
+		       space == HNSWC_L2 ? "L2" : "IP", r10, r64, r200,
+		       hnswc_memory_bytes(x));
+		CHECK(r64 > 0.95, "recall@10 at ef 64 is %f", r64);
+		CHECK(r200 >= r64 - 0.01, "ef 200 worse than 64");
+
+		/* A query equal to a stored vector finds it at distance 0
+		 * (1 - |v|^2 = 0 for IP over unit vectors). */
+		uint64_t lab[K];
+		float dis[K];
+		int n = hnswc_search(x, data + 123 * DIM, K, 64, NULL, NULL,
+				     lab, dis, NULL);
+		CHECK(n == K && lab[0] == 123 && fabsf(dis[0]) < 1e-5f,
+		      "self query: n %d label %llu dist %g", n,
+		      (unsigned long long)lab[0], dis[0]);
+		/* distances NULL is allowed; k larger than the index */
+		n = hnswc_search(x, qs, 5, 0, NULL, NULL, lab, NULL, NULL);
+		CHECK(n == 5, "distances NULL: %d", n);
+		hnswc_free(x);
+	}
+	printf("ok recall (L2, IP)\n");
+}
+
+static int accept_even(uint64_t label, void *ctx)
+{
+	(void)ctx;
+	return label % 2 == 0;
+}
+
+struct set {
+	const uint64_t *v;
+	size_t n;
+	size_t calls;
+};
+
+static int accept_set(uint64_t label, void *ctx)
+{
+	struct set *s = ctx;
+	s->calls++;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == label)
+			return 1;
+	return 0;
+}
+
+static void test_filter(void)
+{
+	hnswc_index *x = build(HNSWC_L2, data_l2, N, N);
+	double r = recall(x, HNSWC_L2, data_l2, N, queries, NQ, 64,
+			  accept_even, NULL);
+	CHECK(r > 0.95, "filtered recall %f", r);
+	for (size_t q = 0; q < 20; q++) {
+		uint64_t lab[K];
+		float dis[K];
+		int n = hnswc_search(x, queries + q * DIM, K, 64, accept_even,
+				     NULL, lab, dis, NULL);
+		CHECK(n == K, "filtered n %d", n);
+		for (int i = 0; i < n; i++)
+			CHECK(lab[i] % 2 == 0, "odd label %llu",
+			      (unsigned long long)lab[i]);
+	}
+	/* Very selective: 5 accepted labels, all found, exact order. */
+	static const uint64_t few[] = { 17, 404, 999, 1500, 1999 };
+	struct set s = { few, 5, 0 };
+	uint64_t lab[K], truth[K];
+	float dis[K];
+	int n = hnswc_search(x, queries, K, 16, accept_set, &s, lab, dis,
+			     NULL);
+	size_t m = brute(HNSWC_L2, data_l2, N, queries, K, accept_set, &s,
+			 truth);
+	CHECK(n == 5 && m == 5, "selective filter: %d / %zu", n, m);
+	for (int i = 0; i < n; i++)
+		CHECK(lab[i] == truth[i], "selective %d: %llu vs %llu", i,
+		      (unsigned long long)lab[i],
+		      (unsigned long long)truth[i]);
+	/* Reject all. */
+	struct set none = { few, 0, 0 };
+	n = hnswc_search(x, queries, K, 64, accept_set, &none, lab, dis, NULL);
+	CHECK(n == 0, "reject-all filter returned %d", n);
+	CHECK(none.calls > 0, "filter never called");
+	hnswc_free(x);
+	printf("ok filter (recall %.4f)\n", r);
+}
+
+static void test_replace_delete(void)
+{
+	float *data = malloc(sizeof(float) * N * DIM);
+	memcpy(data, data_l2, sizeof(float) * N * DIM);
+	hnswc_index *x = build(HNSWC_L2, data, N, N);
+	uint64_t lab[K];
+	float dis[K];
+	hnswc_error e;
+	float q[DIM];
+	fill(q, 1, 0);
+
+	/* Replace label 7 by q: q's nearest becomes 7 at distance 0. */
+	int n = hnswc_search(x, q, 1, 64, NULL, NULL, lab, dis, NULL);
+	CHECK(n == 1 && lab[0] != 7, "7 already nearest");
+	float old7[DIM];
+	memcpy(old7, data + 7 * DIM, sizeof(old7));
+	OK(hnswc_add(x, q, 7, &e));
+	memcpy(data + 7 * DIM, q, sizeof(q));
+	CHECK(hnswc_count(x) == N, "replace added an element");
+	n = hnswc_search(x, q, K, 64, NULL, NULL, lab, dis, NULL);
+	CHECK(n == K && lab[0] == 7 && dis[0] == 0.0f,
+	      "after replace: %llu %g", (unsigned long long)lab[0], dis[0]);
+	n = hnswc_search(x, old7, K, 64, NULL, NULL, lab, dis, NULL);
+	CHECK(n == K && !(lab[0] == 7 && dis[0] == 0.0f),
+	      "old vector of 7 still found at 0");
+	float got[DIM];
+	OK(hnswc_get_vector(x, 7, got, &e));
+	CHECK(memcmp(got, q, sizeof(q)) == 0, "get_vector after replace");
+	CHECK(hnswc_get_vector(x, 123456, got, &e) == HNSWC_ENOTFOUND &&
+		      e.code == HNSWC_ENOTFOUND,
+	      "get_vector unknown");
+	double r = recall(x, HNSWC_L2, data, N, queries, NQ, 64, NULL, NULL);
+	CHECK(r > 0.95, "recall after replace %f", r);
+
+	/* Delete the nearest of each of 50 queries: never returned. */
+	uint64_t gone[50];
+	for (int i = 0; i < 50; i++) {
+		n = hnswc_search(x, queries + i * DIM, 1, 64, NULL, NULL, lab,
+				 dis, NULL);
+		CHECK(n == 1, "search");
+		gone[i] = lab[0];
+		int rc = hnswc_mark_deleted(x, lab[0], &e);
+		CHECK(rc == 0, "mark_deleted: %s", e.msg);
+		CHECK(hnswc_contains(x, lab[0]) == 0, "contains deleted");
+		OK(hnswc_mark_deleted(x, lab[0], &e)); /* idempotent */
+	}
+	size_t del = hnswc_deleted_count(x);
+	CHECK(del >= 40 && del <= 50, "deleted %zu", del);
+	CHECK(hnswc_count(x) == N, "count after delete");
+	for (int i = 0; i < 50; i++) {
+		n = hnswc_search(x, queries + i * DIM, K, 64, NULL, NULL, lab,
+				 dis, NULL);
+		CHECK(n == K, "n %d", n);
+		for (int j = 0; j < n; j++)
+			for (int g = 0; g < 50; g++)
+				CHECK(lab[j] != gone[g], "deleted %llu found",
+				      (unsigned long long)gone[g]);
+	}
+	CHECK(hnswc_mark_deleted(x, 999999, &e) == HNSWC_ENOTFOUND &&
+		      e.code == HNSWC_ENOTFOUND && e.msg[0],
+	      "unknown label");
+	CHECK(hnswc_contains(x, 999999) == HNSWC_ENOTFOUND, "contains");
+	CHECK(hnswc_contains(x, 5) == 1 || hnswc_contains(x, 5) == 0,
+	      "contains 5");
+
+	/* Re-adding a deleted label undeletes it with the new vector. */
+	uint64_t l = gone[0];
+	OK(hnswc_add(x, q, l, &e));
+	memcpy(data + l * DIM, q, sizeof(q));
+	CHECK(hnswc_contains(x, l) == 1, "undeleted");
+	CHECK(hnswc_deleted_count(x) == del - 1, "deleted count");
+	n = hnswc_search(x, q, 2, 64, NULL, NULL, lab, dis, NULL);
+	CHECK(n == 2 && dis[0] == 0 && dis[1] == 0 &&
+		      ((lab[0] == 7 && lab[1] == l) ||
+		       (lab[0] == l && lab[1] == 7)),
+	      "re-added label not found");
+	/* Deleting everything: searches return nothing. */
+	for (uint64_t i = 0; i < N; i++)
+		OK(hnswc_mark_deleted(x, i, &e));
+	CHECK(hnswc_deleted_count(x) == N, "all deleted");
+	n = hnswc_search(x, q, K, 64, NULL, NULL, lab, dis, NULL);
+	CHECK(n == 0, "all deleted: %d", n);
+	OK(hnswc_add(x, q, 3, &e));
+	n = hnswc_search(x, q, K, 64, NULL, NULL, lab, dis, NULL);
+	CHECK(n == 1 && lab[0] == 3, "only 3 live: %d", n);
+	hnswc_free(x);
+	free(data);
+	printf("ok replace, delete, re-add\n");
+}
+
+static void test_resize(void)
+{
+	hnswc_error e;
+	hnswc_index *x = build(HNSWC_L2, data_l2, 100, 100);
+	size_t mem100 = hnswc_memory_bytes(x);
+	int rc = hnswc_add(x, data_l2 + 100 * DIM, 100, &e);
+	CHECK(rc == HNSWC_EFULL && e.code == HNSWC_EFULL, "full: %d", rc);
+	/* Replacing still works when full. */
+	OK(hnswc_add(x, data_l2 + 5 * DIM, 5, &e));
+	CHECK(hnswc_resize(x, 99, &e) == HNSWC_EINVAL, "shrink below count");
+	CHECK(hnswc_resize(x, 0, &e) == HNSWC_EINVAL, "resize 0");
+	CHECK(hnswc_resize(x, (size_t)1 << 40, &e) == HNSWC_EINVAL,
+	      "resize huge");
+	OK(hnswc_resize(x, 300, &e));
+	CHECK(hnswc_capacity(x) == 300, "capacity %zu", hnswc_capacity(x));
+	CHECK(hnswc_memory_bytes(x) > mem100, "memory did not grow");
+	for (size_t i = 100; i < 300; i++)
+		OK(hnswc_add(x, data_l2 + i * DIM, i, &e));
+	CHECK(hnswc_add(x, data_l2 + 300 * DIM, 300, &e) == HNSWC_EFULL,
+	      "full at 300");
+	OK(hnswc_resize(x, N, &e));
+	for (size_t i = 300; i < N; i++)
+		OK(hnswc_add(x, data_l2 + i * DIM, i, &e));
+	double r = recall(x, HNSWC_L2, data_l2, N, queries, NQ, 64, NULL,
+			  NULL);
+	CHECK(r > 0.95, "recall after resizes %f", r);
+	/* Shrink to exactly the count. */
+	OK(hnswc_resize(x, N + 500, &e));
+	OK(hnswc_resize(x, N, &e));
+	CHECK(hnswc_capacity(x) == N, "shrunk");
+	r = recall(x, HNSWC_L2, data_l2, N, queries, NQ, 64, NULL, NULL);
+	CHECK(r > 0.95, "recall after shrink %f", r);
+	hnswc_free(x);
+	printf("ok resize (recall %.4f)\n", r);
+}
+
+static void same_results(hnswc_index *a, hnswc_index *b, const float *qs)
+{
+	for (int q = 0; q < 50; q++) {
+		uint64_t la[K], lb[K];
+		float da[K], db[K];
+		int na = hnswc_search(a, qs + q * DIM, K, 64, NULL, NULL, la,
+				      da, NULL);
+		int nb = hnswc_search(b, qs + q * DIM, K, 64, NULL, NULL, lb,
+				      db, NULL);
+		CHECK(na == nb && na > 0, "counts %d %d", na, nb);
+		CHECK(memcmp(la, lb, sizeof(la[0]) * na) == 0 &&
+			      memcmp(da, db, sizeof(da[0]) * na) == 0,
+		      "results differ at query %d", q);
+	}
+}
+
+static char tmpdir[] = "/tmp/test_hnswlib_c.XXXXXX";
+
+static char *tmp(const char *name)
+{
+	static char buf[4][256];
+	static int i;
+	char *p = buf[i++ % 4];
+	snprintf(p, 256, "%s/%s", tmpdir, name);
+	return p;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	CHECK(f, "open %s", path);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	unsigned char *b = malloc(n ? n : 1);
+	CHECK(fread(b, 1, n, f) == (size_t)n, "read");
+	fclose(f);
+	*len = n;
+	return b;
+}
+
+static void spit(const char *path, const void *b, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	CHECK(f, "create %s", path);
+	CHECK(fwrite(b, 1, len, f) == len, "write");
+	fclose(f);
+}
+
+static void test_save_load(void)
+{
+	hnswc_error e;
+	hnswc_index *x = build(HNSWC_L2, data_l2, N, N + 10), *y;
+	for (uint64_t l = 0; l < 30; l++)
+		OK(hnswc_mark_deleted(x, l * 7, &e));
+	const char *path = tmp("a.hnsw");
+	int rc = hnswc_save(x, path, &e);
+	CHECK(rc == 0, "save: %s", e.msg);
+	size_t len;
+	unsigned char *file = slurp(path, &len);
+	CHECK(len == hnswc_serialized_size(x), "size %zu vs %llu", len,
+	      (unsigned long long)hnswc_serialized_size(x));
+
+	/* file */
+	rc = hnswc_load(path, HNSWC_L2, DIM, 0, &y, &e);
+	CHECK(rc == 0, "load: %s", e.msg);
+	CHECK(hnswc_count(y) == N && hnswc_deleted_count(y) == 30,
+	      "loaded counts %zu %zu", hnswc_count(y),
+	      hnswc_deleted_count(y));
+	CHECK(hnswc_capacity(y) == N, "capacity %zu", hnswc_capacity(y));
+	same_results(x, y, queries);
+	/* the loaded index is fully usable: resize, add, delete */
+	OK(hnswc_resize(y, N + 100, &e));
+	OK(hnswc_add(y, queries, 5000, &e));
+	OK(hnswc_mark_deleted(y, 5000, &e));
+	hnswc_free(y);
+
+	/* memory, with a larger capacity */
+	size_t need;
+	CHECK(hnswc_save_mem(x, file, 10, &need, &e) == HNSWC_EINVAL &&
+		      need == len,
+	      "small buffer");
+	unsigned char *mem = malloc(len);
+	size_t wrote;
+	OK(hnswc_save_mem(x, mem, len, &wrote, &e));
+	CHECK(wrote == len && memcmp(mem, file, len) == 0,
+	      "memory image differs from the file");
+	rc = hnswc_load_mem(mem, len, HNSWC_L2, DIM, 5000, &y, &e);
+	CHECK(rc == 0, "load_mem: %s", e.msg);
+	CHECK(hnswc_capacity(y) == 5000, "capacity %zu", hnswc_capacity(y));
+	same_results(x, y, queries);
+	hnswc_free(y);
+
+	/* FILE*, embedded between a caller's header and trailer */
+	FILE *f = fopen(tmp("b.bin"), "w+b");
+	CHECK(f, "fopen");
+	fputs("HEADER", f);
+	uint64_t n64;
+	OK(hnswc_save_fp(x, f, &n64, &e));
+	CHECK(n64 == len, "save_fp wrote %llu", (unsigned long long)n64);
+	fputs("TRAILER", f);
+	fflush(f);
+	fseek(f, 6, SEEK_SET);
+	rc = hnswc_load_fp(f, n64, HNSWC_L2, DIM, 0, &y, &e);
+	CHECK(rc == 0, "load_fp: %s", e.msg);
+	char t[8] = { 0 };
+	CHECK(fread(t, 1, 7, f) == 7 && strcmp(t, "TRAILER") == 0,
+	      "position after load_fp");
+	same_results(x, y, queries);
+	hnswc_free(y);
+	/* a len past the end of the file is refused before reading */
+	fseek(f, 6, SEEK_SET);
+	rc = hnswc_load_fp(f, n64 + 100, HNSWC_L2, DIM, 0, &y, &e);
+	CHECK(rc == HNSWC_ECORRUPT && !y, "load_fp long len: %d", rc);
+	/* a len that cuts the index short */
+	fseek(f, 6, SEEK_SET);
+	rc = hnswc_load_fp(f, n64 - 1, HNSWC_L2, DIM, 0, &y, &e);
+	CHECK(rc == HNSWC_ECORRUPT && !y, "load_fp short len: %d", rc);
+	fclose(f);
+
+	/* wrong dim and wrong parameters */
+	rc = hnswc_load(path, HNSWC_L2, DIM / 2, 0, &y, &e);
+	CHECK(rc == HNSWC_ECORRUPT && strstr(e.msg, "dim") &&
+		      strstr(e.msg, path),
+	      "wrong dim: %d %s", rc, e.msg);
+	CHECK(hnswc_load(path, 7, DIM, 0, &y, &e) == HNSWC_EINVAL, "space");
+	CHECK(hnswc_load(NULL, 0, DIM, 0, &y, &e) == HNSWC_EINVAL, "path");
+
+	/* empty index round trip */
+	hnswc_index *z;
+	OK(hnswc_create(HNSWC_IP, DIM, 10, 8, 50, 1, &z, &e));
+	OK(hnswc_save(z, tmp("empty.hnsw"), &e));
+	rc = hnswc_load(tmp("empty.hnsw"), HNSWC_IP, DIM, 0, &y, &e);
+	CHECK(rc == 0 && hnswc_count(y) == 0, "empty load: %s", e.msg);
+	uint64_t lab[K];
+	CHECK(hnswc_search(y, queries_ip, K, 0, NULL, NULL, lab, NULL,
+			   NULL) == 0,
+	      "search empty");
+	OK(hnswc_add(y, data_ip, 1, &e));
+	CHECK(hnswc_search(y, queries_ip, K, 0, NULL, NULL, lab, NULL,
+			   NULL) == 1,
+	      "search one");
+	hnswc_free(y);
+	hnswc_free(z);
+
+	free(mem);
+	free(file);
+	hnswc_free(x);
+	printf("ok save/load (file, FILE*, memory; %zu bytes)\n", len);
+}
+
+/* Load `b`: must fail with ECORRUPT (or succeed when `may_pass`). */
+static int try_load(const void *b, size_t len, int may_pass)
+{
+	hnswc_index *y = (hnswc_index *)1;
+	hnswc_error e;
+	int rc = hnswc_load_mem(b, len, HNSWC_L2, DIM, 0, &y, &e);
+	if (rc == 0) {
+		CHECK(may_pass, "corrupt input accepted");
+		/* whatever was accepted must be safe to use */
+		uint64_t lab[K];
+		float dis[K];
+		int n = hnswc_search(y, queries, K, 32, NULL, NULL, lab, dis,
+				     NULL);
+		CHECK(n >= 0, "search on accepted input");
+		hnswc_free(y);
+		return 0;
+	}
+	CHECK(rc == HNSWC_ECORRUPT && e.code == rc && !y,
+	      "expected ECORRUPT, got %d (%s)", rc, e.msg);
+	CHECK(strncmp(e.msg, "buffer: corrupt index: ", 23) == 0,
+	      "message: %s", e.msg);
+	return rc;
+}
+
+static void put64(unsigned char *b, size_t off, uint64_t v)
+{
+	memcpy(b + off, &v, 8);
+}
+
+static void test_corrupt(void)
+{
+	hnswc_error e;
+	hnswc_index *x = build(HNSWC_L2, data_l2, 300, 300), *y;
+	uint64_t lab[K];
+	OK(hnswc_mark_deleted(x, 3, &e));
+	size_t len = hnswc_serialized_size(x);
+	unsigned char *img = malloc(len), *b = malloc(len + 64);
+	OK(hnswc_save_mem(x, img, len, NULL, &e));
+	CHECK(try_load(img, len, 1) == 0, "pristine image");
+
+	/* truncations */
+	static const size_t cuts[] = { 0, 1, 50, 95, 96, 97, 1000 };
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+		try_load(img, cuts[i], 0);
+	for (size_t cut = 96; cut < len; cut += 997)
+		try_load(img, cut, 0);
+	try_load(img, len - 1, 0);
+	/* trailing garbage */
+	memcpy(b, img, len);
+	memset(b + len, 0, 64);
+	try_load(b, len + 1, 0);
+
+	/* header fields: offsets of hnswlib's saveIndex() layout */
+	struct {
+		size_t off;
+		uint64_t val;
+	} h[] = {
+		{ 0, 8 },			/* offsetLevel0 */
+		{ 8, 10 },			/* max_elements < count */
+		{ 16, 301 },			/* count past data */
+		{ 16, (uint64_t)1 << 40 },	/* count huge */
+		{ 16, UINT64_MAX },		/* count overflow */
+		{ 24, 0 },			/* size_data_per_element */
+		{ 24, UINT64_MAX / 2 },		/* element size huge */
+		{ 32, 12 },			/* label_offset */
+		{ 40, 4 },			/* offsetData */
+		{ 56, 15 },			/* maxM */
+		{ 64, 1u << 30 },		/* maxM0 */
+		{ 72, 0 },			/* M */
+		{ 72, 1000000 },		/* M huge */
+		{ 88, 0 },			/* ef_construction */
+		{ 88, UINT64_MAX },		/* ef_construction huge */
+	};
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+		memcpy(b, img, len);
+		put64(b, h[i].off, h[i].val);
+		try_load(b, len, 0);
+	}
+	/* maxlevel (int at 48) and enterpoint (uint32 at 52) */
+	int32_t lvls[] = { -1, 300, 1000000 };
+	for (int i = 0; i < 3; i++) {
+		memcpy(b, img, len);
+		memcpy(b + 48, &lvls[i], 4);
+		try_load(b, len, 0);
+	}
+	uint32_t eps[] = { 300, 0xffffffffu, 1u << 31 };
+	for (int i = 0; i < 3; i++) {
+		memcpy(b, img, len);
+		memcpy(b + 52, &eps[i], 4);
+		try_load(b, len, 0);
+	}
+	/* mult */
+	memcpy(b, img, len);
+	double bad = 1e300;
+	memcpy(b + 80, &bad, 8);
+	try_load(b, len, 0);
+
+	/* neighbour id out of range / list count too large in element 10 */
+	size_t sdpe, off0 = 96;
+	memcpy(&sdpe, img + 24, 8);
+	memcpy(b, img, len);
+	uint32_t big = 300;
+	memcpy(b + off0 + 10 * sdpe + 4, &big, 4);
+	try_load(b, len, 0);
+	memcpy(b, img, len);
+	b[off0 + 10 * sdpe] = 0xff;
+	b[off0 + 10 * sdpe + 1] = 0xff;
+	try_load(b, len, 0);
+	/* a stray header bit */
+	memcpy(b, img, len);
+	b[off0 + 10 * sdpe + 3] = 0x80;
+	try_load(b, len, 0);
+	/* a NaN vector component */
+	memcpy(b, img, len);
+	float nan = NAN;
+	memcpy(b + off0 + 10 * sdpe + (4 + 32 * 4), &nan, 4);
+	try_load(b, len, 0);
+	/* duplicate label: element 11 gets element 10's label */
+	memcpy(b, img, len);
+	size_t loff;
+	memcpy(&loff, img + 32, 8);
+	memcpy(b + off0 + 11 * sdpe + loff, img + off0 + 10 * sdpe + loff, 8);
+	try_load(b, len, 0);
+	/* the first link-list size: not a multiple, huge */
+	size_t lls = off0 + 300 * sdpe;
+	uint32_t s;
+	memcpy(b, img, len);
+	memcpy(&s, b + lls, 4);
+	s += 1;
+	memcpy(b + lls, &s, 4);
+	try_load(b, len, 0);
+	memcpy(b, img, len);
+	s = 0xfffffff0u;
+	memcpy(b + lls, &s, 4);
+	try_load(b, len, 0);
+
+	/* Random single-bit flips anywhere: never a crash; what is accepted
+	 * (flips in vector bits, unused bytes) still searches. */
+	int rejected = 0, accepted = 0;
+	for (int i = 0; i < 3000; i++) {
+		memcpy(b, img, len);
+		size_t pos = (i < 1000) ? rnd() % 96 : rnd() % len;
+		b[pos] ^= (unsigned char)(1u << (rnd() % 8));
+		if (try_load(b, len, 1))
+			rejected++;
+		else
+			accepted++;
+	}
+	/* Random bytes of various sizes. */
+	for (int i = 0; i < 200; i++) {
+		size_t n = rnd() % (len + 1);
+		for (size_t j = 0; j < n; j++)
+			b[j] = (unsigned char)rnd();
+		try_load(b, n, 0);
+	}
+	/* Random bytes with a plausible header. */
+	for (int i = 0; i < 200; i++) {
+		memcpy(b, img, 96);
+		for (size_t j = 96; j < len; j++)
+			b[j] = (unsigned char)rnd();
+		try_load(b, len, 0);
+	}
+
+	/* Files: truncated, flipped size field, random, empty, missing. */
+	size_t flen;
+	const char *path = tmp("c.hnsw");
+	OK(hnswc_save(x, path, &e));
+	unsigned char *file = slurp(path, &flen);
+	spit(tmp("trunc.hnsw"), file, flen / 2);
+	int rc = hnswc_load(tmp("trunc.hnsw"), HNSWC_L2, DIM, 0, &y, &e);
+	CHECK(rc == HNSWC_ECORRUPT && strstr(e.msg, "trunc.hnsw"),
+	      "truncated file: %d %s", rc, e.msg);
+	memcpy(b, file, flen);
+	put64(b, 24, 4096);
+	spit(tmp("flip.hnsw"), b, flen);
+	rc = hnswc_load(tmp("flip.hnsw"), HNSWC_L2, DIM, 0, &y, &e);
+	CHECK(rc == HNSWC_ECORRUPT && strstr(e.msg, "flip.hnsw"),
+	      "flipped size: %d %s", rc, e.msg);
+	for (size_t j = 0; j < 5000; j++)
+		b[j] = (unsigned char)rnd();
+	spit(tmp("random.hnsw"), b, 5000);
+	rc = hnswc_load(tmp("random.hnsw"), HNSWC_L2, DIM, 0, &y, &e);
+	CHECK(rc == HNSWC_ECORRUPT, "random file: %d %s", rc, e.msg);
+	spit(tmp("empty"), b, 0);
+	rc = hnswc_load(tmp("empty"), HNSWC_L2, DIM, 0, &y, &e);
+	CHECK(rc == HNSWC_ECORRUPT && strstr(e.msg, "empty"),
+	      "empty file: %d %s", rc, e.msg);
+	rc = hnswc_load(tmp("missing"), HNSWC_L2, DIM, 0, &y, &e);
+	CHECK(rc == HNSWC_EIO && strstr(e.msg, "missing") && !y,
+	      "missing file: %d %s", rc, e.msg);
+	rc = hnswc_load(tmpdir, HNSWC_L2, DIM, 0, &y, &e);
+	CHECK(rc == HNSWC_EIO, "directory: %d %s", rc, e.msg);
+	rc = hnswc_save(x, tmp("no/such/dir"), &e);
+	CHECK(rc == HNSWC_EIO, "save to missing dir: %d", rc);
+	printf("  e.g. %s\n", e.msg);
+
+	/* The original is unharmed by all this. */
+	CHECK(hnswc_search(x, queries, K, 64, NULL, NULL, lab, NULL, NULL) ==
+		      K,
+	      "original");
+	free(file);
+	free(img);
+	free(b);
+	hnswc_free(x);
+	printf("ok corrupt inputs (bit flips: %d rejected, %d accepted and "
+	       "searched)\n",
+	       rejected, accepted);
+}
+
+static void test_args(void)
+{
+	hnswc_index *x = (hnswc_index *)1;
+	hnswc_error e;
+	uint64_t lab[K];
+	float v[DIM] = { 0 };
+
+	CHECK(hnswc_create(2, DIM, 10, 16, 100, 0, &x, &e) == HNSWC_EINVAL &&
+		      x == NULL && e.code == HNSWC_EINVAL && e.msg[0],
+	      "bad space");
+	CHECK(hnswc_create(0, 0, 10, 16, 100, 0, &x, &e) == HNSWC_EINVAL,
+	      "dim 0");
+	CHECK(hnswc_create(0, DIM, 0, 16, 100, 0, &x, &e) == HNSWC_EINVAL,
+	      "cap 0");
+	CHECK(hnswc_create(0, DIM, 10, 1, 100, 0, &x, &e) == HNSWC_EINVAL,
+	      "M 1");
+	CHECK(hnswc_create(0, DIM, 10, 20000, 100, 0, &x, &e) ==
+		      HNSWC_EINVAL,
+	      "M big");
+	CHECK(hnswc_create(0, DIM, 10, 16, 0, 0, &x, &e) == HNSWC_EINVAL,
+	      "efc 0");
+	CHECK(hnswc_create(0, DIM, 10, 16, 100, 0, NULL, &e) == HNSWC_EINVAL,
+	      "out NULL");
+	CHECK(hnswc_create(0, DIM, (size_t)1 << 40, 16, 100, 0, &x, &e) ==
+		      HNSWC_EINVAL,
+	      "cap huge");
+
+	OK(hnswc_create(HNSWC_L2, DIM, 10, 16, 100, 0, &x, &e));
+	CHECK(e.code == 0 && e.msg[0] == 0, "err cleared on success");
+	CHECK(hnswc_add(x, NULL, 1, &e) == HNSWC_EINVAL, "vec NULL");
+	CHECK(hnswc_add(NULL, v, 1, &e) == HNSWC_EINVAL, "idx NULL");
+	v[3] = NAN;
+	CHECK(hnswc_add(x, v, 1, &e) == HNSWC_EINVAL, "NaN add");
+	CHECK(hnswc_search(x, v, K, 0, NULL, NULL, lab, NULL, &e) ==
+		      HNSWC_EINVAL,
+	      "NaN query");
+	v[3] = INFINITY;
+	CHECK(hnswc_add(x, v, 1, NULL) == HNSWC_EINVAL, "inf add");
+	v[3] = 0;
+	CHECK(hnswc_search(x, v, K, 0, NULL, NULL, NULL, NULL, &e) ==
+		      HNSWC_EINVAL,
+	      "labels NULL");
+	CHECK(hnswc_search(x, v, 0, 0, NULL, NULL, NULL, NULL, &e) == 0,
+	      "k 0");
+	CHECK(hnswc_search(x, v, K, 0, NULL, NULL, lab, NULL, &e) == 0,
+	      "empty index");
+	CHECK(hnswc_set_ef(x, 0) == HNSWC_EINVAL, "ef 0");
+	CHECK(hnswc_set_ef(NULL, 5) == HNSWC_EINVAL, "ef NULL");
+	CHECK(hnswc_count(NULL) == 0 && hnswc_capacity(NULL) == 0 &&
+		      hnswc_deleted_count(NULL) == 0 &&
+		      hnswc_memory_bytes(NULL) == 0 &&
+		      hnswc_serialized_size(NULL) == 0,
+	      "NULL getters");
+	CHECK(hnswc_save(x, NULL, &e) == HNSWC_EINVAL, "save NULL");
+	CHECK(hnswc_mark_deleted(x, 1, NULL) == HNSWC_ENOTFOUND, "mark");
+	OK(hnswc_add(x, v, 1, NULL));
+	CHECK(hnswc_search(x, v, K, 0, NULL, NULL, lab, NULL, &e) == 1 &&
+		      lab[0] == 1,
+	      "single");
+	CHECK(strcmp(hnswc_strerror(HNSWC_EFULL), "index full") == 0 &&
+		      hnswc_strerror(-99)[0],
+	      "strerror");
+	hnswc_free(x);
+	hnswc_free(NULL);
+	printf("ok argument checks\n");
+}
+
+/* ---- concurrency ---- */
+
+#define CN 4000 /* final number of labels */
+#define CINIT 1000
+#define NTHREADS 4
+
+static float *cdata;
+static hnswc_index *cidx;
+static volatile int cdone;
+
+struct searcher {
+	pthread_t t;
+	unsigned id;
+	long searches;
+	int bad;
+};
+
+static int accept_not_mult5(uint64_t label, void *ctx)
+{
+	(void)ctx;
+	return label % 5 != 0;
+}
+
+static void *search_thread(void *arg)
+{
+	struct searcher *s = arg;
+	uint64_t st = 0x1234567ull * (s->id + 1);
+	while (!__atomic_load_n(&cdone, __ATOMIC_ACQUIRE)) {
+		st = st * 6364136223846793005ull + 1442695040888963407ull;
+		const float *q = queries + ((st >> 33) % NQ) * DIM;
+		uint64_t lab[K];
+		float dis[K];
+		int filt = (st >> 20) & 1;
+		size_t ef = 16 + ((st >> 40) % 100); /* per-query ef */
+		hnswc_error e;
+		int n = hnswc_search(cidx, q, K, ef,
+				     filt ? accept_not_mult5 : NULL, NULL, lab,
+				     dis, &e);
+		if (n < 0) {
+			fprintf(stderr, "search: %s\n", e.msg);
+			s->bad++;
+			continue;
+		}
+		if (n != K)
+			s->bad++;
+		for (int i = 0; i < n; i++) {
+			if (lab[i] >= CN || (filt && lab[i] % 5 == 0))
+				s->bad++;
+			if (i && dis[i - 1] > dis[i])
+				s->bad++;
+		}
+		s->searches++;
+	}
+	return NULL;
+}
+
+static void test_concurrency(void)
+{
+	hnswc_error e;
+	cdata = malloc(sizeof(float) * CN * DIM);
+	fill(cdata, CN, 0);
+	cidx = build(HNSWC_L2, cdata, CINIT, CINIT + 500);
+	struct searcher s[NTHREADS];
+	for (unsigned i = 0; i < NTHREADS; i++) {
+		memset(&s[i], 0, sizeof(s[i]));
+		s[i].id = i;
+		CHECK(pthread_create(&s[i].t, NULL, search_thread, &s[i]) == 0,
+		      "pthread_create");
+	}
+	/* The writer: new labels (with resizes when full), replacements
+	 * and deletions, while the searchers run. */
+	size_t resizes = 0, replaced = 0, deleted = 0;
+	for (size_t i = CINIT; i < CN; i++) {
+		int rc = hnswc_add(cidx, cdata + i * DIM, i, &e);
+		if (rc == HNSWC_EFULL) {
+			OK(hnswc_resize(cidx, hnswc_capacity(cidx) + 500, &e));
+			resizes++;
+			rc = hnswc_add(cidx, cdata + i * DIM, i, &e);
+		}
+		CHECK(rc == 0, "concurrent add %zu: %s", i, e.msg);
+		if (i % 7 == 0) {
+			uint64_t l = rnd() % i;
+			fill(cdata + l * DIM, 1, 0);
+			OK(hnswc_add(cidx, cdata + l * DIM, l, &e));
+			replaced++;
+		}
+		if (i % 50 == 0) {
+			uint64_t l = rnd() % i;
+			OK(hnswc_mark_deleted(cidx, l, &e));
+			OK(hnswc_add(cidx, cdata + l * DIM, l, &e));
+			deleted++;
+		}
+	}
+	/* keep searching a little after the last write */
+	nanosleep(&(struct timespec){ .tv_nsec = 50000000 }, NULL);
+	__atomic_store_n(&cdone, 1, __ATOMIC_RELEASE);
+	long total = 0;
+	for (unsigned i = 0; i < NTHREADS; i++) {
+		pthread_join(s[i].t, NULL);
+		CHECK(s[i].bad == 0, "thread %u: %d bad results", i,
+		      s[i].bad);
+		total += s[i].searches;
+	}
+	CHECK(hnswc_count(cidx) == CN && hnswc_deleted_count(cidx) == 0,
+	      "final counts %zu %zu", hnswc_count(cidx),
+	      hnswc_deleted_count(cidx));
+	double r = recall(cidx, HNSWC_L2, cdata, CN, queries, NQ, 64, NULL,
+			  NULL);
+	CHECK(r > 0.95, "recall after concurrent build %f", r);
+	hnswc_free(cidx);
+	free(cdata);
+	printf("ok concurrency (%d searchers: %ld searches during %d adds, "
+	       "%zu replaces, %zu delete+re-add, %zu resizes; recall %.4f)\n",
+	       NTHREADS, total, CN - CINIT, replaced, deleted, resizes, r);
+}
+
+static void cleanup(void)
+{
+	static const char *names[] = { "a.hnsw", "b.bin", "empty.hnsw",
+				       "c.hnsw", "trunc.hnsw", "flip.hnsw",
+				       "random.hnsw", "empty" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		unlink(tmp(names[i]));
+	rmdir(tmpdir);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	CHECK(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+	atexit(cleanup);
+	data_l2 = malloc(sizeof(float) * N * DIM);
+	data_ip = malloc(sizeof(float) * N * DIM);
+	queries = malloc(sizeof(float) * NQ * DIM);
+	queries_ip = malloc(sizeof(float) * NQ * DIM);
+	fill(data_l2, N, 0);
+	fill(data_ip, N, 1);
+	fill(queries, NQ, 0);
+	fill(queries_ip, NQ, 1);
+
+	test_args();
+	test_recall();
+	test_filter();
+	test_replace_delete();
+	test_resize();
+	test_save_load();
+	test_corrupt();
+	test_concurrency();
+
+	free(data_l2);
+	free(data_ip);
+	free(queries);
+	free(queries_ip);
+	printf("all hnswlib-c tests passed\n");
+	return failures != 0;
+}
