@@ -106,7 +106,7 @@ has "$tmp/err" "$B:8: indexes.papers.name: duplicate index name \"papers\" (firs
 has "$tmp/err" "$B:9: indexes.text.backend: unknown backend \"vectr\"; did you mean \"vector\"? available: flat, vector"
 has "$tmp/err" "$B: 6 errors"
 check "nothing on stdout for a bad config" test ! -s "$tmp/out"
-check "errors in line order" sh -c "grep -o '^[^ ]*cfg:[0-9]*' '$tmp/err' | cut -d: -f2 | sort -n -c"
+check "errors in line order" sh -c "grep -o '^[^ ]*cfg:[0-9][0-9]*' '$tmp/err' | cut -d: -f2 | sort -n -c"
 
 status 78 "syntax error" "$OSA" config check -c "$DIR/syntax.cfg"
 has "$tmp/err" "$DIR/syntax.cfg:3:"

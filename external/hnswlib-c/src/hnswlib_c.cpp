@@ -501,18 +501,102 @@ struct Cand {
 	float d;
 	tableint id;
 };
-/* Heap orders: top of `near` is the closest, top of `far` the farthest. */
-struct NearFirst {
+
+/*
+ * Binary heap of Cand; Above(a, b) is true when a belongs above b.  Small
+ * and inlinable (std::push_heap/pop_heap were not inlined and cost ~10%),
+ * with replace_top() for the full result heap.
+ */
+template <typename Above> class Heap {
+	std::vector<Cand> v_;
+
+	void sift_down(size_t i, Cand c)
+	{
+		size_t n = v_.size();
+		for (;;) {
+			size_t l = 2 * i + 1;
+			if (l >= n)
+				break;
+			size_t b = l + 1 < n && Above()(v_[l + 1], v_[l]) ? l + 1
+									  : l;
+			if (!Above()(v_[b], c))
+				break;
+			v_[i] = v_[b];
+			i = b;
+		}
+		v_[i] = c;
+	}
+
+public:
+	void clear()
+	{
+		v_.clear();
+	}
+	void reserve(size_t n)
+	{
+		v_.reserve(n);
+	}
+	bool empty() const
+	{
+		return v_.empty();
+	}
+	size_t size() const
+	{
+		return v_.size();
+	}
+	const Cand &top() const
+	{
+		return v_[0];
+	}
+	void push(Cand c)
+	{
+		size_t i = v_.size();
+		v_.push_back(c);
+		while (i > 0) {
+			size_t p = (i - 1) / 2;
+			if (!Above()(c, v_[p]))
+				break;
+			v_[i] = v_[p];
+			i = p;
+		}
+		v_[i] = c;
+	}
+	void pop()
+	{
+		Cand c = v_.back();
+		v_.pop_back();
+		if (!v_.empty())
+			sift_down(0, c);
+	}
+	void replace_top(Cand c)
+	{
+		sift_down(0, c);
+	}
+};
+
+struct Closer {
+	bool operator()(const Cand &a, const Cand &b) const
+	{
+		return a.d < b.d;
+	}
+};
+struct Farther {
 	bool operator()(const Cand &a, const Cand &b) const
 	{
 		return a.d > b.d;
 	}
 };
-struct FarFirst {
-	bool operator()(const Cand &a, const Cand &b) const
-	{
-		return a.d < b.d;
-	}
+
+/*
+ * Per-thread search buffers, kept between searches to save allocations.
+ * A filter callback may search another index from inside a search: the
+ * nested search then uses buffers of its own (`busy`).
+ */
+struct Scratch {
+	Heap<Closer> near; /* candidates to expand, closest on top */
+	Heap<Farther> far; /* best kept results, farthest on top */
+	std::vector<tableint> buf;
+	bool busy = false;
 };
 
 /* Returns a visited list to hnswlib's pool, also when unwinding. */
@@ -531,6 +615,20 @@ public:
 	}
 	VisitedGuard(const VisitedGuard &) = delete;
 	VisitedGuard &operator=(const VisitedGuard &) = delete;
+};
+
+class BusyGuard {
+	bool &b_;
+
+public:
+	explicit BusyGuard(bool &b) : b_(b)
+	{
+		b_ = true;
+	}
+	~BusyGuard()
+	{
+		b_ = false;
+	}
 };
 
 class ActiveGuard {
@@ -571,8 +669,8 @@ static size_t copy_links(const Hnsw *h, tableint id, int level, tableint *buf)
 	return n;
 }
 
-static int do_search(const hnswc_index *idx, const float *q, size_t k,
-		     size_t ef, hnswc_filter_fn filter, void *ctx,
+static int do_search(const hnswc_index *idx, Scratch &sc, const float *q,
+		     size_t k, size_t ef, hnswc_filter_fn filter, void *ctx,
 		     uint64_t *labels, float *distances)
 {
 	Hnsw *h = idx->h.get();
@@ -592,7 +690,8 @@ static int do_search(const hnswc_index *idx, const float *q, size_t k,
 	const size_t max = h->max_elements_; /* stable: rw is held */
 	/* Deleted marks change only under the exclusive lock. */
 	const bool deletions = h->num_deleted_ != 0;
-	std::vector<tableint> buf(std::max(h->maxM0_, h->maxM_));
+	sc.buf.resize(std::max(h->maxM0_, h->maxM_));
+	tableint *buf = sc.buf.data();
 
 	/* Greedy descent through the upper layers (as hnswlib's searchKnn). */
 	tableint cur = ep;
@@ -601,7 +700,7 @@ static int do_search(const hnswc_index *idx, const float *q, size_t k,
 		bool changed = true;
 		while (changed) {
 			changed = false;
-			size_t n = copy_links(h, cur, level, buf.data());
+			size_t n = copy_links(h, cur, level, buf);
 			for (size_t i = 0; i < n; i++) {
 				tableint c = buf[i];
 				if (c >= max || h->element_levels_[c] < level)
@@ -626,30 +725,27 @@ static int do_search(const hnswc_index *idx, const float *q, size_t k,
 	VisitedGuard vg(h->visited_list_pool_);
 	hnswlib::vl_type *visited = vg.vl->mass;
 	hnswlib::vl_type tag = vg.vl->curV;
-	std::vector<Cand> near, far;
-	near.reserve(ef * 2 + 16);
-	far.reserve(ef + 1);
+	Heap<Closer> &near = sc.near;
+	Heap<Farther> &far = sc.far;
+	near.clear();
+	far.clear();
 	auto keep = [&](tableint id) -> bool {
 		if (deletions && h->isMarkedDeleted(id))
 			return false;
 		return !filter || filter(h->getExternalLabel(id), ctx);
 	};
-	auto bound = [&]() -> float {
-		return far.empty() ? INFINITY : far.front().d;
-	};
 
-	near.push_back(Cand{curd, cur});
+	near.push(Cand{curd, cur});
 	if (keep(cur))
-		far.push_back(Cand{curd, cur});
+		far.push(Cand{curd, cur});
 	visited[cur] = tag;
 	while (!near.empty()) {
-		Cand c = near.front();
-		if (c.d > bound() && far.size() >= ef)
+		Cand c = near.top();
+		if (far.size() >= ef && c.d > far.top().d)
 			break;
-		std::pop_heap(near.begin(), near.end(), NearFirst());
-		near.pop_back();
+		near.pop();
 
-		size_t n = copy_links(h, c.id, 0, buf.data());
+		size_t n = copy_links(h, c.id, 0, buf);
 		if (n) {
 			__builtin_prefetch(visited + buf[0]);
 			__builtin_prefetch(h->getDataByInternalId(buf[0]));
@@ -665,33 +761,27 @@ static int do_search(const hnswc_index *idx, const float *q, size_t k,
 				continue;
 			visited[nb] = tag;
 			float d = dist(q, h->getDataByInternalId(nb), param);
-			if (far.size() >= ef && !(d < bound()))
+			bool full = far.size() >= ef;
+			if (full && !(d < far.top().d))
 				continue;
-			near.push_back(Cand{d, nb});
-			std::push_heap(near.begin(), near.end(), NearFirst());
+			near.push(Cand{d, nb});
 			if (!keep(nb))
 				continue;
-			far.push_back(Cand{d, nb});
-			std::push_heap(far.begin(), far.end(), FarFirst());
-			if (far.size() > ef) {
-				std::pop_heap(far.begin(), far.end(),
-					      FarFirst());
-				far.pop_back();
-			}
+			if (full)
+				far.replace_top(Cand{d, nb});
+			else
+				far.push(Cand{d, nb});
 		}
 	}
 
-	while (far.size() > k) {
-		std::pop_heap(far.begin(), far.end(), FarFirst());
-		far.pop_back();
-	}
+	while (far.size() > k)
+		far.pop();
 	size_t n = far.size();
 	for (size_t i = n; i-- > 0;) {
-		labels[i] = h->getExternalLabel(far.front().id);
+		labels[i] = h->getExternalLabel(far.top().id);
 		if (distances)
-			distances[i] = far.front().d;
-		std::pop_heap(far.begin(), far.end(), FarFirst());
-		far.pop_back();
+			distances[i] = far.top().d;
+		far.pop();
 	}
 	return (int)n;
 }
@@ -719,9 +809,17 @@ extern "C" int hnswc_search(const hnswc_index *idx, const float *query,
 		ef = idx->ef.load(std::memory_order_relaxed);
 	ef = std::max(ef, k);
 	return guarded(err, "hnswc_search", [&]() -> int {
+		static thread_local Scratch tls;
+		std::unique_ptr<Scratch> own;
+		Scratch *sc = &tls;
+		if (tls.busy) {
+			own.reset(new Scratch());
+			sc = own.get();
+		}
+		BusyGuard b(sc->busy);
 		RdLock l(&idx->rw);
 		ActiveGuard a(idx->active, idx->peak);
-		return do_search(idx, query, k, ef, filter, ctx, labels,
+		return do_search(idx, *sc, query, k, ef, filter, ctx, labels,
 				 distances);
 	});
 }
