@@ -61,7 +61,7 @@
 
 enum flat_metric { FLAT_COSINE, FLAT_L2, FLAT_IP };
 
-static const char *const flat_metrics[] = {"cosine", "l2", "ip", NULL};
+static const char *const flat_metrics[] = { "cosine", "l2", "ip", NULL };
 
 struct flat_config {
 	int dim;
@@ -91,22 +91,22 @@ static void flat_check(void *cfg, struct osa_check *chk)
 }
 
 static const struct osa_field flat_fields[] = {
-	{.name = "dim",
-	 .type = OSA_T_INT,
-	 .offset = offsetof(struct flat_config, dim),
-	 .flags = OSA_F_STORED,
-	 .def_int = 384,
-	 .min = 1,
-	 .max = 4096,
-	 .doc = "Vector dimension; must match what the embedder produces."},
-	{.name = "metric",
-	 .type = OSA_T_ENUM,
-	 .offset = offsetof(struct flat_config, metric),
-	 .flags = OSA_F_STORED,
-	 .def_int = FLAT_COSINE,
-	 .choices = flat_metrics,
-	 .doc = "cosine (similarity), l2 (score = minus the squared "
-		"Euclidean distance) or ip (inner product)."},
+	{ .name = "dim",
+	  .type = OSA_T_INT,
+	  .offset = offsetof(struct flat_config, dim),
+	  .flags = OSA_F_STORED,
+	  .def_int = 384,
+	  .min = 1,
+	  .max = 4096,
+	  .doc = "Vector dimension; must match what the embedder produces." },
+	{ .name = "metric",
+	  .type = OSA_T_ENUM,
+	  .offset = offsetof(struct flat_config, metric),
+	  .flags = OSA_F_STORED,
+	  .def_int = FLAT_COSINE,
+	  .choices = flat_metrics,
+	  .doc = "cosine (similarity), l2 (score = minus the squared "
+		 "Euclidean distance) or ip (inner product)." },
 	OSA_FIELD_INT(struct flat_config, initial_capacity, "initial_capacity",
 		      10000, 1, 1000000000,
 		      "Rows allocated at open; the matrix doubles when full."),
@@ -114,13 +114,14 @@ static const struct osa_field flat_fields[] = {
 		       "Directory of the snapshot (flat.snap); default: the "
 		       "index's own directory under data_dir.  One index per "
 		       "directory."),
-	{.name = "embedding",
-	 .type = OSA_T_GROUP,
-	 .offset = offsetof(struct flat_config, embedding),
-	 .flags = OSA_F_STORED,
-	 .group = &osa_embedding_schema,
-	 .doc = "How records and query texts become vectors."},
-	OSA_FIELD_END};
+	{ .name = "embedding",
+	  .type = OSA_T_GROUP,
+	  .offset = offsetof(struct flat_config, embedding),
+	  .flags = OSA_F_STORED,
+	  .group = &osa_embedding_schema,
+	  .doc = "How records and query texts become vectors." },
+	OSA_FIELD_END
+};
 
 static const struct osa_schema flat_schema = {
 	.name = "flat",
@@ -140,13 +141,13 @@ struct flat {
 	char desc[OSA_SNAP_EMBEDDER_MAX];
 	pthread_rwlock_t lock;
 
-	float *mat;      /* cap x dim, rows 0..n-1 live */
-	float *sq;       /* |row|^2 (l2) */
-	char **srns;     /* owned srn of each row */
-	uint64_t *hash;  /* hash of each row's srn */
+	float *mat;	/* cap x dim, rows 0..n-1 live */
+	float *sq;	/* |row|^2 (l2) */
+	char **srns;	/* owned srn of each row */
+	uint64_t *hash; /* hash of each row's srn */
 	size_t n, cap;
 
-	uint32_t *slot;  /* row + 1, 0 = empty; size mask + 1 (power of 2) */
+	uint32_t *slot; /* row + 1, 0 = empty; size mask + 1 (power of 2) */
 	size_t mask;
 };
 
@@ -466,7 +467,8 @@ static int flat_load(struct flat *f, uint64_t *lsn, struct osa_error *err)
 		f->hash[i] = flat_hash_str(s);
 		at = flat_map_slot(f, s, f->hash[i]);
 		if (f->slot[at]) {
-			rc = osa_snap_corrupt(r, err, "srn %s appears twice", s);
+			rc = osa_snap_corrupt(r, err, "srn %s appears twice",
+					      s);
 			free(s);
 			goto out;
 		}
@@ -490,15 +492,16 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 {
 	const struct flat_config *cfg = args->config;
 	const char *dir = cfg->persist_dir ? cfg->persist_dir : args->dir;
-	struct osa_embedder_args ea = {args->index, cfg->dim, &cfg->embedding};
+	struct osa_embedder_args ea = { args->index, cfg->dim,
+					&cfg->embedding };
 	struct flat *f = calloc(1, sizeof(*f));
 	size_t plen;
 	int rc;
 
 	*self = NULL;
 	if (!f)
-		return osa_error_set(err, OSA_ENOMEM,
-				     "index %s: out of memory", args->index);
+		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				     args->index);
 	f->dim = (size_t)cfg->dim;
 	f->metric = cfg->metric;
 	if (flat_lock_init(&f->lock)) {
@@ -514,8 +517,8 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 	f->slot = calloc(f->mask + 1, sizeof(*f->slot));
 	if (!f->index || !f->snap_path || !f->slot) {
 		flat_free(f);
-		return osa_error_set(err, OSA_ENOMEM,
-				     "index %s: out of memory", args->index);
+		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				     args->index);
 	}
 	snprintf(f->snap_path, plen, "%s/" FLAT_SNAP_NAME, dir);
 	if (flat_mkdirs(dir)) {
@@ -555,8 +558,7 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 		osa_log(OSA_LOG_INFO,
 			"index=%s backend=flat loaded %zu records from %s "
 			"(lsn %llu)",
-			f->index, f->n, f->snap_path,
-			(unsigned long long)*lsn);
+			f->index, f->n, f->snap_path, (unsigned long long)*lsn);
 	*self = f;
 	return 0;
 }
@@ -574,8 +576,7 @@ static int flat_ingest(void *self, const struct osa_record *const *recs,
 	if (!n)
 		return 0;
 	if (flat_mul(n, f->dim * sizeof(float), &bytes) ||
-	    !(vecs = malloc(bytes)) ||
-	    !(copies = calloc(n, sizeof(*copies))) ||
+	    !(vecs = malloc(bytes)) || !(copies = calloc(n, sizeof(*copies))) ||
 	    !(hashes = malloc(n * sizeof(*hashes)))) {
 		rc = osa_error_set(err, OSA_ENOMEM,
 				   "index %s: out of memory embedding a batch "
@@ -672,8 +673,8 @@ static int flat_remove(void *self, const char *const *srns, size_t n,
 		last = f->n - 1;
 		if (v - 1 != last) {
 			/* Move the last row into the hole. */
-			size_t ls = flat_map_slot(f, f->srns[last],
-						  f->hash[last]);
+			size_t ls =
+				flat_map_slot(f, f->srns[last], f->hash[last]);
 
 			memcpy(f->mat + (size_t)(v - 1) * f->dim,
 			       f->mat + last * f->dim, f->dim * sizeof(float));
@@ -734,7 +735,7 @@ static void flat_topk(const struct flat *f, const float *scores, size_t n,
 	size_t i, m = 0;
 
 	for (i = 0; i < n; i++) {
-		struct flat_cand c = {scores[i], (uint32_t)i};
+		struct flat_cand c = { scores[i], (uint32_t)i };
 
 		if (m < k) {
 			size_t j = m++;
@@ -837,8 +838,8 @@ static int flat_query(void *self, const struct osa_query *q,
 
 	qv = malloc(f->dim * sizeof(float));
 	if (!qv)
-		return osa_error_set(err, OSA_ENOMEM,
-				     "index %s: out of memory", f->index);
+		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				     f->index);
 	rc = flat_query_vector(f, q, qv, err);
 	if (rc) {
 		free(qv);
@@ -974,10 +975,10 @@ static int flat_body(void *ctx, struct osa_snap_writer *w,
 	rc = osa_snap_write(w, f->mat, f->n * f->dim * sizeof(float), err);
 	for (i = 0; i < f->n && !rc; i++) {
 		size_t len = strlen(f->srns[i]);
-		unsigned char lb[4] = {(unsigned char)len,
-				       (unsigned char)(len >> 8),
-				       (unsigned char)(len >> 16),
-				       (unsigned char)(len >> 24)};
+		unsigned char lb[4] = { (unsigned char)len,
+					(unsigned char)(len >> 8),
+					(unsigned char)(len >> 16),
+					(unsigned char)(len >> 24) };
 
 		rc = osa_snap_write(w, lb, 4, err);
 		if (!rc)
@@ -1000,8 +1001,8 @@ static int flat_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 	rc = osa_snap_save(f->snap_path, &info, flat_body, f, err);
 	pthread_rwlock_unlock(&f->lock);
 	if (rc)
-		osa_error_prefix(err, "index %s: checkpoint failed: ",
-				 f->index);
+		osa_error_prefix(err,
+				 "index %s: checkpoint failed: ", f->index);
 	return rc;
 }
 

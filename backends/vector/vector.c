@@ -71,7 +71,7 @@
 
 enum vector_metric { VECTOR_COSINE, VECTOR_L2, VECTOR_IP };
 
-static const char *const vector_metrics[] = {"cosine", "l2", "ip", NULL};
+static const char *const vector_metrics[] = { "cosine", "l2", "ip", NULL };
 
 struct vector_config {
 	int dim;
@@ -105,23 +105,25 @@ static void vector_check(void *cfg, struct osa_check *chk)
 }
 
 #define VECTOR_STORED_INT(key, member, dflt, lo, hi, docs)                     \
-	{.name = (key), .type = OSA_T_INT,                                     \
-	 .offset = offsetof(struct vector_config, member),                     \
-	 .flags = OSA_F_STORED, .def_int = (dflt), .min = (lo), .max = (hi),   \
-	 .doc = (docs)}
+	{                                                                      \
+		.name = (key), .type = OSA_T_INT,                              \
+		.offset = offsetof(struct vector_config, member),              \
+		.flags = OSA_F_STORED, .def_int = (dflt), .min = (lo),         \
+		.max = (hi), .doc = (docs)                                     \
+	}
 
 static const struct osa_field vector_fields[] = {
 	VECTOR_STORED_INT("dim", dim, 384, 1, 4096,
 			  "Vector dimension; must match what the embedder "
 			  "produces."),
-	{.name = "metric",
-	 .type = OSA_T_ENUM,
-	 .offset = offsetof(struct vector_config, metric),
-	 .flags = OSA_F_STORED,
-	 .def_int = VECTOR_COSINE,
-	 .choices = vector_metrics,
-	 .doc = "cosine (similarity), l2 (score = minus the squared "
-		"Euclidean distance) or ip (inner product)."},
+	{ .name = "metric",
+	  .type = OSA_T_ENUM,
+	  .offset = offsetof(struct vector_config, metric),
+	  .flags = OSA_F_STORED,
+	  .def_int = VECTOR_COSINE,
+	  .choices = vector_metrics,
+	  .doc = "cosine (similarity), l2 (score = minus the squared "
+		 "Euclidean distance) or ip (inner product)." },
 	VECTOR_STORED_INT("m", m, 16, 2, 100,
 			  "HNSW links per node (2m on the bottom layer); more "
 			  "means better recall, more memory, slower builds."),
@@ -143,13 +145,14 @@ static const struct osa_field vector_fields[] = {
 			 "compact_deleted_ratio", 0.3, 0.0, 1.0,
 			 "Rebuild the graph without deleted slots once they "
 			 "are more than this share of all slots."),
-	{.name = "embedding",
-	 .type = OSA_T_GROUP,
-	 .offset = offsetof(struct vector_config, embedding),
-	 .flags = OSA_F_STORED,
-	 .group = &osa_embedding_schema,
-	 .doc = "How records and query texts become vectors."},
-	OSA_FIELD_END};
+	{ .name = "embedding",
+	  .type = OSA_T_GROUP,
+	  .offset = offsetof(struct vector_config, embedding),
+	  .flags = OSA_F_STORED,
+	  .group = &osa_embedding_schema,
+	  .doc = "How records and query texts become vectors." },
+	OSA_FIELD_END
+};
 
 static const struct osa_schema vector_schema = {
 	.name = "vector",
@@ -176,16 +179,16 @@ struct vector {
 	pthread_rwlock_t lock; /* the maps below vs queries */
 
 	hnswc_index *h;
-	char **srns;      /* by label: owned srn, NULL for a free label */
-	uint64_t *hash;   /* by label: hash of its srn */
-	uint32_t *freel;  /* free (deleted) labels, a stack */
-	size_t nlabels;   /* labels 0..nlabels-1 exist in the graph */
+	char **srns;	 /* by label: owned srn, NULL for a free label */
+	uint64_t *hash;	 /* by label: hash of its srn */
+	uint32_t *freel; /* free (deleted) labels, a stack */
+	size_t nlabels;	 /* labels 0..nlabels-1 exist in the graph */
 	size_t nfree;
-	size_t cap;       /* room of srns, hash, freel */
+	size_t cap; /* room of srns, hash, freel */
 	size_t live;
-	size_t pending;   /* labels in the graph, not yet published */
+	size_t pending; /* labels in the graph, not yet published */
 
-	uint32_t *slot;   /* srn -> label + 1, open addressing */
+	uint32_t *slot; /* srn -> label + 1, open addressing */
 	size_t mask;
 
 	size_t compactions;
@@ -485,14 +488,14 @@ static int vector_load_maps(struct vector *v, struct osa_snap_reader *r,
 			continue;
 		}
 		if (state != 1)
-			return osa_snap_corrupt(r, err,
-						"label %zu has an srn but is %s "
-						"in the graph",
-						l, state ? "absent" : "deleted");
+			return osa_snap_corrupt(
+				r, err,
+				"label %zu has an srn but is %s "
+				"in the graph",
+				l, state ? "absent" : "deleted");
 		if (len > VECTOR_SRN_MAX || len > osa_snap_remaining(r))
-			return osa_snap_corrupt(r, err,
-						"label %zu: bad srn length %u",
-						l, len);
+			return osa_snap_corrupt(
+				r, err, "label %zu: bad srn length %u", l, len);
 		if (!(s = malloc((size_t)len + 1)))
 			return osa_error_set(err, OSA_ENOMEM,
 					     "index %s: out of memory",
@@ -520,10 +523,11 @@ static int vector_load_maps(struct vector *v, struct osa_snap_reader *r,
 		v->live++;
 	}
 	if (nfree != v->nfree)
-		return osa_snap_corrupt(r, err,
-					"%zu free labels in the map, %zu in the "
-					"header",
-					nfree, v->nfree);
+		return osa_snap_corrupt(
+			r, err,
+			"%zu free labels in the map, %zu in the "
+			"header",
+			nfree, v->nfree);
 	if (!v->nfree)
 		return 0;
 	if (v->nfree * 4 > osa_snap_remaining(r))
@@ -557,7 +561,7 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 	unsigned char pre[VECTOR_PREAMBLE];
 	struct osa_snap_info exp, got;
 	struct osa_snap_reader *r;
-	hnswc_error herr = {0};
+	hnswc_error herr = { 0 };
 	uint64_t nlabels, nfree, live, glen, left;
 	uint32_t m, efc;
 	FILE *fp;
@@ -592,15 +596,14 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 	if (nlabels > VECTOR_MAX_LABELS || nfree > nlabels ||
 	    live != nlabels - nfree || live != got.count || glen > left ||
 	    (left - glen) / 4 < nlabels + nfree) {
-		rc = osa_snap_corrupt(r, err,
-				      "inconsistent counts (labels %llu, free "
-				      "%llu, live %llu, graph %llu bytes of "
-				      "%llu)",
-				      (unsigned long long)nlabels,
-				      (unsigned long long)nfree,
-				      (unsigned long long)live,
-				      (unsigned long long)glen,
-				      (unsigned long long)left);
+		rc = osa_snap_corrupt(
+			r, err,
+			"inconsistent counts (labels %llu, free "
+			"%llu, live %llu, graph %llu bytes of "
+			"%llu)",
+			(unsigned long long)nlabels, (unsigned long long)nfree,
+			(unsigned long long)live, (unsigned long long)glen,
+			(unsigned long long)left);
 		goto out;
 	}
 	if (!(fp = osa_snap_reader_file(r, glen, err))) {
@@ -621,14 +624,14 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 			     : osa_snap_corrupt(r, err, "graph: %s", herr.msg);
 		goto out;
 	}
-	if (hnswc_count(v->h) != nlabels || hnswc_deleted_count(v->h) != nfree) {
-		rc = osa_snap_corrupt(r, err,
-				      "the graph holds %zu labels (%zu "
-				      "deleted), the maps %llu (%llu free)",
-				      hnswc_count(v->h),
-				      hnswc_deleted_count(v->h),
-				      (unsigned long long)nlabels,
-				      (unsigned long long)nfree);
+	if (hnswc_count(v->h) != nlabels ||
+	    hnswc_deleted_count(v->h) != nfree) {
+		rc = osa_snap_corrupt(
+			r, err,
+			"the graph holds %zu labels (%zu "
+			"deleted), the maps %llu (%llu free)",
+			hnswc_count(v->h), hnswc_deleted_count(v->h),
+			(unsigned long long)nlabels, (unsigned long long)nfree);
 		goto out;
 	}
 	rc = vector_reserve_labels(v, (size_t)nlabels);
@@ -658,16 +661,17 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 {
 	const struct vector_config *cfg = args->config;
 	const char *dir = cfg->persist_dir ? cfg->persist_dir : args->dir;
-	struct osa_embedder_args ea = {args->index, cfg->dim, &cfg->embedding};
+	struct osa_embedder_args ea = { args->index, cfg->dim,
+					&cfg->embedding };
 	struct vector *v = calloc(1, sizeof(*v));
-	hnswc_error herr = {0};
+	hnswc_error herr = { 0 };
 	size_t plen;
 	int rc;
 
 	*self = NULL;
 	if (!v)
-		return osa_error_set(err, OSA_ENOMEM,
-				     "index %s: out of memory", args->index);
+		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				     args->index);
 	if (pthread_mutex_init(&v->wmu, NULL)) {
 		free(v);
 		return osa_error_set(err, OSA_ENOMEM,
@@ -696,8 +700,8 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 	v->slot = calloc(v->mask + 1, sizeof(*v->slot));
 	if (!v->index || !v->snap_path || !v->slot) {
 		vector_free(v);
-		return osa_error_set(err, OSA_ENOMEM,
-				     "index %s: out of memory", args->index);
+		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				     args->index);
 	}
 	snprintf(v->snap_path, plen, "%s/" VECTOR_SNAP_NAME, dir);
 	if (vector_mkdirs(dir)) {
@@ -749,15 +753,15 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 static int vector_compact(struct vector *v, struct osa_error *err)
 {
 	size_t cap = v->live > v->init_cap ? v->live : v->init_cap, l, nl = 0;
-	hnswc_error herr = {0};
+	hnswc_error herr = { 0 };
 	hnswc_index *nh = NULL;
 	float *buf;
 	int rc;
 
 	buf = malloc(v->dim * sizeof(float));
 	if (!buf)
-		return osa_error_set(err, OSA_ENOMEM,
-				     "index %s: out of memory", v->index);
+		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				     v->index);
 	rc = hnswc_create(v->space, v->dim, cap ? cap : 1, v->m, v->efc,
 			  VECTOR_SEED, &nh, &herr);
 	for (l = 0; l < v->nlabels && !rc; l++) {
@@ -808,7 +812,7 @@ static int vector_compact(struct vector *v, struct osa_error *err)
  * caller: a failed compaction is logged and reported by health. */
 static void vector_maybe_compact(struct vector *v)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 
 	if (v->nlabels < VECTOR_COMPACT_MIN ||
 	    (double)v->nfree <= v->compact_ratio * (double)v->nlabels)
@@ -827,10 +831,10 @@ static void vector_maybe_compact(struct vector *v)
 /* ---- writes ---------------------------------------------------------- */
 
 struct vector_op {
-	size_t rec;     /* index in the batch */
-	size_t old;     /* replaced: its slot in the saved old vectors */
+	size_t rec; /* index in the batch */
+	size_t old; /* replaced: its slot in the saved old vectors */
 	uint32_t label;
-	bool fresh;     /* a new srn (not yet in the maps) */
+	bool fresh;	/* a new srn (not yet in the maps) */
 	bool from_free; /* its label came from the free list */
 };
 
@@ -861,7 +865,7 @@ static void vector_rollback(struct vector *v, struct vector_op *ops,
 			    size_t nops, size_t done, const float *old,
 			    size_t old_nlabels, size_t old_nfree)
 {
-	hnswc_error herr = {0};
+	hnswc_error herr = { 0 };
 	size_t j, top = old_nlabels;
 	int bad = 0;
 
@@ -905,7 +909,7 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 	size_t *pos = NULL, nops = 0, nfresh = 0, nrep = 0, i, j, bytes;
 	size_t old_nlabels, old_nfree;
 	struct vector_op *ops = NULL;
-	hnswc_error herr = {0};
+	hnswc_error herr = { 0 };
 	float *vecs = NULL, *old = NULL;
 	char **copies = NULL;
 	uint64_t *hashes = NULL;
@@ -1025,8 +1029,8 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 	/* Room to restore the vectors a failed batch replaced. */
 	if (nrep && !(old = malloc(nrep * v->dim * sizeof(float)))) {
 		vector_rollback(v, ops, nops, 0, old, old_nlabels, old_nfree);
-		rc = osa_error_set(err, OSA_ENOMEM,
-				   "index %s: out of memory", v->index);
+		rc = osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				   v->index);
 		goto out;
 	}
 
@@ -1037,8 +1041,7 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 
 		if (!ops[j].fresh) {
 			rc = hnswc_get_vector(v->h, ops[j].label,
-					      old + ops[j].old * v->dim,
-					      &herr);
+					      old + ops[j].old * v->dim, &herr);
 			if (rc)
 				break;
 		}
@@ -1089,7 +1092,7 @@ static int vector_remove(void *self, const char *const *srns, size_t n,
 			 struct osa_error *err)
 {
 	struct vector *v = self;
-	hnswc_error herr = {0};
+	hnswc_error herr = { 0 };
 	size_t i;
 	int rc = 0;
 
@@ -1173,7 +1176,7 @@ static int vector_query(void *self, const struct osa_query *q,
 {
 	struct vector *v = self;
 	struct vector_cand *c = NULL;
-	hnswc_error herr = {0};
+	hnswc_error herr = { 0 };
 	uint64_t *labels = NULL;
 	float *qv, *d = NULL;
 	size_t k, ef, want, i, nc = 0, last = 0;
@@ -1186,8 +1189,8 @@ static int vector_query(void *self, const struct osa_query *q,
 				     v->index, q->ef_search, VECTOR_EF_MAX);
 	qv = malloc(v->dim * sizeof(float));
 	if (!qv)
-		return osa_error_set(err, OSA_ENOMEM,
-				     "index %s: out of memory", v->index);
+		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				     v->index);
 	rc = vector_query_vector(v, q, qv, err);
 	if (rc) {
 		free(qv);
@@ -1226,8 +1229,8 @@ static int vector_query(void *self, const struct osa_query *q,
 	}
 	/* Keep the best k and everything tied with the k-th. */
 	for (i = 0; i < (size_t)n; i++) {
-		const char *srn = labels[i] < v->nlabels ? v->srns[labels[i]]
-							 : NULL;
+		const char *srn =
+			labels[i] < v->nlabels ? v->srns[labels[i]] : NULL;
 
 		if (!srn)
 			continue;
@@ -1308,9 +1311,9 @@ static int vector_body(void *ctx, struct osa_snap_writer *w,
 		       struct osa_error *err)
 {
 	struct vector *v = ctx;
-	unsigned char pre[VECTOR_PREAMBLE] = {0};
+	unsigned char pre[VECTOR_PREAMBLE] = { 0 };
 	uint64_t glen = hnswc_serialized_size(v->h), wrote = 0;
-	hnswc_error herr = {0};
+	hnswc_error herr = { 0 };
 	size_t l;
 	FILE *fp;
 	int rc;
@@ -1372,8 +1375,8 @@ static int vector_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 	pthread_rwlock_unlock(&v->lock);
 	pthread_mutex_unlock(&v->wmu);
 	if (rc)
-		osa_error_prefix(err, "index %s: checkpoint failed: ",
-				 v->index);
+		osa_error_prefix(err,
+				 "index %s: checkpoint failed: ", v->index);
 	return rc;
 }
 

@@ -10,12 +10,12 @@
 #include <stddef.h>
 
 struct vector_stats {
-	size_t live;          /* records that queries can find */
-	size_t slots;         /* labels in the graph, deleted ones included */
-	size_t deleted;       /* deleted slots waiting for reuse */
-	size_t capacity;      /* slots before the graph must grow */
-	size_t compactions;   /* graph rebuilds since open */
-	size_t memory_bytes;  /* graph + maps, approximate */
+	size_t live;	     /* records that queries can find */
+	size_t slots;	     /* labels in the graph, deleted ones included */
+	size_t deleted;	     /* deleted slots waiting for reuse */
+	size_t capacity;     /* slots before the graph must grow */
+	size_t compactions;  /* graph rebuilds since open */
+	size_t memory_bytes; /* graph + maps, approximate */
 };
 
 /* Fill `st` for an instance opened through the `vector` backend. */

@@ -41,7 +41,7 @@ struct opts {
 	int repeat;
 };
 
-static const char *const metric_names[] = {"cosine", "l2", "ip"};
+static const char *const metric_names[] = { "cosine", "l2", "ip" };
 
 static int usage(const char *why)
 {
@@ -140,7 +140,7 @@ static void *open_index(const char *backend, const char *cfgtext,
 			const struct osa_backend **b)
 {
 	struct osa_backend_args args;
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	char dir[512], *report = NULL;
 	uint64_t lsn;
 	void *self;
@@ -174,7 +174,7 @@ static void *open_index(const char *backend, const char *cfgtext,
 static double ingest(const struct osa_backend *b, void *self,
 		     struct osa_record **recs, size_t n, size_t batch)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	double t0 = bench_now();
 	size_t i;
 
@@ -223,10 +223,10 @@ static void *query_worker(void *arg)
 	size_t i;
 
 	for (i = j->from; i < j->nq; i += j->step) {
-		struct osa_query q = {.vector = j->queries + i * j->dim,
-				      .dim = j->dim,
-				      .limit = j->k,
-				      .ef_search = j->ef};
+		struct osa_query q = { .vector = j->queries + i * j->dim,
+				       .dim = j->dim,
+				       .limit = j->k,
+				       .ef_search = j->ef };
 
 		if (j->b->query(j->self, &q, &j->hits[i], &err)) {
 			fprintf(stderr, "osa-bench-ann: query: %s\n", err.msg);
@@ -240,8 +240,8 @@ static void *query_worker(void *arg)
 /* Run nq queries through the backend API on `threads` threads; seconds,
  * ids filled; -1 on failure. */
 static double run_queries(const struct osa_backend *b, void *self,
-			  const float *queries, size_t nq, size_t k,
-			  size_t dim, int ef, int threads, long *ids)
+			  const float *queries, size_t nq, size_t k, size_t dim,
+			  int ef, int threads, long *ids)
 {
 	struct osa_hits *hits = calloc(nq, sizeof(*hits));
 	struct qjob jobs[256];
@@ -253,9 +253,9 @@ static double run_queries(const struct osa_backend *b, void *self,
 	if (!hits)
 		return -1;
 	for (tn = 0; tn < threads; tn++)
-		jobs[tn] = (struct qjob){b, self, queries, nq, k, dim,
-					 (size_t)tn, (size_t)threads, ef,
-					 hits, 0};
+		jobs[tn] = (struct qjob){ b,  self, queries,	nq,
+					  k,  dim,  (size_t)tn, (size_t)threads,
+					  ef, hits, 0 };
 	t0 = bench_now();
 	if (threads == 1) {
 		query_worker(&jobs[0]);
@@ -270,9 +270,9 @@ static double run_queries(const struct osa_backend *b, void *self,
 		failed |= jobs[tn].failed;
 	for (i = 0; i < nq; i++) {
 		for (j = 0; j < k; j++)
-			ids[i * k + j] = j < hits[i].n
-						 ? bench_srn_id(hits[i].v[j].srn)
-						 : -1;
+			ids[i * k + j] =
+				j < hits[i].n ? bench_srn_id(hits[i].v[j].srn)
+					      : -1;
 		osa_hits_free(&hits[i]);
 	}
 	free(hits);
@@ -288,7 +288,8 @@ static void print_row(const char *impl, int ef, double recall, double qps,
 		snprintf(efs, sizeof(efs), "%d", ef);
 	else
 		snprintf(efs, sizeof(efs), "null");
-	printf("{\"impl\": \"%s\", \"ef\": %s, \"recall\": %.4f, \"qps\": %.0f, "
+	printf("{\"impl\": \"%s\", \"ef\": %s, \"recall\": %.4f, \"qps\": "
+	       "%.0f, "
 	       "\"build_per_s\": %.0f, \"bytes_per_vector\": %.0f}\n",
 	       impl, efs, recall, qps, build_per_s, bytes);
 	fflush(stdout);
@@ -296,9 +297,17 @@ static void print_row(const char *impl, int ef, double recall, double qps,
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.k = 10, .n = 100000, .dim = 128, .nq = 1000,
-			 .m = 16, .efc = 200, .batch = 1000, .threads = 1, .repeat = 3,
-			 .ef = {16, 32, 64, 128}, .nef = 4};
+	struct opts o = { .k = 10,
+			  .n = 100000,
+			  .dim = 128,
+			  .nq = 1000,
+			  .m = 16,
+			  .efc = 200,
+			  .batch = 1000,
+			  .threads = 1,
+			  .repeat = 3,
+			  .ef = { 16, 32, 64, 128 },
+			  .nef = 4 };
 	const struct osa_backend *fb, *vb;
 	struct osa_record **recs;
 	struct hnsw_direct *hd;
@@ -377,7 +386,7 @@ int main(int argc, char **argv)
 	if (fbuild < 0)
 		return 1;
 	{
-		struct osa_error err = {0};
+		struct osa_error err = { 0 };
 
 		if (flat_search_batch(flat, queries, o.nq, o.k, gs, gsc,
 				      &err)) {

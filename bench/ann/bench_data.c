@@ -55,8 +55,8 @@ int bench_read_fvecs(const char *path, size_t max_n, float **out, size_t *n,
 		count = max_n;
 	v = malloc(count * (size_t)d * sizeof(float) + 1);
 	if (!v) {
-		snprintf(why, whylen, "%s: out of memory for %zu vectors",
-			 path, count);
+		snprintf(why, whylen, "%s: out of memory for %zu vectors", path,
+			 count);
 		fclose(f);
 		return -1;
 	}
@@ -138,8 +138,8 @@ void bench_synthetic(float *out, size_t n, size_t dim, uint64_t seed,
 		     uint64_t stream)
 {
 	float *centres = malloc(BENCH_CLUSTERS * dim * sizeof(float));
-	float *basis = malloc(BENCH_CLUSTERS * BENCH_SUBDIM * dim *
-			      sizeof(float));
+	float *basis =
+		malloc(BENCH_CLUSTERS * BENCH_SUBDIM * dim * sizeof(float));
 	uint64_t s = seed;
 	size_t i, j, c, b;
 
@@ -160,8 +160,8 @@ void bench_synthetic(float *out, size_t n, size_t dim, uint64_t seed,
 		for (b = 0; b < BENCH_SUBDIM; b++)
 			z[b] = bench_gauss(&s);
 		for (j = 0; j < dim; j++) {
-			double acc = centres[c * dim + j] +
-				     0.02 * bench_gauss(&s);
+			double acc =
+				centres[c * dim + j] + 0.02 * bench_gauss(&s);
 
 			for (b = 0; b < BENCH_SUBDIM; b++)
 				acc += z[b] *
@@ -200,10 +200,11 @@ struct osa_record **bench_records(const float *v, size_t n, size_t dim)
 		abort();
 	}
 	for (i = 0; i < n; i++) {
-		size_t o = (size_t)snprintf(json, cap,
-					    "{\"srn\":\"urn:osa:bench:rec:%zu\","
-					    "\"embedding\":[",
-					    i);
+		size_t o =
+			(size_t)snprintf(json, cap,
+					 "{\"srn\":\"urn:osa:bench:rec:%zu\","
+					 "\"embedding\":[",
+					 i);
 
 		for (j = 0; j < dim; j++)
 			o += (size_t)snprintf(json + o, cap - o, "%s%.9g",

@@ -60,10 +60,11 @@ template <class F> static void parallel(size_t n, int threads, F fn)
 		x.join();
 }
 
-extern "C" struct hnsw_direct *
-hnsw_direct_build(const float *base, size_t n, size_t dim, int metric,
-		  size_t m, size_t efc, int threads, double *seconds,
-		  char *why, size_t whylen)
+extern "C" struct hnsw_direct *hnsw_direct_build(const float *base, size_t n,
+						 size_t dim, int metric,
+						 size_t m, size_t efc,
+						 int threads, double *seconds,
+						 char *why, size_t whylen)
 {
 	try {
 		std::unique_ptr<hnsw_direct> h(new hnsw_direct());

@@ -77,8 +77,7 @@ static double agree(const long *a, const long *b, size_t nq, size_t k)
 	return (double)hit / (double)(nq * k);
 }
 
-static void row(const char *impl, const char *mode, double qps,
-		double recall)
+static void row(const char *impl, const char *mode, double qps, double recall)
 {
 	printf("{\"impl\": \"%s\", \"mode\": \"%s\", \"qps\": %.1f, "
 	       "\"recall\": %.4f}\n",
@@ -90,8 +89,8 @@ static void row(const char *impl, const char *mode, double qps,
 static json_t *run_faiss(const char *base, const char *queries, size_t k,
 			 size_t single)
 {
-	static const char *const pythons[] = {"python3", "/usr/bin/python3",
-					      NULL};
+	static const char *const pythons[] = { "python3", "/usr/bin/python3",
+					       NULL };
 	char cmd[2048], *out = NULL;
 	size_t len = 0, cap = 0;
 	json_t *j = NULL;
@@ -106,9 +105,9 @@ static json_t *run_faiss(const char *base, const char *queries, size_t k,
 			 "%s -c 'import faiss' >/dev/null 2>&1", pythons[i]);
 		if (system(cmd))
 			continue;
-		snprintf(cmd, sizeof(cmd), "%s '%s/faiss_peer.py' '%s' '%s' %zu %zu",
-			 pythons[i], OSA_BENCH_FLAT_DIR, base, queries, k,
-			 single);
+		snprintf(cmd, sizeof(cmd),
+			 "%s '%s/faiss_peer.py' '%s' '%s' %zu %zu", pythons[i],
+			 OSA_BENCH_FLAT_DIR, base, queries, k, single);
 		p = popen(cmd, "r");
 		if (!p)
 			continue;
@@ -148,22 +147,22 @@ int main(int argc, char **argv)
 	const char *basef = NULL, *queryf = NULL;
 	const struct osa_backend *b = osa_backend_find("flat");
 	struct osa_backend_args args;
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_record **recs;
 	int use_faiss = 1;
 	float *base = NULL, *queries = NULL, *scores;
 	long *ids, *ref;
 	const char **srns;
-	char tmp[] = "/tmp/osa-bench-flat-XXXXXX", cfgt[256], dir[300], why[512];
+	char tmp[] = "/tmp/osa-bench-flat-XXXXXX", cfgt[256], dir[300],
+	     why[512];
 	void *cfg, *self;
 	uint64_t lsn;
 	double t, qps_batch, qps_single, qps_plain, ok;
 	json_t *fj = NULL;
 
 	for (i = 1; i < (size_t)argc; i++) {
-		const char *a = argv[i], *v = i + 1 < (size_t)argc
-						      ? argv[i + 1]
-						      : NULL;
+		const char *a = argv[i],
+			   *v = i + 1 < (size_t)argc ? argv[i + 1] : NULL;
 
 		if (!strcmp(a, "--no-faiss")) {
 			use_faiss = 0;
@@ -171,11 +170,10 @@ int main(int argc, char **argv)
 		}
 		if (!v || (strcmp(a, "--base") && strcmp(a, "--queries") &&
 			   atol(v) < 1)) {
-			fprintf(stderr,
-				"usage: osa-bench-flat [--base B.fvecs "
-				"--queries Q.fvecs] [--n N] [--dim D] "
-				"[--nq Q] [--k K] [--single S] "
-				"[--no-faiss]\n");
+			fprintf(stderr, "usage: osa-bench-flat [--base B.fvecs "
+					"--queries Q.fvecs] [--n N] [--dim D] "
+					"[--nq Q] [--k K] [--single S] "
+					"[--no-faiss]\n");
 			return 64;
 		}
 		i++;
@@ -276,18 +274,17 @@ int main(int argc, char **argv)
 	/* One at a time through the backend API: sgemv. */
 	t = bench_now();
 	for (i = 0; i < single; i++) {
-		struct osa_query q = {.vector = queries + i * dim, .dim = dim,
-				      .limit = k};
-		struct osa_hits hits = {0};
+		struct osa_query q = { .vector = queries + i * dim,
+				       .dim = dim,
+				       .limit = k };
+		struct osa_hits hits = { 0 };
 
 		if (b->query(self, &q, &hits, &err))
-			return fprintf(stderr, "osa-bench-flat: %s\n",
-				       err.msg),
+			return fprintf(stderr, "osa-bench-flat: %s\n", err.msg),
 			       1;
 		for (j = 0; j < k; j++)
-			ids[i * k + j] = j < hits.n
-						 ? bench_srn_id(hits.v[j].srn)
-						 : -1;
+			ids[i * k + j] =
+				j < hits.n ? bench_srn_id(hits.v[j].srn) : -1;
 		osa_hits_free(&hits);
 	}
 	qps_single = single / (bench_now() - t);
@@ -326,9 +323,9 @@ int main(int argc, char **argv)
 
 		for (i = 0; i < nq; i++)
 			for (j = 0; j < k; j++)
-				ids[i * k + j] = (long)json_integer_value(
-					json_array_get(json_array_get(fi, i),
-						       j));
+				ids[i * k + j] =
+					(long)json_integer_value(json_array_get(
+						json_array_get(fi, i), j));
 		row("faiss", "batched", fb, agree(ids, ref, nq, k));
 		row("faiss", "single", fs, agree(ids, ref, nq, k));
 		printf("{\"ratio\": \"flat/faiss\", \"batched\": %.3f, "

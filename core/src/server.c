@@ -12,6 +12,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,17 +54,25 @@ static double mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void http_cb(nng_aio *aio)
+/* A request whose body is being read. */
+struct http_pending {
+	nng_aio *parent; /* the handler's aio: finished with the response */
+	nng_aio *read;   /* reads the body */
+	nng_http_req *req;
+	struct osai_router *r;
+	char *body;
+	size_t len;
+	double t0;
+};
+
+/* Route the request and finish the handler's aio with the response. */
+static void http_respond(nng_aio *aio, nng_http_req *req,
+			 struct osai_router *r, const char *body, size_t blen,
+			 size_t claimed, double t0)
 {
-	nng_http_req *req = nng_aio_get_input(aio, 0);
-	nng_http_handler *h = nng_aio_get_input(aio, 1);
-	struct osai_router *r = nng_http_handler_get_data(h);
 	struct osai_http_req rq = {0};
 	struct osai_http_res rs = {0};
 	nng_http_res *res;
-	double t0 = mono();
-	void *body = NULL;
-	size_t blen = 0;
 	char path[256];
 	const char *q;
 	int rv;
@@ -72,9 +82,8 @@ static void http_cb(nng_aio *aio)
 	rq.auth = nng_http_req_get_header(req, "Authorization");
 	rq.transfer_enc = nng_http_req_get_header(req, "Transfer-Encoding");
 	rq.content_len = nng_http_req_get_header(req, "Content-Length");
-	nng_http_req_get_data(req, &body, &blen);
 	rq.body = body ? body : "";
-	rq.body_len = body ? blen : 0;
+	rq.body_len = body ? blen : claimed;
 	osai_http_handle(r, &rq, &rs);
 	rv = nng_http_res_alloc(&res);
 	if (rv) {
@@ -87,6 +96,9 @@ static void http_cb(nng_aio *aio)
 				"application/json; charset=utf-8");
 	if (rs.allow)
 		nng_http_res_set_header(res, "Allow", rs.allow);
+	/* A body we did not read must not be taken for the next request. */
+	if (!body && claimed)
+		nng_http_res_set_header(res, "Connection", "close");
 	if (rs.body)
 		nng_http_res_copy_data(res, rs.body, strlen(rs.body));
 	free(rs.body);
@@ -97,6 +109,75 @@ static void http_cb(nng_aio *aio)
 		rq.method, path, rs.status, (mono() - t0) * 1000);
 	nng_aio_set_output(aio, 0, res);
 	nng_aio_finish(aio, 0);
+}
+
+static void http_body_read(void *arg)
+{
+	struct http_pending *p = arg;
+	int rv = nng_aio_result(p->read);
+
+	if (rv)
+		nng_aio_finish(p->parent, rv); /* client went away: close */
+	else
+		http_respond(p->parent, p->req, p->r, p->body, p->len, p->len,
+			     p->t0);
+	nng_aio_reap(p->read);
+	free(p->body);
+	free(p);
+}
+
+/*
+ * The handler.  We read bodies ourselves rather than let nng collect them:
+ * nng answers an over-limit body with its own HTML 400, and we owe a JSON
+ * 413; a chunked body gets 411 from the router.
+ */
+static void http_cb(nng_aio *aio)
+{
+	nng_http_req *req = nng_aio_get_input(aio, 0);
+	nng_http_handler *h = nng_aio_get_input(aio, 1);
+	nng_http_conn *conn = nng_aio_get_input(aio, 2);
+	struct osai_router *r = nng_http_handler_get_data(h);
+	const char *cl = nng_http_req_get_header(req, "Content-Length");
+	const char *te = nng_http_req_get_header(req, "Transfer-Encoding");
+	double t0 = mono();
+	struct http_pending *p;
+	unsigned long long n = 0;
+	nng_iov iov;
+	char *end;
+
+	if (cl) {
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno || *end || cl[0] == '-' || !*cl)
+			n = ULLONG_MAX;
+	}
+	if (!n || (te && strcasestr(te, "chunked")) || n > r->max_body) {
+		http_respond(aio, req, r, NULL, 0, n > SIZE_MAX ? SIZE_MAX : n,
+			     t0);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p)
+		p->body = malloc(n + 1);
+	if (!p || !p->body || nng_aio_alloc(&p->read, http_body_read, p)) {
+		if (p)
+			free(p->body);
+		free(p);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	p->parent = aio;
+	p->req = req;
+	p->r = r;
+	p->len = n;
+	p->t0 = t0;
+	p->body[n] = '\0';
+	iov.iov_buf = p->body;
+	iov.iov_len = n;
+	nng_aio_set_iov(p->read, 1, &iov);
+	/* A client that stalls mid-body is cut off. */
+	nng_aio_set_timeout(p->read, 30000);
+	nng_http_conn_read_all(conn, p->read);
 }
 
 static void *rep_worker(void *arg)
@@ -222,9 +303,9 @@ static int start_http(struct server *sv, const struct osai_config *cfg,
 		rv = nng_http_handler_set_method(h, NULL);
 	if (!rv)
 		rv = nng_http_handler_set_tree(h);
+	/* nng collects up to 1 MiB itself by default: we read bodies. */
 	if (!rv)
-		rv = nng_http_handler_collect_body(h, true,
-						   (size_t)sc->max_body);
+		rv = nng_http_handler_collect_body(h, false, 0);
 	if (!rv)
 		rv = nng_http_handler_set_data(h, &sv->router, NULL);
 	if (!rv)

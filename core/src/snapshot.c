@@ -452,8 +452,8 @@ int osa_snap_wrote_fd(struct osa_snap_writer *w, uint64_t len,
 				(unsigned long long)len);
 	}
 	while (done < len) {
-		size_t n = len - done > SNAP_BUF ? SNAP_BUF
-						 : (size_t)(len - done);
+		size_t n =
+			len - done > SNAP_BUF ? SNAP_BUF : (size_t)(len - done);
 		ssize_t got = snap_pread_all(w->fd, w->buf, n, off + done);
 
 		if (got != (ssize_t)n) {
@@ -490,7 +490,7 @@ static ssize_t snap_cookie_write(void *c, const char *buf, size_t size)
 
 FILE *osa_snap_writer_file(struct osa_snap_writer *w, struct osa_error *err)
 {
-	cookie_io_functions_t io = {.write = snap_cookie_write};
+	cookie_io_functions_t io = { .write = snap_cookie_write };
 	FILE *fp = fopencookie(w, "w", io);
 
 	if (!fp)
@@ -583,8 +583,8 @@ int osa_snap_save(const char *path, const struct osa_snap_info *info,
 struct osa_snap_reader {
 	char *path;
 	int fd;
-	uint64_t off;  /* next body byte to read, from the body's start */
-	uint64_t len;  /* body length */
+	uint64_t off; /* next body byte to read, from the body's start */
+	uint64_t len; /* body length */
 };
 
 /* Describe a metric value for messages. */
@@ -743,13 +743,13 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 	}
 	snap_decode(hdr, &info);
 	if (info.body_len != size - OSA_SNAP_HEADER_SIZE) {
-		rc = snap_err(err, OSA_ECORRUPT, path,
-			      "the header announces a %llu-byte body but the "
-			      "file holds %llu bytes after the header "
-			      "(truncated or extended)",
-			      (unsigned long long)info.body_len,
-			      (unsigned long long)(size -
-						   OSA_SNAP_HEADER_SIZE));
+		rc = snap_err(
+			err, OSA_ECORRUPT, path,
+			"the header announces a %llu-byte body but the "
+			"file holds %llu bytes after the header "
+			"(truncated or extended)",
+			(unsigned long long)info.body_len,
+			(unsigned long long)(size - OSA_SNAP_HEADER_SIZE));
 		goto fail;
 	}
 	if ((rc = snap_check_expect(path, &info, expect, metric_names, err)))
@@ -765,11 +765,10 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 				      ? SNAP_BUF
 				      : (size_t)(info.body_len - done);
 
-		n = snap_pread_all(fd, buf, want,
-				   OSA_SNAP_HEADER_SIZE + done);
+		n = snap_pread_all(fd, buf, want, OSA_SNAP_HEADER_SIZE + done);
 		if (n != (ssize_t)want) {
-			rc = snap_err(err, n < 0 ? OSA_EIO : OSA_ECORRUPT,
-				      path, "cannot read the body: %s",
+			rc = snap_err(err, n < 0 ? OSA_EIO : OSA_ECORRUPT, path,
+				      "cannot read the body: %s",
 				      n < 0 ? strerror(errno)
 					    : "the file shrank");
 			goto fail;
@@ -856,8 +855,8 @@ static int snap_cookie_close(void *c)
 FILE *osa_snap_reader_file(struct osa_snap_reader *r, uint64_t len,
 			   struct osa_error *err)
 {
-	cookie_io_functions_t io = {.read = snap_cookie_read,
-				    .close = snap_cookie_close};
+	cookie_io_functions_t io = { .read = snap_cookie_read,
+				     .close = snap_cookie_close };
 	struct snap_rcookie *k;
 	FILE *fp;
 

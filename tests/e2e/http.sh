@@ -22,7 +22,7 @@ write_cfg() { # write_cfg API_KEY
 	cat >"$W/osa.cfg" <<CFG
 data_dir = "$W/data";
 server = { listen = "$URL"; nng = "ipc://$W/osa.sock"; api_key = "$1";
-           max_body = 1048576; max_query = 256; };
+           max_body = 4194304; max_query = 256; };
 logging = { level = "info"; format = "text"; };
 indexes = (
   { name = "papers"; backend = "vector"; config = { dim = 64; }; },
@@ -119,7 +119,7 @@ req 400 GET "/search/papers?q=%ZZ" && is_error bad_encoding
 req 400 GET "/search/papers?q=%FF%FE" && is_error bad_encoding
 req 400 POST /search/papers -d '{"q": "x",' && is_error bad_json && jq_ "assert 'column' in d['error']['message']"
 req 422 POST /records -d '{"title":"no srn"}' && is_error rejected
-req 413 POST /records --data-binary @<(head -c 2000000 /dev/zero | tr '\0' 'a') && is_error too_large
+req 413 POST /records --data-binary @<(head -c 5000000 /dev/zero | tr '\0' 'a') && is_error too_large
 req 411 POST /records -H "Transfer-Encoding: chunked" -d '{"srn":"x"}' && is_error length_required
 
 echo "== auth on"

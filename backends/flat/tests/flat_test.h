@@ -18,7 +18,7 @@
 #include "osa_test.h"
 
 static inline int ft_rm_one(const char *p, const struct stat *st, int flag,
-		     struct FTW *ftw)
+			    struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -40,14 +40,14 @@ static inline void ft_rmdir(const char *dir)
 
 /* A record {"srn", "title", "summary", "embedding": vec} (vec optional). */
 static inline struct osa_record *ft_rec(const char *srn, const char *title,
-				 const char *summary, const float *vec,
-				 size_t dim)
+					const char *summary, const float *vec,
+					size_t dim)
 {
 	size_t cap = 256 + strlen(srn) + (title ? strlen(title) : 0) +
 		     (summary ? strlen(summary) : 0) + dim * 20;
 	char *json = malloc(cap);
 	struct osa_record *rec = NULL;
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	size_t n, i;
 
 	OSA_REQUIRE(json);
@@ -56,8 +56,8 @@ static inline struct osa_record *ft_rec(const char *srn, const char *title,
 		n += (size_t)snprintf(json + n, cap - n, ",\"title\":\"%s\"",
 				      title);
 	if (summary)
-		n += (size_t)snprintf(json + n, cap - n,
-				      ",\"summary\":\"%s\"", summary);
+		n += (size_t)snprintf(json + n, cap - n, ",\"summary\":\"%s\"",
+				      summary);
 	if (vec) {
 		n += (size_t)snprintf(json + n, cap - n, ",\"embedding\":[");
 		for (i = 0; i < dim; i++)
@@ -121,9 +121,9 @@ static inline void ft_close(struct ft_index *ix)
 }
 
 static inline int ft_ingest1(struct ft_index *ix, struct osa_record *rec,
-		      struct osa_error *err)
+			     struct osa_error *err)
 {
-	const struct osa_record *const v[1] = {rec};
+	const struct osa_record *const v[1] = { rec };
 	int rc = ix->b->ingest_batch(ix->self, v, 1, err);
 
 	osa_record_free(rec);
@@ -139,11 +139,12 @@ static inline uint64_t ft_count(struct ft_index *ix)
 }
 
 static inline int ft_qvec(struct ft_index *ix, const float *v, size_t dim,
-		   size_t limit, size_t offset, struct osa_hits *hits,
-		   struct osa_error *err)
+			  size_t limit, size_t offset, struct osa_hits *hits,
+			  struct osa_error *err)
 {
-	struct osa_query q = {.vector = v, .dim = dim, .limit = limit,
-			      .offset = offset};
+	struct osa_query q = {
+		.vector = v, .dim = dim, .limit = limit, .offset = offset
+	};
 
 	memset(hits, 0, sizeof(*hits));
 	return ix->b->query(ix->self, &q, hits, err);

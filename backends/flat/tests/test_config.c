@@ -24,7 +24,7 @@ static const struct osa_schema *schema(void)
 /* Parse `text`; expect failure with `want` in the report. */
 static void expect_error(const char *text, const char *want)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	char *report = NULL;
 	void *cfg = NULL;
 	int rc = osa_schema_parse(schema(), text, &cfg, &report, &err);
@@ -37,7 +37,7 @@ static void expect_error(const char *text, const char *want)
 
 static void test_defaults(void)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct flat_config_view *c = NULL;
 	void *cfg = NULL;
 
@@ -63,7 +63,8 @@ static void test_defaults(void)
 
 static void test_errors(void)
 {
-	expect_error("dim = 0;", "dim: expected an integer in [1, 4096], got 0");
+	expect_error("dim = 0;",
+		     "dim: expected an integer in [1, 4096], got 0");
 	expect_error("dim = 4097;", "dim: expected an integer in [1, 4096]");
 	expect_error("dim = \"big\";", "dim: expected an integer");
 	expect_error("metric = \"manhattan\";",
@@ -85,7 +86,7 @@ static void test_errors(void)
 		     "embedding.template");
 	/* Every error at once. */
 	{
-		struct osa_error err = {0};
+		struct osa_error err = { 0 };
 		char *report = NULL;
 		void *cfg = NULL;
 
@@ -100,7 +101,7 @@ static void test_errors(void)
 
 static void test_ok_cross(void)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	void *cfg = NULL;
 
 	/* A template alone is enough; the field embedder needs no fields. */

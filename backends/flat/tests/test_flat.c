@@ -18,9 +18,8 @@
 
 static char dir[64];
 
-static const char *cfg_ip =
-	"dim = 8; metric = \"ip\"; initial_capacity = 2;"
-	"embedding = { embedder = \"field\"; };";
+static const char *cfg_ip = "dim = 8; metric = \"ip\"; initial_capacity = 2;"
+			    "embedding = { embedder = \"field\"; };";
 
 static void srn_of(char *buf, size_t n, int i)
 {
@@ -39,10 +38,11 @@ static void vec_of(float *v, uint64_t seed)
 /* Brute-force best srn for `q` among live[] under ip. */
 static void test_metrics(void)
 {
-	static const char *const names[] = {"ip", "l2", "cosine"};
-	float a[DIM] = {1, 2, 0, 0, 0, 0, 0, 0}, b[DIM] = {0, 0, 3, 0, 0, 0, 0, 0};
-	float q[DIM] = {1, 1, 1, 0, 0, 0, 0, 0};
-	struct osa_error err = {0};
+	static const char *const names[] = { "ip", "l2", "cosine" };
+	float a[DIM] = { 1, 2, 0, 0, 0, 0, 0, 0 },
+	      b[DIM] = { 0, 0, 3, 0, 0, 0, 0, 0 };
+	float q[DIM] = { 1, 1, 1, 0, 0, 0, 0, 0 };
+	struct osa_error err = { 0 };
 	struct osa_hits hits;
 	size_t m;
 
@@ -58,17 +58,23 @@ static void test_metrics(void)
 			 names[m]);
 		OSA_REQUIRE(ft_open(&ix, "flat", cfg, sub, &err) == 0);
 		OSA_CHECK(ix.lsn == 0);
-		OSA_CHECK(ft_ingest1(&ix, ft_rec("urn:osa:x:rec:a", "A", NULL,
-						 a, DIM), &err) == 0);
-		OSA_CHECK(ft_ingest1(&ix, ft_rec("urn:osa:x:rec:b", "B", NULL,
-						 b, DIM), &err) == 0);
+		OSA_CHECK(
+			ft_ingest1(&ix,
+				   ft_rec("urn:osa:x:rec:a", "A", NULL, a, DIM),
+				   &err) == 0);
+		OSA_CHECK(
+			ft_ingest1(&ix,
+				   ft_rec("urn:osa:x:rec:b", "B", NULL, b, DIM),
+				   &err) == 0);
 		OSA_REQUIRE(ft_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
 		OSA_REQUIRE(hits.n == 2);
 		OSA_CHECK(hits.total == 2);
-		sa = !strcmp(hits.v[0].srn, "urn:osa:x:rec:a") ? hits.v[0].score
-							       : hits.v[1].score;
-		sb = !strcmp(hits.v[0].srn, "urn:osa:x:rec:b") ? hits.v[0].score
-							       : hits.v[1].score;
+		sa = !strcmp(hits.v[0].srn, "urn:osa:x:rec:a")
+			     ? hits.v[0].score
+			     : hits.v[1].score;
+		sb = !strcmp(hits.v[0].srn, "urn:osa:x:rec:b")
+			     ? hits.v[0].score
+			     : hits.v[1].score;
 		if (m == 0) {
 			ea = 3; /* dot */
 			eb = 3;
@@ -80,8 +86,8 @@ static void test_metrics(void)
 			eb = 3 / (3 * sqrt(3));
 		}
 		OSA_CHECK_MSG(fabs(sa - ea) < 1e-5 && fabs(sb - eb) < 1e-5,
-			      "%s: a %g (want %g) b %g (want %g)", names[m],
-			      sa, ea, sb, eb);
+			      "%s: a %g (want %g) b %g (want %g)", names[m], sa,
+			      ea, sb, eb);
 		OSA_CHECK(hits.v[0].score >= hits.v[1].score);
 		if (m == 0) /* a tie: srn order */
 			OSA_CHECK_STR(hits.v[0].srn, "urn:osa:x:rec:a");
@@ -96,7 +102,7 @@ static void test_writes(void)
 	enum { N = 300 };
 	static float vecs[N][DIM];
 	static int live[N];
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_hits hits;
 	struct ft_index ix;
 	char srn[64], sub[128];
@@ -110,8 +116,9 @@ static void test_writes(void)
 	for (i = 0; i < N; i++) {
 		srn_of(srn, sizeof(srn), i);
 		vec_of(vecs[i], (uint64_t)i);
-		OSA_REQUIRE(ft_ingest1(&ix, ft_rec(srn, "t", NULL, vecs[i],
-						   DIM), &err) == 0);
+		OSA_REQUIRE(ft_ingest1(&ix,
+				       ft_rec(srn, "t", NULL, vecs[i], DIM),
+				       &err) == 0);
 		live[i] = 1;
 	}
 	OSA_CHECK(ft_count(&ix) == N);
@@ -119,8 +126,9 @@ static void test_writes(void)
 	for (i = 0; i < N; i += 7) {
 		srn_of(srn, sizeof(srn), i);
 		vec_of(vecs[i], (uint64_t)i + 100000);
-		OSA_REQUIRE(ft_ingest1(&ix, ft_rec(srn, "t", NULL, vecs[i],
-						   DIM), &err) == 0);
+		OSA_REQUIRE(ft_ingest1(&ix,
+				       ft_rec(srn, "t", NULL, vecs[i], DIM),
+				       &err) == 0);
 	}
 	OSA_CHECK(ft_count(&ix) == N);
 	/* The replaced vector is found with its own score. */
@@ -151,22 +159,22 @@ static void test_writes(void)
 	OSA_CHECK(ft_count(&ix) == (uint64_t)n_live);
 	/* All or nothing: a bad third record leaves the index unchanged. */
 	{
-		float v[DIM] = {0};
+		float v[DIM] = { 0 };
 		struct osa_record *r[3];
 
 		r[0] = ft_rec("urn:osa:x:rec:new-1", "t", NULL, v, DIM);
 		r[1] = ft_rec("urn:osa:x:rec:new-2", "t", NULL, v, DIM);
 		r[2] = ft_rec("urn:osa:x:rec:bad-3", "t", NULL, v, DIM - 1);
-		OSA_CHECK(ix.b->ingest_batch(ix.self,
-					     (const struct osa_record *const *)r,
-					     3, &err) != 0);
+		OSA_CHECK(ix.b->ingest_batch(
+				  ix.self, (const struct osa_record *const *)r,
+				  3, &err) != 0);
 		OSA_CHECK_CONTAINS(err.msg, "urn:osa:x:rec:bad-3");
 		OSA_CHECK(ft_count(&ix) == (uint64_t)n_live);
 		osa_record_free(r[2]);
 		r[2] = ft_rec("urn:osa:x:rec:bad-3", "t", NULL, NULL, 0);
-		OSA_CHECK(ix.b->ingest_batch(ix.self,
-					     (const struct osa_record *const *)r,
-					     3, &err) != 0);
+		OSA_CHECK(ix.b->ingest_batch(
+				  ix.self, (const struct osa_record *const *)r,
+				  3, &err) != 0);
 		OSA_CHECK_CONTAINS(err.msg, "embedding");
 		OSA_CHECK(ft_count(&ix) == (uint64_t)n_live);
 		for (i = 0; i < 3; i++)
@@ -221,11 +229,11 @@ static void test_writes(void)
 /* Errors: wrong vector length, missing field, no text or vector. */
 static void test_errors(void)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_hits hits;
 	struct ft_index ix;
-	struct osa_query q = {.limit = 5};
-	float v[DIM + 1] = {1};
+	struct osa_query q = { .limit = 5 };
+	float v[DIM + 1] = { 1 };
 	char sub[128];
 
 	snprintf(sub, sizeof(sub), "%s/errors", dir);
@@ -250,10 +258,10 @@ static void test_errors(void)
 /* Limit beyond the index, offsets and ties ordered by srn. */
 static void test_paging(void)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_hits all, page;
 	struct ft_index ix;
-	float v[DIM] = {1, 0, 0, 0, 0, 0, 0, 0};
+	float v[DIM] = { 1, 0, 0, 0, 0, 0, 0, 0 };
 	char srn[64], sub[128];
 	size_t off, i;
 	int k;
@@ -272,8 +280,9 @@ static void test_paging(void)
 		OSA_CHECK(strcmp(all.v[i - 1].srn, all.v[i].srn) < 0);
 	for (off = 0; off < 14; off += 5) {
 		OSA_REQUIRE(ft_qvec(&ix, v, DIM, 5, off, &page, &err) == 0);
-		OSA_CHECK(page.n == (off + 5 <= 12 ? 5 : off < 12 ? 12 - off
-								  : 0));
+		OSA_CHECK(page.n == (off + 5 <= 12 ? 5
+				     : off < 12	   ? 12 - off
+						   : 0));
 		for (i = 0; i < page.n; i++)
 			OSA_CHECK_STR(page.v[i].srn, all.v[off + i].srn);
 		osa_hits_free(&page);
@@ -294,9 +303,9 @@ static void test_text(void)
 		"Volcanic ash and aviation safety",
 		"Coral reef bleaching events",
 	};
-	struct osa_error err = {0};
-	struct osa_query q = {.limit = 3};
-	struct osa_hits hits = {0};
+	struct osa_error err = { 0 };
+	struct osa_query q = { .limit = 3 };
+	struct osa_hits hits = { 0 };
 	struct ft_index ix;
 	char srn[64], sub[128];
 	int i;
@@ -307,8 +316,9 @@ static void test_text(void)
 			    sub, &err) == 0);
 	for (i = 0; i < 4; i++) {
 		srn_of(srn, sizeof(srn), i);
-		OSA_REQUIRE(ft_ingest1(&ix, ft_rec(srn, titles[i],
-						   "A short summary.", NULL, 0),
+		OSA_REQUIRE(ft_ingest1(&ix,
+				       ft_rec(srn, titles[i],
+					      "A short summary.", NULL, 0),
 				       &err) == 0);
 	}
 	q.text = "volcanic ash";
@@ -326,7 +336,7 @@ static void test_text(void)
 static void test_batch(void)
 {
 	enum { N = 500, NQ = 37, K = 7 };
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct ft_index ix;
 	struct osa_hits hits;
 	static float qs[NQ * DIM];
@@ -349,8 +359,8 @@ static void test_batch(void)
 	}
 	for (i = 0; i < NQ; i++)
 		vec_of(qs + i * DIM, (uint64_t)i + 99999);
-	OSA_REQUIRE(flat_search_batch(ix.self, qs, NQ, K, srns, scores,
-				      &err) == 0);
+	OSA_REQUIRE(flat_search_batch(ix.self, qs, NQ, K, srns, scores, &err) ==
+		    0);
 	for (i = 0; i < NQ; i++) {
 		OSA_REQUIRE(ft_qvec(&ix, qs + i * DIM, DIM, K, 0, &hits,
 				    &err) == 0);
@@ -414,7 +424,7 @@ static void test_snapshots(void)
 	enum { N = 200 };
 	const char *cfg = "dim = 8; metric = \"cosine\";"
 			  "embedding = { embedder = \"field\"; };";
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_hits before[5], after;
 	struct ft_index ix;
 	char srn[64], sub[128], snap[256], keep[256];
@@ -456,8 +466,8 @@ static void test_snapshots(void)
 
 	/* Truncated at several places. */
 	{
-		long size = file_size(keep), cuts[] = {0, 17, 255, 256, 300,
-							size - 1};
+		long size = file_size(keep),
+		     cuts[] = { 0, 17, 255, 256, 300, size - 1 };
 
 		for (i = 0; i < (int)(sizeof(cuts) / sizeof(cuts[0])); i++) {
 			copy_file(keep, snap);
@@ -470,7 +480,7 @@ static void test_snapshots(void)
 	}
 	/* A flipped bit in the header, the rows, the srns. */
 	{
-		long offs[] = {3, 40, 180, 260, file_size(keep) - 3};
+		long offs[] = { 3, 40, 180, 260, file_size(keep) - 3 };
 
 		for (i = 0; i < (int)(sizeof(offs) / sizeof(offs[0])); i++) {
 			copy_file(keep, snap);
@@ -504,20 +514,21 @@ static void test_snapshots(void)
 	OSA_CHECK_CONTAINS(err.msg, snap);
 	/* A vector snapshot is not a flat one. */
 	{
-		struct osa_snap_info info = {.kind = "vector", .dim = 8};
+		struct osa_snap_info info = { .kind = "vector", .dim = 8 };
 		struct osa_snap_writer *w;
 
 		OSA_REQUIRE(osa_snap_create(snap, &info, &w, &err) == 0);
 		OSA_REQUIRE(osa_snap_commit(w, &err) == 0);
-		OSA_CHECK(ft_open(&ix, "flat", cfg, sub, &err) ==
-			  OSA_ECORRUPT);
+		OSA_CHECK(ft_open(&ix, "flat", cfg, sub, &err) == OSA_ECORRUPT);
 		OSA_CHECK_CONTAINS(err.msg, "\"vector\"");
 	}
 	/* A crafted header: valid checksums, a count the body cannot hold. */
 	{
-		struct osa_snap_info info = {.kind = "flat", .body_version = 1,
-					     .dim = 8, .metric = 0,
-					     .count = (uint64_t)1 << 40};
+		struct osa_snap_info info = { .kind = "flat",
+					      .body_version = 1,
+					      .dim = 8,
+					      .metric = 0,
+					      .count = (uint64_t)1 << 40 };
 		struct osa_snap_writer *w;
 
 		/* The embedder description the backend wrote. */
@@ -527,15 +538,14 @@ static void test_snapshots(void)
 			OSA_REQUIRE(f);
 			fseek(f, 48, SEEK_SET);
 			OSA_REQUIRE(fread(info.embedder, 1,
-					  sizeof(info.embedder) - 1, f) ==
-				    sizeof(info.embedder) - 1);
+					  sizeof(info.embedder) - 1,
+					  f) == sizeof(info.embedder) - 1);
 			fclose(f);
 		}
 		OSA_REQUIRE(osa_snap_create(snap, &info, &w, &err) == 0);
 		OSA_REQUIRE(osa_snap_write(w, "abcdefgh", 8, &err) == 0);
 		OSA_REQUIRE(osa_snap_commit(w, &err) == 0);
-		OSA_CHECK(ft_open(&ix, "flat", cfg, sub, &err) ==
-			  OSA_ECORRUPT);
+		OSA_CHECK(ft_open(&ix, "flat", cfg, sub, &err) == OSA_ECORRUPT);
 		OSA_CHECK_CONTAINS(err.msg, "do not fit");
 		/* Rows fit, srn lengths lie. */
 		info.count = 1;
@@ -543,10 +553,10 @@ static void test_snapshots(void)
 		memset(v, 0, sizeof(v));
 		v[0] = 1;
 		OSA_REQUIRE(osa_snap_write(w, v, sizeof(v), &err) == 0);
-		OSA_REQUIRE(osa_snap_write(w, "\xff\xff\xff\x7f", 4, &err) == 0);
+		OSA_REQUIRE(osa_snap_write(w, "\xff\xff\xff\x7f", 4, &err) ==
+			    0);
 		OSA_REQUIRE(osa_snap_commit(w, &err) == 0);
-		OSA_CHECK(ft_open(&ix, "flat", cfg, sub, &err) ==
-			  OSA_ECORRUPT);
+		OSA_CHECK(ft_open(&ix, "flat", cfg, sub, &err) == OSA_ECORRUPT);
 		OSA_CHECK_CONTAINS(err.msg, "bad length");
 	}
 	/* No snapshot: a fresh index at LSN 0. */
@@ -590,9 +600,9 @@ static void *reader(void *arg)
 
 static void test_concurrency(void)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct ft_index ix;
-	struct conc c = {.ix = &ix};
+	struct conc c = { .ix = &ix };
 	pthread_t th[4];
 	char srn[64], sub[128];
 	float v[DIM];

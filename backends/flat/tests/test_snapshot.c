@@ -13,20 +13,22 @@
 
 static char dir[64];
 
-static const char *const metrics[] = {"cosine", "l2", "ip", NULL};
+static const char *const metrics[] = { "cosine", "l2", "ip", NULL };
 
 static struct osa_snap_info base_info(void)
 {
-	struct osa_snap_info in = {.kind = "test", .body_version = 2,
-				   .dim = 128, .metric = 1,
-				   .embedder = "hash v1 dim=128 seed=7",
-				   .count = 3, .lsn = 99};
+	struct osa_snap_info in = { .kind = "test",
+				    .body_version = 2,
+				    .dim = 128,
+				    .metric = 1,
+				    .embedder = "hash v1 dim=128 seed=7",
+				    .count = 3,
+				    .lsn = 99 };
 	return in;
 }
 
 /* Body: `len` bytes of a known pattern, written in odd-sized pieces. */
-static int body_fn(void *ctx, struct osa_snap_writer *w,
-		   struct osa_error *err)
+static int body_fn(void *ctx, struct osa_snap_writer *w, struct osa_error *err)
 {
 	size_t len = *(size_t *)ctx, done = 0, piece = 1;
 	static unsigned char buf[3 << 20];
@@ -91,7 +93,7 @@ static void test_crc(void)
 static void test_roundtrip(void)
 {
 	struct osa_snap_info in = base_info();
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	char path[128], tmpl[160];
 	size_t len = (5u << 20) + 17; /* several buffers, odd end */
 
@@ -111,7 +113,7 @@ static void test_roundtrip(void)
 static void test_fd(void)
 {
 	struct osa_snap_info in = base_info(), got;
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_snap_writer *w;
 	struct osa_snap_reader *r;
 	char path[128], back[12];
@@ -157,7 +159,7 @@ static void put_bytes(const char *path, long off, const void *b, size_t n)
 static void test_checks(void)
 {
 	struct osa_snap_info in = base_info(), exp;
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_snap_reader *r;
 	char path[128];
 	size_t len = 1000;
@@ -170,8 +172,7 @@ static void test_checks(void)
 	for (off = 0; off < 256 + 1000; off += off < 256 ? 1 : 37) {
 		unsigned char x = 0x5a;
 
-		OSA_REQUIRE(osa_snap_save(path, &in, body_fn, &len, &err) ==
-			    0);
+		OSA_REQUIRE(osa_snap_save(path, &in, body_fn, &len, &err) == 0);
 		{
 			int fd = open(path, O_RDONLY);
 			unsigned char c;
@@ -183,9 +184,9 @@ static void test_checks(void)
 				x ^= 1;
 		}
 		put_bytes(path, off, &x, 1);
-		OSA_CHECK_MSG(osa_snap_open(path, &in, metrics, &r, NULL,
-					    &err) < 0,
-			      "offset %ld accepted", off);
+		OSA_CHECK_MSG(
+			osa_snap_open(path, &in, metrics, &r, NULL, &err) < 0,
+			"offset %ld accepted", off);
 		OSA_CHECK_CONTAINS(err.msg, path);
 	}
 	/* Extended by one byte. */
@@ -200,8 +201,7 @@ static void test_checks(void)
 		uint32_t c;
 		int fd;
 
-		OSA_REQUIRE(osa_snap_save(path, &in, body_fn, &len, &err) ==
-			    0);
+		OSA_REQUIRE(osa_snap_save(path, &in, body_fn, &len, &err) == 0);
 		fd = open(path, O_RDWR);
 		OSA_REQUIRE(pread(fd, h, 256, 0) == 256);
 		h[8] = 9;

@@ -15,7 +15,11 @@
 #define DIM 16
 #define STABLE 200
 #define CHURN 600
-#define ROUNDS 2500
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ROUNDS 600 /* sanitizers slow the writer ~10x */
+#else
+#define ROUNDS 2000
+#endif
 #define READERS 4
 
 static char dir[64];
@@ -70,9 +74,9 @@ static void *reader(void *arg)
 
 int main(void)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct vt_index ix;
-	struct shared sh = {.ix = &ix};
+	struct shared sh = { .ix = &ix };
 	struct vector_stats st;
 	pthread_t th[READERS];
 	uint64_t s = 99;
@@ -91,8 +95,9 @@ int main(void)
 		for (j = 0; j < DIM; j++)
 			stable[i][j] = vt_unif(&s);
 		snprintf(srn, sizeof(srn), "urn:osa:x:rec:stable-%d", i);
-		OSA_REQUIRE(vt_ingest1(&ix, vt_rec(srn, "t", NULL, stable[i],
-						   DIM), &err) == 0);
+		OSA_REQUIRE(vt_ingest1(&ix,
+				       vt_rec(srn, "t", NULL, stable[i], DIM),
+				       &err) == 0);
 	}
 	for (i = 0; i < READERS; i++)
 		OSA_REQUIRE(pthread_create(&th[i], NULL, reader, &sh) == 0);
@@ -110,7 +115,8 @@ int main(void)
 			batch[j] = vt_rec(srn, "t", NULL, v, DIM);
 		}
 		OSA_CHECK(ix.b->ingest_batch(
-				  ix.self, (const struct osa_record *const *)batch,
+				  ix.self,
+				  (const struct osa_record *const *)batch,
 				  (size_t)nb, &err) == 0);
 		for (j = 0; j < nb; j++)
 			osa_record_free(batch[j]);

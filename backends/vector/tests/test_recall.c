@@ -51,8 +51,8 @@ static void exact(const float *base, const float *q, int metric, int *out)
 static void run(int metric, const float *base, const float *queries,
 		struct osa_record **recs)
 {
-	static const char *const names[] = {"cosine", "l2"};
-	struct osa_error err = {0};
+	static const char *const names[] = { "cosine", "l2" };
+	struct osa_error err = { 0 };
 	struct vt_index vx, fx;
 	char cfg[256], sub[128];
 	int have_flat = osa_backend_find("flat") != NULL;

@@ -17,9 +17,8 @@
 
 static char dir[64];
 
-static const char *cfg_ip =
-	"dim = 8; metric = \"ip\"; initial_capacity = 2;"
-	"embedding = { embedder = \"field\"; };";
+static const char *cfg_ip = "dim = 8; metric = \"ip\"; initial_capacity = 2;"
+			    "embedding = { embedder = \"field\"; };";
 
 static void srn_of(char *buf, size_t n, int i)
 {
@@ -45,10 +44,11 @@ static struct vector_stats stats(struct vt_index *ix)
 
 static void test_metrics(void)
 {
-	static const char *const names[] = {"ip", "l2", "cosine"};
-	float a[DIM] = {1, 2, 0, 0, 0, 0, 0, 0}, b[DIM] = {0, 0, 3, 0, 0, 0, 0, 0};
-	float q[DIM] = {1, 1, 1, 0, 0, 0, 0, 0};
-	struct osa_error err = {0};
+	static const char *const names[] = { "ip", "l2", "cosine" };
+	float a[DIM] = { 1, 2, 0, 0, 0, 0, 0, 0 },
+	      b[DIM] = { 0, 0, 3, 0, 0, 0, 0, 0 };
+	float q[DIM] = { 1, 1, 1, 0, 0, 0, 0, 0 };
+	struct osa_error err = { 0 };
 	struct osa_hits hits;
 	size_t m;
 
@@ -64,17 +64,23 @@ static void test_metrics(void)
 			 names[m]);
 		OSA_REQUIRE(vt_open(&ix, "vector", cfg, sub, &err) == 0);
 		OSA_CHECK(ix.lsn == 0);
-		OSA_CHECK(vt_ingest1(&ix, vt_rec("urn:osa:x:rec:b", "B", NULL,
-						 b, DIM), &err) == 0);
-		OSA_CHECK(vt_ingest1(&ix, vt_rec("urn:osa:x:rec:a", "A", NULL,
-						 a, DIM), &err) == 0);
+		OSA_CHECK(
+			vt_ingest1(&ix,
+				   vt_rec("urn:osa:x:rec:b", "B", NULL, b, DIM),
+				   &err) == 0);
+		OSA_CHECK(
+			vt_ingest1(&ix,
+				   vt_rec("urn:osa:x:rec:a", "A", NULL, a, DIM),
+				   &err) == 0);
 		OSA_REQUIRE(vt_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
 		OSA_REQUIRE(hits.n == 2);
 		OSA_CHECK(hits.total == 2);
-		sa = !strcmp(hits.v[0].srn, "urn:osa:x:rec:a") ? hits.v[0].score
-							       : hits.v[1].score;
-		sb = !strcmp(hits.v[0].srn, "urn:osa:x:rec:b") ? hits.v[0].score
-							       : hits.v[1].score;
+		sa = !strcmp(hits.v[0].srn, "urn:osa:x:rec:a")
+			     ? hits.v[0].score
+			     : hits.v[1].score;
+		sb = !strcmp(hits.v[0].srn, "urn:osa:x:rec:b")
+			     ? hits.v[0].score
+			     : hits.v[1].score;
 		if (m == 0) {
 			ea = 3;
 			eb = 3;
@@ -86,8 +92,8 @@ static void test_metrics(void)
 			eb = 3 / (3 * sqrt(3));
 		}
 		OSA_CHECK_MSG(fabs(sa - ea) < 1e-5 && fabs(sb - eb) < 1e-5,
-			      "%s: a %g (want %g) b %g (want %g)", names[m],
-			      sa, ea, sb, eb);
+			      "%s: a %g (want %g) b %g (want %g)", names[m], sa,
+			      ea, sb, eb);
 		OSA_CHECK(hits.v[0].score >= hits.v[1].score);
 		if (m == 0) /* a tie: srn order */
 			OSA_CHECK_STR(hits.v[0].srn, "urn:osa:x:rec:a");
@@ -101,7 +107,7 @@ static void test_writes(void)
 {
 	enum { N = 300 };
 	static float vecs[N][DIM];
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_hits hits;
 	struct vector_stats st;
 	struct vt_index ix;
@@ -117,13 +123,14 @@ static void test_writes(void)
 	for (i = 0; i < N; i++) {
 		srn_of(srn, sizeof(srn), i);
 		vec_of(vecs[i], (uint64_t)i);
-		OSA_REQUIRE(vt_ingest1(&ix, vt_rec(srn, "t", NULL, vecs[i],
-						   DIM), &err) == 0);
+		OSA_REQUIRE(vt_ingest1(&ix,
+				       vt_rec(srn, "t", NULL, vecs[i], DIM),
+				       &err) == 0);
 	}
 	st = stats(&ix);
 	OSA_CHECK(vt_count(&ix) == N && st.slots == N && st.deleted == 0);
-	OSA_CHECK_MSG(st.capacity >= N && st.capacity <= 4 * N,
-		      "capacity %zu", st.capacity);
+	OSA_CHECK_MSG(st.capacity >= N && st.capacity <= 4 * N, "capacity %zu",
+		      st.capacity);
 	/* Upsert: same label, new vector. */
 	srn_of(srn, sizeof(srn), 7);
 	vec_of(vecs[7], 100007);
@@ -169,8 +176,9 @@ static void test_writes(void)
 				  strcmp(hits.v[i].srn, b1));
 		osa_hits_free(&hits);
 		/* A new srn reuses a freed slot. */
-		OSA_REQUIRE(vt_ingest1(&ix, vt_rec("urn:osa:x:rec:new", "t",
-						   NULL, vecs[10], DIM),
+		OSA_REQUIRE(vt_ingest1(&ix,
+				       vt_rec("urn:osa:x:rec:new", "t", NULL,
+					      vecs[10], DIM),
 				       &err) == 0);
 		st = stats(&ix);
 		OSA_CHECK(st.slots == N && st.deleted == 1);
@@ -181,15 +189,16 @@ static void test_writes(void)
 		OSA_CHECK_STR(hits.v[0].srn, "urn:osa:x:rec:new");
 		osa_hits_free(&hits);
 		/* A removed srn comes back under a (reused) slot. */
-		OSA_REQUIRE(vt_ingest1(&ix, vt_rec(b1, "t", NULL, vecs[20],
-						   DIM), &err) == 0);
+		OSA_REQUIRE(vt_ingest1(&ix,
+				       vt_rec(b1, "t", NULL, vecs[20], DIM),
+				       &err) == 0);
 		st = stats(&ix);
 		OSA_CHECK(st.slots == N && st.deleted == 0 &&
 			  vt_count(&ix) == N);
 	}
 	/* All or nothing: a bad record leaves everything as it was. */
 	{
-		float z[DIM + 2] = {1};
+		float z[DIM + 2] = { 1 };
 		struct osa_record *r[4];
 
 		r[0] = vt_rec("urn:osa:x:rec:n1", "t", NULL, z, DIM);
@@ -197,21 +206,20 @@ static void test_writes(void)
 		r[1] = vt_rec(srn, "t", NULL, z, DIM);
 		r[2] = vt_rec("urn:osa:x:rec:n2", "t", NULL, z, DIM);
 		r[3] = vt_rec("urn:osa:x:rec:bad", "t", NULL, z, DIM + 2);
-		OSA_CHECK(ix.b->ingest_batch(ix.self,
-					     (const struct osa_record *const *)r,
-					     4, &err) != 0);
+		OSA_CHECK(ix.b->ingest_batch(
+				  ix.self, (const struct osa_record *const *)r,
+				  4, &err) != 0);
 		OSA_CHECK_CONTAINS(err.msg, "urn:osa:x:rec:bad");
 		osa_record_free(r[3]);
 		r[3] = vt_rec("urn:osa:x:rec:bad", "no vector", NULL, NULL, 0);
-		OSA_CHECK(ix.b->ingest_batch(ix.self,
-					     (const struct osa_record *const *)r,
-					     4, &err) != 0);
+		OSA_CHECK(ix.b->ingest_batch(
+				  ix.self, (const struct osa_record *const *)r,
+				  4, &err) != 0);
 		OSA_CHECK_CONTAINS(err.msg, "urn:osa:x:rec:bad");
 		OSA_CHECK_CONTAINS(err.msg, "embedding");
 		OSA_CHECK(vt_count(&ix) == N);
 		/* r-0003 still holds its old vector: its score says so. */
-		OSA_REQUIRE(vt_qvec(&ix, vecs[3], DIM, N, 0, &hits, &err) ==
-			    0);
+		OSA_REQUIRE(vt_qvec(&ix, vecs[3], DIM, N, 0, &hits, &err) == 0);
 		{
 			float self = 0;
 			int found = 0, d;
@@ -232,15 +240,15 @@ static void test_writes(void)
 	}
 	/* A batch naming one srn twice: the last one wins. */
 	{
-		float x1[DIM] = {0, 0, 0, 0, 0, 0, 0, 5};
-		float x2[DIM] = {0, 0, 0, 0, 0, 0, 5, 0};
+		float x1[DIM] = { 0, 0, 0, 0, 0, 0, 0, 5 };
+		float x2[DIM] = { 0, 0, 0, 0, 0, 0, 5, 0 };
 		struct osa_record *r[2];
 
 		r[0] = vt_rec("urn:osa:x:rec:twice", "t", NULL, x1, DIM);
 		r[1] = vt_rec("urn:osa:x:rec:twice", "t", NULL, x2, DIM);
-		OSA_CHECK(ix.b->ingest_batch(ix.self,
-					     (const struct osa_record *const *)r,
-					     2, &err) == 0);
+		OSA_CHECK(ix.b->ingest_batch(
+				  ix.self, (const struct osa_record *const *)r,
+				  2, &err) == 0);
 		OSA_CHECK(vt_count(&ix) == N + 1);
 		OSA_REQUIRE(vt_qvec(&ix, x2, DIM, 1, 0, &hits, &err) == 0);
 		OSA_CHECK(hits.n == 1);
@@ -255,11 +263,11 @@ static void test_writes(void)
 
 static void test_errors(void)
 {
-	struct osa_error err = {0};
-	struct osa_hits hits = {0};
+	struct osa_error err = { 0 };
+	struct osa_hits hits = { 0 };
 	struct vt_index ix;
-	struct osa_query q = {.limit = 5};
-	float v[DIM + 1] = {1};
+	struct osa_query q = { .limit = 5 };
+	float v[DIM + 1] = { 1 };
 	char sub[128];
 
 	snprintf(sub, sizeof(sub), "%s/errors", dir);
@@ -288,10 +296,10 @@ static void test_errors(void)
 
 static void test_paging(void)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_hits all, page;
 	struct vt_index ix;
-	float v[DIM] = {1, 0, 0, 0, 0, 0, 0, 0};
+	float v[DIM] = { 1, 0, 0, 0, 0, 0, 0, 0 };
 	char srn[64], sub[128];
 	size_t off, i;
 	int k;
@@ -309,8 +317,9 @@ static void test_paging(void)
 		OSA_CHECK(strcmp(all.v[i - 1].srn, all.v[i].srn) < 0);
 	for (off = 0; off < 14; off += 5) {
 		OSA_REQUIRE(vt_qvec(&ix, v, DIM, 5, off, &page, &err) == 0);
-		OSA_CHECK(page.n == (off + 5 <= 12 ? 5 : off < 12 ? 12 - off
-								  : 0));
+		OSA_CHECK(page.n == (off + 5 <= 12 ? 5
+				     : off < 12	   ? 12 - off
+						   : 0));
 		for (i = 0; i < page.n; i++)
 			OSA_CHECK_STR(page.v[i].srn, all.v[off + i].srn);
 		osa_hits_free(&page);
@@ -330,9 +339,9 @@ static void test_text(void)
 		"Volcanic ash and aviation safety",
 		"Coral reef bleaching events",
 	};
-	struct osa_error err = {0};
-	struct osa_query q = {.limit = 3};
-	struct osa_hits hits = {0};
+	struct osa_error err = { 0 };
+	struct osa_query q = { .limit = 3 };
+	struct osa_hits hits = { 0 };
 	struct vt_index ix;
 	char srn[64], sub[128];
 	int i;
@@ -343,8 +352,9 @@ static void test_text(void)
 			    sub, &err) == 0);
 	for (i = 0; i < 4; i++) {
 		srn_of(srn, sizeof(srn), i);
-		OSA_REQUIRE(vt_ingest1(&ix, vt_rec(srn, titles[i],
-						   "A short summary.", NULL, 0),
+		OSA_REQUIRE(vt_ingest1(&ix,
+				       vt_rec(srn, titles[i],
+					      "A short summary.", NULL, 0),
 				       &err) == 0);
 	}
 	q.text = "coral bleaching";
@@ -392,7 +402,7 @@ static void test_compaction(void)
 	enum { N = 400 };
 	static float vecs[N][DIM];
 	static int live[N];
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct vector_stats st;
 	struct osa_hits hits;
 	struct vt_index ix;
@@ -410,8 +420,9 @@ static void test_compaction(void)
 		srn_of(srn, sizeof(srn), i);
 		vec_of(vecs[i], (uint64_t)i + 31);
 		live[i] = 1;
-		OSA_REQUIRE(vt_ingest1(&ix, vt_rec(srn, "t", NULL, vecs[i],
-						   DIM), &err) == 0);
+		OSA_REQUIRE(vt_ingest1(&ix,
+				       vt_rec(srn, "t", NULL, vecs[i], DIM),
+				       &err) == 0);
 	}
 	/* 25%: below the threshold, nothing happens. */
 	for (i = 0; i < N; i += 4) {
@@ -447,8 +458,8 @@ static void test_compaction(void)
 		OSA_REQUIRE(vt_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
 		OSA_CHECK(hits.n == 10 && hits.total == N / 2);
 		for (j = 0; j < (int)hits.n; j++) {
-			int id = atoi(hits.v[j].srn +
-				      strlen(hits.v[j].srn) - 4);
+			int id =
+				atoi(hits.v[j].srn + strlen(hits.v[j].srn) - 4);
 			int k;
 
 			OSA_CHECK(live[id]);
@@ -508,8 +519,8 @@ static void flip_byte(const char *p, long off)
  * Rewrite the snapshot `path` with valid checksums around a body changed
  * by `edit` (so only the backend's own checks can catch it).
  */
-static void rewrite_body(const char *path, void (*edit)(unsigned char *,
-							size_t *))
+static void rewrite_body(const char *path,
+			 void (*edit)(unsigned char *, size_t *))
 {
 	struct osa_snap_info info;
 	struct osa_snap_writer *w;
@@ -584,7 +595,7 @@ static void test_snapshots(void)
 	const char *cfg = "dim = 8; metric = \"cosine\"; m = 8;"
 			  "compact_deleted_ratio = 1.0;"
 			  "embedding = { embedder = \"field\"; };";
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_hits before[5], after;
 	struct vector_stats s1, s2;
 	struct vt_index ix;
@@ -604,7 +615,7 @@ static void test_snapshots(void)
 	}
 	/* Some deleted slots, so the free list is saved too. */
 	for (i = 0; i < N; i += 10) {
-		const char *r[1] = {srn};
+		const char *r[1] = { srn };
 
 		srn_of(srn, sizeof(srn), i);
 		OSA_CHECK(ix.b->remove(ix.self, r, 1, &err) == 0);
@@ -634,8 +645,9 @@ static void test_snapshots(void)
 	}
 	/* The free list survived: a new record takes a freed slot. */
 	vec_of(v, 5);
-	OSA_REQUIRE(vt_ingest1(&ix, vt_rec("urn:osa:x:rec:after", "t", NULL,
-					   v, DIM), &err) == 0);
+	OSA_REQUIRE(vt_ingest1(&ix,
+			       vt_rec("urn:osa:x:rec:after", "t", NULL, v, DIM),
+			       &err) == 0);
 	s2 = stats(&ix);
 	OSA_CHECK(s2.slots == s1.slots && s2.deleted == s1.deleted - 1);
 	vt_close(&ix);
@@ -643,8 +655,8 @@ static void test_snapshots(void)
 
 	/* Truncated anywhere. */
 	{
-		long size = file_size(keep), cuts[] = {0, 100, 256, 300, 400,
-							size / 2, size - 1};
+		long size = file_size(keep),
+		     cuts[] = { 0, 100, 256, 300, 400, size / 2, size - 1 };
 
 		for (i = 0; i < (int)(sizeof(cuts) / sizeof(cuts[0])); i++) {
 			copy_file(keep, snap);
@@ -657,9 +669,9 @@ static void test_snapshots(void)
 	}
 	/* Flipped bits. */
 	{
-		long size = file_size(keep), offs[] = {5, 36, 200, 256 + 9,
-						       256 + 100, size / 2,
-						       size - 2};
+		long size = file_size(keep),
+		     offs[] = { 5,	   36,	     200,     256 + 9,
+				256 + 100, size / 2, size - 2 };
 
 		for (i = 0; i < (int)(sizeof(offs) / sizeof(offs[0])); i++) {
 			copy_file(keep, snap);
@@ -672,9 +684,10 @@ static void test_snapshots(void)
 	}
 	/* Valid checksums around a lying body: the backend's own checks. */
 	{
-		void (*edits[])(unsigned char *, size_t *) = {
-			edit_labels, edit_huge, edit_graph, edit_srn,
-			edit_free, edit_trailing};
+		void (*edits[])(unsigned char *,
+				size_t *) = { edit_labels, edit_huge,
+					      edit_graph,  edit_srn,
+					      edit_free,   edit_trailing };
 
 		for (i = 0; i < (int)(sizeof(edits) / sizeof(edits[0])); i++) {
 			copy_file(keep, snap);

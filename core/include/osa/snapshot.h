@@ -60,9 +60,9 @@ extern "C" {
 #endif
 
 #define OSA_SNAP_MAGIC "OSASNAP1" /* 8 bytes, no NUL in the file */
-#define OSA_SNAP_FORMAT 1u        /* version of the header layout */
+#define OSA_SNAP_FORMAT 1u	  /* version of the header layout */
 #define OSA_SNAP_HEADER_SIZE 256u
-#define OSA_SNAP_KIND_MAX 16      /* bytes of `kind` in the file */
+#define OSA_SNAP_KIND_MAX 16	  /* bytes of `kind` in the file */
 #define OSA_SNAP_EMBEDDER_MAX 128 /* bytes of `embedder` in the file */
 
 /*
@@ -72,13 +72,13 @@ extern "C" {
  */
 struct osa_snap_info {
 	char kind[OSA_SNAP_KIND_MAX + 1];     /* backend name ("vector") */
-	uint32_t body_version;                /* the backend's body format */
-	uint32_t dim;                         /* vector dimension (or 0) */
-	uint32_t metric;                      /* backend's metric enum value */
+	uint32_t body_version;		      /* the backend's body format */
+	uint32_t dim;			      /* vector dimension (or 0) */
+	uint32_t metric;		      /* backend's metric enum value */
 	char embedder[OSA_SNAP_EMBEDDER_MAX]; /* osa_embed_describe() */
-	uint64_t count;                       /* items in the body */
-	uint64_t lsn;                         /* LSN the snapshot covers */
-	uint64_t body_len;                    /* set by the reader/commit */
+	uint64_t count;			      /* items in the body */
+	uint64_t lsn;			      /* LSN the snapshot covers */
+	uint64_t body_len;		      /* set by the reader/commit */
 };
 
 /*
@@ -186,7 +186,8 @@ FILE *osa_snap_reader_file(struct osa_snap_reader *r, uint64_t len,
  * OSA_ECORRUPT.
  */
 int osa_snap_corrupt(const struct osa_snap_reader *r, struct osa_error *err,
-		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+		     const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The file's path (for messages). */
 const char *osa_snap_path(const struct osa_snap_reader *r);

@@ -959,7 +959,7 @@ extern "C" size_t hnswc_memory_bytes(const hnswc_index *idx)
 			if (h->element_levels_[i] > 0)
 				upper += h->size_links_per_element_ *
 						 h->element_levels_[i] +
-					 1;
+					 LIST_SLACK;
 		size_t lists = idx->peak.load() + 1; /* searches + a writer */
 		size_t b = sizeof(*idx) + sizeof(*h);
 		b += max * h->size_data_per_element_; /* vectors, layer 0 */
@@ -1523,7 +1523,7 @@ static int load_checked(Source &src, uint64_t len, const char *name,
 			int space, size_t dim, size_t max_elements,
 			hnswc_index **out, hnswc_error *err)
 {
-	return guarded(err, "hnswc_load", [&]() -> int {
+	return guarded(err, name, [&]() -> int {
 		return load_impl(src, len, name, space, dim, max_elements, out,
 				 err);
 	});
