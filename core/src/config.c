@@ -14,6 +14,7 @@
 
 #include <libconfig.h>
 
+#include "osa_autoconf.h"
 #include "osai.h"
 
 /* A configuration file larger than this is refused unread. */
@@ -68,6 +69,15 @@ static void cfg_server_check(void *cfg, struct osa_check *chk)
 				"an https:// URL needs tls.cert and tls.key "
 				"(PEM files)");
 	}
+#ifndef CONFIG_OSA_TLS
+	if (has_prefix(s->listen, "https://") || s->tls.cert || s->tls.key)
+		osa_check_error(chk, has_prefix(s->listen, "https://")
+					     ? "listen"
+					     : "tls",
+				"this osa was built without TLS: enable "
+				"CONFIG_OSA_TLS (make menuconfig) and rebuild, "
+				"or use http://");
+#endif
 	if (*s->nng && !has_prefix(s->nng, "ipc://") &&
 	    !has_prefix(s->nng, "tcp://") && !has_prefix(s->nng, "inproc://")) {
 		osai_quote(s->nng, q, sizeof(q));

@@ -225,6 +225,7 @@ static void *rep_worker(void *arg)
 	return NULL;
 }
 
+#ifdef CONFIG_OSA_TLS
 static char *read_file(const char *path, struct osa_error *err)
 {
 	FILE *f = fopen(path, "rb");
@@ -246,6 +247,7 @@ static char *read_file(const char *path, struct osa_error *err)
 	fclose(f);
 	return buf;
 }
+#endif
 
 static int start_http(struct server *sv, const struct osai_config *cfg,
 		      struct osa_error *err)

@@ -45,8 +45,11 @@ OSA=$W/noflat/core/cli/osa
 grep -qx "# CONFIG_OSA_BACKEND_FLAT is not set" "$W/noflat/.config" ||
 	die "noflat: .config still selects flat"
 out=$("$OSA" backends list)
-grep -q "^  flat " <<<"$out" && die "noflat: flat is listed"
-grep -q "^  vector " <<<"$out" || die "noflat: vector missing"
+built() { # built OSA NAME: NAME is among the backends built in
+	"$1" backends list --json | python3 -c "import json,sys; sys.exit(0 if sys.argv[1] in [b['name'] for b in json.load(sys.stdin)['backends']] else 1)" "$2"
+}
+built "$OSA" flat && die "noflat: flat is listed"
+built "$OSA" vector || die "noflat: vector missing"
 grep -q "flat .*backend .*enable CONFIG_OSA_BACKEND_FLAT" <<<"$out" ||
 	die "noflat: not-built-in section lacks flat: $out"
 nm "$OSA" | grep -q " flat_" && die "noflat: flat symbols in the binary"
@@ -66,7 +69,7 @@ grep -qF "flat.cfg:1: indexes.exact.backend: backend \"flat\" is in this source 
 echo "== .config edits reconfigure by themselves"
 sed -i 's/^CONFIG_OSA_BACKEND_FLAT=y/# CONFIG_OSA_BACKEND_FLAT is not set/' "$W/emb/.config"
 cmake --build "$W/emb" --target osa -j2 >>"$W/emb.log" 2>&1 || { cat "$W/emb.log"; exit 1; }
-"$W/emb/core/cli/osa" backends list | grep -q "^  flat " &&
+built "$W/emb/core/cli/osa" flat &&
 	die "edited .config did not rebuild without flat"
 
 [ $fail = 0 ] && rm -rf "$W"
