@@ -1060,7 +1060,8 @@ int osa_search(struct osa_db *db, const struct osa_search *q,
 	rc = ix->cfg->backend->query(ix->be, &bq, &hits, err);
 	pthread_rwlock_unlock(&ix->life);
 	if (rc) {
-		osa_error_prefix(err, "index %s: ", ix->cfg->name);
+		if (err && strncmp(err->msg, "index ", 6))
+			osa_error_prefix(err, "index %s: ", ix->cfg->name);
 		osa_hits_free(&hits);
 		return rc;
 	}
