@@ -122,8 +122,6 @@ static const struct osa_field cfg_server_fields[] = {
 			"Largest request body in bytes."),
 	OSA_FIELD_INT(struct osai_server_config, max_query, "max_query", 4096,
 		      16, 65536, "Longest query text (q) in bytes."),
-	OSA_FIELD_INT(struct osai_server_config, threads, "threads", 0, 0, 256,
-		      "Request worker threads; 0 means one per core."),
 	OSA_FIELD_GROUP(struct osai_server_config, tls, "tls", &cfg_tls_schema,
 			"TLS for an https:// listen URL: both cert and key, "
 			"or neither."),

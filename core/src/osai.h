@@ -123,7 +123,6 @@ struct osai_server_config {
 	char *api_key;     /* "" or NULL: writes need no key */
 	int64_t max_body;  /* bytes */
 	int max_query;     /* bytes of q */
-	int threads;       /* request workers */
 	struct osai_tls_config tls;
 };
 

@@ -166,8 +166,10 @@ int osai_registry_check(const struct osa_backend **b, size_t nb,
 	}
 	if (err->code)
 		return err->code;
-	qsort(b, nb, sizeof(*b), cmp_backend);
-	qsort(e, ne, sizeof(*e), cmp_embedder);
+	if (nb > 1)
+		qsort(b, nb, sizeof(*b), cmp_backend);
+	if (ne > 1)
+		qsort(e, ne, sizeof(*e), cmp_embedder);
 	for (i = 1; i < nb; i++)
 		if (!strcmp(b[i - 1]->name, b[i]->name))
 			reg_problem(err, OSA_EEXIST,

@@ -81,7 +81,7 @@ def row(name, data, ok, **kw):
 
 def post_records(name, recs, ok=(200,)):
     body = "\n".join(json.dumps(r) for r in recs)
-    st, resp = row(name, http("POST", "/records", body, AUTH), ok)
+    st, resp = row(name, http("POST", "/records", body, AUTH), ok, timeout=300)
     if st == 200:
         acked.extend(r["srn"] for r in recs)
     return st

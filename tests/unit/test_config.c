@@ -264,7 +264,6 @@ static void test_good_file(void)
 	OSA_CHECK_STR(cfg->core.server.api_key, "k3y");
 	OSA_CHECK(cfg->core.server.max_body == 1073741824);
 	OSA_CHECK(cfg->core.server.max_query == 16);
-	OSA_CHECK(cfg->core.server.threads == 4);
 	OSA_CHECK_STR(cfg->core.server.tls.cert, CFG_DIR "/tls/cert.pem");
 	OSA_CHECK_STR(cfg->core.server.tls.key, "/etc/osa/key.pem");
 	OSA_CHECK(cfg->core.logging.level == OSA_LOG_DEBUG);
@@ -441,7 +440,6 @@ static void test_defaults(void)
 	OSA_CHECK_STR(cfg->core.server.api_key, "");
 	OSA_CHECK(cfg->core.server.max_body == 8388608);
 	OSA_CHECK(cfg->core.server.max_query == 4096);
-	OSA_CHECK(cfg->core.server.threads == 0);
 	OSA_CHECK(cfg->core.server.tls.cert == NULL);
 	OSA_CHECK(cfg->core.server.tls.key == NULL);
 	OSA_CHECK(cfg->core.logging.level == OSA_LOG_INFO);
@@ -483,11 +481,11 @@ static void test_top_level_errors(void)
 		      "max_record_bytes, checkpoint_interval, map_size, "
 		      "indexes\n");
 	EXPECT_ERRORS(
-		"server = { max_body = 100; threads = -1; };",
+		"server = { max_body = 100; max_query = 8; };",
 		"t.cfg:1: server.max_body: expected an integer in [1024, "
 		"1073741824], got 100\n"
-		"t.cfg:1: server.threads: expected an integer in [0, 256], "
-		"got -1\n");
+		"t.cfg:1: server.max_query: expected an integer in [16, "
+		"65536], got 8\n");
 	EXPECT_ERRORS("map_size = 2199023255552;",
 		      "t.cfg:1: map_size: expected an integer in [1048576, "
 		      "1099511627776], got 2199023255552\n");

@@ -74,11 +74,11 @@ enum hnswc_space {
 
 enum hnswc_errcode {
 	HNSWC_OK = 0,
-	HNSWC_EINVAL = -1,    /* bad argument (NULL, out of range, non-finite) */
-	HNSWC_ENOMEM = -2,    /* out of memory */
-	HNSWC_EIO = -3,       /* open/read/write failed (errno in message) */
-	HNSWC_EFULL = -4,     /* capacity reached: hnswc_resize() first */
-	HNSWC_ECORRUPT = -5,  /* serialised index failed a check */
+	HNSWC_EINVAL = -1,   /* bad argument (NULL, out of range, non-finite) */
+	HNSWC_ENOMEM = -2,   /* out of memory */
+	HNSWC_EIO = -3,	     /* open/read/write failed (errno in message) */
+	HNSWC_EFULL = -4,    /* capacity reached: hnswc_resize() first */
+	HNSWC_ECORRUPT = -5, /* serialised index failed a check */
 	HNSWC_EINTERNAL = -6, /* a bug or an index left inconsistent */
 	HNSWC_ENOTFOUND = -7  /* no such label */
 };
@@ -88,7 +88,7 @@ enum hnswc_errcode {
 
 /* Failure detail, plain data: may live on the stack. */
 typedef struct {
-	int code;                      /* HNSWC_E* code, 0 if no error */
+	int code;		       /* HNSWC_E* code, 0 if no error */
 	char msg[HNSWC_ERROR_MSG_MAX]; /* what went wrong, NUL-terminated */
 } hnswc_error;
 
@@ -161,8 +161,8 @@ typedef int (*hnswc_filter_fn)(uint64_t label, void *ctx);
  * of the accepted labels is cheaper).
  */
 int hnswc_search(const hnswc_index *idx, const float *query, size_t k,
-		 size_t ef, hnswc_filter_fn filter, void *ctx,
-		 uint64_t *labels, float *distances, hnswc_error *err);
+		 size_t ef, hnswc_filter_fn filter, void *ctx, uint64_t *labels,
+		 float *distances, hnswc_error *err);
 
 /*
  * Mark `label` deleted: searches stop returning it; it keeps its slot and

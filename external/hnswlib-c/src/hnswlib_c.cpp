@@ -100,12 +100,12 @@ struct hnswc_index {
 	std::unique_ptr<Hnsw> h;
 	mutable pthread_rwlock_t rw;
 	mutable std::mutex wmu;
-	std::atomic<size_t> ef{HNSWC_DEFAULT_EF};
+	std::atomic<size_t> ef{ HNSWC_DEFAULT_EF };
 	/* A failed insert left a half-made element: refuse writes. */
-	std::atomic<bool> broken{false};
+	std::atomic<bool> broken{ false };
 	/* Searches in flight and their peak (for hnswc_memory_bytes). */
-	mutable std::atomic<size_t> active{0};
-	mutable std::atomic<size_t> peak{0};
+	mutable std::atomic<size_t> active{ 0 };
+	mutable std::atomic<size_t> peak{ 0 };
 
 	hnswc_index()
 	{
@@ -133,14 +133,16 @@ struct hnswc_index {
 namespace
 {
 
-class RdLock {
+class RdLock
+{
 	pthread_rwlock_t *l_;
 
 public:
 	explicit RdLock(pthread_rwlock_t *l) : l_(l)
 	{
 		if (pthread_rwlock_rdlock(l_))
-			throw std::runtime_error("pthread_rwlock_rdlock failed");
+			throw std::runtime_error(
+				"pthread_rwlock_rdlock failed");
 	}
 	~RdLock()
 	{
@@ -150,14 +152,16 @@ public:
 	RdLock &operator=(const RdLock &) = delete;
 };
 
-class WrLock {
+class WrLock
+{
 	pthread_rwlock_t *l_;
 
 public:
 	explicit WrLock(pthread_rwlock_t *l) : l_(l)
 	{
 		if (pthread_rwlock_wrlock(l_))
-			throw std::runtime_error("pthread_rwlock_wrlock failed");
+			throw std::runtime_error(
+				"pthread_rwlock_wrlock failed");
 	}
 	~WrLock()
 	{
@@ -277,9 +281,10 @@ static std::unique_ptr<hnswlib::SpaceInterface<float>> make_space(int space,
 static int check_params(int space, size_t dim, hnswc_error *err)
 {
 	if (space != HNSWC_L2 && space != HNSWC_IP)
-		return err_set(err, HNSWC_EINVAL,
-			       "space %d is neither HNSWC_L2 (0) nor HNSWC_IP (1)",
-			       space);
+		return err_set(
+			err, HNSWC_EINVAL,
+			"space %d is neither HNSWC_L2 (0) nor HNSWC_IP (1)",
+			space);
 	if (dim < 1 || dim > HNSWC_MAX_DIM)
 		return err_set(err, HNSWC_EINVAL, "dim %zu is not in [1, %zu]",
 			       dim, HNSWC_MAX_DIM);
@@ -288,7 +293,8 @@ static int check_params(int space, size_t dim, hnswc_error *err)
 
 static size_t element_count(const Hnsw *h)
 {
-	std::lock_guard<std::mutex> g(const_cast<Hnsw *>(h)->cur_element_count_guard_);
+	std::lock_guard<std::mutex> g(
+		const_cast<Hnsw *>(h)->cur_element_count_guard_);
 	return h->cur_element_count;
 }
 
@@ -463,7 +469,8 @@ extern "C" int hnswc_get_vector(const hnswc_index *idx, uint64_t label,
 				float *out, hnswc_error *err)
 {
 	if (!idx || !out)
-		return err_set(err, HNSWC_EINVAL, "hnswc_get_vector: %s is NULL",
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_get_vector: %s is NULL",
 			       idx ? "out" : "index");
 	return guarded(err, "hnswc_get_vector", [&]() -> int {
 		RdLock l(&idx->rw);
@@ -507,7 +514,8 @@ struct Cand {
  * and inlinable (std::push_heap/pop_heap were not inlined and cost ~10%),
  * with replace_top() for the full result heap.
  */
-template <typename Above> class Heap {
+template <typename Above> class Heap
+{
 	std::vector<Cand> v_;
 
 	void sift_down(size_t i, Cand c)
@@ -517,8 +525,9 @@ template <typename Above> class Heap {
 			size_t l = 2 * i + 1;
 			if (l >= n)
 				break;
-			size_t b = l + 1 < n && Above()(v_[l + 1], v_[l]) ? l + 1
-									  : l;
+			size_t b = l + 1 < n && Above()(v_[l + 1], v_[l])
+					   ? l + 1
+					   : l;
 			if (!Above()(v_[b], c))
 				break;
 			v_[i] = v_[b];
@@ -600,13 +609,14 @@ struct Scratch {
 };
 
 /* Returns a visited list to hnswlib's pool, also when unwinding. */
-class VisitedGuard {
+class VisitedGuard
+{
 	hnswlib::VisitedListPool *pool_;
 
 public:
 	hnswlib::VisitedList *vl;
 	explicit VisitedGuard(hnswlib::VisitedListPool *p)
-		: pool_(p), vl(p->getFreeVisitedList())
+	    : pool_(p), vl(p->getFreeVisitedList())
 	{
 	}
 	~VisitedGuard()
@@ -617,7 +627,8 @@ public:
 	VisitedGuard &operator=(const VisitedGuard &) = delete;
 };
 
-class BusyGuard {
+class BusyGuard
+{
 	bool &b_;
 
 public:
@@ -631,7 +642,8 @@ public:
 	}
 };
 
-class ActiveGuard {
+class ActiveGuard
+{
 	std::atomic<size_t> &a_;
 
 public:
@@ -735,9 +747,9 @@ static int do_search(const hnswc_index *idx, Scratch &sc, const float *q,
 		return !filter || filter(h->getExternalLabel(id), ctx);
 	};
 
-	near.push(Cand{curd, cur});
+	near.push(Cand{ curd, cur });
 	if (keep(cur))
-		far.push(Cand{curd, cur});
+		far.push(Cand{ curd, cur });
 	visited[cur] = tag;
 	while (!near.empty()) {
 		Cand c = near.top();
@@ -764,13 +776,13 @@ static int do_search(const hnswc_index *idx, Scratch &sc, const float *q,
 			bool full = far.size() >= ef;
 			if (full && !(d < far.top().d))
 				continue;
-			near.push(Cand{d, nb});
+			near.push(Cand{ d, nb });
 			if (!keep(nb))
 				continue;
 			if (full)
-				far.replace_top(Cand{d, nb});
+				far.replace_top(Cand{ d, nb });
 			else
-				far.push(Cand{d, nb});
+				far.push(Cand{ d, nb });
 		}
 	}
 
@@ -793,7 +805,9 @@ extern "C" int hnswc_search(const hnswc_index *idx, const float *query,
 {
 	if (!idx || !query || (k && !labels))
 		return err_set(err, HNSWC_EINVAL, "hnswc_search: %s is NULL",
-			       !idx ? "index" : !query ? "query" : "labels");
+			       !idx	? "index"
+			       : !query ? "query"
+					: "labels");
 	if (k > (size_t)INT32_MAX)
 		return err_set(err, HNSWC_EINVAL,
 			       "hnswc_search: k %zu is too large", k);
@@ -883,7 +897,8 @@ static void resize_index(Hnsw *h, size_t new_max)
 extern "C" int hnswc_resize(hnswc_index *idx, size_t new_max, hnswc_error *err)
 {
 	if (!idx)
-		return err_set(err, HNSWC_EINVAL, "hnswc_resize: index is NULL");
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_resize: index is NULL");
 	return guarded(err, "hnswc_resize", [&]() -> int {
 		std::lock_guard<std::mutex> w(idx->wmu);
 		Hnsw *h = idx->h.get();
@@ -965,7 +980,7 @@ extern "C" size_t hnswc_memory_bytes(const hnswc_index *idx)
 		b += max * h->size_data_per_element_; /* vectors, layer 0 */
 		b += max * sizeof(void *);	      /* upper-layer table */
 		b += upper;
-		b += max * sizeof(int);		/* element levels */
+		b += max * sizeof(int);	       /* element levels */
 		b += max * sizeof(std::mutex); /* per-element locks */
 		b += h->link_list_update_locks_.size() * sizeof(std::mutex);
 		b += lists * (max * sizeof(hnswlib::vl_type) +
@@ -1055,8 +1070,8 @@ static bool serialize(const Hnsw *h, Sink &s)
 		  put_pod(s, h->maxM_) && put_pod(s, h->maxM0_) &&
 		  put_pod(s, h->M_) && put_pod(s, h->mult_) &&
 		  put_pod(s, h->ef_construction_);
-	if (!ok || !s.put(h->data_level0_memory_,
-			  count * h->size_data_per_element_))
+	if (!ok ||
+	    !s.put(h->data_level0_memory_, count * h->size_data_per_element_))
 		return false;
 	for (size_t i = 0; i < count; i++) {
 		int lev = h->element_levels_[i];
@@ -1073,10 +1088,11 @@ static int check_savable(const hnswc_index *idx, const char *what,
 			 hnswc_error *err)
 {
 	if (idx->broken.load())
-		return err_set(err, HNSWC_EINTERNAL,
-			       "%s: the index was left inconsistent by a failed "
-			       "insert; it cannot be saved",
-			       what);
+		return err_set(
+			err, HNSWC_EINTERNAL,
+			"%s: the index was left inconsistent by a failed "
+			"insert; it cannot be saved",
+			what);
 	return 0;
 }
 
@@ -1155,8 +1171,9 @@ extern "C" int hnswc_save(const hnswc_index *idx, const char *path,
 			       idx ? "path" : "index");
 	FILE *fp = fopen(path, "wb");
 	if (!fp)
-		return err_set(err, HNSWC_EIO, "hnswc_save: cannot create %s: %s",
-			       path, strerror(errno));
+		return err_set(err, HNSWC_EIO,
+			       "hnswc_save: cannot create %s: %s", path,
+			       strerror(errno));
 	int rc = hnswc_save_fp(idx, fp, nullptr, err);
 	if (rc == 0 && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
 		rc = err_set(err, HNSWC_EIO, "hnswc_save: writing %s: %s", path,
@@ -1248,8 +1265,7 @@ struct Loader {
 	hnswc_error *err;
 
 	/* ECORRUPT with the input's name; printf-style. */
-	__attribute__((format(printf, 2, 3))) int corrupt(const char *fmt,
-							  ...)
+	__attribute__((format(printf, 2, 3))) int corrupt(const char *fmt, ...)
 	{
 		char m[192];
 		va_list ap;
@@ -1270,8 +1286,8 @@ struct Loader {
 		if (!src.get(p, n)) {
 			if (src.error)
 				return err_set(err, HNSWC_EIO,
-					       "%s: reading %s: %s", name,
-					       what, strerror(src.error));
+					       "%s: reading %s: %s", name, what,
+					       strerror(src.error));
 			return corrupt("truncated in %s (input ended early)",
 				       what);
 		}
@@ -1297,7 +1313,8 @@ static int check_header(Loader &L, const hnsw_header &hd, size_t dim)
 				 (unsigned long long)hd.max_m,
 				 (unsigned long long)hd.max_m0,
 				 (unsigned long long)hd.m);
-	uint64_t links0 = hd.max_m0 * sizeof(tableint) + sizeof(linklistsizeint);
+	uint64_t links0 =
+		hd.max_m0 * sizeof(tableint) + sizeof(linklistsizeint);
 	uint64_t sdpe = links0 + dim * sizeof(float) + sizeof(labeltype);
 	if (hd.size_data_per_element != sdpe)
 		return L.corrupt("element size is %llu bytes; dim %zu and M "
@@ -1359,7 +1376,8 @@ static int check_header(Loader &L, const hnsw_header &hd, size_t dim)
 static int check_list(Loader &L, const Hnsw *h, size_t i, int level,
 		      size_t count)
 {
-	const linklistsizeint *ll = h->get_linklist_at_level((tableint)i, level);
+	const linklistsizeint *ll =
+		h->get_linklist_at_level((tableint)i, level);
 	const unsigned char *hdr = (const unsigned char *)ll;
 	size_t n = h->getListCount(const_cast<linklistsizeint *>(ll));
 	size_t cap = level ? h->maxM_ : h->maxM0_;
@@ -1393,7 +1411,7 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 		     size_t dim, size_t max_elements, hnswc_index **out,
 		     hnswc_error *err)
 {
-	Loader L{src, len, name, err};
+	Loader L{ src, len, name, err };
 	unsigned char raw[HDR_SIZE];
 	hnsw_header hd;
 	int rc;
@@ -1456,14 +1474,16 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 		if ((rc = L.read(&sz, sizeof(sz), "a link-list size")))
 			return rc;
 		if (sz % slpe)
-			return L.corrupt("element %zu: link-list size %u is not "
-					 "a multiple of %zu",
-					 i, sz, slpe);
+			return L.corrupt(
+				"element %zu: link-list size %u is not "
+				"a multiple of %zu",
+				i, sz, slpe);
 		size_t lev = sz / slpe;
 		if (lev > (size_t)hd.maxlevel)
-			return L.corrupt("element %zu has %zu levels, above the "
-					 "top level %d",
-					 i, lev, hd.maxlevel);
+			return L.corrupt(
+				"element %zu has %zu levels, above the "
+				"top level %d",
+				i, lev, hd.maxlevel);
 		/* The remaining elements need 4 bytes each. */
 		if ((uint64_t)sz + 4 * (uint64_t)(count - i - 1) > L.left)
 			return L.corrupt("element %zu: link lists of %u bytes "
@@ -1497,9 +1517,9 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 		if (!h->label_lookup_.emplace(label, (tableint)i).second)
 			return L.corrupt("label %llu appears twice",
 					 (unsigned long long)label);
-		if (!all_finite((const float *)h->getDataByInternalId(
-					(tableint)i),
-				dim))
+		if (!all_finite(
+			    (const float *)h->getDataByInternalId((tableint)i),
+			    dim))
 			return L.corrupt("element %zu (label %llu) has a "
 					 "non-finite vector component",
 					 i, (unsigned long long)label);
@@ -1519,9 +1539,9 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 	return 0;
 }
 
-static int load_checked(Source &src, uint64_t len, const char *name,
-			int space, size_t dim, size_t max_elements,
-			hnswc_index **out, hnswc_error *err)
+static int load_checked(Source &src, uint64_t len, const char *name, int space,
+			size_t dim, size_t max_elements, hnswc_index **out,
+			hnswc_error *err)
 {
 	return guarded(err, name, [&]() -> int {
 		return load_impl(src, len, name, space, dim, max_elements, out,
@@ -1534,10 +1554,12 @@ extern "C" int hnswc_load_mem(const void *buf, size_t len, int space,
 			      hnswc_index **out, hnswc_error *err)
 {
 	if (!out)
-		return err_set(err, HNSWC_EINVAL, "hnswc_load_mem: out is NULL");
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_load_mem: out is NULL");
 	*out = nullptr;
 	if (!buf && len)
-		return err_set(err, HNSWC_EINVAL, "hnswc_load_mem: buf is NULL");
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_load_mem: buf is NULL");
 	int rc = check_params(space, dim, err);
 	if (rc)
 		return rc;

@@ -28,24 +28,24 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
 			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, \
-				__LINE__, #cond);                            \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			failures++;                                          \
-			exit(1);                                             \
-		}                                                            \
+				__LINE__, #cond);                              \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fputc('\n', stderr);                                   \
+			failures++;                                            \
+			exit(1);                                               \
+		}                                                              \
 	} while (0)
 
-#define OK(expr)                                                             \
-	do {                                                                 \
-		hnswc_error e_;                                              \
-		(void)e_;                                                    \
-		int rc_ = (expr);                                            \
-		CHECK(rc_ >= 0, "%s -> %d", #expr, rc_);                     \
+#define OK(expr)                                                               \
+	do {                                                                   \
+		hnswc_error e_;                                                \
+		(void)e_;                                                      \
+		int rc_ = (expr);                                              \
+		CHECK(rc_ >= 0, "%s -> %d", #expr, rc_);                       \
 	} while (0)
 
 /* ---- data ---- */
@@ -147,10 +147,9 @@ static double recall(hnswc_index *x, int space, const float *data, size_t n,
 				     &e);
 		CHECK(r >= 0, "search: %s", e.msg);
 		check_result(space, data, qs + q * DIM, lab, dis, r);
-		size_t m = brute(space, data, n, qs + q * DIM, K, ok, ctx,
-				 truth);
-		CHECK((size_t)r == m, "search found %d, brute force %zu", r,
-		      m);
+		size_t m =
+			brute(space, data, n, qs + q * DIM, K, ok, ctx, truth);
+		CHECK((size_t)r == m, "search found %d, brute force %zu", r, m);
 		for (size_t i = 0; i < m; i++)
 			for (int j = 0; j < r; j++)
 				if (lab[j] == truth[i]) {
@@ -164,8 +163,7 @@ static double recall(hnswc_index *x, int space, const float *data, size_t n,
 
 static float *data_l2, *data_ip, *queries, *queries_ip;
 
-static hnswc_index *build(int space, const float *data, size_t n,
-			  size_t cap)
+static hnswc_index *build(int space, const float *data, size_t n, size_t cap)
 {
 	hnswc_index *x;
 	hnswc_error e;
@@ -198,8 +196,8 @@ static void test_recall(void)
 		CHECK(hnswc_get_ef(x) == 64, "get_ef");
 		rdef = recall(x, space, data, N, qs, NQ, 0, NULL, NULL);
 		CHECK(rdef == r64, "set_ef: %f vs %f", rdef, r64);
-		double r200 = recall(x, space, data, N, qs, NQ, 200, NULL,
-				     NULL);
+		double r200 =
+			recall(x, space, data, N, qs, NQ, 200, NULL, NULL);
 		printf("recall %s: ef10 %.4f ef64 %.4f ef200 %.4f, memory "
 		       "%zu bytes\n",
 		       space == HNSWC_L2 ? "L2" : "IP", r10, r64, r200,
@@ -249,8 +247,8 @@ static int accept_set(uint64_t label, void *ctx)
 static void test_filter(void)
 {
 	hnswc_index *x = build(HNSWC_L2, data_l2, N, N);
-	double r = recall(x, HNSWC_L2, data_l2, N, queries, NQ, 64,
-			  accept_even, NULL);
+	double r = recall(x, HNSWC_L2, data_l2, N, queries, NQ, 64, accept_even,
+			  NULL);
 	CHECK(r > 0.95, "filtered recall %f", r);
 	for (size_t q = 0; q < 20; q++) {
 		uint64_t lab[K];
@@ -267,15 +265,13 @@ static void test_filter(void)
 	struct set s = { few, 5, 0 };
 	uint64_t lab[K], truth[K];
 	float dis[K];
-	int n = hnswc_search(x, queries, K, 16, accept_set, &s, lab, dis,
-			     NULL);
-	size_t m = brute(HNSWC_L2, data_l2, N, queries, K, accept_set, &s,
-			 truth);
+	int n = hnswc_search(x, queries, K, 16, accept_set, &s, lab, dis, NULL);
+	size_t m =
+		brute(HNSWC_L2, data_l2, N, queries, K, accept_set, &s, truth);
 	CHECK(n == 5 && m == 5, "selective filter: %d / %zu", n, m);
 	for (int i = 0; i < n; i++)
 		CHECK(lab[i] == truth[i], "selective %d: %llu vs %llu", i,
-		      (unsigned long long)lab[i],
-		      (unsigned long long)truth[i]);
+		      (unsigned long long)lab[i], (unsigned long long)truth[i]);
 	/* Reject all. */
 	struct set none = { few, 0, 0 };
 	n = hnswc_search(x, queries, K, 64, accept_set, &none, lab, dis, NULL);
@@ -305,8 +301,8 @@ static void test_replace_delete(void)
 	memcpy(data + 7 * DIM, q, sizeof(q));
 	CHECK(hnswc_count(x) == N, "replace added an element");
 	n = hnswc_search(x, q, K, 64, NULL, NULL, lab, dis, NULL);
-	CHECK(n == K && lab[0] == 7 && dis[0] == 0.0f,
-	      "after replace: %llu %g", (unsigned long long)lab[0], dis[0]);
+	CHECK(n == K && lab[0] == 7 && dis[0] == 0.0f, "after replace: %llu %g",
+	      (unsigned long long)lab[0], dis[0]);
 	n = hnswc_search(x, old7, K, 64, NULL, NULL, lab, dis, NULL);
 	CHECK(n == K && !(lab[0] == 7 && dis[0] == 0.0f),
 	      "old vector of 7 still found at 0");
@@ -398,8 +394,7 @@ static void test_resize(void)
 	OK(hnswc_resize(x, N, &e));
 	for (size_t i = 300; i < N; i++)
 		OK(hnswc_add(x, data_l2 + i * DIM, i, &e));
-	double r = recall(x, HNSWC_L2, data_l2, N, queries, NQ, 64, NULL,
-			  NULL);
+	double r = recall(x, HNSWC_L2, data_l2, N, queries, NQ, 64, NULL, NULL);
 	CHECK(r > 0.95, "recall after resizes %f", r);
 	/* Shrink to exactly the count. */
 	OK(hnswc_resize(x, N + 500, &e));
@@ -478,8 +473,7 @@ static void test_save_load(void)
 	rc = hnswc_load(path, HNSWC_L2, DIM, 0, &y, &e);
 	CHECK(rc == 0, "load: %s", e.msg);
 	CHECK(hnswc_count(y) == N && hnswc_deleted_count(y) == 30,
-	      "loaded counts %zu %zu", hnswc_count(y),
-	      hnswc_deleted_count(y));
+	      "loaded counts %zu %zu", hnswc_count(y), hnswc_deleted_count(y));
 	CHECK(hnswc_capacity(y) == N, "capacity %zu", hnswc_capacity(y));
 	same_results(x, y, queries);
 	/* the loaded index is fully usable: resize, add, delete */
@@ -546,12 +540,12 @@ static void test_save_load(void)
 	rc = hnswc_load(tmp("empty.hnsw"), HNSWC_IP, DIM, 0, &y, &e);
 	CHECK(rc == 0 && hnswc_count(y) == 0, "empty load: %s", e.msg);
 	uint64_t lab[K];
-	CHECK(hnswc_search(y, queries_ip, K, 0, NULL, NULL, lab, NULL,
-			   NULL) == 0,
+	CHECK(hnswc_search(y, queries_ip, K, 0, NULL, NULL, lab, NULL, NULL) ==
+		      0,
 	      "search empty");
 	OK(hnswc_add(y, data_ip, 1, &e));
-	CHECK(hnswc_search(y, queries_ip, K, 0, NULL, NULL, lab, NULL,
-			   NULL) == 1,
+	CHECK(hnswc_search(y, queries_ip, K, 0, NULL, NULL, lab, NULL, NULL) ==
+		      1,
 	      "search one");
 	hnswc_free(y);
 	hnswc_free(z);
@@ -581,8 +575,8 @@ static int try_load(const void *b, size_t len, int may_pass)
 	}
 	CHECK(rc == HNSWC_ECORRUPT && e.code == rc && !y,
 	      "expected ECORRUPT, got %d (%s)", rc, e.msg);
-	CHECK(strncmp(e.msg, "buffer: corrupt index: ", 23) == 0,
-	      "message: %s", e.msg);
+	CHECK(strncmp(e.msg, "buffer: corrupt index: ", 23) == 0, "message: %s",
+	      e.msg);
 	return rc;
 }
 
@@ -619,21 +613,21 @@ static void test_corrupt(void)
 		size_t off;
 		uint64_t val;
 	} h[] = {
-		{ 0, 8 },			/* offsetLevel0 */
-		{ 8, 10 },			/* max_elements < count */
-		{ 16, 301 },			/* count past data */
-		{ 16, (uint64_t)1 << 40 },	/* count huge */
-		{ 16, UINT64_MAX },		/* count overflow */
-		{ 24, 0 },			/* size_data_per_element */
-		{ 24, UINT64_MAX / 2 },		/* element size huge */
-		{ 32, 12 },			/* label_offset */
-		{ 40, 4 },			/* offsetData */
-		{ 56, 15 },			/* maxM */
-		{ 64, 1u << 30 },		/* maxM0 */
-		{ 72, 0 },			/* M */
-		{ 72, 1000000 },		/* M huge */
-		{ 88, 0 },			/* ef_construction */
-		{ 88, UINT64_MAX },		/* ef_construction huge */
+		{ 0, 8 },		   /* offsetLevel0 */
+		{ 8, 10 },		   /* max_elements < count */
+		{ 16, 301 },		   /* count past data */
+		{ 16, (uint64_t)1 << 40 }, /* count huge */
+		{ 16, UINT64_MAX },	   /* count overflow */
+		{ 24, 0 },		   /* size_data_per_element */
+		{ 24, UINT64_MAX / 2 },	   /* element size huge */
+		{ 32, 12 },		   /* label_offset */
+		{ 40, 4 },		   /* offsetData */
+		{ 56, 15 },		   /* maxM */
+		{ 64, 1u << 30 },	   /* maxM0 */
+		{ 72, 0 },		   /* M */
+		{ 72, 1000000 },	   /* M huge */
+		{ 88, 0 },		   /* ef_construction */
+		{ 88, UINT64_MAX },	   /* ef_construction huge */
 	};
 	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
 		memcpy(b, img, len);
@@ -759,8 +753,7 @@ static void test_corrupt(void)
 	printf("  e.g. %s\n", e.msg);
 
 	/* The original is unharmed by all this. */
-	CHECK(hnswc_search(x, queries, K, 64, NULL, NULL, lab, NULL, NULL) ==
-		      K,
+	CHECK(hnswc_search(x, queries, K, 64, NULL, NULL, lab, NULL, NULL) == K,
 	      "original");
 	free(file);
 	free(img);
@@ -787,8 +780,7 @@ static void test_args(void)
 	      "cap 0");
 	CHECK(hnswc_create(0, DIM, 10, 1, 100, 0, &x, &e) == HNSWC_EINVAL,
 	      "M 1");
-	CHECK(hnswc_create(0, DIM, 10, 20000, 100, 0, &x, &e) ==
-		      HNSWC_EINVAL,
+	CHECK(hnswc_create(0, DIM, 10, 20000, 100, 0, &x, &e) == HNSWC_EINVAL,
 	      "M big");
 	CHECK(hnswc_create(0, DIM, 10, 16, 0, 0, &x, &e) == HNSWC_EINVAL,
 	      "efc 0");
@@ -813,8 +805,7 @@ static void test_args(void)
 	CHECK(hnswc_search(x, v, K, 0, NULL, NULL, NULL, NULL, &e) ==
 		      HNSWC_EINVAL,
 	      "labels NULL");
-	CHECK(hnswc_search(x, v, 0, 0, NULL, NULL, NULL, NULL, &e) == 0,
-	      "k 0");
+	CHECK(hnswc_search(x, v, 0, 0, NULL, NULL, NULL, NULL, &e) == 0, "k 0");
 	CHECK(hnswc_search(x, v, K, 0, NULL, NULL, lab, NULL, &e) == 0,
 	      "empty index");
 	CHECK(hnswc_set_ef(x, 0) == HNSWC_EINVAL, "ef 0");
@@ -937,15 +928,14 @@ static void test_concurrency(void)
 	long total = 0;
 	for (unsigned i = 0; i < NTHREADS; i++) {
 		pthread_join(s[i].t, NULL);
-		CHECK(s[i].bad == 0, "thread %u: %d bad results", i,
-		      s[i].bad);
+		CHECK(s[i].bad == 0, "thread %u: %d bad results", i, s[i].bad);
 		total += s[i].searches;
 	}
 	CHECK(hnswc_count(cidx) == CN && hnswc_deleted_count(cidx) == 0,
 	      "final counts %zu %zu", hnswc_count(cidx),
 	      hnswc_deleted_count(cidx));
-	double r = recall(cidx, HNSWC_L2, cdata, CN, queries, NQ, 64, NULL,
-			  NULL);
+	double r =
+		recall(cidx, HNSWC_L2, cdata, CN, queries, NQ, 64, NULL, NULL);
 	CHECK(r > 0.95, "recall after concurrent build %f", r);
 	hnswc_free(cidx);
 	free(cdata);
@@ -956,8 +946,9 @@ static void test_concurrency(void)
 
 static void cleanup(void)
 {
-	static const char *names[] = { "a.hnsw", "b.bin", "empty.hnsw",
-				       "c.hnsw", "trunc.hnsw", "flip.hnsw",
+	static const char *names[] = { "a.hnsw",      "b.bin",
+				       "empty.hnsw",  "c.hnsw",
+				       "trunc.hnsw",  "flip.hnsw",
 				       "random.hnsw", "empty" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		unlink(tmp(names[i]));
