@@ -7,10 +7,11 @@
 # tests/fuzz/regressions/<target>/ to be fixed and kept.
 #   scripts/fuzz.sh BUILD [SECONDS]
 set -u
-BUILD=$1
+BUILD=$(cd "$1" && pwd)
 SECONDS_EACH=${2:-60}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 fail=0
+export LSAN_OPTIONS="suppressions=$SRC/tests/fuzz/lsan.supp:print_suppressions=0"
 for exe in "$BUILD"/tests/fuzz/fuzz_*; do
 	[ -x "$exe" ] || continue
 	t=${exe##*/fuzz_}

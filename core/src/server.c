@@ -404,13 +404,14 @@ static void reload(struct server *sv, const char *path)
 
 int osai_serve(struct osai_config *cfg, const char *config_path)
 {
-	struct server sv = {0};
+	struct server sv;
 	struct osa_open_options opt = {loading_progress, &sv};
 	struct osai_service *svc = NULL;
 	struct osa_error err = {0};
 	sigset_t set;
 	int rc, i, sig;
 
+	memset(&sv, 0, sizeof(sv));
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);

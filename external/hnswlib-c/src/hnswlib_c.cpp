@@ -758,7 +758,7 @@ static int do_search(const hnswc_index *idx, Scratch &sc, const float *q,
 		near.pop();
 
 		size_t n = copy_links(h, c.id, 0, buf);
-		if (n) {
+		if (n && buf[0] < max) {
 			__builtin_prefetch(visited + buf[0]);
 			__builtin_prefetch(h->getDataByInternalId(buf[0]));
 		}
