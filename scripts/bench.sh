@@ -7,6 +7,7 @@ B=${1:-build}
 Q=${BENCH_QUICK:-0}
 run() { echo "== $*"; "$@" || echo "(failed: $*)"; }
 run bench/config/run.sh "$B/core/cli/osa"
+if [ "$Q" = 1 ]; then run bench/ingest/run.sh "$B" 20000; else run bench/ingest/run.sh "$B"; fi
 run "$B/bench/embed/osa-bench-embed"
 if [ "$Q" = 1 ]; then
 	run "$B/bench/ann/osa-bench-ann" --n 20000 --dim 64
