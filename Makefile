@@ -28,11 +28,15 @@ build: $(BUILD)/CMakeCache.txt
 
 # `make defconfig`, `make embedded_defconfig`, ...: (re)start .config from
 # configs/<name>.
-defconfig %_defconfig: FORCE
+%_defconfig: FORCE
 	@test -f configs/$@ || { echo "no configs/$@; have:" \
 		$$(ls configs | grep defconfig); exit 2; }
 	rm -f $(BUILD)/.config
 	$(CMAKE) -S . -B $(BUILD) -DOSA_DEFCONFIG=configs/$@ $(CMAKE_ARGS)
+
+defconfig: FORCE
+	rm -f $(BUILD)/.config
+	$(CMAKE) -S . -B $(BUILD) -DOSA_DEFCONFIG=configs/defconfig $(CMAKE_ARGS)
 
 menuconfig: $(BUILD)/CMakeCache.txt
 	$(CMAKE) -DOSA_SOURCE_DIR=. -DOSA_GEN_DIR=$(BUILD)/kconfig \

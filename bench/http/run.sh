@@ -38,7 +38,7 @@ inproc=$("$BUILD/bench/http/osa-bench-query" "$W/osa.cfg" papers 10 2)
 echo "$inproc"
 "$OSA" -c "$W/osa.cfg" serve 2>"$W/log" &
 PID=$!
-for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$PORT/health" && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" = 200 ] && break; sleep 0.1; done
 cat >"$W/q.lua" <<'LUA'
 local words = {"analysis", "survey", "dataset", "review", "model", "study", "glacier", "river"}
 local k = 0

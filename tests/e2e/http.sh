@@ -34,7 +34,7 @@ start() {
 	"$OSA" serve -c "$W/osa.cfg" 2>>"$W/server.log" &
 	PID=$!
 	for _ in $(seq 1 100); do
-		curl -s -o /dev/null "$URL/health" && return 0
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" = 200 ] && return 0
 		sleep 0.1
 	done
 	cat "$W/server.log"
