@@ -9,6 +9,7 @@
 set -u
 OSA=$1
 SRC=$2
+NNG_CLIENT=${3:-}
 W=$(mktemp -d /tmp/osa-e2e-XXXXXX)
 fail=0
 PID=
@@ -101,6 +102,10 @@ jq_ "assert d['status']==200 and len(d['results'])==2"
 "$OSA" call "ipc://$W/osa.sock" '{"op":"stats"}' >"$W/body" || die "nng stats"
 jq_ "assert d['records']==3000"
 "$OSA" call "ipc://$W/osa.sock" '{"op":"nope"}' >"$W/body" && die "nng bad op succeeded"
+if [ -n "$NNG_CLIENT" ]; then
+	"$NNG_CLIENT" "ipc://$W/osa.sock" papers "analysis" >"$W/body" || die "nng client example"
+	jq_ "assert d['status']==200 and len(d['results'])==5"
+fi
 jq_ "assert d['status']==400 and d['error']['field']=='op'"
 
 echo "== errors"
@@ -149,6 +154,31 @@ cp "$W/osa.cfg.good" "$W/osa.cfg"
 kill -HUP "$PID"
 sleep 0.5
 grep -q "SIGHUP: reloaded" "$W/server.log" || die "good reload not reported"
+
+echo "== TLS (nng + mbedtls)"
+if command -v openssl >/dev/null && "$OSA" --help >/dev/null; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-keyout "$W/key.pem" -out "$W/cert.pem" >/dev/null 2>&1
+	TPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	cat >"$W/tls.cfg" <<CFG
+data_dir = "$W/tlsdata";
+server = { listen = "https://127.0.0.1:$TPORT"; tls = { cert = "$W/cert.pem"; key = "$W/key.pem"; }; };
+indexes = ( { name = "exact"; backend = "flat"; config = { dim = 32; }; } );
+CFG
+	"$OSA" serve -c "$W/tls.cfg" 2>>"$W/tls.log" &
+	TPID=$!
+	for _ in $(seq 1 100); do
+		[ "$(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$TPORT/health")" = 200 ] && break
+		sleep 0.1
+	done
+	curl -sk -o "$W/body" -w '%{http_code}' "https://127.0.0.1:$TPORT/search/" | grep -q 200 ||
+		die "https request failed: $(cat "$W/tls.log")"
+	curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$TPORT/health" && die "plain http answered on the TLS port"
+	kill -TERM $TPID
+	wait $TPID || die "TLS server exit status"
+else
+	echo "   (skipped: no openssl)"
+fi
 
 echo "== restart: data still there"
 stop
