@@ -102,11 +102,11 @@ jq_ "assert d['status']==200 and len(d['results'])==2"
 "$OSA" call "ipc://$W/osa.sock" '{"op":"stats"}' >"$W/body" || die "nng stats"
 jq_ "assert d['records']==3000"
 "$OSA" call "ipc://$W/osa.sock" '{"op":"nope"}' >"$W/body" && die "nng bad op succeeded"
+jq_ "assert d['status']==400 and d['error']['field']=='op'"
 if [ -n "$NNG_CLIENT" ]; then
 	"$NNG_CLIENT" "ipc://$W/osa.sock" papers "analysis" >"$W/body" || die "nng client example"
 	jq_ "assert d['status']==200 and len(d['results'])==5"
 fi
-jq_ "assert d['status']==400 and d['error']['field']=='op'"
 
 echo "== errors"
 req 404 GET /nowhere && is_error not_found
