@@ -3,7 +3,7 @@
  * test_config.c - the `flat` config schema: defaults, one error per field
  * with the core's wording, and the cross-field checks.
  */
-#include "flat_test.h"
+#include "backend_test.h"
 
 struct flat_config_view {
 	int dim;

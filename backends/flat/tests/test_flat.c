@@ -12,7 +12,7 @@
 #include <osa/snapshot.h>
 
 #include "../flat.h"
-#include "flat_test.h"
+#include "backend_test.h"
 
 #define DIM 8
 
@@ -32,7 +32,7 @@ static void vec_of(float *v, uint64_t seed)
 	int i;
 
 	for (i = 0; i < DIM; i++)
-		v[i] = ft_unif(&s);
+		v[i] = bt_unif(&s);
 }
 
 /* Brute-force best srn for `q` among live[] under ip. */
@@ -47,7 +47,7 @@ static void test_metrics(void)
 	size_t m;
 
 	for (m = 0; m < 3; m++) {
-		struct ft_index ix;
+		struct bt_index ix;
 		char cfg[256], sub[128];
 		double sa, sb, ea, eb;
 
@@ -56,17 +56,17 @@ static void test_metrics(void)
 			 "dim = 8; metric = \"%s\";"
 			 "embedding = { embedder = \"field\"; };",
 			 names[m]);
-		OSA_REQUIRE(ft_open(&ix, "flat", cfg, sub, &err) == 0);
+		OSA_REQUIRE(bt_open(&ix, "flat", cfg, sub, &err) == 0);
 		OSA_CHECK(ix.lsn == 0);
 		OSA_CHECK(
-			ft_ingest1(&ix,
-				   ft_rec("urn:osa:x:rec:a", "A", NULL, a, DIM),
+			bt_ingest1(&ix,
+				   bt_rec("urn:osa:x:rec:a", "A", NULL, a, DIM),
 				   &err) == 0);
 		OSA_CHECK(
-			ft_ingest1(&ix,
-				   ft_rec("urn:osa:x:rec:b", "B", NULL, b, DIM),
+			bt_ingest1(&ix,
+				   bt_rec("urn:osa:x:rec:b", "B", NULL, b, DIM),
 				   &err) == 0);
-		OSA_REQUIRE(ft_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
+		OSA_REQUIRE(bt_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
 		OSA_REQUIRE(hits.n == 2);
 		OSA_CHECK(hits.total == 2);
 		sa = !strcmp(hits.v[0].srn, "urn:osa:x:rec:a")
@@ -92,7 +92,7 @@ static void test_metrics(void)
 		if (m == 0) /* a tie: srn order */
 			OSA_CHECK_STR(hits.v[0].srn, "urn:osa:x:rec:a");
 		osa_hits_free(&hits);
-		ft_close(&ix);
+		bt_close(&ix);
 	}
 }
 
@@ -104,7 +104,7 @@ static void test_writes(void)
 	static int live[N];
 	struct osa_error err = { 0 };
 	struct osa_hits hits;
-	struct ft_index ix;
+	struct bt_index ix;
 	char srn[64], sub[128];
 	const char *rm[N];
 	char rmbuf[N][64];
@@ -112,27 +112,27 @@ static void test_writes(void)
 	int i, nrm = 0, n_live = 0, trial;
 
 	snprintf(sub, sizeof(sub), "%s/writes", dir);
-	OSA_REQUIRE(ft_open(&ix, "flat", cfg_ip, sub, &err) == 0);
+	OSA_REQUIRE(bt_open(&ix, "flat", cfg_ip, sub, &err) == 0);
 	for (i = 0; i < N; i++) {
 		srn_of(srn, sizeof(srn), i);
 		vec_of(vecs[i], (uint64_t)i);
-		OSA_REQUIRE(ft_ingest1(&ix,
-				       ft_rec(srn, "t", NULL, vecs[i], DIM),
+		OSA_REQUIRE(bt_ingest1(&ix,
+				       bt_rec(srn, "t", NULL, vecs[i], DIM),
 				       &err) == 0);
 		live[i] = 1;
 	}
-	OSA_CHECK(ft_count(&ix) == N);
+	OSA_CHECK(bt_count(&ix) == N);
 	/* Upsert: the same srn with a new vector replaces it. */
 	for (i = 0; i < N; i += 7) {
 		srn_of(srn, sizeof(srn), i);
 		vec_of(vecs[i], (uint64_t)i + 100000);
-		OSA_REQUIRE(ft_ingest1(&ix,
-				       ft_rec(srn, "t", NULL, vecs[i], DIM),
+		OSA_REQUIRE(bt_ingest1(&ix,
+				       bt_rec(srn, "t", NULL, vecs[i], DIM),
 				       &err) == 0);
 	}
-	OSA_CHECK(ft_count(&ix) == N);
+	OSA_CHECK(bt_count(&ix) == N);
 	/* The replaced vector is found with its own score. */
-	OSA_REQUIRE(ft_qvec(&ix, vecs[7], DIM, 1, 0, &hits, &err) == 0);
+	OSA_REQUIRE(bt_qvec(&ix, vecs[7], DIM, 1, 0, &hits, &err) == 0);
 	OSA_CHECK(hits.n == 1);
 	if (hits.n) {
 		float self = 0;
@@ -156,27 +156,27 @@ static void test_writes(void)
 	OSA_CHECK(ix.b->remove(ix.self, rm, (size_t)nrm, &err) == 0);
 	for (i = 0; i < N; i++)
 		n_live += live[i];
-	OSA_CHECK(ft_count(&ix) == (uint64_t)n_live);
+	OSA_CHECK(bt_count(&ix) == (uint64_t)n_live);
 	/* All or nothing: a bad third record leaves the index unchanged. */
 	{
 		float v[DIM] = { 0 };
 		struct osa_record *r[3];
 
-		r[0] = ft_rec("urn:osa:x:rec:new-1", "t", NULL, v, DIM);
-		r[1] = ft_rec("urn:osa:x:rec:new-2", "t", NULL, v, DIM);
-		r[2] = ft_rec("urn:osa:x:rec:bad-3", "t", NULL, v, DIM - 1);
+		r[0] = bt_rec("urn:osa:x:rec:new-1", "t", NULL, v, DIM);
+		r[1] = bt_rec("urn:osa:x:rec:new-2", "t", NULL, v, DIM);
+		r[2] = bt_rec("urn:osa:x:rec:bad-3", "t", NULL, v, DIM - 1);
 		OSA_CHECK(ix.b->ingest_batch(
 				  ix.self, (const struct osa_record *const *)r,
 				  3, &err) != 0);
 		OSA_CHECK_CONTAINS(err.msg, "urn:osa:x:rec:bad-3");
-		OSA_CHECK(ft_count(&ix) == (uint64_t)n_live);
+		OSA_CHECK(bt_count(&ix) == (uint64_t)n_live);
 		osa_record_free(r[2]);
-		r[2] = ft_rec("urn:osa:x:rec:bad-3", "t", NULL, NULL, 0);
+		r[2] = bt_rec("urn:osa:x:rec:bad-3", "t", NULL, NULL, 0);
 		OSA_CHECK(ix.b->ingest_batch(
 				  ix.self, (const struct osa_record *const *)r,
 				  3, &err) != 0);
 		OSA_CHECK_CONTAINS(err.msg, "embedding");
-		OSA_CHECK(ft_count(&ix) == (uint64_t)n_live);
+		OSA_CHECK(bt_count(&ix) == (uint64_t)n_live);
 		for (i = 0; i < 3; i++)
 			osa_record_free(r[i]);
 	}
@@ -206,7 +206,7 @@ static void test_writes(void)
 			}
 			best[nb++] = bi;
 		}
-		OSA_REQUIRE(ft_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
+		OSA_REQUIRE(bt_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
 		OSA_CHECK(hits.n == 10 && hits.total == (size_t)n_live);
 		for (j = 0; j < 10 && j < (int)hits.n; j++) {
 			srn_of(srn, sizeof(srn), best[j]);
@@ -215,7 +215,7 @@ static void test_writes(void)
 		osa_hits_free(&hits);
 	}
 	/* Removed records never come back. */
-	OSA_REQUIRE(ft_qvec(&ix, q, DIM, 1000, 0, &hits, &err) == 0);
+	OSA_REQUIRE(bt_qvec(&ix, q, DIM, 1000, 0, &hits, &err) == 0);
 	OSA_CHECK(hits.n == (size_t)n_live);
 	for (i = 0; i < (int)hits.n; i++) {
 		int id = atoi(hits.v[i].srn + strlen(hits.v[i].srn) - 4);
@@ -223,7 +223,7 @@ static void test_writes(void)
 		OSA_CHECK(live[id]);
 	}
 	osa_hits_free(&hits);
-	ft_close(&ix);
+	bt_close(&ix);
 }
 
 /* Errors: wrong vector length, missing field, no text or vector. */
@@ -231,16 +231,16 @@ static void test_errors(void)
 {
 	struct osa_error err = { 0 };
 	struct osa_hits hits;
-	struct ft_index ix;
+	struct bt_index ix;
 	struct osa_query q = { .limit = 5 };
 	float v[DIM + 1] = { 1 };
 	char sub[128];
 
 	snprintf(sub, sizeof(sub), "%s/errors", dir);
-	OSA_REQUIRE(ft_open(&ix, "flat", cfg_ip, sub, &err) == 0);
-	OSA_CHECK(ft_ingest1(&ix, ft_rec("urn:osa:x:rec:a", "A", NULL, v, DIM),
+	OSA_REQUIRE(bt_open(&ix, "flat", cfg_ip, sub, &err) == 0);
+	OSA_CHECK(bt_ingest1(&ix, bt_rec("urn:osa:x:rec:a", "A", NULL, v, DIM),
 			     &err) == 0);
-	OSA_CHECK(ft_qvec(&ix, v, DIM + 1, 5, 0, &hits, &err) == OSA_ERANGE);
+	OSA_CHECK(bt_qvec(&ix, v, DIM + 1, 5, 0, &hits, &err) == OSA_ERANGE);
 	OSA_CHECK_CONTAINS(err.msg, "9 numbers");
 	OSA_CHECK_CONTAINS(err.msg, "dim is 8");
 	osa_hits_free(&hits);
@@ -252,7 +252,7 @@ static void test_errors(void)
 	OSA_CHECK(ix.b->query(ix.self, &q, &hits, &err) != 0);
 	OSA_CHECK(err.msg[0] != '\0');
 	osa_hits_free(&hits);
-	ft_close(&ix);
+	bt_close(&ix);
 }
 
 /* Limit beyond the index, offsets and ties ordered by srn. */
@@ -260,26 +260,26 @@ static void test_paging(void)
 {
 	struct osa_error err = { 0 };
 	struct osa_hits all, page;
-	struct ft_index ix;
+	struct bt_index ix;
 	float v[DIM] = { 1, 0, 0, 0, 0, 0, 0, 0 };
 	char srn[64], sub[128];
 	size_t off, i;
 	int k;
 
 	snprintf(sub, sizeof(sub), "%s/paging", dir);
-	OSA_REQUIRE(ft_open(&ix, "flat", cfg_ip, sub, &err) == 0);
+	OSA_REQUIRE(bt_open(&ix, "flat", cfg_ip, sub, &err) == 0);
 	/* 12 equal vectors, ingested in scrambled order. */
 	for (k = 0; k < 12; k++) {
 		srn_of(srn, sizeof(srn), (k * 5) % 12);
-		OSA_REQUIRE(ft_ingest1(&ix, ft_rec(srn, "t", NULL, v, DIM),
+		OSA_REQUIRE(bt_ingest1(&ix, bt_rec(srn, "t", NULL, v, DIM),
 				       &err) == 0);
 	}
-	OSA_REQUIRE(ft_qvec(&ix, v, DIM, 100, 0, &all, &err) == 0);
+	OSA_REQUIRE(bt_qvec(&ix, v, DIM, 100, 0, &all, &err) == 0);
 	OSA_CHECK(all.n == 12 && all.total == 12);
 	for (i = 1; i < all.n; i++)
 		OSA_CHECK(strcmp(all.v[i - 1].srn, all.v[i].srn) < 0);
 	for (off = 0; off < 14; off += 5) {
-		OSA_REQUIRE(ft_qvec(&ix, v, DIM, 5, off, &page, &err) == 0);
+		OSA_REQUIRE(bt_qvec(&ix, v, DIM, 5, off, &page, &err) == 0);
 		OSA_CHECK(page.n == (off + 5 <= 12 ? 5
 				     : off < 12	   ? 12 - off
 						   : 0));
@@ -287,11 +287,11 @@ static void test_paging(void)
 			OSA_CHECK_STR(page.v[i].srn, all.v[off + i].srn);
 		osa_hits_free(&page);
 	}
-	OSA_REQUIRE(ft_qvec(&ix, v, DIM, 5, 100, &page, &err) == 0);
+	OSA_REQUIRE(bt_qvec(&ix, v, DIM, 5, 100, &page, &err) == 0);
 	OSA_CHECK(page.n == 0 && page.total == 12);
 	osa_hits_free(&page);
 	osa_hits_free(&all);
-	ft_close(&ix);
+	bt_close(&ix);
 }
 
 /* Text queries through the hash embedder. */
@@ -306,18 +306,18 @@ static void test_text(void)
 	struct osa_error err = { 0 };
 	struct osa_query q = { .limit = 3 };
 	struct osa_hits hits = { 0 };
-	struct ft_index ix;
+	struct bt_index ix;
 	char srn[64], sub[128];
 	int i;
 
 	snprintf(sub, sizeof(sub), "%s/text", dir);
-	OSA_REQUIRE(ft_open(&ix, "flat",
+	OSA_REQUIRE(bt_open(&ix, "flat",
 			    "dim = 256; embedding = { embedder = \"hash\"; };",
 			    sub, &err) == 0);
 	for (i = 0; i < 4; i++) {
 		srn_of(srn, sizeof(srn), i);
-		OSA_REQUIRE(ft_ingest1(&ix,
-				       ft_rec(srn, titles[i],
+		OSA_REQUIRE(bt_ingest1(&ix,
+				       bt_rec(srn, titles[i],
 					      "A short summary.", NULL, 0),
 				       &err) == 0);
 	}
@@ -329,7 +329,7 @@ static void test_text(void)
 	OSA_CHECK(hits.v[0].score > hits.v[1].score);
 	OSA_CHECK(hits.v[0].score <= 1.0 + 1e-6);
 	osa_hits_free(&hits);
-	ft_close(&ix);
+	bt_close(&ix);
 }
 
 /* Batch search (sgemm) agrees with single queries (sgemv). */
@@ -337,7 +337,7 @@ static void test_batch(void)
 {
 	enum { N = 500, NQ = 37, K = 7 };
 	struct osa_error err = { 0 };
-	struct ft_index ix;
+	struct bt_index ix;
 	struct osa_hits hits;
 	static float qs[NQ * DIM];
 	const char *srns[NQ * K];
@@ -347,14 +347,14 @@ static void test_batch(void)
 	int i, j;
 
 	snprintf(sub, sizeof(sub), "%s/batch", dir);
-	OSA_REQUIRE(ft_open(&ix, "flat",
+	OSA_REQUIRE(bt_open(&ix, "flat",
 			    "dim = 8; metric = \"l2\";"
 			    "embedding = { embedder = \"field\"; };",
 			    sub, &err) == 0);
 	for (i = 0; i < N; i++) {
 		srn_of(srn, sizeof(srn), i);
 		vec_of(v, (uint64_t)i + 5);
-		OSA_REQUIRE(ft_ingest1(&ix, ft_rec(srn, "t", NULL, v, DIM),
+		OSA_REQUIRE(bt_ingest1(&ix, bt_rec(srn, "t", NULL, v, DIM),
 				       &err) == 0);
 	}
 	for (i = 0; i < NQ; i++)
@@ -362,7 +362,7 @@ static void test_batch(void)
 	OSA_REQUIRE(flat_search_batch(ix.self, qs, NQ, K, srns, scores, &err) ==
 		    0);
 	for (i = 0; i < NQ; i++) {
-		OSA_REQUIRE(ft_qvec(&ix, qs + i * DIM, DIM, K, 0, &hits,
+		OSA_REQUIRE(bt_qvec(&ix, qs + i * DIM, DIM, K, 0, &hits,
 				    &err) == 0);
 		OSA_REQUIRE(hits.n == K);
 		for (j = 0; j < K; j++) {
@@ -382,7 +382,7 @@ static void test_batch(void)
 		OSA_CHECK(s2[N - 1] != NULL && s2[N] == NULL &&
 			  s2[N + 2] == NULL && isinf(sc2[N + 1]));
 	}
-	ft_close(&ix);
+	bt_close(&ix);
 }
 
 static long file_size(const char *p)
@@ -426,7 +426,7 @@ static void test_snapshots(void)
 			  "embedding = { embedder = \"field\"; };";
 	struct osa_error err = { 0 };
 	struct osa_hits before[5], after;
-	struct ft_index ix;
+	struct bt_index ix;
 	char srn[64], sub[128], snap[256], keep[256];
 	float v[DIM], qs[5][DIM];
 	int i, j;
@@ -434,25 +434,25 @@ static void test_snapshots(void)
 	snprintf(sub, sizeof(sub), "%s/snap", dir);
 	snprintf(snap, sizeof(snap), "%s/flat.snap", sub);
 	snprintf(keep, sizeof(keep), "%s/keep.snap", dir);
-	OSA_REQUIRE(ft_open(&ix, "flat", cfg, sub, &err) == 0);
+	OSA_REQUIRE(bt_open(&ix, "flat", cfg, sub, &err) == 0);
 	for (i = 0; i < N; i++) {
 		srn_of(srn, sizeof(srn), i);
 		vec_of(v, (uint64_t)i + 3);
-		OSA_REQUIRE(ft_ingest1(&ix, ft_rec(srn, "t", NULL, v, DIM),
+		OSA_REQUIRE(bt_ingest1(&ix, bt_rec(srn, "t", NULL, v, DIM),
 				       &err) == 0);
 	}
 	for (i = 0; i < 5; i++) {
 		vec_of(qs[i], (uint64_t)i + 4242);
-		OSA_REQUIRE(ft_qvec(&ix, qs[i], DIM, 10, 0, &before[i], &err) ==
+		OSA_REQUIRE(bt_qvec(&ix, qs[i], DIM, 10, 0, &before[i], &err) ==
 			    0);
 	}
 	OSA_REQUIRE(ix.b->checkpoint(ix.self, 42, &err) == 0);
-	ft_close(&ix);
-	OSA_REQUIRE(ft_open(&ix, "flat", cfg, sub, &err) == 0);
+	bt_close(&ix);
+	OSA_REQUIRE(bt_open(&ix, "flat", cfg, sub, &err) == 0);
 	OSA_CHECK(ix.lsn == 42);
-	OSA_CHECK(ft_count(&ix) == N);
+	OSA_CHECK(bt_count(&ix) == N);
 	for (i = 0; i < 5; i++) {
-		OSA_REQUIRE(ft_qvec(&ix, qs[i], DIM, 10, 0, &after, &err) == 0);
+		OSA_REQUIRE(bt_qvec(&ix, qs[i], DIM, 10, 0, &after, &err) == 0);
 		OSA_REQUIRE(after.n == before[i].n);
 		for (j = 0; j < (int)after.n; j++) {
 			OSA_CHECK_STR(after.v[j].srn, before[i].v[j].srn);
@@ -461,7 +461,7 @@ static void test_snapshots(void)
 		osa_hits_free(&after);
 		osa_hits_free(&before[i]);
 	}
-	ft_close(&ix);
+	bt_close(&ix);
 	copy_file(snap, keep);
 
 	/* Truncated at several places. */
@@ -472,7 +472,7 @@ static void test_snapshots(void)
 		for (i = 0; i < (int)(sizeof(cuts) / sizeof(cuts[0])); i++) {
 			copy_file(keep, snap);
 			OSA_REQUIRE(truncate(snap, cuts[i]) == 0);
-			OSA_CHECK(ft_open(&ix, "flat", cfg, sub, &err) ==
+			OSA_CHECK(bt_open(&ix, "flat", cfg, sub, &err) ==
 				  OSA_ECORRUPT);
 			OSA_CHECK_CONTAINS(err.msg, snap);
 			OSA_CHECK_STR(err.file, snap);
@@ -485,7 +485,7 @@ static void test_snapshots(void)
 		for (i = 0; i < (int)(sizeof(offs) / sizeof(offs[0])); i++) {
 			copy_file(keep, snap);
 			flip_byte(snap, offs[i]);
-			OSA_CHECK_MSG(ft_open(&ix, "flat", cfg, sub, &err) ==
+			OSA_CHECK_MSG(bt_open(&ix, "flat", cfg, sub, &err) ==
 					      OSA_ECORRUPT,
 				      "offset %ld: %s", offs[i], err.msg);
 			OSA_CHECK_CONTAINS(err.msg, snap);
@@ -493,20 +493,20 @@ static void test_snapshots(void)
 	}
 	/* Another dim, metric or embedder than the config. */
 	copy_file(keep, snap);
-	OSA_CHECK(ft_open(&ix, "flat",
+	OSA_CHECK(bt_open(&ix, "flat",
 			  "dim = 16; metric = \"cosine\";"
 			  "embedding = { embedder = \"field\"; };",
 			  sub, &err) == OSA_ECORRUPT);
 	OSA_CHECK_CONTAINS(err.msg, snap);
 	OSA_CHECK_CONTAINS(err.msg, "dim 8");
 	OSA_CHECK_CONTAINS(err.msg, "dim 16");
-	OSA_CHECK(ft_open(&ix, "flat",
+	OSA_CHECK(bt_open(&ix, "flat",
 			  "dim = 8; metric = \"l2\";"
 			  "embedding = { embedder = \"field\"; };",
 			  sub, &err) == OSA_ECORRUPT);
 	OSA_CHECK_CONTAINS(err.msg, "metric \"cosine\"");
 	OSA_CHECK_CONTAINS(err.msg, "metric \"l2\"");
-	OSA_CHECK(ft_open(&ix, "flat",
+	OSA_CHECK(bt_open(&ix, "flat",
 			  "dim = 8; metric = \"cosine\";"
 			  "embedding = { embedder = \"hash\"; };",
 			  sub, &err) == OSA_ECORRUPT);
@@ -519,7 +519,7 @@ static void test_snapshots(void)
 
 		OSA_REQUIRE(osa_snap_create(snap, &info, &w, &err) == 0);
 		OSA_REQUIRE(osa_snap_commit(w, &err) == 0);
-		OSA_CHECK(ft_open(&ix, "flat", cfg, sub, &err) == OSA_ECORRUPT);
+		OSA_CHECK(bt_open(&ix, "flat", cfg, sub, &err) == OSA_ECORRUPT);
 		OSA_CHECK_CONTAINS(err.msg, "\"vector\"");
 	}
 	/* A crafted header: valid checksums, a count the body cannot hold. */
@@ -545,7 +545,7 @@ static void test_snapshots(void)
 		OSA_REQUIRE(osa_snap_create(snap, &info, &w, &err) == 0);
 		OSA_REQUIRE(osa_snap_write(w, "abcdefgh", 8, &err) == 0);
 		OSA_REQUIRE(osa_snap_commit(w, &err) == 0);
-		OSA_CHECK(ft_open(&ix, "flat", cfg, sub, &err) == OSA_ECORRUPT);
+		OSA_CHECK(bt_open(&ix, "flat", cfg, sub, &err) == OSA_ECORRUPT);
 		OSA_CHECK_CONTAINS(err.msg, "do not fit");
 		/* Rows fit, srn lengths lie. */
 		info.count = 1;
@@ -556,19 +556,19 @@ static void test_snapshots(void)
 		OSA_REQUIRE(osa_snap_write(w, "\xff\xff\xff\x7f", 4, &err) ==
 			    0);
 		OSA_REQUIRE(osa_snap_commit(w, &err) == 0);
-		OSA_CHECK(ft_open(&ix, "flat", cfg, sub, &err) == OSA_ECORRUPT);
+		OSA_CHECK(bt_open(&ix, "flat", cfg, sub, &err) == OSA_ECORRUPT);
 		OSA_CHECK_CONTAINS(err.msg, "bad length");
 	}
 	/* No snapshot: a fresh index at LSN 0. */
 	unlink(snap);
-	OSA_REQUIRE(ft_open(&ix, "flat", cfg, sub, &err) == 0);
-	OSA_CHECK(ix.lsn == 0 && ft_count(&ix) == 0);
-	ft_close(&ix);
+	OSA_REQUIRE(bt_open(&ix, "flat", cfg, sub, &err) == 0);
+	OSA_CHECK(ix.lsn == 0 && bt_count(&ix) == 0);
+	bt_close(&ix);
 }
 
 /* Four readers query while one writer ingests and removes. */
 struct conc {
-	struct ft_index *ix;
+	struct bt_index *ix;
 	volatile int stop;
 	int failures;
 	pthread_mutex_t mu;
@@ -585,8 +585,8 @@ static void *reader(void *arg)
 
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
 		for (i = 0; i < DIM; i++)
-			q[i] = ft_unif(&s);
-		if (ft_qvec(c->ix, q, DIM, 10, 0, &hits, &err))
+			q[i] = bt_unif(&s);
+		if (bt_qvec(c->ix, q, DIM, 10, 0, &hits, &err))
 			bad++;
 		for (i = 1; i < (int)hits.n; i++)
 			bad += hits.v[i - 1].score < hits.v[i].score;
@@ -601,7 +601,7 @@ static void *reader(void *arg)
 static void test_concurrency(void)
 {
 	struct osa_error err = { 0 };
-	struct ft_index ix;
+	struct bt_index ix;
 	struct conc c = { .ix = &ix };
 	pthread_t th[4];
 	char srn[64], sub[128];
@@ -610,13 +610,13 @@ static void test_concurrency(void)
 
 	pthread_mutex_init(&c.mu, NULL);
 	snprintf(sub, sizeof(sub), "%s/conc", dir);
-	OSA_REQUIRE(ft_open(&ix, "flat", cfg_ip, sub, &err) == 0);
+	OSA_REQUIRE(bt_open(&ix, "flat", cfg_ip, sub, &err) == 0);
 	for (i = 0; i < 4; i++)
 		OSA_REQUIRE(pthread_create(&th[i], NULL, reader, &c) == 0);
 	for (i = 0; i < 3000; i++) {
 		srn_of(srn, sizeof(srn), i % 700);
 		vec_of(v, (uint64_t)i);
-		OSA_CHECK(ft_ingest1(&ix, ft_rec(srn, "t", NULL, v, DIM),
+		OSA_CHECK(bt_ingest1(&ix, bt_rec(srn, "t", NULL, v, DIM),
 				     &err) == 0);
 		if (i % 5 == 4) {
 			const char *r[1];
@@ -633,13 +633,13 @@ static void test_concurrency(void)
 	for (i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
 	OSA_CHECK(c.failures == 0);
-	ft_close(&ix);
+	bt_close(&ix);
 	pthread_mutex_destroy(&c.mu);
 }
 
 int main(void)
 {
-	ft_tmpdir(dir);
+	bt_tmpdir(dir);
 	test_metrics();
 	test_writes();
 	test_errors();
@@ -648,6 +648,6 @@ int main(void)
 	test_batch();
 	test_snapshots();
 	test_concurrency();
-	ft_rmdir(dir);
+	bt_rmdir(dir);
 	OSA_TEST_END();
 }

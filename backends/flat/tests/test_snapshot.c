@@ -9,7 +9,7 @@
 
 #include <osa/snapshot.h>
 
-#include "flat_test.h"
+#include "backend_test.h"
 
 static char dir[64];
 
@@ -256,11 +256,11 @@ static void test_checks(void)
 
 int main(void)
 {
-	ft_tmpdir(dir);
+	bt_tmpdir(dir);
 	test_crc();
 	test_roundtrip();
 	test_fd();
 	test_checks();
-	ft_rmdir(dir);
+	bt_rmdir(dir);
 	OSA_TEST_END();
 }

@@ -10,7 +10,7 @@
 #include <pthread.h>
 
 #include "../vector.h"
-#include "vector_test.h"
+#include "backend_test.h"
 
 #define DIM 16
 #define STABLE 200
@@ -26,7 +26,7 @@ static char dir[64];
 static float stable[STABLE][DIM];
 
 struct shared {
-	struct vt_index *ix;
+	struct bt_index *ix;
 	int stop;
 	pthread_mutex_t mu;
 	long queries, errors, unsorted, self_found, self_total;
@@ -41,12 +41,12 @@ static void *reader(void *arg)
 	struct osa_hits hits;
 
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
-		int id = (int)(vt_rng(&s) % STABLE);
+		int id = (int)(bt_rng(&s) % STABLE);
 		char want[64];
 		size_t i;
 
 		snprintf(want, sizeof(want), "urn:osa:x:rec:stable-%d", id);
-		if (vt_qvec(sh->ix, stable[id], DIM, 10, q % 3, &hits, &err)) {
+		if (bt_qvec(sh->ix, stable[id], DIM, 10, q % 3, &hits, &err)) {
 			errors++;
 			continue;
 		}
@@ -75,7 +75,7 @@ static void *reader(void *arg)
 int main(void)
 {
 	struct osa_error err = { 0 };
-	struct vt_index ix;
+	struct bt_index ix;
 	struct shared sh = { .ix = &ix };
 	struct vector_stats st;
 	pthread_t th[READERS];
@@ -84,19 +84,19 @@ int main(void)
 	float v[DIM];
 	int i, j;
 
-	vt_tmpdir(dir);
+	bt_tmpdir(dir);
 	pthread_mutex_init(&sh.mu, NULL);
-	OSA_REQUIRE(vt_open(&ix, "vector",
+	OSA_REQUIRE(bt_open(&ix, "vector",
 			    "dim = 16; metric = \"cosine\"; initial_capacity = "
 			    "32; compact_deleted_ratio = 0.2;"
 			    "embedding = { embedder = \"field\"; };",
 			    dir, &err) == 0);
 	for (i = 0; i < STABLE; i++) {
 		for (j = 0; j < DIM; j++)
-			stable[i][j] = vt_unif(&s);
+			stable[i][j] = bt_unif(&s);
 		snprintf(srn, sizeof(srn), "urn:osa:x:rec:stable-%d", i);
-		OSA_REQUIRE(vt_ingest1(&ix,
-				       vt_rec(srn, "t", NULL, stable[i], DIM),
+		OSA_REQUIRE(bt_ingest1(&ix,
+				       bt_rec(srn, "t", NULL, stable[i], DIM),
 				       &err) == 0);
 	}
 	for (i = 0; i < READERS; i++)
@@ -109,10 +109,10 @@ int main(void)
 			int k;
 
 			for (k = 0; k < DIM; k++)
-				v[k] = vt_unif(&s);
+				v[k] = bt_unif(&s);
 			snprintf(srn, sizeof(srn), "urn:osa:x:rec:churn-%d",
-				 (int)(vt_rng(&s) % CHURN));
-			batch[j] = vt_rec(srn, "t", NULL, v, DIM);
+				 (int)(bt_rng(&s) % CHURN));
+			batch[j] = bt_rec(srn, "t", NULL, v, DIM);
 		}
 		OSA_CHECK(ix.b->ingest_batch(
 				  ix.self,
@@ -127,7 +127,7 @@ int main(void)
 			for (j = 0; j < 3; j++) {
 				snprintf(b[j], sizeof(b[j]),
 					 "urn:osa:x:rec:churn-%d",
-					 (int)(vt_rng(&s) % CHURN));
+					 (int)(bt_rng(&s) % CHURN));
 				r[j] = b[j];
 			}
 			OSA_CHECK(ix.b->remove(ix.self, r, 3, &err) == 0);
@@ -148,7 +148,7 @@ int main(void)
 		}
 		OSA_CHECK(ix.b->remove(ix.self, r, 20, &err) == 0);
 	}
-	OSA_CHECK(vt_count(&ix) == STABLE);
+	OSA_CHECK(bt_count(&ix) == STABLE);
 	__atomic_store_n(&sh.stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < READERS; i++)
 		pthread_join(th[i], NULL);
@@ -167,19 +167,19 @@ int main(void)
 	/* Everything the writer left is consistent after a reopen. */
 	OSA_REQUIRE(ix.b->checkpoint(ix.self, 1, &err) == 0);
 	{
-		uint64_t before = vt_count(&ix);
+		uint64_t before = bt_count(&ix);
 
-		vt_close(&ix);
-		OSA_REQUIRE(vt_open(&ix, "vector",
+		bt_close(&ix);
+		OSA_REQUIRE(bt_open(&ix, "vector",
 				    "dim = 16; metric = \"cosine\"; "
 				    "initial_capacity = 32; "
 				    "compact_deleted_ratio = 0.2;"
 				    "embedding = { embedder = \"field\"; };",
 				    dir, &err) == 0);
-		OSA_CHECK(vt_count(&ix) == before);
+		OSA_CHECK(bt_count(&ix) == before);
 	}
-	vt_close(&ix);
+	bt_close(&ix);
 	pthread_mutex_destroy(&sh.mu);
-	vt_rmdir(dir);
+	bt_rmdir(dir);
 	OSA_TEST_END();
 }

@@ -3,7 +3,7 @@
  * test_config.c - the `vector` config schema: defaults, one error per field
  * with the core's wording, and the cross-field checks.
  */
-#include "vector_test.h"
+#include "backend_test.h"
 
 struct vector_config_view {
 	int dim;

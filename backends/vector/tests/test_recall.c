@@ -7,7 +7,7 @@
  */
 #include <math.h>
 
-#include "vector_test.h"
+#include "backend_test.h"
 
 #define N 5000
 #define NQ 200
@@ -53,7 +53,7 @@ static void run(int metric, const float *base, const float *queries,
 {
 	static const char *const names[] = { "cosine", "l2" };
 	struct osa_error err = { 0 };
-	struct vt_index vx, fx;
+	struct bt_index vx, fx;
 	char cfg[256], sub[128];
 	int have_flat = osa_backend_find("flat") != NULL;
 	int q, j, found = 0, found_flat = 0;
@@ -63,14 +63,14 @@ static void run(int metric, const float *base, const float *queries,
 		 "embedding = { embedder = \"field\"; };",
 		 DIM, names[metric]);
 	snprintf(sub, sizeof(sub), "%s/v%d", dir, metric);
-	OSA_REQUIRE(vt_open(&vx, "vector", cfg, sub, &err) == 0);
+	OSA_REQUIRE(bt_open(&vx, "vector", cfg, sub, &err) == 0);
 	OSA_REQUIRE(vx.b->ingest_batch(vx.self,
 				       (const struct osa_record *const *)recs,
 				       N, &err) == 0);
-	OSA_CHECK(vt_count(&vx) == N);
+	OSA_CHECK(bt_count(&vx) == N);
 	if (have_flat) {
 		snprintf(sub, sizeof(sub), "%s/f%d", dir, metric);
-		OSA_REQUIRE(vt_open(&fx, "flat", cfg, sub, &err) == 0);
+		OSA_REQUIRE(bt_open(&fx, "flat", cfg, sub, &err) == 0);
 		OSA_REQUIRE(fx.b->ingest_batch(
 				    fx.self,
 				    (const struct osa_record *const *)recs, N,
@@ -81,11 +81,11 @@ static void run(int metric, const float *base, const float *queries,
 		int truth[K];
 
 		exact(base, queries + q * DIM, metric, truth);
-		OSA_REQUIRE(vt_qvec(&vx, queries + q * DIM, DIM, K, 0, &hv,
+		OSA_REQUIRE(bt_qvec(&vx, queries + q * DIM, DIM, K, 0, &hv,
 				    &err) == 0);
 		OSA_CHECK(hv.n == K);
 		if (have_flat) {
-			OSA_REQUIRE(vt_qvec(&fx, queries + q * DIM, DIM, K, 0,
+			OSA_REQUIRE(bt_qvec(&fx, queries + q * DIM, DIM, K, 0,
 					    &hf, &err) == 0);
 			/* flat is exact: it must agree with the loop. */
 			for (j = 0; j < (int)hf.n; j++) {
@@ -123,9 +123,9 @@ static void run(int metric, const float *base, const float *queries,
 	OSA_CHECK((double)found / (NQ * K) >= 0.95);
 	if (have_flat) {
 		OSA_CHECK((double)found_flat / (NQ * K) >= 0.999);
-		vt_close(&fx);
+		bt_close(&fx);
 	}
-	vt_close(&vx);
+	bt_close(&vx);
 }
 
 int main(void)
@@ -138,11 +138,11 @@ int main(void)
 
 	OSA_REQUIRE(base && recs);
 	queries = base + (size_t)N * DIM; /* same clusters, unseen points */
-	vt_tmpdir(dir);
-	vt_clustered(base, N + NQ, DIM, 50, 12345);
+	bt_tmpdir(dir);
+	bt_clustered(base, N + NQ, DIM, 50, 12345);
 	for (i = 0; i < N; i++) {
 		snprintf(srn, sizeof(srn), "urn:osa:example.org:rec:p-%d", i);
-		recs[i] = vt_rec(srn, NULL, NULL, base + (size_t)i * DIM, DIM);
+		recs[i] = bt_rec(srn, NULL, NULL, base + (size_t)i * DIM, DIM);
 	}
 	run(0, base, queries, recs);
 	run(1, base, queries, recs);
@@ -150,6 +150,6 @@ int main(void)
 		osa_record_free(recs[i]);
 	free(recs);
 	free(base);
-	vt_rmdir(dir);
+	bt_rmdir(dir);
 	OSA_TEST_END();
 }

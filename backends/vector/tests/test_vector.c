@@ -11,7 +11,7 @@
 #include <osa/snapshot.h>
 
 #include "../vector.h"
-#include "vector_test.h"
+#include "backend_test.h"
 
 #define DIM 8
 
@@ -31,10 +31,10 @@ static void vec_of(float *v, uint64_t seed)
 	int i;
 
 	for (i = 0; i < DIM; i++)
-		v[i] = vt_unif(&s);
+		v[i] = bt_unif(&s);
 }
 
-static struct vector_stats stats(struct vt_index *ix)
+static struct vector_stats stats(struct bt_index *ix)
 {
 	struct vector_stats st;
 
@@ -53,7 +53,7 @@ static void test_metrics(void)
 	size_t m;
 
 	for (m = 0; m < 3; m++) {
-		struct vt_index ix;
+		struct bt_index ix;
 		char cfg[256], sub[128];
 		double sa, sb, ea, eb;
 
@@ -62,17 +62,17 @@ static void test_metrics(void)
 			 "dim = 8; metric = \"%s\";"
 			 "embedding = { embedder = \"field\"; };",
 			 names[m]);
-		OSA_REQUIRE(vt_open(&ix, "vector", cfg, sub, &err) == 0);
+		OSA_REQUIRE(bt_open(&ix, "vector", cfg, sub, &err) == 0);
 		OSA_CHECK(ix.lsn == 0);
 		OSA_CHECK(
-			vt_ingest1(&ix,
-				   vt_rec("urn:osa:x:rec:b", "B", NULL, b, DIM),
+			bt_ingest1(&ix,
+				   bt_rec("urn:osa:x:rec:b", "B", NULL, b, DIM),
 				   &err) == 0);
 		OSA_CHECK(
-			vt_ingest1(&ix,
-				   vt_rec("urn:osa:x:rec:a", "A", NULL, a, DIM),
+			bt_ingest1(&ix,
+				   bt_rec("urn:osa:x:rec:a", "A", NULL, a, DIM),
 				   &err) == 0);
-		OSA_REQUIRE(vt_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
+		OSA_REQUIRE(bt_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
 		OSA_REQUIRE(hits.n == 2);
 		OSA_CHECK(hits.total == 2);
 		sa = !strcmp(hits.v[0].srn, "urn:osa:x:rec:a")
@@ -98,7 +98,7 @@ static void test_metrics(void)
 		if (m == 0) /* a tie: srn order */
 			OSA_CHECK_STR(hits.v[0].srn, "urn:osa:x:rec:a");
 		osa_hits_free(&hits);
-		vt_close(&ix);
+		bt_close(&ix);
 	}
 }
 
@@ -110,12 +110,12 @@ static void test_writes(void)
 	struct osa_error err = { 0 };
 	struct osa_hits hits;
 	struct vector_stats st;
-	struct vt_index ix;
+	struct bt_index ix;
 	char srn[64], sub[128];
 	int i;
 
 	snprintf(sub, sizeof(sub), "%s/writes", dir);
-	OSA_REQUIRE(vt_open(&ix, "vector",
+	OSA_REQUIRE(bt_open(&ix, "vector",
 			    "dim = 8; metric = \"ip\"; initial_capacity = 2;"
 			    "compact_deleted_ratio = 1.0;"
 			    "embedding = { embedder = \"field\"; };",
@@ -123,22 +123,22 @@ static void test_writes(void)
 	for (i = 0; i < N; i++) {
 		srn_of(srn, sizeof(srn), i);
 		vec_of(vecs[i], (uint64_t)i);
-		OSA_REQUIRE(vt_ingest1(&ix,
-				       vt_rec(srn, "t", NULL, vecs[i], DIM),
+		OSA_REQUIRE(bt_ingest1(&ix,
+				       bt_rec(srn, "t", NULL, vecs[i], DIM),
 				       &err) == 0);
 	}
 	st = stats(&ix);
-	OSA_CHECK(vt_count(&ix) == N && st.slots == N && st.deleted == 0);
+	OSA_CHECK(bt_count(&ix) == N && st.slots == N && st.deleted == 0);
 	OSA_CHECK_MSG(st.capacity >= N && st.capacity <= 4 * N, "capacity %zu",
 		      st.capacity);
 	/* Upsert: same label, new vector. */
 	srn_of(srn, sizeof(srn), 7);
 	vec_of(vecs[7], 100007);
-	OSA_REQUIRE(vt_ingest1(&ix, vt_rec(srn, "t", NULL, vecs[7], DIM),
+	OSA_REQUIRE(bt_ingest1(&ix, bt_rec(srn, "t", NULL, vecs[7], DIM),
 			       &err) == 0);
 	st = stats(&ix);
-	OSA_CHECK(vt_count(&ix) == N && st.slots == N);
-	OSA_REQUIRE(vt_qvec(&ix, vecs[7], DIM, 5, 0, &hits, &err) == 0);
+	OSA_CHECK(bt_count(&ix) == N && st.slots == N);
+	OSA_REQUIRE(bt_qvec(&ix, vecs[7], DIM, 5, 0, &hits, &err) == 0);
 	OSA_REQUIRE(hits.n == 5);
 	{
 		float self = 0;
@@ -166,9 +166,9 @@ static void test_writes(void)
 		rm[2] = "urn:osa:x:rec:unknown";
 		OSA_CHECK(ix.b->remove(ix.self, rm, 3, &err) == 0);
 		st = stats(&ix);
-		OSA_CHECK(vt_count(&ix) == N - 2);
+		OSA_CHECK(bt_count(&ix) == N - 2);
 		OSA_CHECK(st.deleted == 2 && st.slots == N);
-		OSA_REQUIRE(vt_qvec(&ix, vecs[10], DIM, N, 0, &hits, &err) ==
+		OSA_REQUIRE(bt_qvec(&ix, vecs[10], DIM, N, 0, &hits, &err) ==
 			    0);
 		OSA_CHECK(hits.n == N - 2 && hits.total == N - 2);
 		for (i = 0; i < (int)hits.n; i++)
@@ -176,50 +176,50 @@ static void test_writes(void)
 				  strcmp(hits.v[i].srn, b1));
 		osa_hits_free(&hits);
 		/* A new srn reuses a freed slot. */
-		OSA_REQUIRE(vt_ingest1(&ix,
-				       vt_rec("urn:osa:x:rec:new", "t", NULL,
+		OSA_REQUIRE(bt_ingest1(&ix,
+				       bt_rec("urn:osa:x:rec:new", "t", NULL,
 					      vecs[10], DIM),
 				       &err) == 0);
 		st = stats(&ix);
 		OSA_CHECK(st.slots == N && st.deleted == 1);
-		OSA_CHECK(vt_count(&ix) == N - 1);
-		OSA_REQUIRE(vt_qvec(&ix, vecs[10], DIM, 1, 0, &hits, &err) ==
+		OSA_CHECK(bt_count(&ix) == N - 1);
+		OSA_REQUIRE(bt_qvec(&ix, vecs[10], DIM, 1, 0, &hits, &err) ==
 			    0);
 		OSA_CHECK(hits.n == 1);
 		OSA_CHECK_STR(hits.v[0].srn, "urn:osa:x:rec:new");
 		osa_hits_free(&hits);
 		/* A removed srn comes back under a (reused) slot. */
-		OSA_REQUIRE(vt_ingest1(&ix,
-				       vt_rec(b1, "t", NULL, vecs[20], DIM),
+		OSA_REQUIRE(bt_ingest1(&ix,
+				       bt_rec(b1, "t", NULL, vecs[20], DIM),
 				       &err) == 0);
 		st = stats(&ix);
 		OSA_CHECK(st.slots == N && st.deleted == 0 &&
-			  vt_count(&ix) == N);
+			  bt_count(&ix) == N);
 	}
 	/* All or nothing: a bad record leaves everything as it was. */
 	{
 		float z[DIM + 2] = { 1 };
 		struct osa_record *r[4];
 
-		r[0] = vt_rec("urn:osa:x:rec:n1", "t", NULL, z, DIM);
+		r[0] = bt_rec("urn:osa:x:rec:n1", "t", NULL, z, DIM);
 		srn_of(srn, sizeof(srn), 3); /* an upsert in the batch */
-		r[1] = vt_rec(srn, "t", NULL, z, DIM);
-		r[2] = vt_rec("urn:osa:x:rec:n2", "t", NULL, z, DIM);
-		r[3] = vt_rec("urn:osa:x:rec:bad", "t", NULL, z, DIM + 2);
+		r[1] = bt_rec(srn, "t", NULL, z, DIM);
+		r[2] = bt_rec("urn:osa:x:rec:n2", "t", NULL, z, DIM);
+		r[3] = bt_rec("urn:osa:x:rec:bad", "t", NULL, z, DIM + 2);
 		OSA_CHECK(ix.b->ingest_batch(
 				  ix.self, (const struct osa_record *const *)r,
 				  4, &err) != 0);
 		OSA_CHECK_CONTAINS(err.msg, "urn:osa:x:rec:bad");
 		osa_record_free(r[3]);
-		r[3] = vt_rec("urn:osa:x:rec:bad", "no vector", NULL, NULL, 0);
+		r[3] = bt_rec("urn:osa:x:rec:bad", "no vector", NULL, NULL, 0);
 		OSA_CHECK(ix.b->ingest_batch(
 				  ix.self, (const struct osa_record *const *)r,
 				  4, &err) != 0);
 		OSA_CHECK_CONTAINS(err.msg, "urn:osa:x:rec:bad");
 		OSA_CHECK_CONTAINS(err.msg, "embedding");
-		OSA_CHECK(vt_count(&ix) == N);
+		OSA_CHECK(bt_count(&ix) == N);
 		/* r-0003 still holds its old vector: its score says so. */
-		OSA_REQUIRE(vt_qvec(&ix, vecs[3], DIM, N, 0, &hits, &err) == 0);
+		OSA_REQUIRE(bt_qvec(&ix, vecs[3], DIM, N, 0, &hits, &err) == 0);
 		{
 			float self = 0;
 			int found = 0, d;
@@ -244,13 +244,13 @@ static void test_writes(void)
 		float x2[DIM] = { 0, 0, 0, 0, 0, 0, 5, 0 };
 		struct osa_record *r[2];
 
-		r[0] = vt_rec("urn:osa:x:rec:twice", "t", NULL, x1, DIM);
-		r[1] = vt_rec("urn:osa:x:rec:twice", "t", NULL, x2, DIM);
+		r[0] = bt_rec("urn:osa:x:rec:twice", "t", NULL, x1, DIM);
+		r[1] = bt_rec("urn:osa:x:rec:twice", "t", NULL, x2, DIM);
 		OSA_CHECK(ix.b->ingest_batch(
 				  ix.self, (const struct osa_record *const *)r,
 				  2, &err) == 0);
-		OSA_CHECK(vt_count(&ix) == N + 1);
-		OSA_REQUIRE(vt_qvec(&ix, x2, DIM, 1, 0, &hits, &err) == 0);
+		OSA_CHECK(bt_count(&ix) == N + 1);
+		OSA_REQUIRE(bt_qvec(&ix, x2, DIM, 1, 0, &hits, &err) == 0);
 		OSA_CHECK(hits.n == 1);
 		OSA_CHECK_STR(hits.v[0].srn, "urn:osa:x:rec:twice");
 		OSA_CHECK(hits.n && fabs(hits.v[0].score - 25) < 1e-4);
@@ -258,23 +258,23 @@ static void test_writes(void)
 		osa_record_free(r[0]);
 		osa_record_free(r[1]);
 	}
-	vt_close(&ix);
+	bt_close(&ix);
 }
 
 static void test_errors(void)
 {
 	struct osa_error err = { 0 };
 	struct osa_hits hits = { 0 };
-	struct vt_index ix;
+	struct bt_index ix;
 	struct osa_query q = { .limit = 5 };
 	float v[DIM + 1] = { 1 };
 	char sub[128];
 
 	snprintf(sub, sizeof(sub), "%s/errors", dir);
-	OSA_REQUIRE(vt_open(&ix, "vector", cfg_ip, sub, &err) == 0);
-	OSA_CHECK(vt_ingest1(&ix, vt_rec("urn:osa:x:rec:a", "A", NULL, v, DIM),
+	OSA_REQUIRE(bt_open(&ix, "vector", cfg_ip, sub, &err) == 0);
+	OSA_CHECK(bt_ingest1(&ix, bt_rec("urn:osa:x:rec:a", "A", NULL, v, DIM),
 			     &err) == 0);
-	OSA_CHECK(vt_qvec(&ix, v, DIM + 1, 5, 0, &hits, &err) == OSA_ERANGE);
+	OSA_CHECK(bt_qvec(&ix, v, DIM + 1, 5, 0, &hits, &err) == OSA_ERANGE);
 	OSA_CHECK_CONTAINS(err.msg, "9 numbers");
 	OSA_CHECK_CONTAINS(err.msg, "dim is 8");
 	osa_hits_free(&hits);
@@ -291,32 +291,32 @@ static void test_errors(void)
 	OSA_CHECK(ix.b->query(ix.self, &q, &hits, &err) != 0);
 	OSA_CHECK(err.msg[0] != '\0');
 	osa_hits_free(&hits);
-	vt_close(&ix);
+	bt_close(&ix);
 }
 
 static void test_paging(void)
 {
 	struct osa_error err = { 0 };
 	struct osa_hits all, page;
-	struct vt_index ix;
+	struct bt_index ix;
 	float v[DIM] = { 1, 0, 0, 0, 0, 0, 0, 0 };
 	char srn[64], sub[128];
 	size_t off, i;
 	int k;
 
 	snprintf(sub, sizeof(sub), "%s/paging", dir);
-	OSA_REQUIRE(vt_open(&ix, "vector", cfg_ip, sub, &err) == 0);
+	OSA_REQUIRE(bt_open(&ix, "vector", cfg_ip, sub, &err) == 0);
 	for (k = 0; k < 12; k++) {
 		srn_of(srn, sizeof(srn), (k * 5) % 12);
-		OSA_REQUIRE(vt_ingest1(&ix, vt_rec(srn, "t", NULL, v, DIM),
+		OSA_REQUIRE(bt_ingest1(&ix, bt_rec(srn, "t", NULL, v, DIM),
 				       &err) == 0);
 	}
-	OSA_REQUIRE(vt_qvec(&ix, v, DIM, 100, 0, &all, &err) == 0);
+	OSA_REQUIRE(bt_qvec(&ix, v, DIM, 100, 0, &all, &err) == 0);
 	OSA_CHECK(all.n == 12 && all.total == 12);
 	for (i = 1; i < all.n; i++)
 		OSA_CHECK(strcmp(all.v[i - 1].srn, all.v[i].srn) < 0);
 	for (off = 0; off < 14; off += 5) {
-		OSA_REQUIRE(vt_qvec(&ix, v, DIM, 5, off, &page, &err) == 0);
+		OSA_REQUIRE(bt_qvec(&ix, v, DIM, 5, off, &page, &err) == 0);
 		OSA_CHECK(page.n == (off + 5 <= 12 ? 5
 				     : off < 12	   ? 12 - off
 						   : 0));
@@ -324,11 +324,11 @@ static void test_paging(void)
 			OSA_CHECK_STR(page.v[i].srn, all.v[off + i].srn);
 		osa_hits_free(&page);
 	}
-	OSA_REQUIRE(vt_qvec(&ix, v, DIM, 5, 100, &page, &err) == 0);
+	OSA_REQUIRE(bt_qvec(&ix, v, DIM, 5, 100, &page, &err) == 0);
 	OSA_CHECK(page.n == 0 && page.total == 12);
 	osa_hits_free(&page);
 	osa_hits_free(&all);
-	vt_close(&ix);
+	bt_close(&ix);
 }
 
 static void test_text(void)
@@ -342,18 +342,18 @@ static void test_text(void)
 	struct osa_error err = { 0 };
 	struct osa_query q = { .limit = 3 };
 	struct osa_hits hits = { 0 };
-	struct vt_index ix;
+	struct bt_index ix;
 	char srn[64], sub[128];
 	int i;
 
 	snprintf(sub, sizeof(sub), "%s/text", dir);
-	OSA_REQUIRE(vt_open(&ix, "vector",
+	OSA_REQUIRE(bt_open(&ix, "vector",
 			    "dim = 256; embedding = { embedder = \"hash\"; };",
 			    sub, &err) == 0);
 	for (i = 0; i < 4; i++) {
 		srn_of(srn, sizeof(srn), i);
-		OSA_REQUIRE(vt_ingest1(&ix,
-				       vt_rec(srn, titles[i],
+		OSA_REQUIRE(bt_ingest1(&ix,
+				       bt_rec(srn, titles[i],
 					      "A short summary.", NULL, 0),
 				       &err) == 0);
 	}
@@ -364,7 +364,7 @@ static void test_text(void)
 	OSA_CHECK_STR(hits.v[0].srn, srn);
 	OSA_CHECK(hits.v[0].score > hits.v[1].score);
 	osa_hits_free(&hits);
-	vt_close(&ix);
+	bt_close(&ix);
 }
 
 /* Exact top-10 srns of `q` among vecs[live] under ip. */
@@ -405,13 +405,13 @@ static void test_compaction(void)
 	struct osa_error err = { 0 };
 	struct vector_stats st;
 	struct osa_hits hits;
-	struct vt_index ix;
+	struct bt_index ix;
 	char srn[64], sub[128], bufs[N][64];
 	const char *rm[N];
 	int i, nrm = 0, t, found = 0, total = 0;
 
 	snprintf(sub, sizeof(sub), "%s/compact", dir);
-	OSA_REQUIRE(vt_open(&ix, "vector",
+	OSA_REQUIRE(bt_open(&ix, "vector",
 			    "dim = 8; metric = \"ip\"; initial_capacity = 16;"
 			    "compact_deleted_ratio = 0.3;"
 			    "embedding = { embedder = \"field\"; };",
@@ -420,8 +420,8 @@ static void test_compaction(void)
 		srn_of(srn, sizeof(srn), i);
 		vec_of(vecs[i], (uint64_t)i + 31);
 		live[i] = 1;
-		OSA_REQUIRE(vt_ingest1(&ix,
-				       vt_rec(srn, "t", NULL, vecs[i], DIM),
+		OSA_REQUIRE(bt_ingest1(&ix,
+				       bt_rec(srn, "t", NULL, vecs[i], DIM),
 				       &err) == 0);
 	}
 	/* 25%: below the threshold, nothing happens. */
@@ -446,7 +446,7 @@ static void test_compaction(void)
 	st = stats(&ix);
 	OSA_CHECK_MSG(st.compactions == 1, "%zu compactions", st.compactions);
 	OSA_CHECK(st.deleted == 0 && st.slots == N / 2 && st.live == N / 2);
-	OSA_CHECK(vt_count(&ix) == N / 2);
+	OSA_CHECK(bt_count(&ix) == N / 2);
 	OSA_CHECK(ix.b->health(ix.self, &err) == 0);
 	/* Results against brute force over the survivors. */
 	for (t = 0; t < 30; t++) {
@@ -455,7 +455,7 @@ static void test_compaction(void)
 
 		vec_of(q, (uint64_t)t + 9000);
 		brute(vecs, live, N, q, best, 10);
-		OSA_REQUIRE(vt_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
+		OSA_REQUIRE(bt_qvec(&ix, q, DIM, 10, 0, &hits, &err) == 0);
 		OSA_CHECK(hits.n == 10 && hits.total == N / 2);
 		for (j = 0; j < (int)hits.n; j++) {
 			int id =
@@ -472,14 +472,14 @@ static void test_compaction(void)
 	OSA_CHECK_MSG(found >= total * 95 / 100, "recall %d/%d", found, total);
 	/* New records after a compaction work as before. */
 	srn_of(srn, sizeof(srn), 0);
-	OSA_REQUIRE(vt_ingest1(&ix, vt_rec(srn, "t", NULL, vecs[0], DIM),
+	OSA_REQUIRE(bt_ingest1(&ix, bt_rec(srn, "t", NULL, vecs[0], DIM),
 			       &err) == 0);
-	OSA_CHECK(vt_count(&ix) == N / 2 + 1);
-	OSA_REQUIRE(vt_qvec(&ix, vecs[0], DIM, 1, 0, &hits, &err) == 0);
+	OSA_CHECK(bt_count(&ix) == N / 2 + 1);
+	OSA_REQUIRE(bt_qvec(&ix, vecs[0], DIM, 1, 0, &hits, &err) == 0);
 	OSA_CHECK(hits.n == 1);
 	OSA_CHECK_STR(hits.v[0].srn, srn);
 	osa_hits_free(&hits);
-	vt_close(&ix);
+	bt_close(&ix);
 }
 
 static long file_size(const char *p)
@@ -598,7 +598,7 @@ static void test_snapshots(void)
 	struct osa_error err = { 0 };
 	struct osa_hits before[5], after;
 	struct vector_stats s1, s2;
-	struct vt_index ix;
+	struct bt_index ix;
 	char srn[64], sub[128], snap[256], keep[256];
 	float v[DIM], qs[5][DIM];
 	int i, j;
@@ -606,11 +606,11 @@ static void test_snapshots(void)
 	snprintf(sub, sizeof(sub), "%s/snap", dir);
 	snprintf(snap, sizeof(snap), "%s/vector.snap", sub);
 	snprintf(keep, sizeof(keep), "%s/keep.snap", dir);
-	OSA_REQUIRE(vt_open(&ix, "vector", cfg, sub, &err) == 0);
+	OSA_REQUIRE(bt_open(&ix, "vector", cfg, sub, &err) == 0);
 	for (i = 0; i < N; i++) {
 		srn_of(srn, sizeof(srn), i);
 		vec_of(v, (uint64_t)i + 3);
-		OSA_REQUIRE(vt_ingest1(&ix, vt_rec(srn, "t", NULL, v, DIM),
+		OSA_REQUIRE(bt_ingest1(&ix, bt_rec(srn, "t", NULL, v, DIM),
 				       &err) == 0);
 	}
 	/* Some deleted slots, so the free list is saved too. */
@@ -622,19 +622,19 @@ static void test_snapshots(void)
 	}
 	for (i = 0; i < 5; i++) {
 		vec_of(qs[i], (uint64_t)i + 4242);
-		OSA_REQUIRE(vt_qvec(&ix, qs[i], DIM, 10, 0, &before[i], &err) ==
+		OSA_REQUIRE(bt_qvec(&ix, qs[i], DIM, 10, 0, &before[i], &err) ==
 			    0);
 	}
 	s1 = stats(&ix);
 	OSA_REQUIRE(ix.b->checkpoint(ix.self, 77, &err) == 0);
-	vt_close(&ix);
-	OSA_REQUIRE(vt_open(&ix, "vector", cfg, sub, &err) == 0);
+	bt_close(&ix);
+	OSA_REQUIRE(bt_open(&ix, "vector", cfg, sub, &err) == 0);
 	OSA_CHECK(ix.lsn == 77);
 	s2 = stats(&ix);
 	OSA_CHECK(s2.live == s1.live && s2.slots == s1.slots &&
 		  s2.deleted == s1.deleted);
 	for (i = 0; i < 5; i++) {
-		OSA_REQUIRE(vt_qvec(&ix, qs[i], DIM, 10, 0, &after, &err) == 0);
+		OSA_REQUIRE(bt_qvec(&ix, qs[i], DIM, 10, 0, &after, &err) == 0);
 		OSA_REQUIRE(after.n == before[i].n);
 		for (j = 0; j < (int)after.n; j++) {
 			OSA_CHECK_STR(after.v[j].srn, before[i].v[j].srn);
@@ -645,12 +645,12 @@ static void test_snapshots(void)
 	}
 	/* The free list survived: a new record takes a freed slot. */
 	vec_of(v, 5);
-	OSA_REQUIRE(vt_ingest1(&ix,
-			       vt_rec("urn:osa:x:rec:after", "t", NULL, v, DIM),
+	OSA_REQUIRE(bt_ingest1(&ix,
+			       bt_rec("urn:osa:x:rec:after", "t", NULL, v, DIM),
 			       &err) == 0);
 	s2 = stats(&ix);
 	OSA_CHECK(s2.slots == s1.slots && s2.deleted == s1.deleted - 1);
-	vt_close(&ix);
+	bt_close(&ix);
 	copy_file(snap, keep);
 
 	/* Truncated anywhere. */
@@ -661,7 +661,7 @@ static void test_snapshots(void)
 		for (i = 0; i < (int)(sizeof(cuts) / sizeof(cuts[0])); i++) {
 			copy_file(keep, snap);
 			OSA_REQUIRE(truncate(snap, cuts[i]) == 0);
-			OSA_CHECK_MSG(vt_open(&ix, "vector", cfg, sub, &err) ==
+			OSA_CHECK_MSG(bt_open(&ix, "vector", cfg, sub, &err) ==
 					      OSA_ECORRUPT,
 				      "cut %ld: %s", cuts[i], err.msg);
 			OSA_CHECK_CONTAINS(err.msg, snap);
@@ -676,7 +676,7 @@ static void test_snapshots(void)
 		for (i = 0; i < (int)(sizeof(offs) / sizeof(offs[0])); i++) {
 			copy_file(keep, snap);
 			flip_byte(snap, offs[i]);
-			OSA_CHECK_MSG(vt_open(&ix, "vector", cfg, sub, &err) ==
+			OSA_CHECK_MSG(bt_open(&ix, "vector", cfg, sub, &err) ==
 					      OSA_ECORRUPT,
 				      "offset %ld: %s", offs[i], err.msg);
 			OSA_CHECK_CONTAINS(err.msg, snap);
@@ -692,7 +692,7 @@ static void test_snapshots(void)
 		for (i = 0; i < (int)(sizeof(edits) / sizeof(edits[0])); i++) {
 			copy_file(keep, snap);
 			rewrite_body(snap, edits[i]);
-			OSA_CHECK_MSG(vt_open(&ix, "vector", cfg, sub, &err) ==
+			OSA_CHECK_MSG(bt_open(&ix, "vector", cfg, sub, &err) ==
 					      OSA_ECORRUPT,
 				      "edit %d: %s", i, err.msg);
 			OSA_CHECK_CONTAINS(err.msg, snap);
@@ -700,32 +700,32 @@ static void test_snapshots(void)
 	}
 	/* Another dim, metric, embedder or m than the config. */
 	copy_file(keep, snap);
-	OSA_CHECK(vt_open(&ix, "vector",
+	OSA_CHECK(bt_open(&ix, "vector",
 			  "dim = 9; metric = \"cosine\"; m = 8;"
 			  "embedding = { embedder = \"field\"; };",
 			  sub, &err) == OSA_ECORRUPT);
 	OSA_CHECK_CONTAINS(err.msg, "dim 8");
 	OSA_CHECK_CONTAINS(err.msg, "dim 9");
 	OSA_CHECK_CONTAINS(err.msg, snap);
-	OSA_CHECK(vt_open(&ix, "vector",
+	OSA_CHECK(bt_open(&ix, "vector",
 			  "dim = 8; metric = \"cosine\"; m = 8;"
 			  "embedding = { embedder = \"hash\"; };",
 			  sub, &err) == OSA_ECORRUPT);
 	OSA_CHECK_CONTAINS(err.msg, "embedder");
-	OSA_CHECK(vt_open(&ix, "vector",
+	OSA_CHECK(bt_open(&ix, "vector",
 			  "dim = 8; metric = \"cosine\"; m = 12;"
 			  "embedding = { embedder = \"field\"; };",
 			  sub, &err) == OSA_ECORRUPT);
 	OSA_CHECK_CONTAINS(err.msg, "m 12");
 	/* The intact file still opens. */
-	OSA_REQUIRE(vt_open(&ix, "vector", cfg, sub, &err) == 0);
-	OSA_CHECK(vt_count(&ix) == N - N / 10); /* as checkpointed */
-	vt_close(&ix);
+	OSA_REQUIRE(bt_open(&ix, "vector", cfg, sub, &err) == 0);
+	OSA_CHECK(bt_count(&ix) == N - N / 10); /* as checkpointed */
+	bt_close(&ix);
 }
 
 int main(void)
 {
-	vt_tmpdir(dir);
+	bt_tmpdir(dir);
 	test_metrics();
 	test_writes();
 	test_errors();
@@ -733,6 +733,6 @@ int main(void)
 	test_text();
 	test_compaction();
 	test_snapshots();
-	vt_rmdir(dir);
+	bt_rmdir(dir);
 	OSA_TEST_END();
 }

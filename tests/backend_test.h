@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * flat_test.h - helpers the `flat` tests share: temporary directories,
+ * backend_test.h - helpers the backend tests (flat, vector) share:
+ * temporary directories,
  * records with vectors, opening an index from config text.
  */
-#ifndef FLAT_TEST_H
-#define FLAT_TEST_H
+#ifndef OSA_BACKEND_TEST_H
+#define OSA_BACKEND_TEST_H
 
 #include <ftw.h>
 #include <stdint.h>
@@ -17,7 +18,7 @@
 
 #include "osa_test.h"
 
-static inline int ft_rm_one(const char *p, const struct stat *st, int flag,
+static inline int bt_rm_one(const char *p, const struct stat *st, int flag,
 			    struct FTW *ftw)
 {
 	(void)st;
@@ -27,19 +28,19 @@ static inline int ft_rm_one(const char *p, const struct stat *st, int flag,
 }
 
 /* A fresh temporary directory in buf (at least 64 bytes). */
-static inline void ft_tmpdir(char *buf)
+static inline void bt_tmpdir(char *buf)
 {
-	strcpy(buf, "/tmp/osa-flat-test-XXXXXX");
+	strcpy(buf, "/tmp/osa-backend-test-XXXXXX");
 	OSA_REQUIRE(mkdtemp(buf) != NULL);
 }
 
-static inline void ft_rmdir(const char *dir)
+static inline void bt_rmdir(const char *dir)
 {
-	nftw(dir, ft_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(dir, bt_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* A record {"srn", "title", "summary", "embedding": vec} (vec optional). */
-static inline struct osa_record *ft_rec(const char *srn, const char *title,
+static inline struct osa_record *bt_rec(const char *srn, const char *title,
 					const char *summary, const float *vec,
 					size_t dim)
 {
@@ -76,14 +77,14 @@ static inline struct osa_record *ft_rec(const char *srn, const char *title,
 
 /* An index of backend `name` from config text; NULL (err filled) when open
  * fails.  *cfg must be freed with osa_schema_free after close. */
-struct ft_index {
+struct bt_index {
 	const struct osa_backend *b;
 	void *cfg;
 	void *self;
 	uint64_t lsn;
 };
 
-static inline int ft_open(struct ft_index *ix, const char *backend,
+static inline int bt_open(struct bt_index *ix, const char *backend,
 			  const char *text, const char *dir,
 			  struct osa_error *err)
 {
@@ -111,7 +112,7 @@ static inline int ft_open(struct ft_index *ix, const char *backend,
 	return rc;
 }
 
-static inline void ft_close(struct ft_index *ix)
+static inline void bt_close(struct bt_index *ix)
 {
 	if (ix->self)
 		ix->b->close(ix->self);
@@ -120,7 +121,7 @@ static inline void ft_close(struct ft_index *ix)
 	memset(ix, 0, sizeof(*ix));
 }
 
-static inline int ft_ingest1(struct ft_index *ix, struct osa_record *rec,
+static inline int bt_ingest1(struct bt_index *ix, struct osa_record *rec,
 			     struct osa_error *err)
 {
 	const struct osa_record *const v[1] = { rec };
@@ -130,7 +131,7 @@ static inline int ft_ingest1(struct ft_index *ix, struct osa_record *rec,
 	return rc;
 }
 
-static inline uint64_t ft_count(struct ft_index *ix)
+static inline uint64_t bt_count(struct bt_index *ix)
 {
 	uint64_t c = 0;
 
@@ -138,7 +139,7 @@ static inline uint64_t ft_count(struct ft_index *ix)
 	return c;
 }
 
-static inline int ft_qvec(struct ft_index *ix, const float *v, size_t dim,
+static inline int bt_qvec(struct bt_index *ix, const float *v, size_t dim,
 			  size_t limit, size_t offset, struct osa_hits *hits,
 			  struct osa_error *err)
 {
@@ -151,7 +152,7 @@ static inline int ft_qvec(struct ft_index *ix, const float *v, size_t dim,
 }
 
 /* A small deterministic generator. */
-static inline uint64_t ft_rng(uint64_t *s)
+static inline uint64_t bt_rng(uint64_t *s)
 {
 	*s ^= *s << 13;
 	*s ^= *s >> 7;
@@ -159,9 +160,30 @@ static inline uint64_t ft_rng(uint64_t *s)
 	return *s;
 }
 
-static inline float ft_unif(uint64_t *s)
+static inline float bt_unif(uint64_t *s)
 {
-	return (float)((ft_rng(s) >> 11) * (1.0 / 9007199254740992.0)) * 2 - 1;
+	return (float)((bt_rng(s) >> 11) * (1.0 / 9007199254740992.0)) * 2 - 1;
 }
 
-#endif /* FLAT_TEST_H */
+/* Clustered unit-scale data: `nc` centres, points spread around them. */
+static inline void bt_clustered(float *out, size_t n, size_t dim, size_t nc,
+				uint64_t seed)
+{
+	float *centres = malloc(nc * dim * sizeof(float));
+	uint64_t s = seed | 1;
+	size_t i, j;
+
+	OSA_REQUIRE(centres);
+	for (i = 0; i < nc * dim; i++)
+		centres[i] = bt_unif(&s);
+	for (i = 0; i < n; i++) {
+		size_t c = (size_t)(bt_rng(&s) % nc);
+
+		for (j = 0; j < dim; j++)
+			out[i * dim + j] =
+				centres[c * dim + j] + 0.35f * bt_unif(&s);
+	}
+	free(centres);
+}
+
+#endif /* OSA_BACKEND_TEST_H */
