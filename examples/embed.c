@@ -18,7 +18,7 @@
 
 int main(int argc, char **argv)
 {
-	struct osa_search q = {.index = "papers", .limit = 5};
+	struct osa_search q = { .index = "papers", .limit = 5 };
 	struct osa_results *res;
 	struct osa_error err;
 	struct osa_db *db;

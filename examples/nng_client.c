@@ -3,7 +3,8 @@
  * nng_client.c - talking to `osa serve` over its nng REQ/REP socket from C,
  * the way a peer on the same device would (`osa call` does the same).
  *
- *   nng_client URL INDEX QUERY      e.g. nng_client ipc:///tmp/osa.sock papers "sea ice"
+ *   nng_client URL INDEX QUERY      e.g. nng_client ipc:///tmp/osa.sock papers
+ * "sea ice"
  *
  * Sends {"op":"search","index":INDEX,"q":QUERY,"limit":5} and prints the
  * reply; exits 0 when its "status" is 200.

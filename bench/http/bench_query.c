@@ -12,9 +12,8 @@
 
 #include <osa/osa.h>
 
-static const char *const words[] = {"analysis", "survey",  "dataset",
-				    "review",   "model",   "study",
-				    "glacier",  "river"};
+static const char *const words[] = { "analysis", "survey", "dataset", "review",
+				     "model",	 "study",  "glacier", "river" };
 static struct osa_db *db;
 static const char *index_name;
 static double seconds;
@@ -34,8 +33,9 @@ static void *run(void *arg)
 	char q[64];
 
 	while (now() < end) {
-		struct osa_search s = {.index = index_name, .text = q,
-				       .limit = 20};
+		struct osa_search s = { .index = index_name,
+					.text = q,
+					.limit = 20 };
 		struct osa_results *r;
 		struct osa_error err;
 
@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 {
 	struct osa_error err;
 	pthread_t t[64];
-	long counts[64] = {0}, total = 0;
+	long counts[64] = { 0 }, total = 0;
 	int n, i;
 	double t0;
 

@@ -26,7 +26,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	const struct osa_backend *b;
-	struct osa_backend_args args = {.index = "papers"};
+	struct osa_backend_args args = { .index = "papers" };
 	struct osa_record **recs = NULL;
 	size_t n = 0, cap = 0, i, len = 0;
 	struct osa_error err;
@@ -66,7 +66,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i += 1000) {
 		size_t k = n - i < 1000 ? n - i : 1000;
 
-		if (b->ingest_batch(self, (const struct osa_record *const *)recs + i,
+		if (b->ingest_batch(self,
+				    (const struct osa_record *const *)recs + i,
 				    k, &err)) {
 			fprintf(stderr, "%s\n", err.msg);
 			return 1;

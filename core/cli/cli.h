@@ -11,9 +11,10 @@
 #include "osai.h"
 
 struct osai_cli {
-	const char *prog;        /* "osa" */
+	const char *prog;	 /* "osa" */
 	const char *config_path; /* -c / $OSA_CONFIG / ./osa.cfg, or NULL */
-	const char *config_from; /* "-c", "OSA_CONFIG", "./osa.cfg", "built-in" */
+	const char
+		*config_from; /* "-c", "OSA_CONFIG", "./osa.cfg", "built-in" */
 	struct osai_config *cfg; /* loaded by osai_cli_config() */
 };
 

@@ -15,8 +15,8 @@ static int print_json(json_t *doc)
 {
 	int rc = 0;
 
-	if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) |
-						   JSON_PRESERVE_ORDER)) {
+	if (!doc ||
+	    json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) {
 		fputs("osa: out of memory\n", stderr);
 		rc = OSAI_EXIT_SOFTWARE;
 	} else {
@@ -36,18 +36,18 @@ static int list_json(void)
 	for (i = 0; i < osai_backend_count(); i++) {
 		const struct osa_backend *x = osai_backend_at(i);
 
-		json_array_append_new(
-			b, json_pack("{s:s, s:s, s:o}", "name", x->name, "doc",
-				     x->doc ? x->doc : "", "abi",
-				     abi_json(x->abi)));
+		json_array_append_new(b, json_pack("{s:s, s:s, s:o}", "name",
+						   x->name, "doc",
+						   x->doc ? x->doc : "", "abi",
+						   abi_json(x->abi)));
 	}
 	for (i = 0; i < osai_embedder_count(); i++) {
 		const struct osa_embedder *x = osai_embedder_at(i);
 
-		json_array_append_new(
-			e, json_pack("{s:s, s:s, s:o}", "name", x->name, "doc",
-				     x->doc ? x->doc : "", "abi",
-				     abi_json(x->abi)));
+		json_array_append_new(e, json_pack("{s:s, s:s, s:o}", "name",
+						   x->name, "doc",
+						   x->doc ? x->doc : "", "abi",
+						   abi_json(x->abi)));
 	}
 	for (p = osai_absent_plugins; p->name; p++)
 		json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "kind",
@@ -128,7 +128,8 @@ int osai_cmd_backends_show(struct osai_cli *cli, int argc, char **argv)
 		a = osai_absent_find("backend", name);
 		if (a)
 			fprintf(stderr,
-				"osa: backend \"%s\" is in this source tree but "
+				"osa: backend \"%s\" is in this source tree "
+				"but "
 				"not built in: enable %s (make menuconfig) and "
 				"rebuild\n",
 				name, a->symbol);

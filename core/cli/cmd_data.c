@@ -66,7 +66,7 @@ static void progress_cb(void *ctx, const char *index, uint64_t done,
 
 struct osai_service *osai_cli_open(struct osai_cli *cli, int *status)
 {
-	struct osa_open_options opt = {progress_cb, NULL};
+	struct osa_open_options opt = { progress_cb, NULL };
 	struct osai_service *s;
 	struct osai_config *cfg = osai_cli_config(cli, status);
 	struct osa_error err;
@@ -108,10 +108,10 @@ static void ingest_report(struct ingest *g, int final)
 		return;
 	g->last_report = t;
 	if (g->tty) {
-		double frac = g->bytes_total > 0
-				      ? (double)g->bytes_done /
-						(double)g->bytes_total
-				      : 0;
+		double frac =
+			g->bytes_total > 0
+				? (double)g->bytes_done / (double)g->bytes_total
+				: 0;
 		int w = (int)(frac * 30), i;
 		char bar[31];
 
@@ -129,8 +129,9 @@ static void ingest_report(struct ingest *g, int final)
 		if (final)
 			fputc('\n', stderr);
 	} else if (!final) {
-		osa_log(OSA_LOG_INFO, "ingest records=%llu rejected=%llu "
-				      "rate=%.0f/s",
+		osa_log(OSA_LOG_INFO,
+			"ingest records=%llu rejected=%llu "
+			"rate=%.0f/s",
 			(unsigned long long)g->ok, (unsigned long long)g->bad,
 			rate);
 	}
@@ -138,7 +139,7 @@ static void ingest_report(struct ingest *g, int final)
 
 static int ingest_flush(struct ingest *g, const char *src)
 {
-	struct osa_rejects rej = {0};
+	struct osa_rejects rej = { 0 };
 	struct osa_error err;
 	uint64_t lsn;
 	size_t i, k;
@@ -177,8 +178,9 @@ static int ingest_flush(struct ingest *g, const char *src)
 	}
 	osa_rejects_free(&rej);
 	if (rc) {
-		fprintf(stderr, "osa: %s: batch ending at line %ld not "
-				"written: %s\n",
+		fprintf(stderr,
+			"osa: %s: batch ending at line %ld not "
+			"written: %s\n",
 			src, g->lines[g->n - 1], err.msg);
 		return rc;
 	}
@@ -207,7 +209,7 @@ static int ingest_add(struct ingest *g, char *doc, size_t len, long line,
 
 int osai_cmd_ingest(struct osai_cli *cli, int argc, char **argv)
 {
-	struct ingest g = {0};
+	struct ingest g = { 0 };
 	const char *file = NULL, *bs = NULL;
 	FILE *in;
 	char *line = NULL;
@@ -310,8 +312,8 @@ int osai_cmd_ingest(struct osai_cli *cli, int argc, char **argv)
 
 			lineno++;
 			g.bytes_done += len;
-			while (len > 0 && (line[len - 1] == '\n' ||
-					   line[len - 1] == '\r'))
+			while (len > 0 &&
+			       (line[len - 1] == '\n' || line[len - 1] == '\r'))
 				line[--len] = '\0';
 			if (len == 0)
 				continue;
@@ -328,8 +330,9 @@ int osai_cmd_ingest(struct osai_cli *cli, int argc, char **argv)
 		rc = ingest_flush(&g, file);
 out:
 	ingest_report(&g, 1);
-	fprintf(stderr, "osa: ingested %llu records in %llu batches, %llu "
-			"rejected, %.1fs\n",
+	fprintf(stderr,
+		"osa: ingested %llu records in %llu batches, %llu "
+		"rejected, %.1fs\n",
 		(unsigned long long)g.ok, (unsigned long long)g.batches,
 		(unsigned long long)g.bad, now_s() - g.t0);
 	while (g.docs && g.n)
@@ -367,8 +370,8 @@ static int parse_size(const char *what, const char *v, size_t lo, size_t hi,
 
 int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 {
-	struct osa_search q = {.limit = 10};
-	const char *v = NULL, *pos[2] = {NULL, NULL};
+	struct osa_search q = { .limit = 10 };
+	const char *v = NULL, *pos[2] = { NULL, NULL };
 	struct osa_results *r = NULL;
 	struct osai_service *s;
 	struct osa_error err;
@@ -384,8 +387,8 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 				return OSAI_EXIT_USAGE;
 		} else if (osai_cli_opt(argc, argv, &k, "--offset=", &v,
 					&bad)) {
-			if (bad || parse_size("--offset", v, 0, 1000000,
-					      &q.offset))
+			if (bad ||
+			    parse_size("--offset", v, 0, 1000000, &q.offset))
 				return OSAI_EXIT_USAGE;
 		} else if (osai_cli_opt(argc, argv, &k, "--ef=", &v, &bad)) {
 			if (bad || parse_size("--ef", v, 1, 65535, &ef))
@@ -411,8 +414,8 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 	rc = osa_search((struct osa_db *)s, &q, &r, &err);
 	if (rc) {
 		if (rc == OSA_ENOTFOUND && !osai_service_index(s, q.index)) {
-			fprintf(stderr, "osa: no index \"%s\"; indexes:",
-				q.index);
+			fprintf(stderr,
+				"osa: no index \"%s\"; indexes:", q.index);
 			for (i = 0; i < s->n; i++)
 				fprintf(stderr, " %s", s->ix[i].cfg->name);
 			fputc('\n', stderr);
@@ -429,11 +432,12 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		putchar('\n');
 		json_decref(doc);
 	} else {
-		printf("%4s  %8s  %-44s  %s\n", "rank", "score", "srn", "title");
+		printf("%4s  %8s  %-44s  %s\n", "rank", "score", "srn",
+		       "title");
 		for (i = 0; i < r->n; i++) {
 			json_t *m = json_loads(r->v[i].metadata, 0, NULL);
-			const char *t = json_string_value(
-				json_object_get(m, "title"));
+			const char *t =
+				json_string_value(json_object_get(m, "title"));
 
 			printf("%4zu  %8.4f  %-44s  %.60s\n", q.offset + i + 1,
 			       r->v[i].score, r->v[i].srn, t ? t : "");
@@ -524,16 +528,18 @@ int osai_cmd_stats(struct osai_cli *cli, int argc, char **argv)
 		const char *name;
 
 		printf("records: %lld  last_lsn: %lld  journal: %lld bytes\n",
-		       (long long)json_integer_value(json_object_get(d, "records")),
-		       (long long)json_integer_value(json_object_get(d, "last_lsn")),
+		       (long long)json_integer_value(
+			       json_object_get(d, "records")),
+		       (long long)json_integer_value(
+			       json_object_get(d, "last_lsn")),
 		       (long long)json_integer_value(
 			       json_object_get(d, "journal_bytes")));
 		printf("%-20s %-8s %-10s %10s %12s %14s\n", "index", "backend",
 		       "state", "count", "applied_lsn", "checkpoint_lsn");
-		json_object_foreach(json_object_get(d, "indexes"), name, ix)
-		{
+		json_object_foreach (json_object_get(d, "indexes"), name, ix) {
 			printf("%-20s %-8s %-10s %10lld %12lld %14lld\n", name,
-			       json_string_value(json_object_get(ix, "backend")),
+			       json_string_value(
+				       json_object_get(ix, "backend")),
 			       json_string_value(json_object_get(ix, "state")),
 			       (long long)json_integer_value(
 				       json_object_get(ix, "count")),
@@ -643,7 +649,8 @@ int osai_cmd_serve(struct osai_cli *cli, int argc, char **argv)
 			if (bad)
 				return OSAI_EXIT_USAGE;
 		} else {
-			return osai_cli_usage("serve: unexpected '%s'", argv[k]);
+			return osai_cli_usage("serve: unexpected '%s'",
+					      argv[k]);
 		}
 	}
 	cfg = osai_cli_config(cli, &status);
@@ -672,7 +679,7 @@ int osai_cmd_call(struct osai_cli *cli, int argc, char **argv)
 	size_t len = 0;
 	bool bad = false;
 	int k, rv, npos = 0, status;
-	const char *pos[2] = {NULL, NULL};
+	const char *pos[2] = { NULL, NULL };
 	long ms = 10000;
 	json_t *doc;
 
@@ -692,11 +699,13 @@ int osai_cmd_call(struct osai_cli *cli, int argc, char **argv)
 		}
 	}
 	if (npos != 2)
-		return osai_cli_usage("call: URL JSON, e.g. osa call "
-				      "ipc:///tmp/osa.sock '{\"op\":\"stats\"}'");
+		return osai_cli_usage(
+			"call: URL JSON, e.g. osa call "
+			"ipc:///tmp/osa.sock '{\"op\":\"stats\"}'");
 	rv = nng_req0_open(&sock);
 	if (!rv)
-		rv = nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, (nng_duration)ms);
+		rv = nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO,
+				       (nng_duration)ms);
 	if (!rv)
 		rv = nng_dial(sock, pos[0], NULL, 0);
 	if (!rv)

@@ -16,38 +16,39 @@
 #include "cli.h"
 
 static const struct osai_cmd commands[] = {
-	{"backends list", "[--json]",
-	 "list the backends and embedders built in, and those not selected",
-	 osai_cmd_backends_list},
-	{"backends show", "NAME [--json]",
-	 "a backend's config schema: keys, types, defaults, ranges, docs",
-	 osai_cmd_backends_show},
-	{"config check", "",
-	 "validate the configuration file; every error at once (exit 78)",
-	 osai_cmd_config_check},
-	{"config schema", "[--format markdown|json]",
-	 "reference of every config key (Markdown) or a JSON Schema",
-	 osai_cmd_config_schema},
-	{"serve", "[--listen URL] [--nng URL]",
-	 "serve HTTP (server.listen) and nng (server.nng) until SIGTERM",
-	 osai_cmd_serve},
-	{"call", "URL JSON [--timeout MS]",
-	 "send one request to a running server's nng socket", osai_cmd_call},
-	{"ingest", "[FILE|-] [--batch N] [--acks]",
-	 "add or replace records (NDJSON or a JSON array)", osai_cmd_ingest},
-	{"search", "INDEX QUERY [--limit N] [--offset N] [--ef N] [--json]",
-	 "search an index", osai_cmd_search},
-	{"get", "SRN", "print a record", osai_cmd_get},
-	{"delete", "SRN...", "delete records", osai_cmd_delete},
-	{"stats", "[--json]", "records and per-index counts and LSNs",
-	 osai_cmd_stats},
-	{"health", "", "each index's state (exit 69 unless all ready)",
-	 osai_cmd_health},
-	{"reindex", "NAME", "rebuild an index from the journal",
-	 osai_cmd_reindex},
-	{"compact", "", "checkpoint, trim the log, give disk space back",
-	 osai_cmd_compact},
-	{NULL, NULL, NULL, NULL}};
+	{ "backends list", "[--json]",
+	  "list the backends and embedders built in, and those not selected",
+	  osai_cmd_backends_list },
+	{ "backends show", "NAME [--json]",
+	  "a backend's config schema: keys, types, defaults, ranges, docs",
+	  osai_cmd_backends_show },
+	{ "config check", "",
+	  "validate the configuration file; every error at once (exit 78)",
+	  osai_cmd_config_check },
+	{ "config schema", "[--format markdown|json]",
+	  "reference of every config key (Markdown) or a JSON Schema",
+	  osai_cmd_config_schema },
+	{ "serve", "[--listen URL] [--nng URL]",
+	  "serve HTTP (server.listen) and nng (server.nng) until SIGTERM",
+	  osai_cmd_serve },
+	{ "call", "URL JSON [--timeout MS]",
+	  "send one request to a running server's nng socket", osai_cmd_call },
+	{ "ingest", "[FILE|-] [--batch N] [--acks]",
+	  "add or replace records (NDJSON or a JSON array)", osai_cmd_ingest },
+	{ "search", "INDEX QUERY [--limit N] [--offset N] [--ef N] [--json]",
+	  "search an index", osai_cmd_search },
+	{ "get", "SRN", "print a record", osai_cmd_get },
+	{ "delete", "SRN...", "delete records", osai_cmd_delete },
+	{ "stats", "[--json]", "records and per-index counts and LSNs",
+	  osai_cmd_stats },
+	{ "health", "", "each index's state (exit 69 unless all ready)",
+	  osai_cmd_health },
+	{ "reindex", "NAME", "rebuild an index from the journal",
+	  osai_cmd_reindex },
+	{ "compact", "", "checkpoint, trim the log, give disk space back",
+	  osai_cmd_compact },
+	{ NULL, NULL, NULL, NULL }
+};
 
 static void usage(FILE *out, const char *prog)
 {
@@ -119,8 +120,8 @@ bool osai_cli_opt(int argc, char **argv, int *i, const char *name,
 	}
 	if (!strncmp(argv[*i], name, n - 1) && argv[*i][n - 1] == '\0') {
 		if (*i + 1 >= argc) {
-			osai_cli_usage("option %.*s needs a value", (int)(n - 1),
-				       name);
+			osai_cli_usage("option %.*s needs a value",
+				       (int)(n - 1), name);
 			*bad = true;
 			return true;
 		}
@@ -132,7 +133,7 @@ bool osai_cli_opt(int argc, char **argv, int *i, const char *name,
 
 struct osai_config *osai_cli_config(struct osai_cli *cli, int *status)
 {
-	struct osai_diags diags = {0};
+	struct osai_diags diags = { 0 };
 	int rc;
 
 	if (cli->cfg)
@@ -159,7 +160,7 @@ struct osai_config *osai_cli_config(struct osai_cli *cli, int *status)
 
 int main(int argc, char **argv)
 {
-	struct osai_cli cli = {.prog = "osa"};
+	struct osai_cli cli = { .prog = "osa" };
 	struct osa_error err;
 	char **rest;
 	int nrest = 0, i, status;
@@ -262,11 +263,11 @@ int main(int argc, char **argv)
 			if (!strncmp(c->words, rest[0], len) &&
 			    c->words[len] == ' ')
 				group = true;
-		status = group ? osai_cli_usage("'%s' needs a subcommand: "
-						"see 'osa --help'",
-						rest[0])
-			       : osai_cli_usage("unknown command '%s'",
-						rest[0]);
+		status =
+			group ? osai_cli_usage("'%s' needs a subcommand: "
+					       "see 'osa --help'",
+					       rest[0])
+			      : osai_cli_usage("unknown command '%s'", rest[0]);
 		free(rest);
 		return status;
 	}

@@ -30,10 +30,10 @@ _Static_assert(OSAI_LOGFMT_TEXT == 0 && OSAI_LOGFMT_JSON == 1,
 _Static_assert(OSAI_SRN_OSA == 0 && OSAI_SRN_ANY == 1,
 	       "srn_format choices are enum osai_srn_format in order");
 
-static const char *const cfg_levels[] = {"debug", "info", "warn", "error",
-					 NULL};
-static const char *const cfg_log_formats[] = {"text", "json", NULL};
-static const char *const cfg_srn_formats[] = {"osa", "any", NULL};
+static const char *const cfg_levels[] = { "debug", "info", "warn", "error",
+					  NULL };
+static const char *const cfg_log_formats[] = { "text", "json", NULL };
+static const char *const cfg_srn_formats[] = { "osa", "any", NULL };
 
 static bool has_prefix(const char *s, const char *prefix)
 {
@@ -71,9 +71,9 @@ static void cfg_server_check(void *cfg, struct osa_check *chk)
 	}
 #ifndef CONFIG_OSA_TLS
 	if (has_prefix(s->listen, "https://") || s->tls.cert || s->tls.key)
-		osa_check_error(chk, has_prefix(s->listen, "https://")
-					     ? "listen"
-					     : "tls",
+		osa_check_error(chk,
+				has_prefix(s->listen, "https://") ? "listen"
+								  : "tls",
 				"this osa was built without TLS: enable "
 				"CONFIG_OSA_TLS (make menuconfig) and rebuild, "
 				"or use http://");
@@ -93,7 +93,8 @@ static const struct osa_field cfg_tls_fields[] = {
 		       "Server certificate chain (PEM file) for https://."),
 	OSA_FIELD_PATH(struct osai_tls_config, key, "key", NULL,
 		       "Private key (PEM file) of the certificate."),
-	OSA_FIELD_END};
+	OSA_FIELD_END
+};
 
 static const struct osa_schema cfg_tls_schema = {
 	.name = "server.tls",
@@ -110,13 +111,13 @@ static const struct osa_field cfg_server_fields[] = {
 	OSA_FIELD_STRING(struct osai_server_config, nng, "nng", "",
 			 "nng REQ/REP listen URL (ipc://, tcp:// or "
 			 "inproc://); \"\" turns it off."),
-	{.name = "api_key",
-	 .type = OSA_T_STRING,
-	 .offset = offsetof(struct osai_server_config, api_key),
-	 .flags = OSA_F_SECRET,
-	 .def_str = "",
-	 .doc = "Writes need `Authorization: Bearer <api_key>`; \"\" means "
-		"no key."},
+	{ .name = "api_key",
+	  .type = OSA_T_STRING,
+	  .offset = offsetof(struct osai_server_config, api_key),
+	  .flags = OSA_F_SECRET,
+	  .def_str = "",
+	  .doc = "Writes need `Authorization: Bearer <api_key>`; \"\" means "
+		 "no key." },
 	OSA_FIELD_INT64(struct osai_server_config, max_body, "max_body",
 			8388608, 1024, 1073741824,
 			"Largest request body in bytes."),
@@ -125,7 +126,8 @@ static const struct osa_field cfg_server_fields[] = {
 	OSA_FIELD_GROUP(struct osai_server_config, tls, "tls", &cfg_tls_schema,
 			"TLS for an https:// listen URL: both cert and key, "
 			"or neither."),
-	OSA_FIELD_END};
+	OSA_FIELD_END
+};
 
 static const struct osa_schema cfg_server_schema = {
 	.name = "server",
@@ -140,7 +142,8 @@ static const struct osa_field cfg_logging_fields[] = {
 	OSA_FIELD_ENUM(struct osai_logging_config, format, "format",
 		       OSAI_LOGFMT_TEXT, cfg_log_formats,
 		       "text: key=value lines; json: one JSON object a line."),
-	OSA_FIELD_END};
+	OSA_FIELD_END
+};
 
 static const struct osa_schema cfg_logging_schema = {
 	.name = "logging",
@@ -154,7 +157,8 @@ static const struct osa_field cfg_checkpoint_fields[] = {
 		      "Checkpoint an index after this many changes."),
 	OSA_FIELD_INT(struct osai_checkpoint_config, seconds, "seconds", 60, 1,
 		      86400, "... or after this many seconds with changes."),
-	OSA_FIELD_END};
+	OSA_FIELD_END
+};
 
 static const struct osa_schema cfg_checkpoint_schema = {
 	.name = "checkpoint_interval",
@@ -185,7 +189,8 @@ static const struct osa_field cfg_core_fields[] = {
 			67108864, 1048576, 1099511627776LL,
 			"Initial size in bytes of the journal's LMDB map; it "
 			"grows by itself."),
-	OSA_FIELD_END};
+	OSA_FIELD_END
+};
 
 const struct osa_schema osai_core_schema = {
 	.name = "osa",
@@ -202,17 +207,18 @@ struct cfg_index {
 };
 
 static const struct osa_field cfg_index_fields[] = {
-	{.name = "name",
-	 .type = OSA_T_STRING,
-	 .offset = offsetof(struct cfg_index, name),
-	 .flags = OSA_F_REQUIRED,
-	 .doc = "Index name."},
-	{.name = "backend",
-	 .type = OSA_T_STRING,
-	 .offset = offsetof(struct cfg_index, backend),
-	 .flags = OSA_F_REQUIRED,
-	 .doc = "Registered backend."},
-	OSA_FIELD_END};
+	{ .name = "name",
+	  .type = OSA_T_STRING,
+	  .offset = offsetof(struct cfg_index, name),
+	  .flags = OSA_F_REQUIRED,
+	  .doc = "Index name." },
+	{ .name = "backend",
+	  .type = OSA_T_STRING,
+	  .offset = offsetof(struct cfg_index, backend),
+	  .flags = OSA_F_REQUIRED,
+	  .doc = "Registered backend." },
+	OSA_FIELD_END
+};
 
 static const struct osa_schema cfg_index_schema = {
 	.name = "index",
@@ -220,8 +226,8 @@ static const struct osa_schema cfg_index_schema = {
 	.fields = cfg_index_fields,
 };
 
-static const char *const cfg_root_extra[] = {"indexes", NULL};
-static const char *const cfg_index_extra[] = {"config", NULL};
+static const char *const cfg_root_extra[] = { "indexes", NULL };
+static const char *const cfg_index_extra[] = { "config", NULL };
 
 /* [a-z0-9][a-z0-9_-]{0,62}: it becomes a directory name. */
 static bool cfg_valid_index_name(const char *s)
@@ -341,7 +347,7 @@ static void cfg_index(struct osai_schema_ctx *ctx, struct osai_config *cfg,
 	const config_setting_t *bk = cfg_member(e, "backend");
 	const config_setting_t *conf = cfg_member(e, "config");
 	const struct osa_backend *b = NULL;
-	struct cfg_index ci = {0};
+	struct cfg_index ci = { 0 };
 	char ipath[96], got[300], q[300];
 	char *p = NULL;
 	size_t j;
@@ -488,8 +494,9 @@ void osai_config_free(struct osai_config *cfg)
 static int cfg_load(const char *text, const char *name, const char *basedir,
 		    struct osai_config **out, struct osai_diags *d)
 {
-	struct osai_schema_ctx ctx = {
-		.diags = d, .file = name, .basedir = basedir};
+	struct osai_schema_ctx ctx = { .diags = d,
+				       .file = name,
+				       .basedir = basedir };
 	size_t before = d->n;
 	bool lost = d->oom;
 	struct osai_config *cfg = NULL;

@@ -23,7 +23,7 @@ struct osa_embedder_inst {
 
 /* ---- the `embedding` group ------------------------------------------- */
 
-static const char *const emb_default_fields[] = {"title", "summary", NULL};
+static const char *const emb_default_fields[] = { "title", "summary", NULL };
 
 /* "hash, field" (sorted) into buf; "(none)" when nothing is registered. */
 static void emb_list(char *buf, size_t n)
@@ -149,43 +149,45 @@ static void emb_check(void *cfg, struct osa_check *chk)
 }
 
 static const struct osa_field emb_fields[] = {
-	{.name = "embedder",
-	 .type = OSA_T_STRING,
-	 .offset = offsetof(struct osa_embedding_config, embedder),
-	 .flags = OSA_F_STORED,
-	 .def_str = "hash",
-	 .min = 1,
-	 .max = 63,
-	 .doc = "The embedder that turns records and query texts into "
-		"vectors: \"hash\" (feature hashing of words and character "
-		"n-grams, no model files) or \"field\" (each record brings its "
-		"vector in `vector_field`; queries must bring a vector)."},
-	{.name = "fields",
-	 .type = OSA_T_STRLIST,
-	 .offset = offsetof(struct osa_embedding_config, fields),
-	 .flags = OSA_F_STORED,
-	 .def_list = emb_default_fields,
-	 .min = 0,
-	 .max = 64,
-	 .doc = "Record members whose values (strings; numbers as text) "
-		"are joined with \". \" into the text to embed, when no "
-		"template is set."},
-	{.name = "template",
-	 .type = OSA_T_STRING,
-	 .offset = offsetof(struct osa_embedding_config, template_),
-	 .flags = OSA_F_STORED,
-	 .def_str = NULL,
-	 .doc = "The text to embed, with {member} placeholders (\"{title}. "
-		"{summary}\"); {{ and }} are literal braces, missing members "
-		"give nothing.  Overrides `fields`."},
-	{.name = "vector_field",
-	 .type = OSA_T_STRING,
-	 .offset = offsetof(struct osa_embedding_config, vector_field),
-	 .flags = OSA_F_STORED,
-	 .def_str = "embedding",
-	 .doc = "For the \"field\" embedder: the record member holding an "
-		"array of `dim` numbers."},
-	OSA_FIELD_END};
+	{ .name = "embedder",
+	  .type = OSA_T_STRING,
+	  .offset = offsetof(struct osa_embedding_config, embedder),
+	  .flags = OSA_F_STORED,
+	  .def_str = "hash",
+	  .min = 1,
+	  .max = 63,
+	  .doc = "The embedder that turns records and query texts into "
+		 "vectors: \"hash\" (feature hashing of words and character "
+		 "n-grams, no model files) or \"field\" (each record brings "
+		 "its "
+		 "vector in `vector_field`; queries must bring a vector)." },
+	{ .name = "fields",
+	  .type = OSA_T_STRLIST,
+	  .offset = offsetof(struct osa_embedding_config, fields),
+	  .flags = OSA_F_STORED,
+	  .def_list = emb_default_fields,
+	  .min = 0,
+	  .max = 64,
+	  .doc = "Record members whose values (strings; numbers as text) "
+		 "are joined with \". \" into the text to embed, when no "
+		 "template is set." },
+	{ .name = "template",
+	  .type = OSA_T_STRING,
+	  .offset = offsetof(struct osa_embedding_config, template_),
+	  .flags = OSA_F_STORED,
+	  .def_str = NULL,
+	  .doc = "The text to embed, with {member} placeholders (\"{title}. "
+		 "{summary}\"); {{ and }} are literal braces, missing members "
+		 "give nothing.  Overrides `fields`." },
+	{ .name = "vector_field",
+	  .type = OSA_T_STRING,
+	  .offset = offsetof(struct osa_embedding_config, vector_field),
+	  .flags = OSA_F_STORED,
+	  .def_str = "embedding",
+	  .doc = "For the \"field\" embedder: the record member holding an "
+		 "array of `dim` numbers." },
+	OSA_FIELD_END
+};
 
 const struct osa_schema osa_embedding_schema = {
 	.name = "embedding",

@@ -21,10 +21,12 @@
 #define HTTP_MAX_OFFSET 10000
 
 const char *const osai_http_routes[] = {
-	"GET /search/",      "GET /search/{index}", "POST /search/{index}",
-	"POST /records",     "GET /records/{srn}",  "DELETE /records/{srn}",
-	"GET /health",       "GET /stats",          "GET /backends",
-	NULL};
+	"GET /search/",		"GET /search/{index}",
+	"POST /search/{index}", "POST /records",
+	"GET /records/{srn}",	"DELETE /records/{srn}",
+	"GET /health",		"GET /stats",
+	"GET /backends",	NULL
+};
 
 static void reply(struct osai_http_res *rs, int status, json_t *doc)
 {
@@ -93,7 +95,8 @@ static int utf8_valid(const unsigned char *s, size_t n)
 				return 0;
 			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		if ((len == 3 &&
+		     (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
 		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 			return 0;
 		i += len;
@@ -261,8 +264,8 @@ static void index_not_found(struct osai_http_res *rs, struct osai_service *s,
 	for (i = 0; i < s->n && pos + 70 < sizeof(list); i++)
 		pos += (size_t)snprintf(list + pos, sizeof(list) - pos, "%s%s",
 					i ? ", " : "", s->ix[i].cfg->name);
-	fail(rs, 404, "unknown_index", NULL,
-	     "no index \"%s\"; available: %s", name, *list ? list : "(none)");
+	fail(rs, 404, "unknown_index", NULL, "no index \"%s\"; available: %s",
+	     name, *list ? list : "(none)");
 }
 
 static void do_search(struct osai_router *r, struct osai_service *s,
@@ -294,7 +297,7 @@ static void route_search_get(struct osai_router *r, struct osai_service *s,
 			     const char *index, const char *query,
 			     struct osai_http_res *rs)
 {
-	struct osa_search q = {.limit = 20};
+	struct osa_search q = { .limit = 20 };
 	char *text, *lim, *off, *ef;
 	int bad = 0;
 	long long v;
@@ -318,8 +321,7 @@ static void route_search_get(struct osai_router *r, struct osai_service *s,
 		     "limit must be an integer from 1 to 100");
 	} else if (off && parse_int(off, 0, HTTP_MAX_OFFSET) < 0) {
 		fail(rs, 422, "invalid", "offset",
-		     "offset must be an integer from 0 to %d",
-		     HTTP_MAX_OFFSET);
+		     "offset must be an integer from 0 to %d", HTTP_MAX_OFFSET);
 	} else if (ef && parse_int(ef, 1, 65535) < 0) {
 		fail(rs, 422, "invalid", "ef_search",
 		     "ef_search must be an integer from 1 to 65535");
@@ -343,7 +345,7 @@ static void route_search_post(struct osai_router *r, struct osai_service *s,
 			      const char *index, const char *body, size_t len,
 			      struct osai_http_res *rs)
 {
-	struct osa_search q = {.limit = 20};
+	struct osa_search q = { .limit = 20 };
 	json_error_t je;
 	json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	json_t *v, *x;
@@ -367,8 +369,8 @@ static void route_search_post(struct osai_router *r, struct osai_service *s,
 		}
 		if (json_string_length(v) > r->max_query) {
 			fail(rs, 422, "invalid", "q",
-			     "q is %zu bytes; at most %zu", json_string_length(v),
-			     r->max_query);
+			     "q is %zu bytes; at most %zu",
+			     json_string_length(v), r->max_query);
 			goto out;
 		}
 		if (memchr(json_string_value(v), 0, json_string_length(v))) {
@@ -389,8 +391,7 @@ static void route_search_post(struct osai_router *r, struct osai_service *s,
 			fail(rs, 500, "internal", NULL, "out of memory");
 			goto out;
 		}
-		json_array_foreach(v, i, x)
-		{
+		json_array_foreach (v, i, x) {
 			if (!json_is_number(x)) {
 				fail(rs, 422, "invalid", "vector",
 				     "vector[%zu] is not a number", i);
@@ -402,7 +403,8 @@ static void route_search_post(struct osai_router *r, struct osai_service *s,
 		q.dim = json_array_size(v);
 	}
 	if (!q.text && !q.vector) {
-		fail(rs, 422, "invalid", "q", "give \"q\" (text) or \"vector\"");
+		fail(rs, 422, "invalid", "q",
+		     "give \"q\" (text) or \"vector\"");
 		goto out;
 	}
 	if ((v = json_object_get(doc, "limit"))) {
@@ -476,8 +478,7 @@ static int split_records(const char *body, size_t len, char ***docs,
 			fail(rs, 500, "internal", NULL, "out of memory");
 			return -1;
 		}
-		json_array_foreach(arr, k, x)
-		{
+		json_array_foreach (arr, k, x) {
 			d[k] = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY |
 						     JSON_PRESERVE_ORDER);
 			l[k] = d[k] ? strlen(d[k]) : 0;
@@ -490,7 +491,8 @@ static int split_records(const char *body, size_t len, char ***docs,
 					free(d[--m]);
 				free(d);
 				free(l);
-				fail(rs, 500, "internal", NULL, "out of memory");
+				fail(rs, 500, "internal", NULL,
+				     "out of memory");
 				return -1;
 			}
 	} else {
@@ -542,8 +544,9 @@ static int split_records(const char *body, size_t len, char ***docs,
 			if (one && json_is_object(one)) {
 				while (m)
 					free(d[--m]);
-				d[0] = json_dumps(one, JSON_COMPACT |
-							       JSON_PRESERVE_ORDER);
+				d[0] = json_dumps(one,
+						  JSON_COMPACT |
+							  JSON_PRESERVE_ORDER);
 				l[0] = d[0] ? strlen(d[0]) : 0;
 				m = 1;
 			}
@@ -560,7 +563,7 @@ static void route_records_post(struct osai_router *r, struct osai_service *s,
 			       const char *body, size_t len,
 			       struct osai_http_res *rs)
 {
-	struct osa_rejects rej = {0};
+	struct osa_rejects rej = { 0 };
 	struct osa_error err;
 	char **docs = NULL;
 	size_t *lens = NULL, n = 0, i;
@@ -585,11 +588,11 @@ static void route_records_post(struct osai_router *r, struct osai_service *s,
 		json_t *arr = json_array();
 
 		for (i = 0; i < rej.n; i++) {
-			json_t *o = json_pack("{s:I, s:s?}", "position",
-					      (json_int_t)rej.v[i].position,
-					      "message",
-					      rej.v[i].message ? rej.v[i].message
-							       : "rejected");
+			json_t *o = json_pack(
+				"{s:I, s:s?}", "position",
+				(json_int_t)rej.v[i].position, "message",
+				rej.v[i].message ? rej.v[i].message
+						 : "rejected");
 
 			if (o && rej.v[i].srn)
 				json_object_set_new(o, "srn",
@@ -604,9 +607,9 @@ static void route_records_post(struct osai_router *r, struct osai_service *s,
 		fail(rs, service_error_status(rc), service_error_code(rc), NULL,
 		     "%s", err.msg);
 	} else {
-		reply(rs, 200, json_pack("{s:I, s:I}", "accepted",
-					 (json_int_t)n, "lsn",
-					 (json_int_t)lsn));
+		reply(rs, 200,
+		      json_pack("{s:I, s:I}", "accepted", (json_int_t)n, "lsn",
+				(json_int_t)lsn));
 	}
 	osa_rejects_free(&rej);
 out:
@@ -653,8 +656,9 @@ static void route_record(struct osai_service *s, const char *method,
 		else if (!deleted)
 			fail(rs, 404, "not_found", NULL, "no record %s", srn);
 		else
-			reply(rs, 200, json_pack("{s:s, s:b}", "srn", srn,
-						 "deleted", 1));
+			reply(rs, 200,
+			      json_pack("{s:s, s:b}", "srn", srn, "deleted",
+					1));
 	}
 	free(srn);
 }
@@ -875,8 +879,8 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 
 char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 {
-	struct osai_http_req rq = {0};
-	struct osai_http_res rs = {0};
+	struct osai_http_req rq = { 0 };
+	struct osai_http_res rs = { 0 };
 	json_error_t je;
 	json_t *doc = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &je);
 	json_t *out = NULL, *body;
@@ -886,8 +890,7 @@ char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 	if (!doc || !json_is_object(doc) ||
 	    !(op = json_string_value(json_object_get(doc, "op")))) {
 		fail(&rs, 400, "bad_request", NULL,
-		     doc ? "expected {\"op\": ...}"
-			 : "malformed JSON: %s",
+		     doc ? "expected {\"op\": ...}" : "malformed JSON: %s",
 		     doc ? "" : je.text);
 		goto done;
 	}
@@ -914,15 +917,18 @@ char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 		rq.method = "POST";
 		uri = strdup("/records");
 		body = json_object_get(doc, "records");
-		bodytext = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)
-				: strdup("");
+		bodytext =
+			body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)
+			     : strdup("");
 	} else if (!strcmp(op, "get") || !strcmp(op, "delete")) {
-		const char *srn = json_string_value(json_object_get(doc, "srn"));
+		const char *srn =
+			json_string_value(json_object_get(doc, "srn"));
 		size_t i, k = 0;
 
 		rq.method = !strcmp(op, "get") ? "GET" : "DELETE";
 		if (!srn) {
-			fail(&rs, 422, "invalid", "srn", "%s needs \"srn\"", op);
+			fail(&rs, 422, "invalid", "srn", "%s needs \"srn\"",
+			     op);
 			goto done;
 		}
 		/* Percent-encode the srn into the path. */
@@ -938,8 +944,8 @@ char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 	} else if (!strcmp(op, "stats") || !strcmp(op, "health") ||
 		   !strcmp(op, "backends") || !strcmp(op, "indexes")) {
 		rq.method = "GET";
-		uri = strdup(!strcmp(op, "indexes") ? "/search/"
-			     : !strcmp(op, "stats") ? "/stats"
+		uri = strdup(!strcmp(op, "indexes")  ? "/search/"
+			     : !strcmp(op, "stats")  ? "/stats"
 			     : !strcmp(op, "health") ? "/health"
 						     : "/backends");
 	} else {

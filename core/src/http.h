@@ -15,18 +15,18 @@
 /* What the router needs of the running server. */
 struct osai_router {
 	struct osai_service *_Atomic svc; /* NULL while loading */
-	const char *api_key;  /* "" or NULL: writes need no key */
-	size_t max_body;      /* bytes */
-	size_t max_query;     /* bytes of q */
+	const char *api_key;		  /* "" or NULL: writes need no key */
+	size_t max_body;		  /* bytes */
+	size_t max_query;		  /* bytes of q */
 	atomic_int loading_done, loading_total; /* progress while loading */
 	char loading_index[64];
-	atomic_int stopping;  /* shutting down: 503 for new work */
+	atomic_int stopping; /* shutting down: 503 for new work */
 };
 
 struct osai_http_req {
 	const char *method;
-	const char *uri;          /* raw, with query string */
-	const char *auth;         /* Authorization header, or NULL */
+	const char *uri;	  /* raw, with query string */
+	const char *auth;	  /* Authorization header, or NULL */
 	const char *transfer_enc; /* Transfer-Encoding header, or NULL */
 	const char *content_len;  /* Content-Length header, or NULL */
 	const char *body;
@@ -35,7 +35,7 @@ struct osai_http_req {
 
 struct osai_http_res {
 	int status;
-	char *body;        /* malloc'd JSON text */
+	char *body;	   /* malloc'd JSON text */
 	const char *allow; /* Allow header for 405, or NULL */
 };
 

@@ -167,15 +167,15 @@ int osai_journal_open(const char *dir, int64_t map_size,
 {
 	struct osai_journal *j;
 	MDB_txn *txn;
-	MDB_val k = {6, "format"}, v;
+	MDB_val k = { 6, "format" }, v;
 	uint32_t format = OSAI_JOURNAL_FORMAT;
 	int rc;
 
 	*out = NULL;
 	if (mkdir(dir, 0755) && errno != EEXIST)
-		return osa_error_set(err, errno == ENOSPC ? OSA_ENOSPC : OSA_EIO,
-				     "journal %s: cannot create: %s", dir,
-				     strerror(errno));
+		return osa_error_set(
+			err, errno == ENOSPC ? OSA_ENOSPC : OSA_EIO,
+			"journal %s: cannot create: %s", dir, strerror(errno));
 	j = calloc(1, sizeof(*j));
 	if (!j || !(j->dir = strdup(dir))) {
 		free(j);
@@ -223,12 +223,13 @@ int osai_journal_open(const char *dir, int64_t map_size,
 			memcpy(&format, v.mv_data, sizeof(format));
 			if (format > OSAI_JOURNAL_FORMAT) {
 				mdb_txn_abort(txn);
-				osa_error_set(err, OSA_EVERSION,
-					      "journal %s was written by a newer "
-					      "osa (format %u; this one reads up "
-					      "to %u): upgrade osa, or restore "
-					      "a backup made by this version",
-					      dir, format, OSAI_JOURNAL_FORMAT);
+				osa_error_set(
+					err, OSA_EVERSION,
+					"journal %s was written by a newer "
+					"osa (format %u; this one reads up "
+					"to %u): upgrade osa, or restore "
+					"a backup made by this version",
+					dir, format, OSAI_JOURNAL_FORMAT);
 				osai_journal_close(j);
 				return OSA_EVERSION;
 			}
@@ -377,7 +378,7 @@ static void j_commit_group(struct osai_journal *j, struct jwrite *batch)
 				lsn++;
 		}
 		if (!rc) {
-			MDB_val k = {8, "last_lsn"}, v = {8, &lsn};
+			MDB_val k = { 8, "last_lsn" }, v = { 8, &lsn };
 
 			rc = mdb_put(txn, j->meta, &k, &v, 0);
 		}
@@ -462,8 +463,11 @@ int osai_journal_upsert(struct osai_journal *j, size_t n,
 			const size_t *lens, uint64_t *lsn,
 			struct osa_error *err)
 {
-	struct jwrite w = {.op = OSAI_OP_UPSERT, .n = n, .srns = srns,
-			   .docs = docs, .lens = lens};
+	struct jwrite w = { .op = OSAI_OP_UPSERT,
+			    .n = n,
+			    .srns = srns,
+			    .docs = docs,
+			    .lens = lens };
 	int rc;
 
 	*lsn = 0;
@@ -480,7 +484,7 @@ int osai_journal_delete(struct osai_journal *j, size_t n,
 			const char *const *srns, uint64_t *lsn, size_t *found,
 			struct osa_error *err)
 {
-	struct jwrite w = {.op = OSAI_OP_DELETE, .n = n, .srns = srns};
+	struct jwrite w = { .op = OSAI_OP_DELETE, .n = n, .srns = srns };
 	int rc;
 
 	*lsn = 0;
@@ -646,7 +650,7 @@ int osai_journal_scan_log(struct osai_journal *j, uint64_t after,
 	for (;;) {
 		MDB_txn *txn;
 		MDB_cursor *c;
-		MDB_val k = {8, &next}, v;
+		MDB_val k = { 8, &next }, v;
 		char **srns = NULL, **docs = NULL;
 		size_t *lens = NULL, n = 0, i;
 		uint64_t lsn;
@@ -867,7 +871,7 @@ static int j_put_state_fn(struct osai_journal *j, MDB_txn *txn, void *arg)
 {
 	struct j_state_arg *a = arg;
 	char key[80];
-	MDB_val k, v = {sizeof(*a->st), (void *)a->st};
+	MDB_val k, v = { sizeof(*a->st), (void *)a->st };
 
 	snprintf(key, sizeof(key), "index/%s", a->index);
 	k.mv_data = key;
@@ -878,7 +882,7 @@ static int j_put_state_fn(struct osai_journal *j, MDB_txn *txn, void *arg)
 int osai_journal_put_state(struct osai_journal *j, const char *index,
 			   const struct osai_istate *st, struct osa_error *err)
 {
-	struct j_state_arg a = {index, st};
+	struct j_state_arg a = { index, st };
 
 	return j_write_txn(j, j_put_state_fn, &a, "cannot save index state",
 			   err);

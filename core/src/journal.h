@@ -34,9 +34,9 @@ enum osai_change_op { OSAI_OP_UPSERT = 1, OSAI_OP_DELETE = 2 };
 
 /* Per-index state kept in `meta`. */
 struct osai_istate {
-	uint64_t applied_lsn;    /* highest LSN applied to the backend */
+	uint64_t applied_lsn;	 /* highest LSN applied to the backend */
 	uint64_t checkpoint_lsn; /* highest LSN the backend made durable */
-	uint64_t config_hash;    /* hash of what the index stores */
+	uint64_t config_hash;	 /* hash of what the index stores */
 };
 
 struct osai_journal;

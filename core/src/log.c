@@ -18,7 +18,7 @@
 static atomic_int log_level = OSA_LOG_INFO;
 static atomic_int log_format = OSAI_LOGFMT_TEXT;
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void osai_log_setup(int level, int format)
 {
@@ -73,9 +73,10 @@ void osa_log(enum osa_log_level level, const char *fmt, ...)
 		 tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
 	if (atomic_load_explicit(&log_format, memory_order_relaxed) ==
 	    OSAI_LOGFMT_JSON) {
-		pos = (size_t)snprintf(line, sizeof(line),
-				       "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"",
-				       ts, level_names[level]);
+		pos = (size_t)snprintf(
+			line, sizeof(line),
+			"{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
+			level_names[level]);
 		pos = log_json_escape(line, pos, sizeof(line) - 3, msg);
 		memcpy(line + pos, "\"}\n", 3);
 		pos += 3;

@@ -21,15 +21,15 @@
 
 /* Exit statuses of the `osa` command (sysexits.h values). */
 #define OSAI_EXIT_OK 0
-#define OSAI_EXIT_FAIL 1     /* the operation failed (e.g. rejected records) */
-#define OSAI_EXIT_USAGE 64   /* EX_USAGE: bad command line */
-#define OSAI_EXIT_DATAERR 65 /* EX_DATAERR: bad input data */
-#define OSAI_EXIT_NOINPUT 66 /* EX_NOINPUT: a file could not be opened */
-#define OSAI_EXIT_UNAVAIL 69 /* EX_UNAVAILABLE: a server or index is down */
+#define OSAI_EXIT_FAIL 1      /* the operation failed (e.g. rejected records) */
+#define OSAI_EXIT_USAGE 64    /* EX_USAGE: bad command line */
+#define OSAI_EXIT_DATAERR 65  /* EX_DATAERR: bad input data */
+#define OSAI_EXIT_NOINPUT 66  /* EX_NOINPUT: a file could not be opened */
+#define OSAI_EXIT_UNAVAIL 69  /* EX_UNAVAILABLE: a server or index is down */
 #define OSAI_EXIT_SOFTWARE 70 /* EX_SOFTWARE: internal error, bad plugin */
-#define OSAI_EXIT_IOERR 74   /* EX_IOERR */
+#define OSAI_EXIT_IOERR 74    /* EX_IOERR */
 #define OSAI_EXIT_TEMPFAIL 75 /* EX_TEMPFAIL: data dir busy */
-#define OSAI_EXIT_CONFIG 78  /* EX_CONFIG: the configuration is invalid */
+#define OSAI_EXIT_CONFIG 78   /* EX_CONFIG: the configuration is invalid */
 
 /* ---- registry (registry.c) ------------------------------------------- */
 
@@ -118,11 +118,11 @@ struct osai_tls_config {
 };
 
 struct osai_server_config {
-	char *listen;      /* "http://127.0.0.1:8080", "" disables HTTP */
-	char *nng;         /* "ipc:///tmp/osa.sock", "" or NULL disables */
-	char *api_key;     /* "" or NULL: writes need no key */
-	int64_t max_body;  /* bytes */
-	int max_query;     /* bytes of q */
+	char *listen;	  /* "http://127.0.0.1:8080", "" disables HTTP */
+	char *nng;	  /* "ipc:///tmp/osa.sock", "" or NULL disables */
+	char *api_key;	  /* "" or NULL: writes need no key */
+	int64_t max_body; /* bytes */
+	int max_query;	  /* bytes of q */
 	struct osai_tls_config tls;
 };
 
@@ -138,10 +138,10 @@ struct osai_checkpoint_config {
 };
 
 struct osai_journal_config {
-	int srn_format;            /* enum osai_srn_format */
-	int64_t max_record_bytes;  /* per record */
+	int srn_format;				  /* enum osai_srn_format */
+	int64_t max_record_bytes;		  /* per record */
 	struct osai_checkpoint_config checkpoint; /* `checkpoint_interval` */
-	int64_t map_size;          /* initial LMDB map size, grows by itself */
+	int64_t map_size; /* initial LMDB map size, grows by itself */
 };
 
 /* The top-level settings (everything but `indexes`). */
@@ -163,7 +163,7 @@ struct osai_index_config {
 };
 
 struct osai_config {
-	char *file;   /* path as given, or "<string>" */
+	char *file;    /* path as given, or "<string>" */
 	char *basedir; /* directory relative paths resolve against */
 	struct osai_core_config core;
 	size_t n_indexes;
@@ -201,8 +201,7 @@ size_t osai_edit_distance(const char *a, const char *b);
  * a prefix of 3 or more characters counts as close: "warn" for "warning"),
  * else NULL.  `cands` has `n` entries; NULL entries are skipped.
  */
-const char *osai_suggest(const char *typed, const char *const *cands,
-			 size_t n);
+const char *osai_suggest(const char *typed, const char *const *cands, size_t n);
 
 /* libconfig's setting (struct config_setting_t of <libconfig.h>). */
 struct config_setting_t;
@@ -216,7 +215,7 @@ struct osai_schema_ctx {
 	struct osai_diags *diags;
 	const char *file;    /* name of the text that was parsed */
 	const char *basedir; /* relative paths resolve against it; NULL: kept */
-	bool oom;            /* set when an allocation failed */
+	bool oom;	     /* set when an allocation failed */
 };
 
 /*

@@ -23,9 +23,9 @@
 #include "osai.h"
 
 struct osa_record {
-	json_t *root;  /* the object */
-	char *srn;     /* points into the same allocation */
-	char *json;    /* compact text, NUL-terminated, same allocation */
+	json_t *root; /* the object */
+	char *srn;    /* points into the same allocation */
+	char *json;   /* compact text, NUL-terminated, same allocation */
 	size_t json_len;
 };
 
@@ -215,8 +215,8 @@ int osa_record_parse(const char *json, size_t len, const char *srn,
 	size = sizeof(*rec) + idlen + 1;
 	if (len > SIZE_MAX - size - 1) {
 		json_decref(root);
-		return osa_error_set(err, OSA_ENOMEM,
-				     "record %s: too large", id);
+		return osa_error_set(err, OSA_ENOMEM, "record %s: too large",
+				     id);
 	}
 	rec = malloc(size + len + 1);
 	if (!rec) {
@@ -441,7 +441,7 @@ int osa_record_render(const struct osa_record *rec, const char *tmpl,
 		      char **out, size_t *len, struct osa_error *err)
 {
 	const char *srn = osa_record_srn(rec), *p, *lit;
-	struct rec_buf b = {0};
+	struct rec_buf b = { 0 };
 
 	if (!out)
 		return osa_error_set(err, OSA_EINVAL, "render: no output");

@@ -32,7 +32,7 @@ static struct {
 	size_t n_backends;
 	const struct osa_embedder **embedders;
 	size_t n_embedders;
-} reg = {.once = PTHREAD_ONCE_INIT};
+} reg = { .once = PTHREAD_ONCE_INIT };
 
 /* Append a formatted problem to err->msg ("; "-separated). */
 static void reg_problem(struct osa_error *err, int code, const char *fmt, ...)
@@ -107,7 +107,8 @@ static int reg_check_header(const char *kind, const char *name, unsigned abi,
 		reg_problem(err, OSA_EABI,
 			    "%s \"%s\": descriptor is %u bytes, ABI %u.0 needs "
 			    "at least %zu: rebuild the plugin against this SDK",
-			    kind, name, size, OSA_ABI_MAJOR(want_abi), min_size);
+			    kind, name, size, OSA_ABI_MAJOR(want_abi),
+			    min_size);
 		return -1;
 	}
 	return 0;
@@ -172,16 +173,18 @@ int osai_registry_check(const struct osa_backend **b, size_t nb,
 		qsort(e, ne, sizeof(*e), cmp_embedder);
 	for (i = 1; i < nb; i++)
 		if (!strcmp(b[i - 1]->name, b[i]->name))
-			reg_problem(err, OSA_EEXIST,
-				    "backend \"%s\" is registered twice: remove "
-				    "one of the two packages from the build",
-				    b[i]->name);
+			reg_problem(
+				err, OSA_EEXIST,
+				"backend \"%s\" is registered twice: remove "
+				"one of the two packages from the build",
+				b[i]->name);
 	for (i = 1; i < ne; i++)
 		if (!strcmp(e[i - 1]->name, e[i]->name))
-			reg_problem(err, OSA_EEXIST,
-				    "embedder \"%s\" is registered twice: remove "
-				    "one of the two packages from the build",
-				    e[i]->name);
+			reg_problem(
+				err, OSA_EEXIST,
+				"embedder \"%s\" is registered twice: remove "
+				"one of the two packages from the build",
+				e[i]->name);
 	return err->code;
 }
 
@@ -203,7 +206,8 @@ static void reg_init_once(void)
 	/* A NULL slot can only come from a foreign object in the section. */
 	for (i = 0; i < nb; i++)
 		if (__start_osa_backends[i])
-			reg.backends[reg.n_backends++] = __start_osa_backends[i];
+			reg.backends[reg.n_backends++] =
+				__start_osa_backends[i];
 	for (i = 0; i < ne; i++)
 		if (__start_osa_embedders[i])
 			reg.embedders[reg.n_embedders++] =

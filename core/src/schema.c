@@ -956,10 +956,9 @@ static bool fill_group(struct osai_schema_ctx *ctx, const struct osa_schema *s,
 	}
 	/* Rules across fields, once the struct is whole. */
 	if (intact && !quiet && !ctx->oom && s->check) {
-		struct osa_check chk = {.ctx = ctx,
-					.path = path,
-					.group = grp,
-					.parent = where};
+		struct osa_check chk = {
+			.ctx = ctx, .path = path, .group = grp, .parent = where
+		};
 
 		s->check(cfg, &chk);
 	}
@@ -1190,8 +1189,8 @@ char *osai_config_widen_ints(const char *text)
 int osa_schema_parse(const struct osa_schema *schema, const char *text,
 		     void **out, char **report, struct osa_error *err)
 {
-	struct osai_diags d = {0};
-	struct osai_schema_ctx ctx = {.diags = &d, .file = "<string>"};
+	struct osai_diags d = { 0 };
+	struct osai_schema_ctx ctx = { .diags = &d, .file = "<string>" };
 	char *wide, *all, *nl;
 	void *cfg = NULL;
 	config_t lc;

@@ -686,7 +686,7 @@ static void show_row(void *ctx, const char *key, const struct osa_field *f)
 
 int osai_schema_show(const struct osa_backend *b, bool json, FILE *out)
 {
-	struct show_table t = {.out = out, .w = {3, 4, 7, 13}};
+	struct show_table t = { .out = out, .w = { 3, 4, 7, 13 } };
 	const struct osa_field *f;
 	bool bad = false;
 	json_t *root, *fields;

@@ -57,7 +57,7 @@ static double mono(void)
 /* A request whose body is being read. */
 struct http_pending {
 	nng_aio *parent; /* the handler's aio: finished with the response */
-	nng_aio *read;   /* reads the body */
+	nng_aio *read;	 /* reads the body */
 	nng_http_req *req;
 	struct osai_router *r;
 	char *body;
@@ -66,12 +66,12 @@ struct http_pending {
 };
 
 /* Route the request and finish the handler's aio with the response. */
-static void http_respond(nng_aio *aio, nng_http_req *req,
-			 struct osai_router *r, const char *body, size_t blen,
-			 size_t claimed, double t0)
+static void http_respond(nng_aio *aio, nng_http_req *req, struct osai_router *r,
+			 const char *body, size_t blen, size_t claimed,
+			 double t0)
 {
-	struct osai_http_req rq = {0};
-	struct osai_http_res rs = {0};
+	struct osai_http_req rq = { 0 };
+	struct osai_http_res rs = { 0 };
 	nng_http_res *res;
 	char path[256];
 	const char *q;
@@ -207,8 +207,9 @@ static void *rep_worker(void *arg)
 			free(reply);
 			continue;
 		}
-		osa_log(OSA_LOG_INFO, "nng op_bytes=%zu reply_bytes=%zu "
-				      "dur_ms=%.2f",
+		osa_log(OSA_LOG_INFO,
+			"nng op_bytes=%zu reply_bytes=%zu "
+			"dur_ms=%.2f",
 			nng_msg_len(msg), strlen(reply), (mono() - t0) * 1000);
 		free(reply);
 		nng_aio_set_msg(aio, msg);
@@ -289,10 +290,9 @@ static int start_http(struct server *sv, const struct osai_config *cfg,
 		free(cert);
 		free(key);
 		if (rv)
-			return osa_error_set(err, OSA_ECONFIG,
-					     "server.tls (%s, %s): %s",
-					     sc->tls.cert, sc->tls.key,
-					     nng_strerror(rv));
+			return osa_error_set(
+				err, OSA_ECONFIG, "server.tls (%s, %s): %s",
+				sc->tls.cert, sc->tls.key, nng_strerror(rv));
 #else
 		return osa_error_set(err, OSA_ECONFIG,
 				     "server.listen is https:// but this osa "
@@ -344,8 +344,8 @@ static int start_rep(struct server *sv, const struct osai_config *cfg,
 		rv = nng_listen(sv->rep, url, NULL, 0);
 	}
 	if (rv)
-		return osa_error_set(err, OSA_EIO, "server.nng \"%s\": %s",
-				     url, nng_strerror(rv));
+		return osa_error_set(err, OSA_EIO, "server.nng \"%s\": %s", url,
+				     nng_strerror(rv));
 	for (i = 0; i < REP_WORKERS; i++)
 		if (!pthread_create(&sv->rep_threads[i], NULL, rep_worker, sv))
 			sv->n_rep_threads++;
@@ -366,7 +366,7 @@ static void loading_progress(void *ctx, const char *index, uint64_t done,
 
 static void reload(struct server *sv, const char *path)
 {
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg;
 	size_t i;
 
@@ -380,8 +380,9 @@ static void reload(struct server *sv, const char *path)
 			osa_log(OSA_LOG_ERROR, "%s:%d: %s: %s",
 				d.v[i].file ? d.v[i].file : path, d.v[i].line,
 				d.v[i].path ? d.v[i].path : "", d.v[i].msg);
-		osa_log(OSA_LOG_ERROR, "SIGHUP: %s has %zu error(s); keeping "
-				       "the old configuration",
+		osa_log(OSA_LOG_ERROR,
+			"SIGHUP: %s has %zu error(s); keeping "
+			"the old configuration",
 			path, d.n);
 		osai_diags_free(&d);
 		return;
@@ -396,18 +397,19 @@ static void reload(struct server *sv, const char *path)
 	sv->reloaded[sv->n_reloaded++] = cfg;
 	osai_log_setup(cfg->core.logging.level, cfg->core.logging.format);
 	sv->router.api_key = cfg->core.server.api_key;
-	osa_log(OSA_LOG_INFO, "SIGHUP: reloaded %s (logging and api_key "
-			      "applied; index, listen and data_dir changes "
-			      "need a restart)",
+	osa_log(OSA_LOG_INFO,
+		"SIGHUP: reloaded %s (logging and api_key "
+		"applied; index, listen and data_dir changes "
+		"need a restart)",
 		path);
 }
 
 int osai_serve(struct osai_config *cfg, const char *config_path)
 {
 	struct server sv;
-	struct osa_open_options opt = {loading_progress, &sv};
+	struct osa_open_options opt = { loading_progress, &sv };
 	struct osai_service *svc = NULL;
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	sigset_t set;
 	int rc, i, sig;
 
@@ -422,7 +424,8 @@ int osai_serve(struct osai_config *cfg, const char *config_path)
 		/* Many concurrent connections need many descriptors. */
 		struct rlimit rl;
 
-		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		if (!getrlimit(RLIMIT_NOFILE, &rl) &&
+		    rl.rlim_cur < rl.rlim_max) {
 			rl.rlim_cur = rl.rlim_max;
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
@@ -447,7 +450,7 @@ int osai_serve(struct osai_config *cfg, const char *config_path)
 	atomic_store(&sv.router.svc, svc);
 	osa_log(OSA_LOG_INFO, "ready indexes=%zu", svc->n);
 	for (;;) {
-		struct timespec one = {1, 0};
+		struct timespec one = { 1, 0 };
 
 		sig = sigtimedwait(&set, NULL, &one);
 		if (sig == SIGINT || sig == SIGTERM) {

@@ -39,8 +39,8 @@
 #include "service.h"
 #include "srn.h"
 
-static const char *const svc_state_names[] = {"loading", "ready", "degraded",
-					      "rebuilding"};
+static const char *const svc_state_names[] = { "loading", "ready", "degraded",
+					       "rebuilding" };
 
 const char *osai_index_state_name(int state)
 {
@@ -154,7 +154,8 @@ static int svc_mkdirs(const char *path, struct osa_error *err)
 	size_t i, n = strlen(path);
 
 	if (n >= sizeof(buf))
-		return osa_error_set(err, OSA_EINVAL, "path too long: %s", path);
+		return osa_error_set(err, OSA_EINVAL, "path too long: %s",
+				     path);
 	memcpy(buf, path, n + 1);
 	for (i = 1; i <= n; i++) {
 		if (buf[i] != '/' && buf[i] != '\0')
@@ -202,14 +203,13 @@ static int svc_lock_dir(struct osai_service *s, struct osa_error *err)
 	snprintf(path, sizeof(path), "%s/LOCK", s->data_dir);
 	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (s->lock_fd < 0)
-		return osa_error_set(err,
-				     errno == ENOSPC ? OSA_ENOSPC : OSA_EIO,
-				     "cannot open %s: %s%s", path,
-				     strerror(errno),
-				     errno == EACCES || errno == EROFS
-					     ? " (is the data directory "
-					       "writable by this user?)"
-					     : "");
+		return osa_error_set(
+			err, errno == ENOSPC ? OSA_ENOSPC : OSA_EIO,
+			"cannot open %s: %s%s", path, strerror(errno),
+			errno == EACCES || errno == EROFS
+				? " (is the data directory "
+				  "writable by this user?)"
+				: "");
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
 		n = pread(s->lock_fd, pid, sizeof(pid) - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
@@ -223,7 +223,8 @@ static int svc_lock_dir(struct osai_service *s, struct osa_error *err)
 				     s->data_dir, *pid ? pid : "(unknown)");
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(s->lock_fd, 0) || pwrite(s->lock_fd, pid, (size_t)n, 0) < 0)
+	if (ftruncate(s->lock_fd, 0) ||
+	    pwrite(s->lock_fd, pid, (size_t)n, 0) < 0)
 		osa_log(OSA_LOG_WARN, "cannot write pid to %s: %s", path,
 			strerror(errno));
 	return 0;
@@ -289,8 +290,8 @@ static int svc_apply_docs(struct svc_index *ix, size_t n,
 			m++;
 	}
 	if (!rc)
-		rc = svc_apply_upsert(ix, (const struct osa_record *const *)recs,
-				      m, err);
+		rc = svc_apply_upsert(
+			ix, (const struct osa_record *const *)recs, m, err);
 	for (i = 0; i < m; i++)
 		osa_record_free(recs[i]);
 	free(recs);
@@ -367,13 +368,12 @@ static int svc_catch_up_locked(struct osai_service *s, struct svc_index *ix,
 			       const struct osa_record *const *own,
 			       size_t own_n)
 {
-	struct osa_error err = {0};
-	struct svc_replay r = {ix, own_lsn, own, own_n, &err, UINT64_MAX};
+	struct osa_error err = { 0 };
+	struct svc_replay r = { ix, own_lsn, own, own_n, &err, UINT64_MAX };
 	uint64_t last = 0;
 	int rc;
 
-	if (!ix->be || ix->state == SVC_DEGRADED ||
-	    ix->state == SVC_LOADING)
+	if (!ix->be || ix->state == SVC_DEGRADED || ix->state == SVC_LOADING)
 		return 0;
 	osai_journal_stats(s->journal, NULL, &last, NULL, NULL);
 	if (ix->applied >= last)
@@ -385,8 +385,10 @@ static int svc_catch_up_locked(struct osai_service *s, struct svc_index *ix,
 		svc_degrade(ix, &err);
 		return rc;
 	}
-	if (ix->ops_since_ckpt >= (uint64_t)s->cfg->core.journal.checkpoint.ops ||
-	    svc_now() - ix->last_ckpt >= s->cfg->core.journal.checkpoint.seconds) {
+	if (ix->ops_since_ckpt >=
+		    (uint64_t)s->cfg->core.journal.checkpoint.ops ||
+	    svc_now() - ix->last_ckpt >=
+		    s->cfg->core.journal.checkpoint.seconds) {
 		svc_checkpoint_locked(s, ix, &err);
 		svc_trim(s);
 	}
@@ -446,9 +448,9 @@ static int svc_rebuild_locked(struct osai_service *s, struct svc_index *ix,
 			      void *pctx, struct osa_error *err)
 {
 	const struct osa_backend *b = ix->cfg->backend;
-	struct osa_backend_args args = {ix->cfg->name, ix->cfg->config,
-					ix->dir};
-	struct svc_rebuild r = {ix, err, 0, 0, progress, pctx};
+	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
+					 ix->dir };
+	struct svc_rebuild r = { ix, err, 0, 0, progress, pctx };
 	uint64_t start_lsn = 0, lsn;
 	double t0 = svc_now();
 	int rc;
@@ -530,10 +532,10 @@ static int svc_open_index(struct osai_service *s, struct svc_index *ix,
 			  osa_progress_fn progress, void *pctx)
 {
 	const struct osa_backend *b = ix->cfg->backend;
-	struct osa_backend_args args = {ix->cfg->name, ix->cfg->config,
-					ix->dir};
-	struct osai_istate st = {0};
-	struct osa_error err = {0};
+	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
+					 ix->dir };
+	struct osai_istate st = { 0 };
+	struct osa_error err = { 0 };
 	uint64_t lsn = 0, last = 0, nlog = 0;
 	int have_state, rc;
 
@@ -544,8 +546,8 @@ static int svc_open_index(struct osai_service *s, struct svc_index *ix,
 		return err.code;
 	}
 	svc_clean_tmp(ix->dir);
-	have_state = !osai_journal_get_state(s->journal, ix->cfg->name, &st,
-					     NULL);
+	have_state =
+		!osai_journal_get_state(s->journal, ix->cfg->name, &st, NULL);
 	if (have_state && st.config_hash != ix->hash) {
 		rc = svc_rebuild_locked(s, ix,
 					"its configuration changed what it "
@@ -676,12 +678,12 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 				   strlen(ic->backend->name) + 1);
 		ix->hash = svc_hash_fields(ic->backend->schema, ic->config, 0,
 					   ix->hash);
-		ix->vector_field = svc_find_string(ic->backend->schema,
-						   ic->config, "embedding",
-						   "vector_field");
+		ix->vector_field =
+			svc_find_string(ic->backend->schema, ic->config,
+					"embedding", "vector_field");
 		ix->last_ckpt = svc_now();
-		if (asprintf(&ix->dir, "%s/indexes/%s", s->data_dir,
-			     ic->name) < 0) {
+		if (asprintf(&ix->dir, "%s/indexes/%s", s->data_dir, ic->name) <
+		    0) {
 			ix->dir = NULL;
 			osai_service_close(s);
 			return osa_error_set(err, OSA_ENOMEM, "out of memory");
@@ -733,8 +735,7 @@ void osai_service_close(struct osai_service *s)
 	free(s);
 }
 
-static int svc_config_error(struct osai_diags *d, int rc,
-			    struct osa_error *err)
+static int svc_config_error(struct osai_diags *d, int rc, struct osa_error *err)
 {
 	char *all = osai_diags_join(d);
 
@@ -748,7 +749,7 @@ static int svc_config_error(struct osai_diags *d, int rc,
 int osa_open_file(const char *path, const struct osa_open_options *opt,
 		  struct osa_db **out, struct osa_error *err)
 {
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg;
 	int rc;
 
@@ -764,7 +765,7 @@ int osa_open_string(const char *config, const char *basedir,
 		    const struct osa_open_options *opt, struct osa_db **out,
 		    struct osa_error *err)
 {
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg;
 	int rc;
 
@@ -806,7 +807,8 @@ void osa_rejects_free(struct osa_rejects *r)
 }
 
 static void svc_reject(struct osa_rejects *r, size_t pos, const char *srn,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		       const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static void svc_reject(struct osa_rejects *r, size_t pos, const char *srn,
 		       const char *fmt, ...)
@@ -885,12 +887,13 @@ int osa_ingest(struct osa_db *db, const char *const *docs, const size_t *lens,
 		char why[256];
 
 		if ((int64_t)lens[i] > s->cfg->core.journal.max_record_bytes) {
-			svc_reject(rejects, i, NULL,
-				   "record of %zu bytes is over max_record_bytes "
-				   "(%lld)",
-				   lens[i],
-				   (long long)s->cfg->core.journal
-					   .max_record_bytes);
+			svc_reject(
+				rejects, i, NULL,
+				"record of %zu bytes is over max_record_bytes "
+				"(%lld)",
+				lens[i],
+				(long long)
+					s->cfg->core.journal.max_record_bytes);
 			bad++;
 			continue;
 		}
@@ -901,8 +904,8 @@ int osa_ingest(struct osa_db *db, const char *const *docs, const size_t *lens,
 		}
 		srns[i] = osa_record_srn(recs[i]);
 		if (osai_srn_check(srns[i], any, why, sizeof(why))) {
-			svc_reject(rejects, i, srns[i], "invalid srn \"%s\": %s%s",
-				   srns[i], why,
+			svc_reject(rejects, i, srns[i],
+				   "invalid srn \"%s\": %s%s", srns[i], why,
 				   any ? "" : " (or set srn_format = \"any\")");
 			bad++;
 			continue;
@@ -1021,8 +1024,8 @@ int osa_search(struct osa_db *db, const struct osa_search *q,
 {
 	struct osai_service *s = (struct osai_service *)db;
 	struct svc_index *ix;
-	struct osa_query bq = {0};
-	struct osa_hits hits = {0};
+	struct osa_query bq = { 0 };
+	struct osa_hits hits = { 0 };
 	struct osa_results *r;
 	const char **srns = NULL;
 	char **docs = NULL;
@@ -1116,15 +1119,15 @@ json_t *osai_results_json(const char *query, const char *index,
 	for (i = 0; i < r->n; i++) {
 		json_t *meta = json_loads(r->v[i].metadata, 0, NULL);
 
-		json_array_append_new(arr,
-				      json_pack("{s:s, s:f, s:o}", "srn",
-						r->v[i].srn, "score",
-						r->v[i].score, "metadata",
-						meta ? meta : json_object()));
+		json_array_append_new(
+			arr, json_pack("{s:s, s:f, s:o}", "srn", r->v[i].srn,
+				       "score", r->v[i].score, "metadata",
+				       meta ? meta : json_object()));
 	}
-	doc = json_pack("{s:s, s:s, s:I, s:b, s:o}", "query", query ? query : "",
-			"index", index, "total", (json_int_t)r->total,
-			"has_more", r->has_more, "results", arr);
+	doc = json_pack("{s:s, s:s, s:I, s:b, s:o}", "query",
+			query ? query : "", "index", index, "total",
+			(json_int_t)r->total, "has_more", r->has_more,
+			"results", arr);
 	return doc;
 }
 
@@ -1144,7 +1147,7 @@ static json_t *svc_index_json(struct svc_index *ix, int health)
 		      (json_int_t)ix->applied, "checkpoint_lsn",
 		      (json_int_t)ix->checkpointed);
 	if (o && health && ix->be && ix->cfg->backend->health) {
-		struct osa_error e = {0};
+		struct osa_error e = { 0 };
 
 		if (ix->cfg->backend->health(ix->be, &e))
 			json_object_set_new(o, "problem", json_string(e.msg));

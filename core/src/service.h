@@ -15,19 +15,19 @@ enum { SVC_LOADING = 0, SVC_READY, SVC_DEGRADED, SVC_REBUILDING };
 struct svc_index {
 	const struct osai_index_config *cfg;
 	char *dir;
-	void *be;               /* backend instance, NULL when closed */
-	int state;              /* SVC_* */
-	char why[512];          /* reason when degraded */
-	char quarantined[4400];  /* where unreadable data went, or "" */
-	uint64_t applied;       /* highest LSN applied */
-	uint64_t checkpointed;  /* highest LSN checkpointed */
-	uint64_t hash;          /* hash of the stored-affecting config */
+	void *be;		/* backend instance, NULL when closed */
+	int state;		/* SVC_* */
+	char why[512];		/* reason when degraded */
+	char quarantined[4400]; /* where unreadable data went, or "" */
+	uint64_t applied;	/* highest LSN applied */
+	uint64_t checkpointed;	/* highest LSN checkpointed */
+	uint64_t hash;		/* hash of the stored-affecting config */
 	uint64_t ops_since_ckpt;
-	uint64_t skipped;       /* records this index could not take */
+	uint64_t skipped; /* records this index could not take */
 	double last_ckpt, last_retry;
 	const char *vector_field; /* left out of metadata, or NULL */
-	pthread_mutex_t wlock;    /* serialises writes to the backend */
-	pthread_rwlock_t life;    /* queries (shared) vs reopen (exclusive) */
+	pthread_mutex_t wlock;	  /* serialises writes to the backend */
+	pthread_rwlock_t life;	  /* queries (shared) vs reopen (exclusive) */
 };
 
 struct osai_service {

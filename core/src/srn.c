@@ -37,16 +37,18 @@ static const char *srn_domain(const char *p, const char *end, char *why,
 		while (p < end && *p != '.')
 			p++;
 		if (p - l < 1 || p - l > 63 || l[0] == '-' || p[-1] == '-') {
-			snprintf(why, n, "domain label \"%.*s\" is not a DNS "
-					 "label (1 to 63 of a-z, 0-9, -; no "
-					 "leading or trailing -)",
+			snprintf(why, n,
+				 "domain label \"%.*s\" is not a DNS "
+				 "label (1 to 63 of a-z, 0-9, -; no "
+				 "leading or trailing -)",
 				 (int)(p - l), l);
 			return NULL;
 		}
 		for (; l < p; l++)
 			if (!srn_lower_alnum(*l) && *l != '-') {
-				snprintf(why, n, "domain has '%c': use "
-						 "lower-case a-z, 0-9, - and .",
+				snprintf(why, n,
+					 "domain has '%c': use "
+					 "lower-case a-z, 0-9, - and .",
 					 *l);
 				return NULL;
 			}
@@ -55,8 +57,9 @@ static const char *srn_domain(const char *p, const char *end, char *why,
 			p++;
 	}
 	if (labels < 2 || end - start > 253 || end[-1] == '.') {
-		snprintf(why, n, "domain \"%.*s\" is not a DNS name like "
-				 "example.org",
+		snprintf(why, n,
+			 "domain \"%.*s\" is not a DNS name like "
+			 "example.org",
 			 (int)(end - start), start);
 		return NULL;
 	}
@@ -103,21 +106,23 @@ static int srn_version(const char *v, char *why, size_t n)
 		goto bad;
 	return 0;
 bad:
-	snprintf(why, n, "version \"%s\" is neither a positive integer nor a "
-			 "semver like 1.2.3",
+	snprintf(why, n,
+		 "version \"%s\" is neither a positive integer nor a "
+		 "semver like 1.2.3",
 		 v);
 	return -1;
 }
 
 int osai_srn_check(const char *srn, int any, char *why, size_t n)
 {
-	static const char *const types[] = {"rec",  "dep", "schema", "vocab",
-					    "snap", "evt", "val",    NULL};
+	static const char *const types[] = { "rec",  "dep", "schema", "vocab",
+					     "snap", "evt", "val",    NULL };
 	size_t len = strlen(srn), i;
 	const char *p, *dom, *type, *id, *at;
 
 	if (len == 0 || len > 512) {
-		snprintf(why, n, "an srn has 1 to 512 bytes, this one %zu", len);
+		snprintf(why, n, "an srn has 1 to 512 bytes, this one %zu",
+			 len);
 		return -1;
 	}
 	if (any) {
@@ -125,8 +130,9 @@ int osai_srn_check(const char *srn, int any, char *why, size_t n)
 			unsigned char c = (unsigned char)srn[i];
 
 			if (c < 0x20 || c == 0x7f) {
-				snprintf(why, n, "control character 0x%02x at "
-						 "byte %zu",
+				snprintf(why, n,
+					 "control character 0x%02x at "
+					 "byte %zu",
 					 c, i);
 				return -1;
 			}
@@ -134,8 +140,9 @@ int osai_srn_check(const char *srn, int any, char *why, size_t n)
 		return 0; /* UTF-8 validity is checked with the document */
 	}
 	if (strncmp(srn, "urn:osa:", 8)) {
-		snprintf(why, n, "expected urn:osa:<domain>:<type>:<id>"
-				 "[@<version>]");
+		snprintf(why, n,
+			 "expected urn:osa:<domain>:<type>:<id>"
+			 "[@<version>]");
 		return -1;
 	}
 	dom = srn + 8;
@@ -157,8 +164,9 @@ int osai_srn_check(const char *srn, int any, char *why, size_t n)
 		    !strncmp(type, types[i], (size_t)(p - type)))
 			break;
 	if (!types[i]) {
-		snprintf(why, n, "type \"%.*s\" is not one of rec, dep, schema, "
-				 "vocab, snap, evt, val",
+		snprintf(why, n,
+			 "type \"%.*s\" is not one of rec, dep, schema, "
+			 "vocab, snap, evt, val",
 			 (int)(p - type), type);
 		return -1;
 	}
@@ -166,15 +174,16 @@ int osai_srn_check(const char *srn, int any, char *why, size_t n)
 	at = strchr(id, '@');
 	p = at ? at : srn + len;
 	if (p - id < 3 || p - id > 64) {
-		snprintf(why, n, "local id \"%.*s\" must have 3 to 64 of a-z, "
-				 "0-9 and -",
+		snprintf(why, n,
+			 "local id \"%.*s\" must have 3 to 64 of a-z, "
+			 "0-9 and -",
 			 (int)(p - id), id);
 		return -1;
 	}
 	for (; id < p; id++)
 		if (!srn_lower_alnum(*id) && *id != '-') {
-			snprintf(why, n, "local id has '%c': use a-z, 0-9 and -",
-				 *id);
+			snprintf(why, n,
+				 "local id has '%c': use a-z, 0-9 and -", *id);
 			return -1;
 		}
 	if (at && srn_version(at + 1, why, n))

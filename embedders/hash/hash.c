@@ -84,19 +84,20 @@
 #define HASH_STOP_MAXLEN 7
 
 static const char *const hash_stop_words[] = {
-	"a",     "about", "after", "all",   "also",  "an",    "and",   "any",
-	"are",   "as",    "at",    "be",    "been",  "but",   "by",    "can",
-	"could", "do",    "for",   "from",  "had",   "has",   "have",  "how",
-	"if",    "in",    "into",  "is",    "it",    "its",   "may",   "more",
-	"no",    "not",   "of",    "on",    "or",    "our",   "such",  "than",
-	"that",  "the",   "their", "then",  "there", "these", "they",  "this",
-	"those", "to",    "was",   "we",    "were",  "what",  "when",  "which",
-	"while", "who",   "will",  "with",  "would", NULL};
+	"a",	 "about", "after", "all",  "also",  "an",    "and",  "any",
+	"are",	 "as",	  "at",	   "be",   "been",  "but",   "by",   "can",
+	"could", "do",	  "for",   "from", "had",   "has",   "have", "how",
+	"if",	 "in",	  "into",  "is",   "it",    "its",   "may",  "more",
+	"no",	 "not",	  "of",	   "on",   "or",    "our",   "such", "than",
+	"that",	 "the",	  "their", "then", "there", "these", "they", "this",
+	"those", "to",	  "was",   "we",   "were",  "what",  "when", "which",
+	"while", "who",	  "will",  "with", "would", NULL
+};
 
 struct hash {
 	uint32_t dim;
 	struct osa_embedding_config cfg; /* private copy */
-	uint64_t stop[HASH_STOP_SLOTS];  /* stop words' states; 0: free slot */
+	uint64_t stop[HASH_STOP_SLOTS];	 /* stop words' states; 0: free slot */
 	char desc[128];
 };
 
@@ -106,12 +107,12 @@ struct hash {
  */
 struct hash_word {
 	unsigned char buf[HASH_WORD_MAX + 2];
-	size_t nb;       /* bytes in buf (the leading "<" included) */
-	size_t ncp;      /* code points in buf (the leading "<" included) */
-	size_t len;      /* bytes of the whole word, however long */
-	uint64_t h;      /* FNV-1a state over the whole word */
-	int full;        /* buf stopped taking code points */
-	int digits;      /* only ASCII digits so far */
+	size_t nb;  /* bytes in buf (the leading "<" included) */
+	size_t ncp; /* code points in buf (the leading "<" included) */
+	size_t len; /* bytes of the whole word, however long */
+	uint64_t h; /* FNV-1a state over the whole word */
+	int full;   /* buf stopped taking code points */
+	int digits; /* only ASCII digits so far */
 };
 
 /* What one embedding call accumulates. */
@@ -119,7 +120,7 @@ struct hash_acc {
 	float *out;
 	uint32_t dim;
 	size_t words;
-	uint64_t prev;   /* state of the previous non-stop word */
+	uint64_t prev; /* state of the previous non-stop word */
 	int have_prev;
 };
 
@@ -403,8 +404,7 @@ static inline void hash_word_byte(struct hash_word *w, unsigned char c)
 }
 
 /* Append the folded code point whose UTF-8 is u[0..n). */
-static void hash_word_add(struct hash_word *w, const unsigned char *u,
-			  size_t n)
+static void hash_word_add(struct hash_word *w, const unsigned char *u, size_t n)
 {
 	w->h = hash_fnv(w->h, u, n);
 	w->len += n;
@@ -528,7 +528,7 @@ static int hash_text(const struct hash *hs, const char *text, size_t len,
 		     float *out)
 {
 	const unsigned char *s = (const unsigned char *)text;
-	struct hash_acc a = {.out = out, .dim = hs->dim};
+	struct hash_acc a = { .out = out, .dim = hs->dim };
 	struct hash_word w;
 	int in_word = 0;
 	size_t i = 0;
@@ -572,7 +572,7 @@ static int hash_text(const struct hash *hs, const char *text, size_t len,
 			continue;
 		}
 		i += adv - 1;
-sep:
+	sep:
 		if (in_word) {
 			hash_word_end(hs, &w, &a);
 			in_word = 0;
@@ -748,8 +748,8 @@ static int hash_embed_record(void *self, const struct osa_record *rec,
 	return 0;
 }
 
-static int hash_embed_text(void *self, const char *text, size_t len,
-			   float *out, struct osa_error *err)
+static int hash_embed_text(void *self, const char *text, size_t len, float *out,
+			   struct osa_error *err)
 {
 	if (hash_text(self, text, len, out))
 		return osa_error_set(err, OSA_ENOFEATURES,

@@ -25,17 +25,18 @@ static struct osai_service *fuzz_service(void)
 	if (db)
 		return (struct osai_service *)db;
 	snprintf(dir, sizeof(dir), "/dev/shm/osa-fuzz-%ld", (long)getpid());
-	snprintf(cfg, sizeof(cfg),
-		 "data_dir = \"%s\";\n"
-		 "srn_format = \"any\";\n"
-		 "max_record_bytes = 65536;\n"
-		 "logging = { level = \"error\"; };\n"
-		 "indexes = (\n"
-		 " { name = \"v\"; backend = \"vector\"; config = { dim = 16; "
-		 "}; },\n"
-		 " { name = \"f\"; backend = \"flat\"; config = { dim = 16; }; }"
-		 ");\n",
-		 dir);
+	snprintf(
+		cfg, sizeof(cfg),
+		"data_dir = \"%s\";\n"
+		"srn_format = \"any\";\n"
+		"max_record_bytes = 65536;\n"
+		"logging = { level = \"error\"; };\n"
+		"indexes = (\n"
+		" { name = \"v\"; backend = \"vector\"; config = { dim = 16; "
+		"}; },\n"
+		" { name = \"f\"; backend = \"flat\"; config = { dim = 16; }; }"
+		");\n",
+		dir);
 	if (osa_open_string(cfg, NULL, NULL, &db, &err)) {
 		fprintf(stderr, "fuzz: %s\n", err.msg);
 		abort();

@@ -8,7 +8,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg = NULL;
 	char *text = malloc(size + 1);
 

@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct osai_http_req rq = {0};
+	struct osai_http_req rq = { 0 };
 	struct osai_http_res rs;
 	char *copy, *nl1, *nl2;
 

@@ -14,10 +14,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct osai_service *s = fuzz_service();
 	const char *docs[64];
 	size_t lens[64], n = 0, i = 0;
-	struct osa_rejects rej = {0};
+	struct osa_rejects rej = { 0 };
 	struct osa_error err;
 	struct osa_results *r;
-	struct osa_search q = {.index = "v", .text = "a b c", .limit = 3};
+	struct osa_search q = { .index = "v", .text = "a b c", .limit = 3 };
 	char why[256], *copy;
 	uint64_t lsn;
 

@@ -33,7 +33,7 @@ static void fz_setup(struct fz *f, const char *name, const char *file)
 {
 	const char *doc = "{\"srn\":\"urn:osa:f.org:rec:abc\",\"title\":\"sea "
 			  "ice\",\"summary\":\"cold water\"}";
-	struct osa_backend_args args = {0};
+	struct osa_backend_args args = { 0 };
 	struct osa_record *rec;
 	struct osa_error err;
 	uint64_t lsn;
@@ -41,11 +41,11 @@ static void fz_setup(struct fz *f, const char *name, const char *file)
 
 	osai_registry_init(NULL);
 	f->b = osa_backend_find(name);
-	if (!f->b || osa_schema_parse(f->b->schema, "dim = 16;", &f->cfg, NULL,
-				      &err))
+	if (!f->b ||
+	    osa_schema_parse(f->b->schema, "dim = 16;", &f->cfg, NULL, &err))
 		abort();
-	snprintf(f->dir, sizeof(f->dir), "/dev/shm/osa-fuzz-snap-%s-%ld",
-		 name, (long)getpid());
+	snprintf(f->dir, sizeof(f->dir), "/dev/shm/osa-fuzz-snap-%s-%ld", name,
+		 (long)getpid());
 	mkdir(f->dir, 0755);
 	snprintf(f->snap, sizeof(f->snap), "%s/%s", f->dir, file);
 	args.index = name;
@@ -90,7 +90,7 @@ static int fz_body(void *ctx, struct osa_snap_writer *w, struct osa_error *err)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct osa_backend_args args = {0};
+	struct osa_backend_args args = { 0 };
 	struct osa_error err;
 	struct fz *f;
 	uint64_t lsn;
@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f = &fz[data[0] & 1];
 	if (data[0] & 2) {
 		struct osa_snap_info info = f->info;
-		struct body b = {data + 1, size - 1};
+		struct body b = { data + 1, size - 1 };
 
 		if (size >= 9)
 			memcpy(&info.count, data + 1, 8);

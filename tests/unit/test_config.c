@@ -71,8 +71,8 @@ struct alpha_config {
 	struct osa_strlist tags;
 	struct alpha_store store;
 };
-static const char *const alpha_metrics[] = {"cosine", "l2", "ip", NULL};
-static const char *const alpha_tags[] = {"title", NULL};
+static const char *const alpha_metrics[] = { "cosine", "l2", "ip", NULL };
+static const char *const alpha_tags[] = { "title", NULL };
 
 static void alpha_check(void *cfg, struct osa_check *chk)
 {
@@ -88,11 +88,13 @@ static const struct osa_field alpha_store_fields[] = {
 	OSA_FIELD_PATH(struct alpha_store, dir, "dir", "alpha", "Where."),
 	OSA_FIELD_BOOL(struct alpha_store, compress, "compress", false,
 		       "Compress | shrink."),
-	OSA_FIELD_END};
+	OSA_FIELD_END
+};
 static const struct osa_schema alpha_store_schema = {
 	.name = "alpha.store",
 	.size = sizeof(struct alpha_store),
-	.fields = alpha_store_fields};
+	.fields = alpha_store_fields
+};
 static const struct osa_field alpha_fields[] = {
 	OSA_FIELD_INT(struct alpha_config, dim, "dim", 384, 1, 4096,
 		      "Vector dimension."),
@@ -104,12 +106,13 @@ static const struct osa_field alpha_fields[] = {
 			  "Tags."),
 	OSA_FIELD_GROUP(struct alpha_config, store, "store",
 			&alpha_store_schema, "Storage."),
-	OSA_FIELD_END};
-static const struct osa_schema alpha_schema = {
-	.name = "alpha",
-	.size = sizeof(struct alpha_config),
-	.fields = alpha_fields,
-	.check = alpha_check};
+	OSA_FIELD_END
+};
+static const struct osa_schema alpha_schema = { .name = "alpha",
+						.size = sizeof(
+							struct alpha_config),
+						.fields = alpha_fields,
+						.check = alpha_check };
 static const struct osa_backend alpha_backend = {
 	.abi = OSA_BACKEND_ABI,
 	.size = sizeof(struct osa_backend),
@@ -121,7 +124,8 @@ static const struct osa_backend alpha_backend = {
 	.remove = fx_remove,
 	.query = fx_query,
 	.count = fx_count,
-	.close = fx_close};
+	.close = fx_close
+};
 OSA_BACKEND_REGISTER(alpha_backend);
 
 struct beta_config {
@@ -130,41 +134,42 @@ struct beta_config {
 	char *api_token;
 	int mode;
 };
-static const char *const beta_modes[] = {"fast", "exact", NULL};
+static const char *const beta_modes[] = { "fast", "exact", NULL };
 static const struct osa_field beta_fields[] = {
 	OSA_FIELD_INT64(struct beta_config, size, "size", 1000, 1,
 			1099511627776LL, "Capacity."),
 	OSA_FIELD_DOUBLE(struct beta_config, ratio, "ratio", 0.5, 0, 1,
 			 "A share."),
-	{.name = "api_token",
-	 .type = OSA_T_STRING,
-	 .offset = offsetof(struct beta_config, api_token),
-	 .flags = OSA_F_SECRET,
-	 .def_str = "hunter2",
-	 .doc = "A secret."},
-	{.name = "mode",
-	 .type = OSA_T_ENUM,
-	 .offset = offsetof(struct beta_config, mode),
-	 .flags = OSA_F_REQUIRED,
-	 .choices = beta_modes,
-	 .doc = "Required mode."},
-	OSA_FIELD_END};
-static const struct osa_schema beta_schema = {
-	.name = "beta",
-	.size = sizeof(struct beta_config),
-	.fields = beta_fields};
-static const struct osa_backend beta_backend = {
-	.abi = OSA_BACKEND_ABI,
-	.size = sizeof(struct osa_backend),
-	.name = "beta",
-	.doc = "Fixture backend beta.",
-	.schema = &beta_schema,
-	.open = fx_open,
-	.ingest_batch = fx_ingest,
-	.remove = fx_remove,
-	.query = fx_query,
-	.count = fx_count,
-	.close = fx_close};
+	{ .name = "api_token",
+	  .type = OSA_T_STRING,
+	  .offset = offsetof(struct beta_config, api_token),
+	  .flags = OSA_F_SECRET,
+	  .def_str = "hunter2",
+	  .doc = "A secret." },
+	{ .name = "mode",
+	  .type = OSA_T_ENUM,
+	  .offset = offsetof(struct beta_config, mode),
+	  .flags = OSA_F_REQUIRED,
+	  .choices = beta_modes,
+	  .doc = "Required mode." },
+	OSA_FIELD_END
+};
+static const struct osa_schema beta_schema = { .name = "beta",
+					       .size = sizeof(
+						       struct beta_config),
+					       .fields = beta_fields };
+static const struct osa_backend beta_backend = { .abi = OSA_BACKEND_ABI,
+						 .size = sizeof(
+							 struct osa_backend),
+						 .name = "beta",
+						 .doc = "Fixture backend beta.",
+						 .schema = &beta_schema,
+						 .open = fx_open,
+						 .ingest_batch = fx_ingest,
+						 .remove = fx_remove,
+						 .query = fx_query,
+						 .count = fx_count,
+						 .close = fx_close };
 OSA_BACKEND_REGISTER(beta_backend);
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -201,7 +206,7 @@ static char *printed(struct osai_diags *d)
  * (NULL when it loaded; then *out unless out is NULL). */
 static char *load(const char *text, struct osai_config **out)
 {
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg = NULL;
 	char *p = NULL;
 	int rc;
@@ -243,7 +248,7 @@ static char *load(const char *text, struct osai_config **out)
 static void test_good_file(void)
 {
 	const char *path = CFG_DIR "/good.cfg";
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg = NULL;
 	const struct osai_index_config *ix;
 	const struct alpha_config *a;
@@ -320,7 +325,7 @@ static void test_good_file(void)
 static void test_bad_file(void)
 {
 	const char *path = CFG_DIR "/bad.cfg";
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg = (struct osai_config *)1;
 	char want[4096], *p;
 
@@ -355,7 +360,7 @@ static void test_bad_file(void)
 
 static void test_syntax_and_io(void)
 {
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg = NULL;
 	char *p;
 
@@ -388,7 +393,7 @@ static void test_syntax_and_io(void)
 static void test_nul_byte(void)
 {
 	char path[] = "/tmp/osa-test-config-XXXXXX";
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg = NULL;
 	char want[256], *p;
 	int fd = mkstemp(path);
@@ -408,7 +413,7 @@ static void test_nul_byte(void)
 
 static void test_include(void)
 {
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg = NULL;
 	char *p;
 
@@ -426,7 +431,7 @@ static void test_include(void)
 
 static void test_defaults(void)
 {
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	struct osai_config *cfg = NULL;
 	char *p;
 
@@ -480,12 +485,11 @@ static void test_top_level_errors(void)
 		      "data_dir, server, logging, srn_format, "
 		      "max_record_bytes, checkpoint_interval, map_size, "
 		      "indexes\n");
-	EXPECT_ERRORS(
-		"server = { max_body = 100; max_query = 8; };",
-		"t.cfg:1: server.max_body: expected an integer in [1024, "
-		"1073741824], got 100\n"
-		"t.cfg:1: server.max_query: expected an integer in [16, "
-		"65536], got 8\n");
+	EXPECT_ERRORS("server = { max_body = 100; max_query = 8; };",
+		      "t.cfg:1: server.max_body: expected an integer in [1024, "
+		      "1073741824], got 100\n"
+		      "t.cfg:1: server.max_query: expected an integer in [16, "
+		      "65536], got 8\n");
 	EXPECT_ERRORS("map_size = 2199023255552;",
 		      "t.cfg:1: map_size: expected an integer in [1048576, "
 		      "1099511627776], got 2199023255552\n");
@@ -560,20 +564,20 @@ static void test_server_checks(void)
 
 static void test_index_names(void)
 {
-	static const char *const bad[] = {"Papers!",
-					  "-x",
-					  "_x",
-					  "..",
-					  ".",
-					  "",
-					  "a b",
-					  "a/b",
-					  "UPPER",
-					  "01234567890123456789012345678901"
-					  "23456789012345678901234567890123"};
-	static const char *const good[] = {"a", "0", "9-lives", "a_b-c",
+	static const char *const bad[] = { "Papers!",
+					   "-x",
+					   "_x",
+					   "..",
+					   ".",
+					   "",
+					   "a b",
+					   "a/b",
+					   "UPPER",
 					   "01234567890123456789012345678901"
-					   "2345678901234567890123456789012"};
+					   "23456789012345678901234567890123" };
+	static const char *const good[] = { "a", "0", "9-lives", "a_b-c",
+					    "01234567890123456789012345678901"
+					    "2345678901234567890123456789012" };
 	char text[256], want[512], q[128];
 	size_t i;
 

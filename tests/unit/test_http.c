@@ -26,7 +26,7 @@ static void test_decode(void)
 	OSA_CHECK(osai_url_decode("%4", 2, 1) == NULL);
 	OSA_CHECK(osai_url_decode("%", 1, 1) == NULL);
 	OSA_CHECK(osai_url_decode("a%00b", 5, 1) == NULL);
-	OSA_CHECK(osai_url_decode("%C3%28", 6, 1) == NULL);  /* bad UTF-8 */
+	OSA_CHECK(osai_url_decode("%C3%28", 6, 1) == NULL);    /* bad UTF-8 */
 	OSA_CHECK(osai_url_decode("%ED%A0%80", 9, 1) == NULL); /* surrogate */
 	s = osai_url_decode("", 0, 1);
 	OSA_CHECK_STR(s, "");
@@ -36,8 +36,11 @@ static void test_decode(void)
 static int status_of(struct osai_router *r, const char *m, const char *uri,
 		     const char *te, size_t body_len, char **body)
 {
-	struct osai_http_req rq = {.method = m, .uri = uri, .transfer_enc = te,
-				   .body = "", .body_len = body_len};
+	struct osai_http_req rq = { .method = m,
+				    .uri = uri,
+				    .transfer_enc = te,
+				    .body = "",
+				    .body_len = body_len };
 	struct osai_http_res rs;
 
 	osai_http_handle(r, &rq, &rs);
@@ -50,7 +53,7 @@ static int status_of(struct osai_router *r, const char *m, const char *uri,
 
 static void test_loading_and_bounds(void)
 {
-	struct osai_router r = {.max_body = 100, .max_query = 50};
+	struct osai_router r = { .max_body = 100, .max_query = 50 };
 	char *body;
 
 	snprintf(r.loading_index, sizeof(r.loading_index), "papers");
@@ -84,7 +87,7 @@ static void test_loading_and_bounds(void)
 
 static void test_nng(void)
 {
-	struct osai_router r = {.max_body = 100, .max_query = 50};
+	struct osai_router r = { .max_body = 100, .max_query = 50 };
 	char *out;
 
 	out = osai_nng_handle(&r, "{\"op\":", 6);
@@ -134,8 +137,9 @@ static void test_spec(void)
 		snprintf(verb, sizeof(verb), "\n    %s:", method);
 		next = strstr(at + strlen(key), "\n  /");
 		at = strstr(at, verb);
-		OSA_CHECK_MSG(at && (!next || at < next), "%s missing from "
-							  "openapi.yaml",
+		OSA_CHECK_MSG(at && (!next || at < next),
+			      "%s missing from "
+			      "openapi.yaml",
 			      *rt);
 	}
 	free(spec);

@@ -44,11 +44,12 @@ static void test_basic(void)
 {
 	struct osai_journal *j;
 	struct osa_error err;
-	const char *srns[] = {"urn:osa:a.org:rec:aaa", "urn:osa:a.org:rec:bbb"};
-	const char *docs[] = {"{\"t\":1}", "{\"t\":2}"};
-	size_t lens[] = {7, 7}, found;
-	uint64_t lsn, recs, last, logn, seen[2] = {0, 0};
-	struct osai_istate st = {5, 4, 99}, st2;
+	const char *srns[] = { "urn:osa:a.org:rec:aaa",
+			       "urn:osa:a.org:rec:bbb" };
+	const char *docs[] = { "{\"t\":1}", "{\"t\":2}" };
+	size_t lens[] = { 7, 7 }, found;
+	uint64_t lsn, recs, last, logn, seen[2] = { 0, 0 };
+	struct osai_istate st = { 5, 4, 99 }, st2;
 	char *doc;
 	size_t len, total = 0;
 
@@ -61,7 +62,7 @@ static void test_basic(void)
 	OSA_CHECK(osai_journal_get(j, "urn:osa:a.org:rec:zzz", &doc, &len,
 				   &err) == OSA_ENOTFOUND);
 	/* Deleting nothing logs nothing. */
-	OSA_CHECK(osai_journal_delete(j, 1, (const char *[]){"nope"}, &lsn,
+	OSA_CHECK(osai_journal_delete(j, 1, (const char *[]){ "nope" }, &lsn,
 				      &found, &err) == 0);
 	OSA_CHECK(lsn == 0 && found == 0);
 	OSA_CHECK(osai_journal_delete(j, 1, srns, &lsn, &found, &err) == 0);
@@ -110,7 +111,8 @@ static void *writer_main(void *arg)
 		const char *s = srn, *d = doc;
 		size_t len;
 
-		snprintf(srn, sizeof(srn), "urn:osa:w.org:rec:w%d-%d", w->id, i);
+		snprintf(srn, sizeof(srn), "urn:osa:w.org:rec:w%d-%d", w->id,
+			 i);
 		len = (size_t)snprintf(doc, sizeof(doc), "{\"i\":%d}", i);
 		if (osai_journal_upsert(w->j, 1, &s, &d, &len, &w->lsns[i],
 					&err))
@@ -207,7 +209,7 @@ static void test_newer_format(void)
 	MDB_txn *txn;
 	MDB_dbi meta;
 	uint32_t v = OSAI_JOURNAL_FORMAT + 1;
-	MDB_val k = {6, "format"}, val = {4, &v};
+	MDB_val k = { 6, "format" }, val = { 4, &v };
 
 	snprintf(d2, sizeof(d2), "%s/newer", dir);
 	OSA_REQUIRE(osai_journal_open(d2, 1 << 20, &j, &err) == 0);

@@ -17,7 +17,7 @@
 
 static struct osa_record *parse(const char *json, const char *srn)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_record *rec = NULL;
 
 	if (osa_record_parse(json, strlen(json), srn, &rec, &err)) {
@@ -31,7 +31,7 @@ static struct osa_record *parse(const char *json, const char *srn)
 static void bad(const char *json, size_t len, const char *srn, int code,
 		const char *n1, const char *n2)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_record *rec = NULL;
 	int rc = osa_record_parse(json, len, srn, &rec, &err);
 
@@ -69,7 +69,7 @@ static void test_parse(void)
 
 	/* Not NUL-terminated: only `len` bytes count. */
 	{
-		struct osa_error err = {0};
+		struct osa_error err = { 0 };
 		const char buf[] = "{\"a\":1}GARBAGE";
 
 		OSA_CHECK(osa_record_parse(buf, 7, SRN, &rec, &err) == 0);
@@ -86,8 +86,7 @@ static void test_parse(void)
 	osa_record_free(rec);
 
 	/* UTF-8 passes through untouched. */
-	rec = parse("{\"srn\":\"x\",\"t\":\"caf\xc3\xa9 \xe2\x9c\x93\"}",
-		    NULL);
+	rec = parse("{\"srn\":\"x\",\"t\":\"caf\xc3\xa9 \xe2\x9c\x93\"}", NULL);
 	OSA_CHECK(osa_record_string(rec, "t", &s, &len) == 0);
 	OSA_CHECK_STR(s, "caf\xc3\xa9 \xe2\x9c\x93");
 	osa_record_free(rec);
@@ -101,8 +100,7 @@ static void test_parse_errors(void)
 	/* Syntax errors say where. */
 	bad("{\"srn\":\"x\",\n  \"a\": tru}", 23, NULL, OSA_EINVAL,
 	    "line 2, column", "invalid JSON");
-	bad("{\"srn\":\"x\"", 10, NULL, OSA_EINVAL, "line 1, column 10",
-	    NULL);
+	bad("{\"srn\":\"x\"", 10, NULL, OSA_EINVAL, "line 1, column 10", NULL);
 	bad("{\"a\":1", 6, "urn:osa:a.org:rec:known", OSA_EINVAL,
 	    "record urn:osa:a.org:rec:known", "line 1");
 	bad("{\"srn\":\"x\"} {}", 14, NULL, OSA_EINVAL, "end of file expected",
@@ -144,7 +142,7 @@ static void test_parse_errors(void)
 	    NULL);
 	/* No output. */
 	{
-		struct osa_error err = {0};
+		struct osa_error err = { 0 };
 
 		OSA_CHECK(osa_record_parse("{}", 2, "x", NULL, &err) ==
 			  OSA_EINVAL);
@@ -182,7 +180,7 @@ static void test_accessors(void)
 static void render_ok(const struct osa_record *rec, const char *tmpl,
 		      const char *want)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	char *out = NULL;
 	size_t len = 0;
 
@@ -196,7 +194,7 @@ static void render_ok(const struct osa_record *rec, const char *tmpl,
 static void render_bad(const struct osa_record *rec, const char *tmpl,
 		       const char *needle)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	char *out = (char *)"untouched";
 
 	OSA_CHECK_MSG(osa_record_render(rec, tmpl, &out, NULL, &err) ==
@@ -223,8 +221,9 @@ static void test_render(void)
 	render_ok(rec, "{{literal}} {title}}}", "{literal} Sea ice}");
 	render_ok(rec, "{{{title}}}", "{Sea ice}");
 	render_ok(rec, "[{missing}]", "[]");
-	render_ok(rec, "{year}|{big}|{r}|{f}|{g}", "2021|-9007199254740993|3|"
-						   "0.1|1.5e+300");
+	render_ok(rec, "{year}|{big}|{r}|{f}|{g}",
+		  "2021|-9007199254740993|3|"
+		  "0.1|1.5e+300");
 	render_ok(rec, "{t} {no} [{z}{a}{o}]", "true false []");
 	render_ok(rec, "{u}!", "caf\xc3\xa9!");
 	render_ok(rec, "{ title }", ""); /* names are taken as written */
@@ -244,8 +243,8 @@ static void test_vector(void)
 		      "\"s\":\"no\",\"z\":null,\"big\":[1e39,0,0],"
 		      "\"e\":[]}",
 		      NULL);
-	struct osa_error err = {0};
-	float v[3] = {0};
+	struct osa_error err = { 0 };
+	float v[3] = { 0 };
 
 	OSA_CHECK(osa_record_vector(rec, "v", v, 3, &err) == 0);
 	OSA_CHECK(v[0] == 1.0f && v[1] == -2.5f && fabsf(v[2] - 3e-3f) < 1e-9);
@@ -259,8 +258,7 @@ static void test_vector(void)
 	OSA_CHECK_CONTAINS(err.msg, "\"w\"[1] is a string");
 	OSA_CHECK(osa_record_vector(rec, "s", v, 2, &err) == OSA_ETYPE);
 	OSA_CHECK_CONTAINS(err.msg, "is a string, expected an array of 2");
-	OSA_CHECK(osa_record_vector(rec, "nope", v, 3, &err) ==
-		  OSA_ENOTFOUND);
+	OSA_CHECK(osa_record_vector(rec, "nope", v, 3, &err) == OSA_ENOTFOUND);
 	OSA_CHECK_CONTAINS(err.msg, SRN);
 	OSA_CHECK_CONTAINS(err.msg, "\"nope\"");
 	OSA_CHECK(osa_record_vector(rec, "z", v, 3, &err) == OSA_ENOTFOUND);
@@ -274,7 +272,7 @@ static void test_vector(void)
 /* The hit list grows, copies srns and frees everything. */
 static void test_hits(void)
 {
-	struct osa_hits hits = {0};
+	struct osa_hits hits = { 0 };
 	char srn[32];
 	int i, ok = 1;
 

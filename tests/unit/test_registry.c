@@ -48,22 +48,27 @@ struct t_cfg {
 	int n;
 };
 static const struct osa_field t_fields[] = {
-	OSA_FIELD_INT(struct t_cfg, n, "n", 1, 0, 10, "a number"),
-	OSA_FIELD_END};
-static const struct osa_schema t_schema = {
-	.name = "t", .size = sizeof(struct t_cfg), .fields = t_fields};
+	OSA_FIELD_INT(struct t_cfg, n, "n", 1, 0, 10, "a number"), OSA_FIELD_END
+};
+static const struct osa_schema t_schema = { .name = "t",
+					    .size = sizeof(struct t_cfg),
+					    .fields = t_fields };
 /* A schema whose default lies outside its own range. */
 static const struct osa_field bad_fields[] = {
 	OSA_FIELD_INT(struct t_cfg, n, "n", 50, 0, 10, "a number"),
-	OSA_FIELD_END};
-static const struct osa_schema bad_schema = {
-	.name = "bad", .size = sizeof(struct t_cfg), .fields = bad_fields};
+	OSA_FIELD_END
+};
+static const struct osa_schema bad_schema = { .name = "bad",
+					      .size = sizeof(struct t_cfg),
+					      .fields = bad_fields };
 
-#define T_BACKEND(nm, abi_)                                                   \
-	{.abi = (abi_), .size = sizeof(struct osa_backend), .name = (nm),      \
-	 .schema = &t_schema, .open = t_open, .ingest_batch = t_ingest,        \
-	 .remove = t_remove, .query = t_query, .count = t_count,               \
-	 .close = t_close}
+#define T_BACKEND(nm, abi_)                                                    \
+	{                                                                      \
+		.abi = (abi_), .size = sizeof(struct osa_backend),             \
+		.name = (nm), .schema = &t_schema, .open = t_open,             \
+		.ingest_batch = t_ingest, .remove = t_remove,                  \
+		.query = t_query, .count = t_count, .close = t_close           \
+	}
 
 static void test_linked_equals_selection(void)
 {
@@ -102,7 +107,7 @@ static void test_order_by_name(void)
 	static const struct osa_backend b2 = T_BACKEND("b2", OSA_BACKEND_ABI);
 	static const struct osa_backend b10 = T_BACKEND("b10", OSA_BACKEND_ABI);
 	static const struct osa_backend a = T_BACKEND("a", OSA_BACKEND_ABI);
-	const struct osa_backend *v[] = {&b2, &b10, &a};
+	const struct osa_backend *v[] = { &b2, &b10, &a };
 	struct osa_error err;
 
 	OSA_CHECK(osai_registry_check(v, 3, NULL, 0, &err) == 0);
@@ -113,7 +118,8 @@ static void test_order_by_name(void)
 static void test_refusals(void)
 {
 	static const struct osa_backend ok = T_BACKEND("good", OSA_BACKEND_ABI);
-	static const struct osa_backend dup = T_BACKEND("good", OSA_BACKEND_ABI);
+	static const struct osa_backend dup =
+		T_BACKEND("good", OSA_BACKEND_ABI);
 	static const struct osa_backend old =
 		T_BACKEND("ancient", OSA_ABI(0, 9));
 	static const struct osa_backend newer =
@@ -136,7 +142,8 @@ static void test_refusals(void)
 
 	v[0] = &ok, v[1] = &old;
 	OSA_CHECK(osai_registry_check(v, 2, NULL, 0, &err) == OSA_EABI);
-	OSA_CHECK_CONTAINS(err.msg, "backend \"ancient\" was built for ABI 0.9");
+	OSA_CHECK_CONTAINS(err.msg,
+			   "backend \"ancient\" was built for ABI 0.9");
 	OSA_CHECK(strstr(err.msg, "\"good\"") == NULL);
 
 	/* A newer minor of the same major is accepted. */
@@ -145,7 +152,8 @@ static void test_refusals(void)
 
 	v[0] = &small;
 	OSA_CHECK(osai_registry_check(v, 1, NULL, 0, &err) == OSA_EABI);
-	OSA_CHECK_CONTAINS(err.msg, "backend \"small\": descriptor is 16 bytes");
+	OSA_CHECK_CONTAINS(err.msg,
+			   "backend \"small\": descriptor is 16 bytes");
 
 	v[0] = &nomethod;
 	OSA_CHECK(osai_registry_check(v, 1, NULL, 0, &err) == OSA_EINVAL);

@@ -39,8 +39,8 @@ struct t_cfg {
 	int dim;
 };
 
-static const char *const t_modes[] = {"cosine", "l2", "ip", NULL};
-static const char *const t_tags_def[] = {"title", "summary", NULL};
+static const char *const t_modes[] = { "cosine", "l2", "ip", NULL };
+static const char *const t_tags_def[] = { "title", "summary", NULL };
 
 /* Which check callbacks ran, in order (test-only state; reset by the
  * tests that look at it, bounded for the others). */
@@ -80,7 +80,8 @@ static const struct osa_field t_inner_fields[] = {
 	OSA_FIELD_STRING(struct t_inner, name, "name", NULL, "A name."),
 	OSA_FIELD_INT(struct t_inner, level, "level", 1, 0, 10, "A level."),
 	OSA_FIELD_DOUBLE(struct t_inner, ratio, "ratio", 0.5, 0, 1, "A ratio."),
-	OSA_FIELD_END};
+	OSA_FIELD_END
+};
 
 static const struct osa_schema t_inner_schema = {
 	.name = "inner",
@@ -97,47 +98,48 @@ static const struct osa_field t_fields[] = {
 			1099511627776LL, "A big number."),
 	OSA_FIELD_DOUBLE(struct t_cfg, ratio, "ratio", 0.25, 0, 1, "A share."),
 	OSA_FIELD_STRING(struct t_cfg, label, "label", "x", "A label."),
-	{.name = "short_name",
-	 .type = OSA_T_STRING,
-	 .offset = offsetof(struct t_cfg, short_name),
-	 .max = 8,
-	 .def_str = "abc",
-	 .doc = "At most 8 bytes."},
+	{ .name = "short_name",
+	  .type = OSA_T_STRING,
+	  .offset = offsetof(struct t_cfg, short_name),
+	  .max = 8,
+	  .def_str = "abc",
+	  .doc = "At most 8 bytes." },
 	OSA_FIELD_ENUM(struct t_cfg, mode, "mode", 0, t_modes, "Distance."),
 	OSA_FIELD_PATH(struct t_cfg, dir, "dir", "./data", "A directory."),
-	{.name = "tags",
-	 .type = OSA_T_STRLIST,
-	 .offset = offsetof(struct t_cfg, tags),
-	 .def_list = t_tags_def,
-	 .min = 1,
-	 .max = 4,
-	 .doc = "Tags."},
-	{.name = "token",
-	 .type = OSA_T_STRING,
-	 .offset = offsetof(struct t_cfg, token),
-	 .flags = OSA_F_SECRET,
-	 .def_str = "",
-	 .doc = "A secret."},
-	{.name = "pin",
-	 .type = OSA_T_INT,
-	 .offset = offsetof(struct t_cfg, pin),
-	 .flags = OSA_F_SECRET,
-	 .def_int = 1234,
-	 .min = 0,
-	 .max = 9999,
-	 .doc = "A secret number."},
+	{ .name = "tags",
+	  .type = OSA_T_STRLIST,
+	  .offset = offsetof(struct t_cfg, tags),
+	  .def_list = t_tags_def,
+	  .min = 1,
+	  .max = 4,
+	  .doc = "Tags." },
+	{ .name = "token",
+	  .type = OSA_T_STRING,
+	  .offset = offsetof(struct t_cfg, token),
+	  .flags = OSA_F_SECRET,
+	  .def_str = "",
+	  .doc = "A secret." },
+	{ .name = "pin",
+	  .type = OSA_T_INT,
+	  .offset = offsetof(struct t_cfg, pin),
+	  .flags = OSA_F_SECRET,
+	  .def_int = 1234,
+	  .min = 0,
+	  .max = 9999,
+	  .doc = "A secret number." },
 	OSA_FIELD_INT(struct t_cfg, free_int, "free_int", 0, 0, 0, "Any int."),
 	OSA_FIELD_INT64(struct t_cfg, free64, "free64", -5, 0, 0, "Any int64."),
 	OSA_FIELD_GROUP(struct t_cfg, inner, "inner", &t_inner_schema,
 			"A nested group."),
-	{.name = "dim",
-	 .type = OSA_T_INT,
-	 .offset = offsetof(struct t_cfg, dim),
-	 .flags = OSA_F_REQUIRED,
-	 .min = 1,
-	 .max = 4096,
-	 .doc = "Required."},
-	OSA_FIELD_END};
+	{ .name = "dim",
+	  .type = OSA_T_INT,
+	  .offset = offsetof(struct t_cfg, dim),
+	  .flags = OSA_F_REQUIRED,
+	  .min = 1,
+	  .max = 4096,
+	  .doc = "Required." },
+	OSA_FIELD_END
+};
 
 static const struct osa_schema t_schema = {
 	.name = "t",
@@ -507,22 +509,26 @@ struct r_cfg {
 	struct r_inner outer;
 };
 static const struct osa_field r_inner_fields[] = {
-	{.name = "id",
-	 .type = OSA_T_INT,
-	 .offset = offsetof(struct r_inner, id),
-	 .flags = OSA_F_REQUIRED,
-	 .doc = "An id."},
-	OSA_FIELD_END};
-static const struct osa_schema r_inner_schema = {.name = "r_inner",
-						 .size = sizeof(struct r_inner),
-						 .fields = r_inner_fields};
+	{ .name = "id",
+	  .type = OSA_T_INT,
+	  .offset = offsetof(struct r_inner, id),
+	  .flags = OSA_F_REQUIRED,
+	  .doc = "An id." },
+	OSA_FIELD_END
+};
+static const struct osa_schema r_inner_schema = { .name = "r_inner",
+						  .size = sizeof(
+							  struct r_inner),
+						  .fields = r_inner_fields };
 static const struct osa_field r_fields[] = {
 	OSA_FIELD_INT(struct r_cfg, a, "a", 0, 0, 0, "A."),
 	OSA_FIELD_GROUP(struct r_cfg, outer, "outer", &r_inner_schema,
 			"Outer."),
-	OSA_FIELD_END};
-static const struct osa_schema r_schema = {
-	.name = "r", .size = sizeof(struct r_cfg), .fields = r_fields};
+	OSA_FIELD_END
+};
+static const struct osa_schema r_schema = { .name = "r",
+					    .size = sizeof(struct r_cfg),
+					    .fields = r_fields };
 
 static void test_nested_required(void)
 {
@@ -558,7 +564,7 @@ struct s_cfg {
 	int m;
 	char *s;
 };
-static const char *const s_none[] = {NULL};
+static const char *const s_none[] = { NULL };
 
 static void test_selfcheck(void)
 {
@@ -566,36 +572,45 @@ static void test_selfcheck(void)
 	static const struct osa_field dup[] = {
 		OSA_FIELD_INT(struct s_cfg, n, "n", 1, 0, 10, "n"),
 		OSA_FIELD_INT(struct s_cfg, m, "n", 1, 0, 10, "m"),
-		OSA_FIELD_END};
+		OSA_FIELD_END
+	};
 	static const struct osa_field range[] = {
 		OSA_FIELD_INT(struct s_cfg, n, "n", 50, 0, 10, "n"),
-		OSA_FIELD_END};
+		OSA_FIELD_END
+	};
 	static const struct osa_field enum_def[] = {
 		OSA_FIELD_ENUM(struct s_cfg, n, "metric", 3, t_modes, "n"),
-		OSA_FIELD_END};
+		OSA_FIELD_END
+	};
 	static const struct osa_field enum_none[] = {
 		OSA_FIELD_ENUM(struct s_cfg, n, "metric", 0, s_none, "n"),
-		OSA_FIELD_END};
+		OSA_FIELD_END
+	};
 	static const struct osa_field group_none[] = {
 		OSA_FIELD_GROUP(struct s_cfg, n, "sub", NULL, "n"),
-		OSA_FIELD_END};
+		OSA_FIELD_END
+	};
 	static const struct osa_field beyond[] = {
-		{.name = "far",
-		 .type = OSA_T_INT64,
-		 .offset = sizeof(struct s_cfg) - 4,
-		 .doc = "past the end"},
-		OSA_FIELD_END};
-	static const struct osa_field dbl[] = {OSA_FIELD_DOUBLE(struct t_inner,
-								ratio, "ratio",
-								2.0, 0, 1, "r"),
-					       OSA_FIELD_END};
+		{ .name = "far",
+		  .type = OSA_T_INT64,
+		  .offset = sizeof(struct s_cfg) - 4,
+		  .doc = "past the end" },
+		OSA_FIELD_END
+	};
+	static const struct osa_field dbl[] = {
+		OSA_FIELD_DOUBLE(struct t_inner, ratio, "ratio", 2.0, 0, 1,
+				 "r"),
+		OSA_FIELD_END
+	};
 	static const struct osa_schema range_schema = {
-		.name = "x", .size = sizeof(struct s_cfg), .fields = range};
+		.name = "x", .size = sizeof(struct s_cfg), .fields = range
+	};
 	static const struct osa_field nested_bad[] = {
 		OSA_FIELD_GROUP(struct t_cfg, inner, "inner", &range_schema,
 				"g"),
-		OSA_FIELD_END};
-	struct osa_schema s = {.name = "s", .size = sizeof(struct s_cfg)};
+		OSA_FIELD_END
+	};
+	struct osa_schema s = { .name = "s", .size = sizeof(struct s_cfg) };
 
 	OSA_CHECK_MSG(osai_schema_selfcheck(&t_schema, "good", &err) == 0, "%s",
 		      err.msg);
@@ -649,8 +664,8 @@ static void test_selfcheck(void)
 
 static void test_edit_distance(void)
 {
-	const char *keys[] = {"ef_construction", "ef_search", "m", "dim"};
-	const char *backends[] = {"flat", "vector"};
+	const char *keys[] = { "ef_construction", "ef_search", "m", "dim" };
+	const char *backends[] = { "flat", "vector" };
 
 	OSA_CHECK(osai_edit_distance("", "") == 0);
 	OSA_CHECK(osai_edit_distance("", "abc") == 3);
@@ -667,7 +682,7 @@ static void test_edit_distance(void)
 	OSA_CHECK(osai_suggest("", keys, 4) == NULL);
 	OSA_CHECK_STR(osai_suggest("vectr", backends, 2), "vector");
 	OSA_CHECK(osai_suggest("text", backends, 2) == NULL);
-	OSA_CHECK(osai_suggest("ip", (const char *[]){"l2"}, 1) == NULL);
+	OSA_CHECK(osai_suggest("ip", (const char *[]){ "l2" }, 1) == NULL);
 	OSA_CHECK_STR(osa_type_name(OSA_T_INT), "integer");
 	OSA_CHECK_STR(osa_type_name(OSA_T_BOOL), "boolean");
 	OSA_CHECK_STR(osa_type_name(OSA_T_STRLIST), "list of strings");
@@ -703,7 +718,7 @@ static void test_widen_ints(void)
 
 static void test_diags(void)
 {
-	struct osai_diags d = {0};
+	struct osai_diags d = { 0 };
 	char *all;
 
 	osai_diag_add(&d, "b.cfg", 3, "x.y", "third %d", 3);

@@ -25,19 +25,20 @@ static char *config(int dim)
 {
 	static char buf[2048];
 
-	snprintf(buf, sizeof(buf),
-		 "data_dir = \"%s/data\";\n"
-		 "checkpoint_interval = { ops = 3; seconds = 3600; };\n"
-		 "logging = { level = \"warn\"; };\n"
-		 "indexes = (\n"
-		 " { name = \"papers\"; backend = \"vector\"; config = { dim = "
-		 "%d; }; },\n"
-		 " { name = \"exact\"; backend = \"flat\"; config = { dim = %d; "
-		 "}; },\n"
-		 " { name = \"vecs\"; backend = \"flat\"; config = { dim = 3; "
-		 "metric = \"l2\"; embedding = { embedder = \"field\"; }; }; }\n"
-		 ");\n",
-		 dir, dim, dim);
+	snprintf(
+		buf, sizeof(buf),
+		"data_dir = \"%s/data\";\n"
+		"checkpoint_interval = { ops = 3; seconds = 3600; };\n"
+		"logging = { level = \"warn\"; };\n"
+		"indexes = (\n"
+		" { name = \"papers\"; backend = \"vector\"; config = { dim = "
+		"%d; }; },\n"
+		" { name = \"exact\"; backend = \"flat\"; config = { dim = %d; "
+		"}; },\n"
+		" { name = \"vecs\"; backend = \"flat\"; config = { dim = 3; "
+		"metric = \"l2\"; embedding = { embedder = \"field\"; }; }; }\n"
+		");\n",
+		dir, dim, dim);
 	return buf;
 }
 
@@ -89,7 +90,7 @@ static int ingest_range(struct osa_db *db, int from, int to, const char *t)
 static size_t search_n(struct osa_db *db, const char *index, const char *q,
 		       const char *want_first)
 {
-	struct osa_search s = {.index = index, .text = q, .limit = 10};
+	struct osa_search s = { .index = index, .text = q, .limit = 10 };
 	struct osa_results *r = NULL;
 	struct osa_error err;
 	size_t n;
@@ -117,11 +118,12 @@ static void test_basic(void)
 		"{\"title\":\"no srn\"}",
 		"[1,2]",
 		"{\"srn\":\"urn:osa:test.org:rec:ok-1\",\"title\":\"again\"}",
-		"{\"srn\":\"urn:osa:test.org:rec:ok-2\",\"title\":\"\xff\"}"};
+		"{\"srn\":\"urn:osa:test.org:rec:ok-2\",\"title\":\"\xff\"}"
+	};
 	size_t lens[6], i, deleted;
-	struct osa_rejects rej = {0};
+	struct osa_rejects rej = { 0 };
 	struct osa_error err;
-	const char *gone[] = {"urn:osa:test.org:rec:r-3"};
+	const char *gone[] = { "urn:osa:test.org:rec:r-3" };
 	char *doc, *stats;
 	uint64_t lsn;
 	int healthy;
@@ -129,7 +131,8 @@ static void test_basic(void)
 	OSA_CHECK(ingest_range(db, 0, 50, "glacier") == 0);
 	OSA_CHECK(ingest_range(db, 50, 100, "volcano") == 0);
 	OSA_CHECK(search_n(db, "papers", "volcano 77", NULL) > 0);
-	OSA_CHECK(search_n(db, "exact", "glacier 12", "urn:osa:test.org:rec:r-12") > 0);
+	OSA_CHECK(search_n(db, "exact", "glacier 12",
+			   "urn:osa:test.org:rec:r-12") > 0);
 	OSA_CHECK(osa_get(db, "urn:osa:test.org:rec:r-5", &doc, &err) == 0);
 	OSA_CHECK_CONTAINS(doc, "glacier 5");
 	free(doc);
@@ -150,8 +153,8 @@ static void test_basic(void)
 	OSA_CHECK(osa_get(db, "urn:osa:test.org:rec:ok-1", &doc, &err) ==
 		  OSA_ENOTFOUND);
 	/* A duplicate srn names both positions. */
-	OSA_CHECK(osa_ingest(db, (const char *[]){bad_docs[0], bad_docs[4]},
-			     (size_t[]){lens[0], lens[4]}, 2, &lsn, &rej,
+	OSA_CHECK(osa_ingest(db, (const char *[]){ bad_docs[0], bad_docs[4] },
+			     (size_t[]){ lens[0], lens[4] }, 2, &lsn, &rej,
 			     &err) == OSA_EINVAL);
 	OSA_CHECK(rej.n == 1 && rej.v[0].message &&
 		  strstr(rej.v[0].message, "positions 0 and 1"));
@@ -166,7 +169,8 @@ static void test_basic(void)
 	OSA_CHECK(osa_get(db, gone[0], &doc, &err) == OSA_ENOTFOUND);
 	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
 	OSA_CHECK_CONTAINS(stats, "\"records\":99");
-	OSA_CHECK_CONTAINS(stats, "\"papers\":{\"backend\":\"vector\",\"count\":99");
+	OSA_CHECK_CONTAINS(stats,
+			   "\"papers\":{\"backend\":\"vector\",\"count\":99");
 	free(stats);
 	OSA_CHECK(osa_health(db, &stats, &healthy, &err) == 0 && healthy);
 	free(stats);
@@ -175,15 +179,18 @@ static void test_basic(void)
 	/* Reopen: snapshot + replay give the same answers. */
 	db = open_db(64);
 	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
-	OSA_CHECK_CONTAINS(stats, "\"exact\":{\"backend\":\"flat\",\"count\":99");
+	OSA_CHECK_CONTAINS(stats,
+			   "\"exact\":{\"backend\":\"flat\",\"count\":99");
 	free(stats);
-	OSA_CHECK(search_n(db, "exact", "glacier 12", "urn:osa:test.org:rec:r-12") > 0);
+	OSA_CHECK(search_n(db, "exact", "glacier 12",
+			   "urn:osa:test.org:rec:r-12") > 0);
 	osa_close(db);
 
 	/* A changed dim rebuilds from the records. */
 	db = open_db(32);
 	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
-	OSA_CHECK_CONTAINS(stats, "\"papers\":{\"backend\":\"vector\",\"count\":99");
+	OSA_CHECK_CONTAINS(stats,
+			   "\"papers\":{\"backend\":\"vector\",\"count\":99");
 	free(stats);
 	OSA_CHECK(search_n(db, "papers", "glacier 12", NULL) > 0);
 	OSA_CHECK(osa_reindex(db, "exact", NULL, NULL, &err) == 0);
@@ -229,7 +236,8 @@ static void test_quarantine(void)
 	OSA_CHECK(osa_health(db, &text, NULL, &err) == 0);
 	OSA_CHECK_CONTAINS(text, "quarantined");
 	free(text);
-	OSA_CHECK(search_n(db, "exact", "glacier 12", "urn:osa:test.org:rec:r-12") > 0);
+	OSA_CHECK(search_n(db, "exact", "glacier 12",
+			   "urn:osa:test.org:rec:r-12") > 0);
 	osa_close(db);
 	snprintf(q, sizeof(q), "%s/data/quarantine", dir);
 	OSA_CHECK(stat(q, &st) == 0 && S_ISDIR(st.st_mode));
@@ -272,8 +280,9 @@ static void test_disk_bounded(void)
 		osa_close(db);
 	}
 	later = du();
-	OSA_CHECK_MSG(later <= first * 3 / 2, "%lld kB after 4 ingests vs %lld "
-					      "kB after 1",
+	OSA_CHECK_MSG(later <= first * 3 / 2,
+		      "%lld kB after 4 ingests vs %lld "
+		      "kB after 1",
 		      later, first);
 	db = open_db(32);
 	for (i = 0; i < 2000; i++) {
@@ -285,8 +294,9 @@ static void test_disk_bounded(void)
 	OSA_CHECK(osa_compact(db, &err) == 0);
 	osa_close(db);
 	empty = du();
-	OSA_CHECK_MSG(empty < first, "%lld kB after deleting all and "
-				     "compacting vs %lld kB",
+	OSA_CHECK_MSG(empty < first,
+		      "%lld kB after deleting all and "
+		      "compacting vs %lld kB",
 		      empty, first);
 	for (i = 0; i < 2000; i++)
 		free(mem[i]);
@@ -315,7 +325,9 @@ static void *writer(void *arg)
 static void *reader(void *arg)
 {
 	struct worker *w = arg;
-	struct osa_search s = {.index = "papers", .text = "delta", .limit = 5};
+	struct osa_search s = { .index = "papers",
+				.text = "delta",
+				.limit = 5 };
 	struct osa_error err;
 	int i;
 
@@ -352,8 +364,10 @@ static void test_concurrency(void)
 	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
 	/* 3 writers x 100 records, all in every index. */
 	OSA_CHECK_CONTAINS(stats, "\"records\":300");
-	OSA_CHECK_CONTAINS(stats, "\"papers\":{\"backend\":\"vector\",\"count\":300");
-	OSA_CHECK_CONTAINS(stats, "\"vecs\":{\"backend\":\"flat\",\"count\":300");
+	OSA_CHECK_CONTAINS(stats,
+			   "\"papers\":{\"backend\":\"vector\",\"count\":300");
+	OSA_CHECK_CONTAINS(stats,
+			   "\"vecs\":{\"backend\":\"flat\",\"count\":300");
 	free(stats);
 	osa_close(db);
 }

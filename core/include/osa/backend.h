@@ -45,12 +45,12 @@ struct osa_backend_args {
 
 /* A query.  `text` and/or `vector`; limit >= 1. */
 struct osa_query {
-	const char *text;     /* NUL-terminated, or NULL */
-	const float *vector;  /* `dim` floats, or NULL */
-	size_t dim;           /* length of `vector` */
-	size_t limit;         /* at most this many hits */
-	size_t offset;        /* skip this many best hits first */
-	int ef_search;        /* search breadth; 0: the index's default */
+	const char *text;    /* NUL-terminated, or NULL */
+	const float *vector; /* `dim` floats, or NULL */
+	size_t dim;	     /* length of `vector` */
+	size_t limit;	     /* at most this many hits */
+	size_t offset;	     /* skip this many best hits first */
+	int ef_search;	     /* search breadth; 0: the index's default */
 };
 
 /* One hit. */
@@ -77,10 +77,10 @@ void osa_hits_free(struct osa_hits *hits);
  * and NULL before it calls a newer method.
  */
 struct osa_backend {
-	unsigned abi;                    /* OSA_BACKEND_ABI */
-	unsigned size;                   /* sizeof(struct osa_backend) */
-	const char *name;                /* [a-z0-9_-]+, unique */
-	const char *doc;                 /* one sentence for the listings */
+	unsigned abi;			 /* OSA_BACKEND_ABI */
+	unsigned size;			 /* sizeof(struct osa_backend) */
+	const char *name;		 /* [a-z0-9_-]+, unique */
+	const char *doc;		 /* one sentence for the listings */
 	const struct osa_schema *schema; /* its `config` group */
 
 	/*

@@ -30,10 +30,10 @@ extern "C" {
 
 /* The shared `embedding` configuration group (see osa_embedding_schema). */
 struct osa_embedding_config {
-	char *embedder;            /* registered embedder name ("hash") */
+	char *embedder;		   /* registered embedder name ("hash") */
 	struct osa_strlist fields; /* record fields that make the text */
-	char *template_;           /* "{title}. {summary}", or NULL */
-	char *vector_field;        /* member holding a ready vector */
+	char *template_;	   /* "{title}. {summary}", or NULL */
+	char *vector_field;	   /* member holding a ready vector */
 };
 
 /*
@@ -45,8 +45,8 @@ extern const struct osa_schema osa_embedding_schema;
 
 /* What an embedder instance is created from. */
 struct osa_embedder_args {
-	const char *index;                      /* index name, for messages */
-	int dim;                                /* output dimension, >= 1 */
+	const char *index;			/* index name, for messages */
+	int dim;				/* output dimension, >= 1 */
 	const struct osa_embedding_config *cfg; /* the validated group */
 };
 
@@ -55,10 +55,10 @@ struct osa_embedder_args {
  * called from many threads at once: embed_* must not modify shared state.
  */
 struct osa_embedder {
-	unsigned abi;      /* OSA_EMBEDDER_ABI */
-	unsigned size;     /* sizeof(struct osa_embedder) */
-	const char *name;  /* [a-z0-9_-]+, unique among embedders */
-	const char *doc;   /* one sentence for `osa backends list` */
+	unsigned abi;	  /* OSA_EMBEDDER_ABI */
+	unsigned size;	  /* sizeof(struct osa_embedder) */
+	const char *name; /* [a-z0-9_-]+, unique among embedders */
+	const char *doc;  /* one sentence for `osa backends list` */
 	/* Required.  Create an instance for `args`; *self is opaque. */
 	int (*create)(const struct osa_embedder_args *args, void **self,
 		      struct osa_error *err);
@@ -78,7 +78,8 @@ struct osa_embedder {
 	 * Required.  Write a short description of every parameter that
 	 * determines the vectors ("hash v1 seed=0x9e37 ngrams=3-5") into
 	 * buf[0..n): it goes into snapshot headers and config hashes, so two
-	 * instances that embed differently must describe themselves differently.
+	 * instances that embed differently must describe themselves
+	 * differently.
 	 */
 	void (*describe)(void *self, char *buf, size_t n);
 	/* Required.  Free the instance.  NULL is never passed. */

@@ -21,7 +21,7 @@ enum osa_errcode {
 	OSA_OK = 0,
 	OSA_EINVAL = -1,    /* invalid argument or input */
 	OSA_ENOMEM = -2,    /* out of memory */
-	OSA_EIO = -3,       /* I/O error (errno in the message) */
+	OSA_EIO = -3,	    /* I/O error (errno in the message) */
 	OSA_ENOTFOUND = -4, /* no such record, index, field or plugin */
 	OSA_EEXIST = -5,    /* already exists */
 	OSA_ENOTSUP = -6,   /* the plugin does not implement this */
@@ -29,14 +29,14 @@ enum osa_errcode {
 	OSA_ECORRUPT = -8,  /* stored data failed a check (checksum, size) */
 	OSA_ENOSPC = -9,    /* the disk or a map is full */
 	OSA_EBUSY = -10,    /* resource in use (e.g. a locked data directory) */
-	OSA_EABI = -11,     /* plugin ABI mismatch */
+	OSA_EABI = -11,	    /* plugin ABI mismatch */
 	OSA_ERANGE = -12,   /* value out of range (e.g. vector length) */
-	OSA_EINTERNAL = -13, /* a bug: an invariant does not hold */
+	OSA_EINTERNAL = -13,   /* a bug: an invariant does not hold */
 	OSA_ENOFEATURES = -14, /* a text produced no features to embed */
-	OSA_EDEGRADED = -15, /* the index is degraded and cannot serve */
-	OSA_EVERSION = -16,  /* data written by a newer format version */
-	OSA_ETYPE = -17,     /* a value has the wrong type */
-	OSA_ELIMIT = -18     /* a size limit was exceeded */
+	OSA_EDEGRADED = -15,   /* the index is degraded and cannot serve */
+	OSA_EVERSION = -16,    /* data written by a newer format version */
+	OSA_ETYPE = -17,       /* a value has the wrong type */
+	OSA_ELIMIT = -18       /* a size limit was exceeded */
 };
 
 /* Size of the message buffer in struct osa_error, NUL included. */
@@ -48,11 +48,11 @@ enum osa_errcode {
  * unknown); the core fills `index` when a backend leaves it empty.
  */
 struct osa_error {
-	int code;                    /* an OSA_E* code, 0 if no error */
+	int code;		     /* an OSA_E* code, 0 if no error */
 	char msg[OSA_ERROR_MSG_MAX]; /* what, where, what to do */
-	char index[64];              /* index name, or "" */
-	char file[256];              /* file the error is about, or "" */
-	int line;                    /* line in `file`, or 0 */
+	char index[64];		     /* index name, or "" */
+	char file[256];		     /* file the error is about, or "" */
+	int line;		     /* line in `file`, or 0 */
 };
 
 /*
@@ -64,7 +64,8 @@ int osa_error_set(struct osa_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* va_list variant of osa_error_set(). */
-int osa_error_setv(struct osa_error *err, int code, const char *fmt, va_list ap);
+int osa_error_setv(struct osa_error *err, int code, const char *fmt,
+		   va_list ap);
 
 /* Prefix the message of `err` with a printf-style context ("index papers: ").
  * Does nothing when `err` is NULL.  Returns err->code (or OSA_EINVAL). */
@@ -74,7 +75,8 @@ int osa_error_prefix(struct osa_error *err, const char *fmt, ...)
 /* Reset `err` to "no error".  NULL is allowed. */
 void osa_error_clear(struct osa_error *err);
 
-/* A short, static description of `code`.  Never NULL, also for unknown codes. */
+/* A short, static description of `code`.  Never NULL, also for unknown codes.
+ */
 const char *osa_strerror(int code);
 
 #ifdef __cplusplus

@@ -15,15 +15,13 @@
  *
  *   struct osa_db *db;
  *   struct osa_error err;
- *   if (osa_open_file("osa.cfg", &db, &err)) { fprintf(stderr, "%s\n", err.msg); ... }
- *   const char *doc = "{\"srn\":\"urn:osa:example.org:rec:abc-1\",\"title\":\"Sea ice\"}";
- *   size_t len = strlen(doc);
- *   uint64_t lsn;
- *   osa_ingest(db, &doc, &len, 1, &lsn, NULL, &err);
- *   struct osa_search q = {.index = "papers", .text = "sea ice", .limit = 10};
- *   struct osa_results *res;
- *   if (!osa_search(db, &q, &res, &err)) { ... res->v[i].srn ...; osa_results_free(res); }
- *   osa_close(db);
+ *   if (osa_open_file("osa.cfg", &db, &err)) { fprintf(stderr, "%s\n",
+ * err.msg); ... } const char *doc =
+ * "{\"srn\":\"urn:osa:example.org:rec:abc-1\",\"title\":\"Sea ice\"}"; size_t
+ * len = strlen(doc); uint64_t lsn; osa_ingest(db, &doc, &len, 1, &lsn, NULL,
+ * &err); struct osa_search q = {.index = "papers", .text = "sea ice", .limit =
+ * 10}; struct osa_results *res; if (!osa_search(db, &q, &res, &err)) { ...
+ * res->v[i].srn ...; osa_results_free(res); } osa_close(db);
  */
 #ifndef OSA_OSA_H
 #define OSA_OSA_H
@@ -70,7 +68,7 @@ void osa_close(struct osa_db *db);
 /* Why one record of a batch was refused. */
 struct osa_reject {
 	size_t position; /* index in the batch */
-	char *srn;       /* NULL when none could be read */
+	char *srn;	 /* NULL when none could be read */
 	char *message;
 };
 
@@ -107,10 +105,10 @@ struct osa_search {
 	const char *index;   /* index name */
 	const char *text;    /* query text, or NULL */
 	const float *vector; /* query vector, or NULL */
-	size_t dim;          /* its length */
-	size_t offset;       /* results to skip */
-	size_t limit;        /* 1..100 */
-	int ef_search;       /* 0: the index's default */
+	size_t dim;	     /* its length */
+	size_t offset;	     /* results to skip */
+	size_t limit;	     /* 1..100 */
+	int ef_search;	     /* 0: the index's default */
 };
 
 struct osa_result {

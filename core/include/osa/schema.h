@@ -15,10 +15,9 @@
  *                     "Vector dimension."),
  *       OSA_FIELD_ENUM(struct myb_config, metric, "metric", 0, myb_metrics,
  *                      "Distance."),
- *       OSA_FIELD_PATH(struct myb_config, dir, "dir", NULL, "Where to keep files."),
- *       OSA_FIELD_END};
- *   const struct osa_schema myb_schema = {
- *       .name = "myb", .size = sizeof(struct myb_config), .fields = myb_fields};
+ *       OSA_FIELD_PATH(struct myb_config, dir, "dir", NULL, "Where to keep
+ * files."), OSA_FIELD_END}; const struct osa_schema myb_schema = { .name =
+ * "myb", .size = sizeof(struct myb_config), .fields = myb_fields};
  *
  * Storage of each type in the config struct:
  *   OSA_T_BOOL    bool            OSA_T_INT     int (32-bit)
@@ -87,18 +86,18 @@ struct osa_schema;
  * (max == 0: unbounded).
  */
 struct osa_field {
-	const char *name;    /* key; NULL ends the table */
-	enum osa_type type;  /* storage and validation type */
-	size_t offset;       /* offsetof() the member in the config struct */
-	unsigned flags;      /* OSA_F_* */
-	const char *doc;     /* one or two sentences for the reference */
-	int64_t def_int;     /* default of BOOL, INT, INT64, ENUM (choice index) */
+	const char *name;   /* key; NULL ends the table */
+	enum osa_type type; /* storage and validation type */
+	size_t offset;	    /* offsetof() the member in the config struct */
+	unsigned flags;	    /* OSA_F_* */
+	const char *doc;    /* one or two sentences for the reference */
+	int64_t def_int; /* default of BOOL, INT, INT64, ENUM (choice index) */
 	double def_double;   /* default of DOUBLE */
 	const char *def_str; /* default of STRING, PATH (NULL: stays NULL) */
-	const char *const *def_list;    /* default of STRLIST, NULL-terminated */
-	int64_t min, max;               /* see above */
-	double dmin, dmax;              /* see above */
-	const char *const *choices;     /* ENUM: NULL-terminated names */
+	const char *const *def_list; /* default of STRLIST, NULL-terminated */
+	int64_t min, max;	     /* see above */
+	double dmin, dmax;	     /* see above */
+	const char *const *choices;  /* ENUM: NULL-terminated names */
 	const struct osa_schema *group; /* GROUP: the nested schema */
 };
 
@@ -110,8 +109,8 @@ struct osa_check;
  * cross-field check.
  */
 struct osa_schema {
-	const char *name;               /* for messages and the reference */
-	size_t size;                    /* sizeof the config struct */
+	const char *name;		/* for messages and the reference */
+	size_t size;			/* sizeof the config struct */
 	const struct osa_field *fields; /* table ending with OSA_FIELD_END */
 	/*
 	 * Optional.  Called after every field validated and defaults were
@@ -133,33 +132,56 @@ void osa_check_error(struct osa_check *chk, const char *path, const char *fmt,
 
 /* Convenience constructors for table entries. */
 #define OSA_FIELD_BOOL(T, m, key, dflt, docs)                                  \
-	{.name = (key), .type = OSA_T_BOOL, .offset = offsetof(T, m),          \
-	 .def_int = (dflt), .doc = (docs)}
+	{                                                                      \
+		.name = (key), .type = OSA_T_BOOL, .offset = offsetof(T, m),   \
+		.def_int = (dflt), .doc = (docs)                               \
+	}
 #define OSA_FIELD_INT(T, m, key, dflt, lo, hi, docs)                           \
-	{.name = (key), .type = OSA_T_INT, .offset = offsetof(T, m),           \
-	 .def_int = (dflt), .min = (lo), .max = (hi), .doc = (docs)}
+	{                                                                      \
+		.name = (key), .type = OSA_T_INT, .offset = offsetof(T, m),    \
+		.def_int = (dflt), .min = (lo), .max = (hi), .doc = (docs)     \
+	}
 #define OSA_FIELD_INT64(T, m, key, dflt, lo, hi, docs)                         \
-	{.name = (key), .type = OSA_T_INT64, .offset = offsetof(T, m),         \
-	 .def_int = (dflt), .min = (lo), .max = (hi), .doc = (docs)}
+	{                                                                      \
+		.name = (key), .type = OSA_T_INT64, .offset = offsetof(T, m),  \
+		.def_int = (dflt), .min = (lo), .max = (hi), .doc = (docs)     \
+	}
 #define OSA_FIELD_DOUBLE(T, m, key, dflt, lo, hi, docs)                        \
-	{.name = (key), .type = OSA_T_DOUBLE, .offset = offsetof(T, m),        \
-	 .def_double = (dflt), .dmin = (lo), .dmax = (hi), .doc = (docs)}
+	{                                                                      \
+		.name = (key), .type = OSA_T_DOUBLE, .offset = offsetof(T, m), \
+		.def_double = (dflt), .dmin = (lo), .dmax = (hi),              \
+		.doc = (docs)                                                  \
+	}
 #define OSA_FIELD_STRING(T, m, key, dflt, docs)                                \
-	{.name = (key), .type = OSA_T_STRING, .offset = offsetof(T, m),        \
-	 .def_str = (dflt), .doc = (docs)}
+	{                                                                      \
+		.name = (key), .type = OSA_T_STRING, .offset = offsetof(T, m), \
+		.def_str = (dflt), .doc = (docs)                               \
+	}
 #define OSA_FIELD_PATH(T, m, key, dflt, docs)                                  \
-	{.name = (key), .type = OSA_T_PATH, .offset = offsetof(T, m),          \
-	 .def_str = (dflt), .doc = (docs)}
+	{                                                                      \
+		.name = (key), .type = OSA_T_PATH, .offset = offsetof(T, m),   \
+		.def_str = (dflt), .doc = (docs)                               \
+	}
 #define OSA_FIELD_ENUM(T, m, key, dflt, choice_list, docs)                     \
-	{.name = (key), .type = OSA_T_ENUM, .offset = offsetof(T, m),          \
-	 .def_int = (dflt), .choices = (choice_list), .doc = (docs)}
+	{                                                                      \
+		.name = (key), .type = OSA_T_ENUM, .offset = offsetof(T, m),   \
+		.def_int = (dflt), .choices = (choice_list), .doc = (docs)     \
+	}
 #define OSA_FIELD_STRLIST(T, m, key, dflt_list, docs)                          \
-	{.name = (key), .type = OSA_T_STRLIST, .offset = offsetof(T, m),       \
-	 .def_list = (dflt_list), .doc = (docs)}
+	{                                                                      \
+		.name = (key), .type = OSA_T_STRLIST,                          \
+		.offset = offsetof(T, m), .def_list = (dflt_list),             \
+		.doc = (docs)                                                  \
+	}
 #define OSA_FIELD_GROUP(T, m, key, sub, docs)                                  \
-	{.name = (key), .type = OSA_T_GROUP, .offset = offsetof(T, m),         \
-	 .group = (sub), .doc = (docs)}
-#define OSA_FIELD_END {.name = NULL}
+	{                                                                      \
+		.name = (key), .type = OSA_T_GROUP, .offset = offsetof(T, m),  \
+		.group = (sub), .doc = (docs)                                  \
+	}
+#define OSA_FIELD_END                                                          \
+	{                                                                      \
+		.name = NULL                                                   \
+	}
 
 /*
  * Validate libconfig text holding the *contents* of a config group (e.g.

@@ -17,11 +17,11 @@
 #define OSA_VERSION_STRING "0.3.0"
 
 /* Build an ABI number from its major and minor parts. */
-#define OSA_ABI(major, minor) ((unsigned)(((major) << 16) | ((minor) & 0xffff)))
+#define OSA_ABI(major, minor) ((unsigned)(((major) << 16) | ((minor)&0xffff)))
 /* The major part of an ABI number. */
 #define OSA_ABI_MAJOR(abi) ((unsigned)(abi) >> 16)
 /* The minor part of an ABI number. */
-#define OSA_ABI_MINOR(abi) ((unsigned)(abi) & 0xffff)
+#define OSA_ABI_MINOR(abi) ((unsigned)(abi)&0xffff)
 
 #ifdef __cplusplus
 extern "C" {

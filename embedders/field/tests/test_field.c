@@ -22,8 +22,8 @@ struct emb {
 
 static void emb_open(struct emb *m, const char *group, int dim)
 {
-	struct osa_embedder_args args = {.index = "papers", .dim = dim};
-	struct osa_error err = {0};
+	struct osa_embedder_args args = { .index = "papers", .dim = dim };
+	struct osa_error err = { 0 };
 	char *report = NULL;
 	void *cfg = NULL;
 
@@ -50,7 +50,7 @@ static void emb_close(struct emb *m)
 static struct osa_record *rec_of(const char *json)
 {
 	struct osa_record *rec = NULL;
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 
 	if (osa_record_parse(json, strlen(json), NULL, &rec, &err)) {
 		fprintf(stderr, "record: %s\n", err.msg);
@@ -64,7 +64,7 @@ static void bad(struct emb *m, const char *json, int code, const char *n1,
 		const char *n2)
 {
 	struct osa_record *rec = rec_of(json);
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	float v[4];
 	int rc = osa_embed_record(m->e, rec, v, &err);
 
@@ -80,10 +80,10 @@ static void bad(struct emb *m, const char *json, int code, const char *n1,
 
 int main(void)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	struct osa_record *rec;
 	struct emb m, custom;
-	float v[4] = {0};
+	float v[4] = { 0 };
 	char desc[128];
 
 	emb_open(&m, "embedder = \"field\";", 4);
@@ -98,11 +98,9 @@ int main(void)
 	osa_record_free(rec);
 
 	/* Wrong length, missing, not numbers. */
-	bad(&m,
-	    "{\"srn\":\"urn:osa:a.org:rec:r1\",\"embedding\":[1,2,3]}",
+	bad(&m, "{\"srn\":\"urn:osa:a.org:rec:r1\",\"embedding\":[1,2,3]}",
 	    OSA_ERANGE, "\"embedding\" has 3 numbers", "expected 4");
-	bad(&m,
-	    "{\"srn\":\"urn:osa:a.org:rec:r1\",\"embedding\":[1,2,3,4,5]}",
+	bad(&m, "{\"srn\":\"urn:osa:a.org:rec:r1\",\"embedding\":[1,2,3,4,5]}",
 	    OSA_ERANGE, "has 5 numbers", "expected 4");
 	bad(&m, "{\"srn\":\"urn:osa:a.org:rec:r1\",\"title\":\"x\"}",
 	    OSA_ENOTFOUND, "no \"embedding\" member", "4 numbers");
@@ -111,8 +109,7 @@ int main(void)
 	bad(&m,
 	    "{\"srn\":\"urn:osa:a.org:rec:r1\",\"embedding\":[1,\"2\",3,4]}",
 	    OSA_ETYPE, "\"embedding\"[1] is a string", "expected a number");
-	bad(&m,
-	    "{\"srn\":\"urn:osa:a.org:rec:r1\",\"embedding\":[1,2,null,4]}",
+	bad(&m, "{\"srn\":\"urn:osa:a.org:rec:r1\",\"embedding\":[1,2,null,4]}",
 	    OSA_ETYPE, "\"embedding\"[2] is null", NULL);
 	bad(&m, "{\"srn\":\"urn:osa:a.org:rec:r1\",\"embedding\":\"1,2,3,4\"}",
 	    OSA_ETYPE, "is a string, expected an array of 4 numbers", NULL);
@@ -142,8 +139,9 @@ int main(void)
 
 	/* create() needs a member name. */
 	{
-		struct osa_embedding_config ec = {.embedder = (char *)"field"};
-		struct osa_embedder_args args = {"papers", 4, &ec};
+		struct osa_embedding_config ec = { .embedder =
+							   (char *)"field" };
+		struct osa_embedder_args args = { "papers", 4, &ec };
 		struct osa_embedder_inst *e = NULL;
 
 		OSA_CHECK(osa_embedder_create(&args, &e, &err) == OSA_EINVAL);

@@ -28,8 +28,8 @@ struct emb {
 /* An embedder from the contents of an `embedding` group. */
 static void emb_open(struct emb *m, const char *group, int dim)
 {
-	struct osa_embedder_args args = {.index = "papers", .dim = dim};
-	struct osa_error err = {0};
+	struct osa_embedder_args args = { .index = "papers", .dim = dim };
+	struct osa_error err = { 0 };
 	char *report = NULL;
 	void *cfg = NULL;
 
@@ -56,7 +56,7 @@ static void emb_close(struct emb *m)
 
 static int embed(struct emb *m, const char *text, float *out)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	int rc = osa_embed_text(m->e, text, strlen(text), out, &err);
 
 	if (rc && rc != OSA_ENOFEATURES)
@@ -121,12 +121,26 @@ static void test_basics(struct emb *m)
 	     "\xd0\xbc\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd0\xb0");
 	same(m, "\xef\xbc\xa1\xef\xbd\x82\xef\xbc\x91", "ab1");
 	/* × and ÷ separate; Latin-1 and General Punctuation separate. */
-	same(m, "3\xc3\x97" "4", "3 4");
-	same(m, "\xc2\xab" "quoted\xc2\xbb \xe2\x80\x94 dash\xe2\x80\xa6",
+	same(m,
+	     "3\xc3\x97"
+	     "4",
+	     "3 4");
+	same(m,
+	     "\xc2\xab"
+	     "quoted\xc2\xbb \xe2\x80\x94 dash\xe2\x80\xa6",
 	     "quoted dash");
-	same(m, "a\xe2\x80\x8b" "b", "a b"); /* zero-width space */
-	same(m, "co\xc2\xad" "operation", "cooperation"); /* soft hyphen */
-	same(m, "smile\xf0\x9f\x98\x80" "face", "smile face");
+	same(m,
+	     "a\xe2\x80\x8b"
+	     "b",
+	     "a b"); /* zero-width space */
+	same(m,
+	     "co\xc2\xad"
+	     "operation",
+	     "cooperation"); /* soft hyphen */
+	same(m,
+	     "smile\xf0\x9f\x98\x80"
+	     "face",
+	     "smile face");
 	/* Different words differ. */
 	OSA_REQUIRE(embed(m, "hello world", a) == 0);
 	OSA_REQUIRE(embed(m, "world hello", b) == 0);
@@ -153,10 +167,10 @@ static void test_golden(void)
 	static const struct {
 		int i;
 		float v;
-	} want[4] = {{1, 0.0830362886f},
-		     {6, -0.0719115362f},
-		     {14, 0.0719115362f},
-		     {26, -0.124554433f}};
+	} want[4] = { { 1, 0.0830362886f },
+		      { 6, -0.0719115362f },
+		      { 14, 0.0719115362f },
+		      { 26, -0.124554433f } };
 	struct emb m;
 	float v[DIM];
 	uint64_t h = 1469598103934665603ull;
@@ -183,7 +197,8 @@ static void test_golden(void)
 static void test_invalid_utf8(struct emb *m)
 {
 	static const char *const bad[] = {
-		"\xff\xfe abc \xc3\x28 d\xed\xa0\x80" "e",
+		"\xff\xfe abc \xc3\x28 d\xed\xa0\x80"
+		"e",
 		"\xc0\xaf overlong \xe0\x80\xaf",
 		"beyond \xf4\x90\x80\x80 max",
 		"cut at the end \xe2\x82",
@@ -199,11 +214,17 @@ static void test_invalid_utf8(struct emb *m)
 	}
 	OSA_CHECK(embed(m, bad[i], v) == OSA_ENOFEATURES);
 	/* A bad byte separates like a space. */
-	same(m, "abc\xff" "def", "abc def");
-	same(m, "abc\xed\xa0\x80" "def", "abc def");
+	same(m,
+	     "abc\xff"
+	     "def",
+	     "abc def");
+	same(m,
+	     "abc\xed\xa0\x80"
+	     "def",
+	     "abc def");
 	/* A NUL inside the given length is a separator too. */
 	{
-		struct osa_error err = {0};
+		struct osa_error err = { 0 };
 		float w[DIM];
 
 		OSA_REQUIRE(osa_embed_text(m->e, "abc\0def", 7, v, &err) == 0);
@@ -220,11 +241,11 @@ static void test_no_features(struct emb *m)
 		"...!?",
 		"\t\n",
 		"\xe2\x80\x94\xe2\x80\x9c\xe2\x80\x9d", /* dash, quotes */
-		"\xc2\xa9\xc2\xae",                     /* (c) (r) */
-		"\xf0\x9f\x98\x80\xf0\x9f\x8e\x89",     /* emoji */
+		"\xc2\xa9\xc2\xae",			/* (c) (r) */
+		"\xf0\x9f\x98\x80\xf0\x9f\x8e\x89",	/* emoji */
 		"\xff\xff",
 	};
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	float v[DIM];
 	size_t i;
 
@@ -282,7 +303,7 @@ static void test_similarity(struct emb *m)
 static struct osa_record *rec_of(const char *json)
 {
 	struct osa_record *rec = NULL;
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 
 	if (osa_record_parse(json, strlen(json), NULL, &rec, &err)) {
 		fprintf(stderr, "record: %s\n", err.msg);
@@ -295,15 +316,16 @@ static void test_records(void)
 {
 	struct emb fields, tmpl, one;
 	struct osa_record *rec, *empty;
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	float a[DIM], b[DIM];
 	char *text = NULL, d1[128], d2[128], d3[128];
 	size_t len;
 
 	emb_open(&fields, "embedder = \"hash\";", DIM);
 	emb_open(&tmpl, "template = \"{title} ({year}): {summary}\";", DIM);
-	emb_open(&one, "fields = [\"title\", \"year\", \"missing\", "
-		       "\"empty\", \"flag\"];",
+	emb_open(&one,
+		 "fields = [\"title\", \"year\", \"missing\", "
+		 "\"empty\", \"flag\"];",
 		 DIM);
 	rec = rec_of("{\"srn\":\"urn:osa:a.org:rec:r1\",\"title\":\"Sea ice\","
 		     "\"summary\":\"Less of it each year.\",\"year\":2021,"
@@ -323,8 +345,7 @@ static void test_records(void)
 	OSA_REQUIRE(osa_embedding_text(one.cfg, rec, &text, &len, &err) == 0);
 	OSA_CHECK_STR(text, "Sea ice. 2021"); /* numbers too, not booleans */
 	free(text);
-	OSA_REQUIRE(osa_embedding_text(one.cfg, empty, &text, &len, &err) ==
-		    0);
+	OSA_REQUIRE(osa_embedding_text(one.cfg, empty, &text, &len, &err) == 0);
 	OSA_CHECK_STR(text, "...");
 	free(text);
 
@@ -341,8 +362,7 @@ static void test_records(void)
 		  OSA_ENOFEATURES);
 	OSA_CHECK_CONTAINS(err.msg, "record urn:osa:a.org:rec:r2");
 	OSA_CHECK_CONTAINS(err.msg, "fields title, summary");
-	OSA_CHECK(osa_embed_record(tmpl.e, empty, a, &err) ==
-		  OSA_ENOFEATURES);
+	OSA_CHECK(osa_embed_record(tmpl.e, empty, a, &err) == OSA_ENOFEATURES);
 	OSA_CHECK_CONTAINS(err.msg, "its template \"{title} ({year})");
 
 	/* describe() names every parameter, and the text source. */
@@ -376,7 +396,7 @@ static void test_records(void)
 /* The `embedding` group: defaults and checks. */
 static void config_bad(const char *group, const char *n1, const char *n2)
 {
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	char *report = NULL;
 	void *cfg = NULL;
 
@@ -393,7 +413,7 @@ static void config_bad(const char *group, const char *n1, const char *n2)
 static void test_config(void)
 {
 	struct osa_embedding_config *c = NULL;
-	struct osa_error err = {0};
+	struct osa_error err = { 0 };
 	char *report = NULL, big[1200];
 	void *cfg = NULL;
 	int i, n;
@@ -433,8 +453,8 @@ static void test_config(void)
 
 	/* create() refuses what the schema would have refused. */
 	{
-		struct osa_embedding_config ec = {.embedder = (char *)"nope"};
-		struct osa_embedder_args args = {"papers", DIM, &ec};
+		struct osa_embedding_config ec = { .embedder = (char *)"nope" };
+		struct osa_embedder_args args = { "papers", DIM, &ec };
 		struct osa_embedder_inst *e = (void *)&ec;
 
 		OSA_CHECK(osa_embedder_create(&args, &e, &err) ==
@@ -462,9 +482,9 @@ struct job {
 
 static void text_of(int i, char *buf, size_t n)
 {
-	static const char *const w[] = {"glacier", "River", "volcanic",
-					"Ash",     "ice",   "sheet",
-					"ocean",   "heat",  "caf\xc3\xa9"};
+	static const char *const w[] = { "glacier", "River", "volcanic",
+					 "Ash",	    "ice",   "sheet",
+					 "ocean",   "heat",  "caf\xc3\xa9" };
 
 	snprintf(buf, n, "%s %s, %s-%s %d", w[i % 9], w[(i * 5 + 1) % 9],
 		 w[(i * 7 + 2) % 9], w[(i / 3) % 9], i);
@@ -498,7 +518,7 @@ static void test_threads(struct emb *m)
 		OSA_REQUIRE(embed(m, text, ref[i]) == 0);
 	}
 	for (k = 0; k < NTHREADS; k++) {
-		jobs[k] = (struct job){m, got[k], 50, 0};
+		jobs[k] = (struct job){ m, got[k], 50, 0 };
 		OSA_REQUIRE(pthread_create(&t[k], NULL, job_run, &jobs[k]) ==
 			    0);
 	}
