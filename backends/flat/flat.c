@@ -36,6 +36,7 @@
 
 #include <osa/backend.h>
 #include <osa/snapshot.h>
+#include <osa/srnmap.h>
 #include <osa_autoconf.h>
 
 #ifdef CONFIG_OSA_BLAS_REFERENCE
@@ -147,93 +148,27 @@ struct flat {
 	uint64_t *hash; /* hash of each row's srn */
 	size_t n, cap;
 
-	uint32_t *slot; /* row + 1, 0 = empty; size mask + 1 (power of 2) */
-	size_t mask;
+	struct osa_srnmap map; /* srn -> row */
 };
-
-static uint64_t flat_hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ull;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	return h;
-}
-
-/* The map slot holding `srn`, or the empty slot where it would go. */
-static size_t flat_map_slot(const struct flat *f, const char *srn, uint64_t h)
-{
-	size_t i = (size_t)h & f->mask;
-
-	for (;;) {
-		uint32_t v = f->slot[i];
-
-		if (!v)
-			return i;
-		if (f->hash[v - 1] == h && !strcmp(f->srns[v - 1], srn))
-			return i;
-		i = (i + 1) & f->mask;
-	}
-}
 
 /* The row of `srn`, or -1. */
 static long flat_find(const struct flat *f, const char *srn, uint64_t h)
 {
-	uint32_t v = f->slot[flat_map_slot(f, srn, h)];
+	return osa_srnmap_find(&f->map, (const char *const *)f->srns, f->hash,
+			       srn, h);
+}
 
-	return v ? (long)v - 1 : -1;
+static size_t flat_map_slot(const struct flat *f, const char *srn, uint64_t h)
+{
+	return osa_srnmap_slot(&f->map, (const char *const *)f->srns, f->hash,
+			       srn, h);
 }
 
 /* Make the table hold `rows` rows at a load of at most 1/2. */
 static int flat_map_reserve(struct flat *f, size_t rows)
 {
-	size_t size = f->mask + 1, i, r;
-	uint32_t *slot;
-
-	if (rows * 2 <= size)
-		return 0;
-	while (size < rows * 2)
-		size *= 2;
-	slot = calloc(size, sizeof(*slot));
-	if (!slot)
-		return OSA_ENOMEM;
-	for (r = 0; r < f->n; r++) {
-		i = (size_t)f->hash[r] & (size - 1);
-		while (slot[i])
-			i = (i + 1) & (size - 1);
-		slot[i] = (uint32_t)(r + 1);
-	}
-	free(f->slot);
-	f->slot = slot;
-	f->mask = size - 1;
-	return 0;
-}
-
-/* Remove the entry at slot `i` (backward-shift deletion). */
-static void flat_map_delete(struct flat *f, size_t i)
-{
-	size_t j = i;
-
-	for (;;) {
-		size_t k;
-
-		j = (j + 1) & f->mask;
-		if (!f->slot[j])
-			break;
-		k = (size_t)f->hash[f->slot[j] - 1] & f->mask;
-		/* Move j into the hole unless its home lies in (i, j]. */
-		if ((j > i && (k <= i || k > j)) ||
-		    (j < i && (k <= i && k > j))) {
-			f->slot[i] = f->slot[j];
-			i = j;
-		}
-	}
-	f->slot[i] = 0;
+	return osa_srnmap_reserve(&f->map, (const char *const *)f->srns,
+				  f->hash, f->n, rows, false);
 }
 
 /* Multiply without overflow: 0 and *out, or -1. */
@@ -324,7 +259,7 @@ static void flat_free(struct flat *f)
 	free(f->mat);
 	free(f->sq);
 	free(f->hash);
-	free(f->slot);
+	osa_srnmap_free(&f->map);
 	osa_embedder_destroy(f->emb);
 	free(f->index);
 	free(f->snap_path);
@@ -464,9 +399,9 @@ static int flat_load(struct flat *f, uint64_t *lsn, struct osa_error *err)
 					      "srn %zu holds a NUL byte", i);
 			goto out;
 		}
-		f->hash[i] = flat_hash_str(s);
+		f->hash[i] = osa_srn_hash(s);
 		at = flat_map_slot(f, s, f->hash[i]);
-		if (f->slot[at]) {
+		if (f->map.slot[at]) {
 			rc = osa_snap_corrupt(r, err, "srn %s appears twice",
 					      s);
 			free(s);
@@ -475,7 +410,7 @@ static int flat_load(struct flat *f, uint64_t *lsn, struct osa_error *err)
 		f->srns[i] = s;
 		f->sq[i] = flat_dot(f->mat + i * f->dim, f->mat + i * f->dim,
 				    f->dim);
-		f->slot[at] = (uint32_t)(i + 1);
+		f->map.slot[at] = (uint32_t)(i + 1);
 		f->n = i + 1;
 	}
 	rc = osa_snap_close(r, err);
@@ -513,9 +448,7 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 	plen = strlen(dir) + sizeof("/" FLAT_SNAP_NAME);
 	f->index = strdup(args->index);
 	f->snap_path = malloc(plen);
-	f->mask = 15;
-	f->slot = calloc(f->mask + 1, sizeof(*f->slot));
-	if (!f->index || !f->snap_path || !f->slot) {
+	if (!f->index || !f->snap_path || osa_srnmap_init(&f->map, 16)) {
 		flat_free(f);
 		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
 				     args->index);
@@ -608,7 +541,7 @@ static int flat_ingest(void *self, const struct osa_record *const *recs,
 					   "index %s: out of memory", f->index);
 			goto out;
 		}
-		hashes[i] = flat_hash_str(srn);
+		hashes[i] = osa_srn_hash(srn);
 	}
 	pthread_rwlock_wrlock(&f->lock);
 	for (i = 0; i < n; i++)
@@ -630,7 +563,7 @@ static int flat_ingest(void *self, const struct osa_record *const *recs,
 	/* Nothing below can fail. */
 	for (i = 0; i < n; i++) {
 		size_t at = flat_map_slot(f, copies[i], hashes[i]);
-		uint32_t v = f->slot[at];
+		uint32_t v = f->map.slot[at];
 
 		if (v) {
 			flat_set_row(f, v - 1, vecs + i * f->dim);
@@ -640,7 +573,7 @@ static int flat_ingest(void *self, const struct osa_record *const *recs,
 		f->srns[f->n] = copies[i];
 		f->hash[f->n] = hashes[i];
 		copies[i] = NULL;
-		f->slot[at] = (uint32_t)++f->n;
+		f->map.slot[at] = (uint32_t)++f->n;
 	}
 	pthread_rwlock_unlock(&f->lock);
 out:
@@ -662,13 +595,13 @@ static int flat_remove(void *self, const char *const *srns, size_t n,
 	(void)err;
 	pthread_rwlock_wrlock(&f->lock);
 	for (i = 0; i < n; i++) {
-		uint64_t h = flat_hash_str(srns[i]);
+		uint64_t h = osa_srn_hash(srns[i]);
 		size_t at = flat_map_slot(f, srns[i], h), last;
-		uint32_t v = f->slot[at];
+		uint32_t v = f->map.slot[at];
 
 		if (!v)
 			continue;
-		flat_map_delete(f, at);
+		osa_srnmap_delete(&f->map, f->hash, at);
 		free(f->srns[v - 1]);
 		last = f->n - 1;
 		if (v - 1 != last) {
@@ -681,7 +614,7 @@ static int flat_remove(void *self, const char *const *srns, size_t n,
 			f->sq[v - 1] = f->sq[last];
 			f->srns[v - 1] = f->srns[last];
 			f->hash[v - 1] = f->hash[last];
-			f->slot[ls] = v;
+			f->map.slot[ls] = v;
 		}
 		f->n = last;
 	}

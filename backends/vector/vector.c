@@ -50,6 +50,7 @@
 #include <hnswlib_c.h>
 #include <osa/backend.h>
 #include <osa/snapshot.h>
+#include <osa/srnmap.h>
 
 #include "vector.h"
 
@@ -188,96 +189,31 @@ struct vector {
 	size_t live;
 	size_t pending; /* labels in the graph, not yet published */
 
-	uint32_t *slot; /* srn -> label + 1, open addressing */
-	size_t mask;
+	struct osa_srnmap map; /* srn -> label */
 
 	size_t compactions;
 	bool degraded;
 	char why[OSA_ERROR_MSG_MAX];
 };
 
-static uint64_t vector_hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ull;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	return h;
-}
-
 static size_t vector_map_slot(const struct vector *v, const char *srn,
 			      uint64_t h)
 {
-	size_t i = (size_t)h & v->mask;
-
-	for (;;) {
-		uint32_t s = v->slot[i];
-
-		if (!s)
-			return i;
-		if (v->hash[s - 1] == h && !strcmp(v->srns[s - 1], srn))
-			return i;
-		i = (i + 1) & v->mask;
-	}
+	return osa_srnmap_slot(&v->map, (const char *const *)v->srns, v->hash,
+			       srn, h);
 }
 
 static long vector_find(const struct vector *v, const char *srn, uint64_t h)
 {
-	uint32_t s = v->slot[vector_map_slot(v, srn, h)];
-
-	return s ? (long)s - 1 : -1;
+	return osa_srnmap_find(&v->map, (const char *const *)v->srns, v->hash,
+			       srn, h);
 }
 
 /* Rebuild the table with room for `n` entries at a load of at most 1/2. */
 static int vector_map_reserve(struct vector *v, size_t n, bool force)
 {
-	size_t size = v->mask + 1, i, l;
-	uint32_t *slot;
-
-	if (n * 2 <= size && !force)
-		return 0;
-	while (size < n * 2)
-		size *= 2;
-	slot = calloc(size, sizeof(*slot));
-	if (!slot)
-		return OSA_ENOMEM;
-	for (l = 0; l < v->nlabels; l++) {
-		if (!v->srns[l])
-			continue;
-		i = (size_t)v->hash[l] & (size - 1);
-		while (slot[i])
-			i = (i + 1) & (size - 1);
-		slot[i] = (uint32_t)(l + 1);
-	}
-	free(v->slot);
-	v->slot = slot;
-	v->mask = size - 1;
-	return 0;
-}
-
-static void vector_map_delete(struct vector *v, size_t i)
-{
-	size_t j = i;
-
-	for (;;) {
-		size_t k;
-
-		j = (j + 1) & v->mask;
-		if (!v->slot[j])
-			break;
-		k = (size_t)v->hash[v->slot[j] - 1] & v->mask;
-		if ((j > i && (k <= i || k > j)) ||
-		    (j < i && (k <= i && k > j))) {
-			v->slot[i] = v->slot[j];
-			i = j;
-		}
-	}
-	v->slot[i] = 0;
+	return osa_srnmap_reserve(&v->map, (const char *const *)v->srns,
+				  v->hash, v->nlabels, n, force);
 }
 
 /* Room for `n` labels in the per-label arrays (new srns zeroed). */
@@ -402,7 +338,7 @@ static void vector_free(struct vector *v)
 	free(v->srns);
 	free(v->hash);
 	free(v->freel);
-	free(v->slot);
+	osa_srnmap_free(&v->map);
 	hnswc_free(v->h);
 	osa_embedder_destroy(v->emb);
 	free(v->index);
@@ -510,16 +446,16 @@ static int vector_load_maps(struct vector *v, struct osa_snap_reader *r,
 			return osa_snap_corrupt(r, err,
 						"label %zu: NUL in its srn", l);
 		}
-		v->hash[l] = vector_hash_str(s);
+		v->hash[l] = osa_srn_hash(s);
 		at = vector_map_slot(v, s, v->hash[l]);
-		if (v->slot[at]) {
+		if (v->map.slot[at]) {
 			rc = osa_snap_corrupt(r, err, "srn %s appears twice",
 					      s);
 			free(s);
 			return rc;
 		}
 		v->srns[l] = s;
-		v->slot[at] = (uint32_t)(l + 1);
+		v->map.slot[at] = (uint32_t)(l + 1);
 		v->live++;
 	}
 	if (nfree != v->nfree)
@@ -696,9 +632,7 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 	plen = strlen(dir) + sizeof("/" VECTOR_SNAP_NAME);
 	v->index = strdup(args->index);
 	v->snap_path = malloc(plen);
-	v->mask = 15;
-	v->slot = calloc(v->mask + 1, sizeof(*v->slot));
-	if (!v->index || !v->snap_path || !v->slot) {
+	if (!v->index || !v->snap_path || osa_srnmap_init(&v->map, 16)) {
 		vector_free(v);
 		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
 				     args->index);
@@ -790,18 +724,9 @@ static int vector_compact(struct vector *v, struct osa_error *err)
 	v->nlabels = nl;
 	v->nfree = 0;
 	/* Same size: cannot fail for lack of room, may for memory. */
-	if (vector_map_reserve(v, v->live, true)) {
-		size_t i;
-
-		/* Rebuild in place. */
-		memset(v->slot, 0, (v->mask + 1) * sizeof(*v->slot));
-		for (l = 0; l < nl; l++) {
-			i = (size_t)v->hash[l] & v->mask;
-			while (v->slot[i])
-				i = (i + 1) & v->mask;
-			v->slot[i] = (uint32_t)(l + 1);
-		}
-	}
+	if (vector_map_reserve(v, v->live, true))
+		osa_srnmap_rebuild(&v->map, (const char *const *)v->srns,
+				   v->hash, nl);
 	hnswc_free(v->h);
 	v->h = nh;
 	v->compactions++;
@@ -960,7 +885,7 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 					   "index %s: out of memory", v->index);
 			goto out;
 		}
-		hashes[i] = vector_hash_str(srn);
+		hashes[i] = osa_srn_hash(srn);
 		pos[i] = i;
 	}
 	/* The last occurrence of an srn in the batch wins. */
@@ -1068,7 +993,7 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 		at = vector_map_slot(v, copies[r], hashes[r]);
 		v->srns[ops[j].label] = copies[r];
 		v->hash[ops[j].label] = hashes[r];
-		v->slot[at] = ops[j].label + 1;
+		v->map.slot[at] = ops[j].label + 1;
 		copies[r] = NULL;
 		v->live++;
 	}
@@ -1099,9 +1024,9 @@ static int vector_remove(void *self, const char *const *srns, size_t n,
 	pthread_mutex_lock(&v->wmu);
 	pthread_rwlock_wrlock(&v->lock);
 	for (i = 0; i < n && !rc; i++) {
-		uint64_t h = vector_hash_str(srns[i]);
+		uint64_t h = osa_srn_hash(srns[i]);
 		size_t at = vector_map_slot(v, srns[i], h);
-		uint32_t s = v->slot[at];
+		uint32_t s = v->map.slot[at];
 
 		if (!s)
 			continue;
@@ -1112,7 +1037,7 @@ static int vector_remove(void *self, const char *const *srns, size_t n,
 					   v->index, srns[i], herr.msg);
 			break;
 		}
-		vector_map_delete(v, at);
+		osa_srnmap_delete(&v->map, v->hash, at);
 		free(v->srns[s - 1]);
 		v->srns[s - 1] = NULL;
 		v->freel[v->nfree++] = s - 1;
@@ -1298,7 +1223,7 @@ void vector_get_stats(void *self, struct vector_stats *st)
 	st->memory_bytes = hnswc_memory_bytes(v->h) +
 			   v->cap * (sizeof(*v->srns) + sizeof(*v->hash) +
 				     sizeof(*v->freel)) +
-			   (v->mask + 1) * sizeof(*v->slot);
+			   (v->map.mask + 1) * sizeof(*v->map.slot);
 	for (i = 0; i < v->nlabels; i++)
 		if (v->srns[i])
 			st->memory_bytes += strlen(v->srns[i]) + 1;
