@@ -37,6 +37,7 @@
 #include <osa/backend.h>
 #include <osa/snapshot.h>
 #include <osa/srnmap.h>
+#include <osa/sys.h>
 #include <osa_autoconf.h>
 
 #ifdef CONFIG_OSA_BLAS_REFERENCE
@@ -267,46 +268,6 @@ static void flat_free(struct flat *f)
 	free(f);
 }
 
-/*
- * A rwlock that prefers writers: with readers querying back to back, glibc's
- * default (reader preference) could starve the writer forever.
- */
-static int flat_lock_init(pthread_rwlock_t *l)
-{
-	pthread_rwlockattr_t a;
-	int rc;
-
-	if (pthread_rwlockattr_init(&a))
-		return -1;
-	pthread_rwlockattr_setkind_np(
-		&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	rc = pthread_rwlock_init(l, &a);
-	pthread_rwlockattr_destroy(&a);
-	return rc;
-}
-
-/* mkdir -p */
-static int flat_mkdirs(const char *path)
-{
-	char *p = strdup(path), *s;
-	int rc = 0;
-
-	if (!p)
-		return -1;
-	for (s = p + 1; *s && !rc; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (!rc && mkdir(p, 0755) && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
-}
-
 static void flat_expect(const struct flat *f, struct osa_snap_info *in)
 {
 	memset(in, 0, sizeof(*in));
@@ -439,7 +400,7 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 				     args->index);
 	f->dim = (size_t)cfg->dim;
 	f->metric = cfg->metric;
-	if (flat_lock_init(&f->lock)) {
+	if (osa_rwlock_init(&f->lock)) {
 		free(f);
 		return osa_error_set(err, OSA_ENOMEM,
 				     "index %s: cannot create a lock",
@@ -454,11 +415,9 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 				     args->index);
 	}
 	snprintf(f->snap_path, plen, "%s/" FLAT_SNAP_NAME, dir);
-	if (flat_mkdirs(dir)) {
-		rc = osa_error_set(err, OSA_EIO,
-				   "index %s: cannot create persist_dir %s: "
-				   "%s",
-				   args->index, dir, strerror(errno));
+	rc = osa_mkdirs(dir, err);
+	if (rc) {
+		osa_error_prefix(err, "index %s: persist_dir: ", args->index);
 		flat_free(f);
 		return rc;
 	}

@@ -51,6 +51,7 @@
 #include <osa/backend.h>
 #include <osa/snapshot.h>
 #include <osa/srnmap.h>
+#include <osa/sys.h>
 
 #include "vector.h"
 
@@ -290,41 +291,6 @@ static int vector_prepare(const struct vector *v, float *x)
 	for (i = 0; i < v->dim; i++)
 		x[i] /= norm;
 	return 0;
-}
-
-static int vector_lock_init(pthread_rwlock_t *l)
-{
-	pthread_rwlockattr_t a;
-	int rc;
-
-	if (pthread_rwlockattr_init(&a))
-		return -1;
-	pthread_rwlockattr_setkind_np(
-		&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	rc = pthread_rwlock_init(l, &a);
-	pthread_rwlockattr_destroy(&a);
-	return rc;
-}
-
-static int vector_mkdirs(const char *path)
-{
-	char *p = strdup(path), *s;
-	int rc = 0;
-
-	if (!p)
-		return -1;
-	for (s = p + 1; *s && !rc; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (!rc && mkdir(p, 0755) && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
 }
 
 static void vector_free(struct vector *v)
@@ -614,7 +580,7 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 				     "index %s: cannot create a lock",
 				     args->index);
 	}
-	if (vector_lock_init(&v->lock)) {
+	if (osa_rwlock_init(&v->lock)) {
 		pthread_mutex_destroy(&v->wmu);
 		free(v);
 		return osa_error_set(err, OSA_ENOMEM,
@@ -638,11 +604,9 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 				     args->index);
 	}
 	snprintf(v->snap_path, plen, "%s/" VECTOR_SNAP_NAME, dir);
-	if (vector_mkdirs(dir)) {
-		rc = osa_error_set(err, OSA_EIO,
-				   "index %s: cannot create persist_dir %s: "
-				   "%s",
-				   args->index, dir, strerror(errno));
+	rc = osa_mkdirs(dir, err);
+	if (rc) {
+		osa_error_prefix(err, "index %s: persist_dir: ", args->index);
 		vector_free(v);
 		return rc;
 	}

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <osa/osa.h>
+#include <osa/sys.h>
 
 #include "journal.h"
 #include "osai.h"
@@ -147,32 +148,6 @@ static const char *svc_find_string(const struct osa_schema *s, const void *cfg,
 }
 
 /* ---- files ------------------------------------------------------------- */
-
-static int svc_mkdirs(const char *path, struct osa_error *err)
-{
-	char buf[4096];
-	size_t i, n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return osa_error_set(err, OSA_EINVAL, "path too long: %s",
-				     path);
-	memcpy(buf, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return osa_error_set(
-				err, errno == ENOSPC ? OSA_ENOSPC : OSA_EIO,
-				"cannot create %s: %s%s", buf, strerror(errno),
-				errno == EACCES || errno == EROFS
-					? " (check the data directory's "
-					  "owner and permissions)"
-					: "");
-		buf[i] = path[i];
-	}
-	return 0;
-}
 
 /* Remove our own stale temporary files (*.tmp.*) in an index directory. */
 static void svc_clean_tmp(const char *dir)
@@ -513,7 +488,7 @@ static void svc_quarantine(struct osai_service *s, struct svc_index *ix,
 	snprintf(qdir, sizeof(qdir), "%s/quarantine", s->data_dir);
 	snprintf(dest, sizeof(dest), "%s/%s.%ld", qdir, ix->cfg->name,
 		 (long)time(NULL));
-	if (svc_mkdirs(qdir, &err) || rename(ix->dir, dest)) {
+	if (osa_mkdirs(qdir, &err) || rename(ix->dir, dest)) {
 		osa_log(OSA_LOG_ERROR,
 			"index=%s cannot move unreadable data aside to %s: %s",
 			ix->cfg->name, dest, strerror(errno));
@@ -524,7 +499,7 @@ static void svc_quarantine(struct osai_service *s, struct svc_index *ix,
 		"index=%s unreadable data moved to %s (%s); rebuilding from "
 		"the journal",
 		ix->cfg->name, dest, why);
-	svc_mkdirs(ix->dir, &err);
+	osa_mkdirs(ix->dir, &err);
 }
 
 /* Open one index: snapshot + log replay, or a rebuild. */
@@ -540,7 +515,7 @@ static int svc_open_index(struct osai_service *s, struct svc_index *ix,
 	int have_state, rc;
 
 	pthread_mutex_lock(&ix->wlock);
-	if (svc_mkdirs(ix->dir, &err)) {
+	if (osa_mkdirs(ix->dir, &err)) {
 		svc_degrade(ix, &err);
 		pthread_mutex_unlock(&ix->wlock);
 		return err.code;
@@ -648,7 +623,7 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 	s->data_dir = cfg->core.data_dir;
 	rc = osai_registry_init(err);
 	if (!rc)
-		rc = svc_mkdirs(s->data_dir, err);
+		rc = osa_mkdirs(s->data_dir, err);
 	if (!rc)
 		rc = svc_lock_dir(s, err);
 	if (!rc) {
