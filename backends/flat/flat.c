@@ -80,18 +80,6 @@ struct flat_config {
  * (The `embedding` group checks its own keys: a known embedder, a non-empty
  * vector_field, a valid template.)
  */
-static void flat_check(void *cfg, struct osa_check *chk)
-{
-	const struct flat_config *c = cfg;
-	const struct osa_embedding_config *e = &c->embedding;
-
-	if (e->embedder && strcmp(e->embedder, "field") && e->fields.n == 0 &&
-	    (!e->template_ || !e->template_[0]))
-		osa_check_error(chk, "embedding.fields",
-				"nothing to embed: set embedding.fields or "
-				"embedding.template");
-}
-
 static const struct osa_field flat_fields[] = {
 	{ .name = "dim",
 	  .type = OSA_T_INT,
@@ -129,7 +117,6 @@ static const struct osa_schema flat_schema = {
 	.name = "flat",
 	.size = sizeof(struct flat_config),
 	.fields = flat_fields,
-	.check = flat_check,
 };
 
 /* ---- the instance ---------------------------------------------------- */

@@ -94,18 +94,6 @@ struct vector_config {
  * (The `embedding` group checks its own keys: a known embedder, a non-empty
  * vector_field, a valid template.)
  */
-static void vector_check(void *cfg, struct osa_check *chk)
-{
-	const struct vector_config *c = cfg;
-	const struct osa_embedding_config *e = &c->embedding;
-
-	if (e->embedder && strcmp(e->embedder, "field") && e->fields.n == 0 &&
-	    (!e->template_ || !e->template_[0]))
-		osa_check_error(chk, "embedding.fields",
-				"nothing to embed: set embedding.fields or "
-				"embedding.template");
-}
-
 #define VECTOR_STORED_INT(key, member, dflt, lo, hi, docs)                     \
 	{                                                                      \
 		.name = (key), .type = OSA_T_INT,                              \
@@ -160,7 +148,6 @@ static const struct osa_schema vector_schema = {
 	.name = "vector",
 	.size = sizeof(struct vector_config),
 	.fields = vector_fields,
-	.check = vector_check,
 };
 
 /* ---- the instance ---------------------------------------------------- */

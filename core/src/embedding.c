@@ -123,6 +123,7 @@ static int emb_template_check(const char *tmpl, char *buf, size_t n)
 static void emb_check(void *cfg, struct osa_check *chk)
 {
 	const struct osa_embedding_config *c = cfg;
+	const struct osa_embedder *e;
 	char msg[512];
 	size_t i;
 
@@ -130,9 +131,15 @@ static void emb_check(void *cfg, struct osa_check *chk)
 		emb_list(msg, sizeof(msg));
 		osa_check_error(chk, "embedder",
 				"name an embedder; available: %s", msg);
-	} else if (!osa_embedder_find(c->embedder)) {
+	} else if (!(e = osa_embedder_find(c->embedder))) {
 		emb_unknown(c->embedder, msg, sizeof(msg));
 		osa_check_error(chk, "embedder", "%s", msg);
+	} else if (e->embed_text && c->fields.n == 0 &&
+		   (!c->template_ || !c->template_[0])) {
+		/* A text embedder with no text to embed. */
+		osa_check_error(chk, "fields",
+				"nothing to embed: set embedding.fields or "
+				"embedding.template");
 	}
 	for (i = 0; i < c->fields.n; i++)
 		if (!c->fields.v[i] || !c->fields.v[i][0])

@@ -39,7 +39,8 @@ struct osa_embedding_config {
 /*
  * Schema of the `embedding` group: embedder (default "hash"; must be
  * registered), fields (default ["title", "summary"]), template (optional),
- * vector_field (default "embedding").  Use it with OSA_FIELD_GROUP.
+ * vector_field (default "embedding").  An embedder that embeds text needs
+ * fields or a template (checked here).  Use it with OSA_FIELD_GROUP.
  */
 extern const struct osa_schema osa_embedding_schema;
 
