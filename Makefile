@@ -12,16 +12,19 @@ CMAKE ?= cmake
 CTEST ?= ctest
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
+# The developer targets (and so CI) build with -Werror; a plain cmake build
+# does not (OSA_WERROR defaults to OFF for users).
+DEV_ARGS ?= -DOSA_WERROR=ON
 KCONFIG_ENV = KCONFIG_CONFIG=$(abspath $(BUILD))/.config \
 	OSA_KCONFIG_GEN=$(abspath $(BUILD))/kconfig srctree=$(CURDIR)
 
 .PHONY: all build defconfig menuconfig test test-asan fuzz valgrind run bench clean \
-	distclean help FORCE
+	distclean help release-check FORCE
 
 all: build
 
 $(BUILD)/CMakeCache.txt:
-	$(CMAKE) -S . -B $(BUILD) $(CMAKE_ARGS)
+	$(CMAKE) -S . -B $(BUILD) $(DEV_ARGS) $(CMAKE_ARGS)
 
 build: $(BUILD)/CMakeCache.txt
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
@@ -32,11 +35,11 @@ build: $(BUILD)/CMakeCache.txt
 	@test -f configs/$@ || { echo "no configs/$@; have:" \
 		$$(ls configs | grep defconfig); exit 2; }
 	rm -f $(BUILD)/.config
-	$(CMAKE) -S . -B $(BUILD) -DOSA_DEFCONFIG=configs/$@ $(CMAKE_ARGS)
+	$(CMAKE) -S . -B $(BUILD) -DOSA_DEFCONFIG=configs/$@ $(DEV_ARGS) $(CMAKE_ARGS)
 
 defconfig: FORCE
 	rm -f $(BUILD)/.config
-	$(CMAKE) -S . -B $(BUILD) -DOSA_DEFCONFIG=configs/defconfig $(CMAKE_ARGS)
+	$(CMAKE) -S . -B $(BUILD) -DOSA_DEFCONFIG=configs/defconfig $(DEV_ARGS) $(CMAKE_ARGS)
 
 menuconfig: $(BUILD)/CMakeCache.txt
 	$(CMAKE) -DOSA_SOURCE_DIR=. -DOSA_GEN_DIR=$(BUILD)/kconfig \
@@ -50,7 +53,7 @@ test: build
 # The whole suite built with AddressSanitizer + UBSan (linked dynamically).
 test-asan:
 	$(CMAKE) -S . -B $(ASAN_BUILD) -DOSA_SANITIZE=address,undefined \
-		-DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+		-DCMAKE_BUILD_TYPE=Debug $(DEV_ARGS) $(CMAKE_ARGS)
 	$(CMAKE) --build $(ASAN_BUILD) -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -62,16 +65,27 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 fuzz:
 	CC=clang CXX=clang++ $(CMAKE) -S . -B $(FUZZ_BUILD) -DOSA_FUZZ=ON \
-		-DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo $(DEV_ARGS) $(CMAKE_ARGS)
 	$(CMAKE) --build $(FUZZ_BUILD) -j$(JOBS)
 	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # valgrind over the CLI paths, on a dynamically linked build.
 VG_BUILD ?= build-valgrind
 valgrind:
-	$(CMAKE) -S . -B $(VG_BUILD) -DOSA_DYNAMIC=ON $(CMAKE_ARGS)
+	$(CMAKE) -S . -B $(VG_BUILD) -DOSA_DYNAMIC=ON $(DEV_ARGS) $(CMAKE_ARGS)
 	$(CMAKE) --build $(VG_BUILD) -j$(JOBS) --target osa
 	scripts/valgrind.sh $(VG_BUILD)
+
+# Release builds with gcc and clang, -Werror, as a user's `cmake
+# -DCMAKE_BUILD_TYPE=Release` would build them (CI runs this).
+release-check:
+	for cc in gcc:g++ clang:clang++; do \
+		d=build-release-$${cc%%:*}; \
+		CC=$${cc%%:*} CXX=$${cc##*:} $(CMAKE) -S . -B $$d \
+			-DCMAKE_BUILD_TYPE=Release $(DEV_ARGS) $(CMAKE_ARGS) && \
+		$(CMAKE) --build $$d -j$(JOBS) || exit 1; \
+		$$d/core/cli/osa --version || exit 1; \
+	done
 
 # Build, then run the main job on the built-in default configuration.
 run: build

@@ -18,6 +18,7 @@ set(OSA_DEPS_HINT "run scripts/install-deps (as root) to install the Debian pack
 # osa_dep(<target> <header> <package> <libnames...>)
 function(osa_dep target header pkg)
   string(MAKE_C_IDENTIFIER "${target}" id)
+  string(TOUPPER "OSA_DEP_${id}" id)
   find_path(${id}_INCLUDE NAMES ${header})
   set(names "")
   foreach(n IN LISTS ARGN)

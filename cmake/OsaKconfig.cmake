@@ -2,13 +2,13 @@
 #
 # OsaKconfig.cmake - Kconfig is the single source of truth of the build.
 #
-# osa_kconfig() makes sure ${CMAKE_BINARY_DIR}/.config exists and is complete
+# osa_kconfig() makes sure ${OSA_BINARY_DIR}/.config exists and is complete
 # (from OSA_DEFCONFIG when there is none yet or OSA_DEFCONFIG changed, else
 # `kconfig-conf --olddefconfig` so new symbols get their defaults), then turns
 # it into:
 #   - CMake variables CONFIG_<SYM> (y/n for bools, values for others) in the
 #     caller's scope, and OSA_SELECTED_PACKAGES (every *_PACKAGE string);
-#   - the C header ${CMAKE_BINARY_DIR}/generated/osa_autoconf.h, rewritten only
+#   - the C header ${OSA_BINARY_DIR}/generated/osa/osa_autoconf.h, rewritten only
 #     when it changes so nothing recompiles needlessly;
 #   - OSA_ABSENT_PLUGINS: "kind;name;SYMBOL" triples of plugins the tree offers
 #     that this .config does not select.
@@ -19,17 +19,25 @@ include_guard(GLOBAL)
 include(${CMAKE_CURRENT_LIST_DIR}/OsaKconfigGen.cmake)
 
 set(OSA_DEFCONFIG "configs/defconfig" CACHE STRING
-  "Kconfig defconfig to start from (relative to the source dir)")
+  "Kconfig defconfig to start from (relative to OSA's source dir, or absolute)")
+# A product that vendors OSA and has its own Kconfig tree points these at its
+# top Kconfig (which `source`s OSA's Kconfig.osa) and its source tree; the
+# default is OSA's own top-level Kconfig.
+set(OSA_KCONFIG "" CACHE STRING
+  "Top-level Kconfig file (default: OSA's own); a product's may source OSA's Kconfig.osa")
+set(OSA_KCONFIG_SRCTREE "" CACHE STRING
+  "srctree for relative Kconfig paths (default: the folder of OSA_KCONFIG)")
 
 function(osa_kconfig_run)
   set(env
     "KCONFIG_CONFIG=${OSA_DOTCONFIG}"
-    "srctree=${CMAKE_SOURCE_DIR}"
-    "OSA_KCONFIG_GEN=${OSA_KCONFIG_GEN}")
+    "srctree=${OSA_KCONFIG_SRCTREE_}"
+    "OSA_KCONFIG_GEN=${OSA_KCONFIG_GEN}"
+    "OSA_SRCTREE=${OSA_SOURCE_DIR}")
   execute_process(
-    COMMAND ${CMAKE_COMMAND} -E env ${env} ${KCONFIG_CONF} ${ARGN}
-            ${CMAKE_SOURCE_DIR}/Kconfig
-    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+    COMMAND ${CMAKE_COMMAND} -E env ${env} ${OSA_KCONFIG_CONF} ${ARGN}
+            ${OSA_KCONFIG_}
+    WORKING_DIRECTORY ${OSA_KCONFIG_SRCTREE_}
     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "kconfig-conf ${ARGN} failed:\n${out}")
@@ -37,21 +45,33 @@ function(osa_kconfig_run)
 endfunction()
 
 macro(osa_kconfig)
-  find_program(KCONFIG_CONF NAMES kconfig-conf conf)
-  if(NOT KCONFIG_CONF)
+  find_program(OSA_KCONFIG_CONF NAMES kconfig-conf conf)
+  if(NOT OSA_KCONFIG_CONF)
     message(FATAL_ERROR
       "kconfig-conf not found: install Debian's kconfig-frontends-nox "
       "(scripts/install-deps does it)")
   endif()
-  set(OSA_KCONFIG_GEN ${CMAKE_BINARY_DIR}/kconfig)
-  set(OSA_DOTCONFIG ${CMAKE_BINARY_DIR}/.config)
-  osa_kconfig_generate(${CMAKE_SOURCE_DIR} ${OSA_KCONFIG_GEN})
+  set(OSA_KCONFIG_GEN ${OSA_BINARY_DIR}/kconfig)
+  set(OSA_DOTCONFIG ${OSA_BINARY_DIR}/.config)
+  if(OSA_KCONFIG)
+    get_filename_component(OSA_KCONFIG_ "${OSA_KCONFIG}" ABSOLUTE
+      BASE_DIR ${CMAKE_SOURCE_DIR})
+  else()
+    set(OSA_KCONFIG_ ${OSA_SOURCE_DIR}/Kconfig)
+  endif()
+  if(OSA_KCONFIG_SRCTREE)
+    get_filename_component(OSA_KCONFIG_SRCTREE_ "${OSA_KCONFIG_SRCTREE}"
+      ABSOLUTE BASE_DIR ${CMAKE_SOURCE_DIR})
+  else()
+    get_filename_component(OSA_KCONFIG_SRCTREE_ "${OSA_KCONFIG_}" DIRECTORY)
+  endif()
+  osa_kconfig_generate(${OSA_SOURCE_DIR} ${OSA_KCONFIG_GEN})
 
   get_filename_component(_osa_defconfig "${OSA_DEFCONFIG}" ABSOLUTE
-    BASE_DIR ${CMAKE_SOURCE_DIR})
+    BASE_DIR ${OSA_SOURCE_DIR})
   if(NOT EXISTS "${_osa_defconfig}")
-    file(GLOB _osa_known RELATIVE ${CMAKE_SOURCE_DIR}/configs
-      ${CMAKE_SOURCE_DIR}/configs/*defconfig)
+    file(GLOB _osa_known RELATIVE ${OSA_SOURCE_DIR}/configs
+      ${OSA_SOURCE_DIR}/configs/*defconfig)
     message(FATAL_ERROR "OSA_DEFCONFIG: ${_osa_defconfig} does not exist; "
       "configs/ has: ${_osa_known}")
   endif()
@@ -92,14 +112,15 @@ macro(osa_kconfig)
     endif()
   endforeach()
   string(APPEND _osa_hdr "#endif\n")
-  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/generated)
-  osa_write_if_changed(${CMAKE_BINARY_DIR}/generated/osa_autoconf.h
+  file(MAKE_DIRECTORY ${OSA_BINARY_DIR}/generated/osa)
+  osa_write_if_changed(${OSA_BINARY_DIR}/generated/osa/osa_autoconf.h
     "${_osa_hdr}")
 
   # Plugins the tree offers but .config does not select, and the Kconfig
   # files to watch.
   set(OSA_ABSENT_PLUGINS "")
-  set(_osa_watch ${OSA_DOTCONFIG} ${_osa_defconfig} ${CMAKE_SOURCE_DIR}/Kconfig)
+  set(_osa_watch ${OSA_DOTCONFIG} ${_osa_defconfig} ${OSA_KCONFIG_}
+    ${OSA_SOURCE_DIR}/Kconfig.osa)
   foreach(_d IN LISTS OSA_PLUGIN_DIRS_BACKENDS OSA_PLUGIN_DIRS_EMBEDDERS
                       OSA_PLUGIN_DIRS_EXTERNAL)
     list(APPEND _osa_watch ${_d}/Kconfig)
@@ -116,6 +137,6 @@ macro(osa_kconfig)
       endif()
     endforeach()
   endforeach()
-  set_property(DIRECTORY ${CMAKE_SOURCE_DIR} APPEND PROPERTY
+  set_property(DIRECTORY ${OSA_SOURCE_DIR} APPEND PROPERTY
     CMAKE_CONFIGURE_DEPENDS ${_osa_watch})
 endmacro()

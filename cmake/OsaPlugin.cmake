@@ -51,7 +51,7 @@ macro(osa_plugin_package name dir)
   get_property(_osa_pp GLOBAL PROPERTY OSA_PLUGIN_PACKAGE_DIRS)
   if(NOT "${dir}" IN_LIST _osa_pp)
     set_property(GLOBAL APPEND PROPERTY OSA_PLUGIN_PACKAGE_DIRS "${dir}")
-    add_subdirectory("${dir}" "${CMAKE_BINARY_DIR}/plugins/${name}")
+    add_subdirectory("${dir}" "${OSA_BINARY_DIR}/plugins/${name}")
   endif()
 endmacro()
 

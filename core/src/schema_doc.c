@@ -162,10 +162,12 @@ static void doc_walk(const struct osa_schema *s, const char *prefix, int depth,
 	if (!s || !s->fields || depth > DOC_MAX_DEPTH)
 		return;
 	for (f = s->fields; f->name; f++) {
-		if (*prefix)
-			snprintf(key, sizeof(key), "%s.%s", prefix, f->name);
-		else
-			snprintf(key, sizeof(key), "%s", f->name);
+		int n = *prefix ? snprintf(key, sizeof(key), "%s.%s", prefix,
+					   f->name)
+				: snprintf(key, sizeof(key), "%s", f->name);
+
+		if (n < 0 || (size_t)n >= sizeof(key))
+			continue; /* deeper than any real schema; never cut */
 		fn(ctx, key, f);
 		if (f->type == OSA_T_GROUP)
 			doc_walk(f->group, key, depth + 1, fn, ctx);

@@ -24,9 +24,9 @@ grep -qx "CONFIG_OSA_BLAS_REFERENCE=y" "$C" || die "embedded: not reference BLAS
 grep -qx "# CONFIG_OSA_TLS is not set" "$C" || die "embedded: TLS not off"
 grep -qx "CONFIG_OSA_BACKEND_VECTOR=y" "$C" || die "embedded: vector off"
 grep -qx "CONFIG_OSA_BACKEND_FLAT=y" "$C" || die "embedded: flat off"
-grep -qx '#define CONFIG_OSA_BLAS_REFERENCE 1' "$W/emb/generated/osa_autoconf.h" ||
+grep -qx '#define CONFIG_OSA_BLAS_REFERENCE 1' "$W/emb/generated/osa/osa_autoconf.h" ||
 	die "embedded: header lacks CONFIG_OSA_BLAS_REFERENCE"
-grep -q "CONFIG_OSA_TLS" "$W/emb/generated/osa_autoconf.h" &&
+grep -q "CONFIG_OSA_TLS" "$W/emb/generated/osa/osa_autoconf.h" &&
 	die "embedded: header defines CONFIG_OSA_TLS"
 OSA=$W/emb/core/cli/osa
 list=$("$OSA" backends list --json)
