@@ -19,7 +19,7 @@ KCONFIG_ENV = KCONFIG_CONFIG=$(abspath $(BUILD))/.config \
 	OSA_KCONFIG_GEN=$(abspath $(BUILD))/kconfig srctree=$(CURDIR)
 
 .PHONY: all build defconfig menuconfig test test-asan fuzz valgrind run bench clean \
-	distclean help release-check FORCE
+	distclean help release-check deb FORCE
 
 all: build
 
@@ -86,6 +86,16 @@ release-check:
 		$(CMAKE) --build $$d -j$(JOBS) || exit 1; \
 		$$d/core/cli/osa --version || exit 1; \
 	done
+
+# The Debian package (CPack) from the gcc Release build: the static osa, a
+# systemd unit, /etc/osa/osa.cfg, man pages and bash completion.
+DEB_BUILD ?= build-release-gcc
+deb:
+	CC=gcc CXX=g++ $(CMAKE) -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_INSTALL_PREFIX=/usr -DOSA_PACKAGE=ON $(DEV_ARGS) $(CMAKE_ARGS)
+	$(CMAKE) --build $(DEB_BUILD) -j$(JOBS) --target osa osa-man
+	cd $(DEB_BUILD) && cpack -G DEB
+	@ls $(DEB_BUILD)/packages/*.deb
 
 # Build, then run the main job on the built-in default configuration.
 run: build

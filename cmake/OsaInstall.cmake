@@ -17,9 +17,9 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY ${OSA_SOURCE_DIR}/core/include/osa
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 install(FILES ${OSA_BINARY_DIR}/generated/osa/osa_autoconf.h
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/osa)
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/osa COMPONENT dev)
 
 # The plugins built here (installed plugin packages are imported: they stay
 # where they are).
@@ -39,9 +39,9 @@ if(TARGET hnswlib_c)
 endif()
 install(TARGETS osa_sdk osa_core ${_osa_inst_plugins} ${_osa_inst_extra}
   EXPORT osaTargets
-  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
 install(EXPORT osaTargets NAMESPACE osa::
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/osa)
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/osa COMPONENT dev)
 
 # osa::osa is written in osaConfig.cmake, not exported: install(EXPORT) does
 # not namespace names inside $<LINK_LIBRARY:...> (BUILD-NOTES.md).
@@ -150,7 +150,7 @@ write_basic_package_version_file(${OSA_BINARY_DIR}/osaConfigVersion.cmake
 install(FILES ${OSA_BINARY_DIR}/osaConfig.cmake
   ${OSA_BINARY_DIR}/osaConfigVersion.cmake ${OSA_SOURCE_DIR}/cmake/OsaPlugin.cmake
   ${OSA_SOURCE_DIR}/cmake/OsaDeps.cmake
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/osa)
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/osa COMPONENT dev)
 configure_file(${OSA_SOURCE_DIR}/cmake/osa.pc.in ${OSA_BINARY_DIR}/osa.pc @ONLY)
 install(FILES ${OSA_BINARY_DIR}/osa.pc
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)

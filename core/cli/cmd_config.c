@@ -48,9 +48,11 @@ int osai_cmd_config_schema(struct osai_cli *cli, int argc, char **argv)
 		rc = osai_schema_markdown(stdout);
 	else if (!strcmp(format, "json"))
 		rc = osai_schema_json(stdout);
+	else if (!strcmp(format, "man"))
+		rc = osai_schema_man(stdout);
 	else
-		return osai_cli_usage("config schema: --format is markdown or "
-				      "json, not '%s'",
+		return osai_cli_usage("config schema: --format is markdown, "
+				      "json or man, not '%s'",
 				      format);
 	return rc ? OSAI_EXIT_SOFTWARE : OSAI_EXIT_OK;
 }

@@ -25,8 +25,9 @@ static const struct osai_cmd commands[] = {
 	{ "config check", "",
 	  "validate the configuration file; every error at once (exit 78)",
 	  osai_cmd_config_check },
-	{ "config schema", "[--format markdown|json]",
-	  "reference of every config key (Markdown) or a JSON Schema",
+	{ "config schema", "[--format markdown|json|man]",
+	  "reference of every config key (Markdown), a JSON Schema, or "
+	  "osa.cfg(5)",
 	  osai_cmd_config_schema },
 	{ "serve", "[--listen URL] [--nng URL]",
 	  "serve HTTP (server.listen) and nng (server.nng) until SIGTERM",

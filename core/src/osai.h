@@ -262,6 +262,14 @@ char *osai_config_widen_ints(const char *text);
 int osai_schema_markdown(FILE *out);
 /* JSON Schema (draft 2020-12) of the whole config file. */
 int osai_schema_json(FILE *out);
+/*
+ * Tell systemd the service's state ("READY=1", "RELOADING=1",
+ * "STOPPING=1", "STATUS=..."), when $NOTIFY_SOCKET is set; 0 when it is not.
+ * Returns -errno if the datagram could not be sent.
+ */
+int osai_notify(const char *state);
+/* The same reference as a man page, osa.cfg(5), in troff. */
+int osai_schema_man(FILE *out);
 /* One backend's schema: a readable table, or JSON (`osa backends show`). */
 int osai_schema_show(const struct osa_backend *b, bool json, FILE *out);
 

@@ -449,6 +449,7 @@ int osai_serve(struct osai_config *cfg, const char *config_path)
 	}
 	atomic_store(&sv.router.svc, svc);
 	osa_log(OSA_LOG_INFO, "ready indexes=%zu", svc->n);
+	osai_notify("READY=1\nSTATUS=serving");
 	for (;;) {
 		struct timespec one = { 1, 0 };
 
@@ -458,12 +459,16 @@ int osai_serve(struct osai_config *cfg, const char *config_path)
 				sig == SIGINT ? "INT" : "TERM");
 			break;
 		}
-		if (sig == SIGHUP)
+		if (sig == SIGHUP) {
+			osai_notify("RELOADING=1");
 			reload(&sv, config_path);
+			osai_notify("READY=1\nSTATUS=serving");
+		}
 		else
 			osai_service_tick(svc);
 	}
 stop:
+	osai_notify("STOPPING=1");
 	atomic_store(&sv.router.stopping, 1);
 	if (sv.http) {
 		nng_http_server_stop(sv.http);
