@@ -203,15 +203,19 @@ int main(int argc, char **argv)
 		return 69;
 	}
 	if (basef && queryf) {
-		size_t qd;
+		size_t qd = 0;
 
 		if (bench_read_fvecs(basef, 0, &base, &n, &dim, why,
 				     sizeof(why)) ||
 		    bench_read_fvecs(queryf, 0, &queries, &nq, &qd, why,
-				     sizeof(why)) ||
-		    qd != dim) {
-			fprintf(stderr, "osa-bench-flat: %s\n",
-				qd != dim ? "dims differ" : why);
+				     sizeof(why))) {
+			fprintf(stderr, "osa-bench-flat: %s\n", why);
+			return 66;
+		}
+		if (qd != dim) {
+			fprintf(stderr,
+				"osa-bench-flat: %s has dim %zu, %s has %zu\n",
+				queryf, qd, basef, dim);
 			return 66;
 		}
 	} else {
