@@ -9,19 +9,34 @@
  * search and write at once (writes are group-committed).  A write returns
  * only once it is durable in the journal; indexes are then updated from it.
  *
- * Link: the embedding program links libosa_core and the plugin libraries
- * whole (see docs/embedding.md and examples/embed.c); the `osa` binary is
- * itself such a program.
+ * Link: with CMake, find_package(osa) (or add_subdirectory of the source
+ * tree) and link osa::osa; otherwise `pkg-config --static --libs osa`.
+ * Either links libosa.a and every plugin library whole, so that their
+ * registrations survive.  See docs/embedding.md and examples/embed.c; the
+ * `osa` binary is itself such a program.
  *
  *   struct osa_db *db;
  *   struct osa_error err;
- *   if (osa_open_file("osa.cfg", &db, &err)) { fprintf(stderr, "%s\n",
- * err.msg); ... } const char *doc =
- * "{\"srn\":\"urn:osa:example.org:rec:abc-1\",\"title\":\"Sea ice\"}"; size_t
- * len = strlen(doc); uint64_t lsn; osa_ingest(db, &doc, &len, 1, &lsn, NULL,
- * &err); struct osa_search q = {.index = "papers", .text = "sea ice", .limit =
- * 10}; struct osa_results *res; if (!osa_search(db, &q, &res, &err)) { ...
- * res->v[i].srn ...; osa_results_free(res); } osa_close(db);
+ *   struct osa_results *res;
+ *   const char *doc = "{\"srn\":\"urn:osa:example.org:rec:abc-1@1\","
+ *                     "\"title\":\"Sea ice\"}";
+ *   size_t len = strlen(doc);
+ *   uint64_t lsn;
+ *
+ *   if (osa_open_file("osa.cfg", NULL, &db, &err)) {
+ *           fprintf(stderr, "%s\n", err.msg);
+ *           return 1;
+ *   }
+ *   if (osa_ingest(db, &doc, &len, 1, &lsn, NULL, &err))
+ *           fprintf(stderr, "%s\n", err.msg);
+ *   struct osa_search q = { .index = "papers", .text = "sea ice",
+ *                           .limit = 10 };
+ *   if (!osa_search(db, &q, &res, &err)) {
+ *           for (size_t i = 0; i < res->n; i++)
+ *                   printf("%s %.3f\n", res->v[i].srn, res->v[i].score);
+ *           osa_results_free(res);
+ *   }
+ *   osa_close(db);
  */
 #ifndef OSA_OSA_H
 #define OSA_OSA_H

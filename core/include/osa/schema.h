@@ -15,9 +15,15 @@
  *                     "Vector dimension."),
  *       OSA_FIELD_ENUM(struct myb_config, metric, "metric", 0, myb_metrics,
  *                      "Distance."),
- *       OSA_FIELD_PATH(struct myb_config, dir, "dir", NULL, "Where to keep
- * files."), OSA_FIELD_END}; const struct osa_schema myb_schema = { .name =
- * "myb", .size = sizeof(struct myb_config), .fields = myb_fields};
+ *       OSA_FIELD_PATH(struct myb_config, dir, "dir", NULL,
+ *                      "Where to keep files."),
+ *       OSA_FIELD_END
+ *   };
+ *   const struct osa_schema myb_schema = {
+ *       .name = "myb",
+ *       .size = sizeof(struct myb_config),
+ *       .fields = myb_fields,
+ *   };
  *
  * Storage of each type in the config struct:
  *   OSA_T_BOOL    bool            OSA_T_INT     int (32-bit)
