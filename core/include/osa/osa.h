@@ -147,6 +147,34 @@ void osa_results_free(struct osa_results *r);
 /* {"records": N, "indexes": {"NAME": {"backend", "count", "state",
  * "applied_lsn", "checkpoint_lsn"}}} as malloc'd JSON text. */
 int osa_stats(struct osa_db *db, char **json, struct osa_error *err);
+/* One index's figures, as osa_stats_get() reads them. */
+struct osa_index_stats {
+	const char *name;	 /* the index's name */
+	const char *backend;	 /* its backend's name */
+	const char *state;	 /* "ready", "loading", "degraded", ... */
+	bool degraded;		 /* failing; retried in the background */
+	uint64_t count;		 /* records it holds */
+	uint64_t applied_lsn;	 /* last journal LSN applied */
+	uint64_t checkpoint_lsn; /* LSN its last checkpoint covers */
+	double checkpoint_age;	 /* seconds since that checkpoint (or open) */
+	uint64_t skipped;	 /* records it could not take */
+	uint64_t bytes;		 /* bytes its folder holds on disk */
+};
+
+/* The database's figures: typed, for programs (GET /metrics uses it). */
+struct osa_db_stats {
+	uint64_t records;	/* records in the journal */
+	uint64_t last_lsn;	/* last LSN written */
+	uint64_t journal_bytes; /* size of the journal file */
+	size_t n;		/* indexes, in configuration order */
+	struct osa_index_stats *v;
+};
+
+/* Read the figures; *out is owned by the caller (osa_stats_free). */
+int osa_stats_get(struct osa_db *db, struct osa_db_stats **out,
+		  struct osa_error *err);
+void osa_stats_free(struct osa_db_stats *s);
+
 /* {"status": "ok"|"degraded", "indexes": {...}}; *healthy is 1 when every
  * index is ready. */
 int osa_health(struct osa_db *db, char **json, int *healthy,
