@@ -10,8 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sysexits.h>
 
 #include <osa/backend.h>
+
 #include <osa/embedder.h>
 #include <osa/error.h>
 #include <osa/log.h>
@@ -19,17 +21,18 @@
 #include <osa/schema.h>
 #include <osa/version.h>
 
-/* Exit statuses of the `osa` command (sysexits.h values). */
-#define OSAI_EXIT_OK 0
-#define OSAI_EXIT_FAIL 1      /* the operation failed (e.g. rejected records) */
-#define OSAI_EXIT_USAGE 64    /* EX_USAGE: bad command line */
-#define OSAI_EXIT_DATAERR 65  /* EX_DATAERR: bad input data */
-#define OSAI_EXIT_NOINPUT 66  /* EX_NOINPUT: a file could not be opened */
-#define OSAI_EXIT_UNAVAIL 69  /* EX_UNAVAILABLE: a server or index is down */
-#define OSAI_EXIT_SOFTWARE 70 /* EX_SOFTWARE: internal error, bad plugin */
-#define OSAI_EXIT_IOERR 74    /* EX_IOERR */
-#define OSAI_EXIT_TEMPFAIL 75 /* EX_TEMPFAIL: data dir busy */
-#define OSAI_EXIT_CONFIG 78   /* EX_CONFIG: the configuration is invalid */
+/* Exit statuses of the `osa` command: <sysexits.h>'s, plus 1 for "the
+ * operation ran and failed" (e.g. some records were rejected). */
+#define OSAI_EXIT_OK EX_OK
+#define OSAI_EXIT_FAIL 1
+#define OSAI_EXIT_USAGE EX_USAGE	   /* bad command line */
+#define OSAI_EXIT_DATAERR EX_DATAERR	   /* bad input data */
+#define OSAI_EXIT_NOINPUT EX_NOINPUT	   /* a file could not be opened */
+#define OSAI_EXIT_UNAVAIL EX_UNAVAILABLE /* a server or index is down */
+#define OSAI_EXIT_SOFTWARE EX_SOFTWARE   /* internal error, bad plugin */
+#define OSAI_EXIT_IOERR EX_IOERR	   /* I/O error, damaged journal */
+#define OSAI_EXIT_TEMPFAIL EX_TEMPFAIL   /* data directory busy */
+#define OSAI_EXIT_CONFIG EX_CONFIG	   /* the configuration is invalid */
 
 /* ---- registry (registry.c) ------------------------------------------- */
 
