@@ -84,10 +84,9 @@ macro(osa_kconfig)
     osa_kconfig_run(--olddefconfig)
   endif()
 
-  # Parse .config.
+  # Parse .config into CMake variables.
   file(STRINGS ${OSA_DOTCONFIG} _osa_lines)
   set(OSA_SELECTED_PACKAGES "")
-  set(_osa_hdr "/* Generated from .config by cmake/OsaKconfig.cmake; do not edit. */\n#ifndef OSA_AUTOCONF_H\n#define OSA_AUTOCONF_H\n")
   set(_osa_set_syms "")
   foreach(_l IN LISTS _osa_lines)
     if(_l MATCHES "^CONFIG_([A-Za-z0-9_]+)=(.*)$")
@@ -95,26 +94,42 @@ macro(osa_kconfig)
       set(_v "${CMAKE_MATCH_2}")
       if(_v STREQUAL "y")
         set(CONFIG_${_k} y)
-        string(APPEND _osa_hdr "#define CONFIG_${_k} 1\n")
         list(APPEND _osa_set_syms ${_k})
       elseif(_v MATCHES "^\"(.*)\"$")
         set(CONFIG_${_k} "${CMAKE_MATCH_1}")
-        string(APPEND _osa_hdr "#define CONFIG_${_k} ${_v}\n")
         if(_k MATCHES "_PACKAGE$" AND NOT "${CONFIG_${_k}}" STREQUAL "")
           list(APPEND OSA_SELECTED_PACKAGES "${CONFIG_${_k}}")
         endif()
       else()
         set(CONFIG_${_k} "${_v}")
-        string(APPEND _osa_hdr "#define CONFIG_${_k} ${_v}\n")
       endif()
     elseif(_l MATCHES "^# CONFIG_([A-Za-z0-9_]+) is not set$")
       set(CONFIG_${CMAKE_MATCH_1} n)
     endif()
   endforeach()
-  string(APPEND _osa_hdr "#endif\n")
-  file(MAKE_DIRECTORY ${OSA_BINARY_DIR}/generated/osa)
+
+  # The C header, written by kconfig itself (KCONFIG_AUTOHEADER of
+  # --silentoldconfig, which wants include/config/ in its working folder),
+  # then copied only when it changed so nothing recompiles needlessly.
+  set(_osa_kwork ${OSA_BINARY_DIR}/kconfig/work)
+  file(MAKE_DIRECTORY ${_osa_kwork}/include/config ${OSA_BINARY_DIR}/generated/osa)
+  execute_process(
+    COMMAND ${CMAKE_COMMAND} -E env
+            "KCONFIG_CONFIG=${OSA_DOTCONFIG}"
+            "srctree=${OSA_KCONFIG_SRCTREE_}"
+            "OSA_KCONFIG_GEN=${OSA_KCONFIG_GEN}"
+            "OSA_SRCTREE=${OSA_SOURCE_DIR}"
+            "KCONFIG_AUTOHEADER=${_osa_kwork}/osa_autoconf.h"
+            "KCONFIG_AUTOCONFIG=${_osa_kwork}/include/config/auto.conf"
+            ${OSA_KCONFIG_CONF} --silentoldconfig ${OSA_KCONFIG_}
+    WORKING_DIRECTORY ${_osa_kwork}
+    RESULT_VARIABLE _osa_rc OUTPUT_VARIABLE _osa_out ERROR_VARIABLE _osa_out)
+  if(NOT _osa_rc EQUAL 0)
+    message(FATAL_ERROR "kconfig-conf --silentoldconfig failed:\n${_osa_out}")
+  endif()
+  file(READ ${_osa_kwork}/osa_autoconf.h _osa_hdr)
   osa_write_if_changed(${OSA_BINARY_DIR}/generated/osa/osa_autoconf.h
-    "${_osa_hdr}")
+    "#ifndef OSA_AUTOCONF_H\n#define OSA_AUTOCONF_H\n${_osa_hdr}#endif\n")
 
   # Plugins the tree offers but .config does not select, and the Kconfig
   # files to watch.

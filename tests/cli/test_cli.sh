@@ -125,7 +125,11 @@ d=json.load(open(sys.argv[1]))
 assert d["type"]=="object"
 assert "indexes" in d["properties"] and "data_dir" in d["properties"]
 ' "$tmp/out"
+status 0 "schema man" "$OSA" config schema --format man
+has "$tmp/out" ".TH OSA.CFG 5"
+has "$tmp/out" "ef_construction"
+check "schema man renders" sh -c "MANWIDTH=80 man -l '$tmp/out' | grep -q 'TOP-LEVEL SETTINGS'"
 status 64 "schema bad format" "$OSA" config schema --format yaml
-has "$tmp/err" "markdown or json"
+has "$tmp/err" "markdown, json or man"
 
 exit $fail
