@@ -25,7 +25,8 @@
  * - Pipelining: requests are answered one after the other, in order; the
  *   head buffer only holds what is read ahead, so any number works.
  * - Cap: beyond `max_connections` a connection is answered 503 with
- *   Retry-After by one of a few short-lived threads, then closed.
+ *   Retry-After by one of a few short-lived threads, then closed; while
+ *   all of those are busy, new connections wait in the listen backlog.
  *
  * Locking: `lock` guards the connection list, the counters and each
  * connection's `busy`.  `stopping` is atomic.  A connection thread owns its
@@ -83,6 +84,7 @@ struct osai_httpd {
 	atomic_int stopping;
 	pthread_mutex_t lock;
 	pthread_cond_t drained;	       /* n_conns + n_reject reached 0 */
+	pthread_cond_t slot;	       /* a connection or rejecter ended */
 	struct httpd_conn *conns;      /* guarded by lock */
 	int n_conns, n_reject;	       /* guarded by lock */
 	int at_cap;		       /* guarded by lock: logged once */
@@ -194,13 +196,14 @@ static int httpd_send_all(struct httpd_conn *c, const char *p, size_t n,
 	return 0;
 }
 
-/* Send a reply; `extra` is more header lines ("Name: value\r\n"). */
+/* Send a reply; `extra` is more header lines ("Name: value\r\n").  Head
+ * and body go out in one send: two would meet Nagle and delayed ACKs. */
 static int httpd_reply(struct httpd_conn *c, int status, const char *body,
 		       const char *allow, const char *extra, int close,
 		       int head_only)
 {
 	size_t blen = body ? strlen(body) : 0;
-	char head[512];
+	char head[512], *all;
 	int n, rv;
 
 	n = snprintf(head, sizeof(head),
@@ -213,9 +216,17 @@ static int httpd_reply(struct httpd_conn *c, int status, const char *body,
 		     extra ? extra : "", close ? "Connection: close\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return NNG_EINVAL;
-	rv = httpd_send_all(c, head, (size_t)n, nng_clock() + c->h->body_ms);
-	if (!rv && blen && !head_only)
-		rv = httpd_send_all(c, body, blen, nng_clock() + c->h->body_ms);
+	if (head_only)
+		blen = 0;
+	all = malloc((size_t)n + blen);
+	if (!all)
+		return NNG_ENOMEM;
+	memcpy(all, head, (size_t)n);
+	if (blen)
+		memcpy(all + n, body, blen);
+	rv = httpd_send_all(c, all, (size_t)n + blen,
+			    nng_clock() + c->h->body_ms);
+	free(all);
 	return rv;
 }
 
@@ -663,7 +674,7 @@ static void httpd_reject(struct httpd_conn *c)
 	if (!httpd_reply(c, 503, body, NULL, "Retry-After: 1\r\n", 1, 0))
 		/* Closing with unread input would reset the connection and
 		 * could discard the reply at the client. */
-		httpd_io(c, 0, c->buf, sizeof(c->buf), nng_clock() + 500, &got);
+		httpd_io(c, 0, c->buf, sizeof(c->buf), nng_clock() + 200, &got);
 	free(body);
 }
 
@@ -699,6 +710,7 @@ static void httpd_release(struct osai_httpd *h, int reject)
 		h->n_conns--;
 	if (!h->n_conns && !h->n_reject)
 		pthread_cond_broadcast(&h->drained);
+	pthread_cond_signal(&h->slot);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -734,10 +746,11 @@ static void httpd_spawn(struct osai_httpd *h, nng_stream *s)
 	c->h = h;
 	c->s = s;
 	pthread_mutex_lock(&h->lock);
-	if (atomic_load(&h->stopping) || (h->n_conns >= h->max_conns &&
-					  h->n_reject >= HTTPD_MAX_REJECTERS)) {
-		if (!atomic_load(&h->stopping))
-			h->n_rejected++;
+	/* Every rejecter busy: leave the next ones in the listen backlog. */
+	while (!atomic_load(&h->stopping) && h->n_conns >= h->max_conns &&
+	       h->n_reject >= HTTPD_MAX_REJECTERS)
+		pthread_cond_wait(&h->slot, &h->lock);
+	if (atomic_load(&h->stopping)) {
 		pthread_mutex_unlock(&h->lock);
 		httpd_conn_free(c);
 		return;
@@ -973,6 +986,7 @@ int osai_httpd_start(struct osai_router *r, const struct osai_server_config *sc,
 	h->max_conns = max_connections > 0 ? max_connections : 1;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->drained, NULL);
+	pthread_cond_init(&h->slot, NULL);
 	rv = nng_url_parse(&url, sc->listen);
 	if (rv) {
 		osa_error_set(err, OSA_ECONFIG, "server.listen \"%s\": %s",
@@ -988,6 +1002,8 @@ int osai_httpd_start(struct osai_router *r, const struct osai_server_config *sc,
 			      sc->listen, nng_strerror(rv));
 		goto fail;
 	}
+	/* Small replies go out at once (nng's default, said explicitly). */
+	nng_stream_listener_set_bool(h->l, NNG_OPT_TCP_NODELAY, true);
 	if (tls) {
 #ifdef CONFIG_OSA_TLS
 		if (httpd_tls(h, sc, err))
@@ -1037,6 +1053,7 @@ void osai_httpd_stop(struct osai_httpd *h)
 		return;
 	pthread_mutex_lock(&h->lock);
 	atomic_store(&h->stopping, 1);
+	pthread_cond_broadcast(&h->slot);
 	for (c = h->conns; c; c = c->next)
 		if (!c->busy)
 			nng_stream_close(c->s);
@@ -1058,6 +1075,7 @@ void osai_httpd_stop(struct osai_httpd *h)
 		nng_tls_config_free(h->tls);
 #endif
 	pthread_cond_destroy(&h->drained);
+	pthread_cond_destroy(&h->slot);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
