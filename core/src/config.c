@@ -224,9 +224,9 @@ static const struct osa_field cfg_server_fields[] = {
 	OSA_FIELD_INT(struct osai_server_config, max_connections,
 		      "max_connections", 0, 0, 1000000,
 		      "Open HTTP connections at most; more get 503 with "
-		      "Retry-After.  0: from the open-file limit, keeping 64 "
-		      "descriptors (and 1/8 of the limit) for the data "
-		      "directory, at most 4096."),
+		      "Retry-After.  0: the open-file limit minus 1/8 of it "
+		      "(at least 64, kept for the data directory), at most "
+		      "4096."),
 	OSA_FIELD_GROUP(struct osai_server_config, timeouts, "timeouts",
 			&cfg_timeouts_schema,
 			"How long a connection may take or wait, in seconds."),

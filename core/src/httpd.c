@@ -81,6 +81,7 @@ struct osai_httpd {
 	int acceptor_started;
 	nng_duration header_ms, idle_ms, body_ms;
 	int max_conns;
+	int tls13; /* the TLS engine offers 1.3 (mbedtls 2.28 does not) */
 	atomic_int stopping;
 	pthread_mutex_t lock;
 	pthread_cond_t drained;	       /* n_conns + n_reject reached 0 */
@@ -934,7 +935,9 @@ static int httpd_tls(struct osai_httpd *h, const struct osai_server_config *sc,
 	}
 	rv = nng_tls_config_alloc(&h->tls, NNG_TLS_MODE_SERVER);
 	/* TLS 1.3 where the engine has it; mbedtls 2.28 stops at 1.2. */
-	if (!rv && nng_tls_config_version(h->tls, NNG_TLS_1_2, NNG_TLS_1_3))
+	if (!rv && !nng_tls_config_version(h->tls, NNG_TLS_1_2, NNG_TLS_1_3))
+		h->tls13 = 1;
+	else if (!rv)
 		rv = nng_tls_config_version(h->tls, NNG_TLS_1_2, NNG_TLS_1_2);
 	if (!rv)
 		rv = nng_tls_config_own_cert(h->tls, cert, key, NULL);
@@ -1034,7 +1037,10 @@ int osai_httpd_start(struct osai_router *r, const struct osai_server_config *sc,
 		tls ? "https" : "http", strchr(url->u_hostname, ':') ? "[" : "",
 		url->u_hostname, strchr(url->u_hostname, ':') ? "]" : "", port,
 		h->max_conns, sc->timeouts.header, sc->timeouts.idle,
-		sc->timeouts.body, tls ? " tls=1.2" : "");
+		sc->timeouts.body,
+		!tls	   ? ""
+		: h->tls13 ? " tls=1.2-1.3"
+			   : " tls=1.2");
 	nng_url_free(url);
 	*out = h;
 	return 0;

@@ -75,7 +75,7 @@ def healthy():
 def row(name, data, ok, **kw):
     st, body = raw(data, **kw)
     good = st in ok or (st is None and None in ok)
-    if st is not None and st != 200 and st in ok:
+    if st is not None and st != 200 and st in ok and not data.startswith(b"HEAD "):
         try:
             err = json.loads(body)["error"]
             assert "code" in err and "message" in err
@@ -134,11 +134,11 @@ rows = [
     ("unicode index name", http("GET", "/search/%E2%9C%93?q=x"), (404,)),
     ("write without auth", http("POST", "/records", '{"srn":"urn:osa:h.org:rec:x-1"}'), (401,)),
     ("delete without auth", http("DELETE", "/records/urn:osa:h.org:rec:x-1"), (401,)),
-    ("long bearer", http("POST", "/records", "{}", "Authorization: Bearer " + "k" * 50000 + "\r\n"), (401, 400, None)),
+    ("long bearer", http("POST", "/records", "{}", "Authorization: Bearer " + "k" * 50000 + "\r\n"), (431,)),
     ("empty body", http("POST", "/records", "", AUTH), (400,)),
     ("records not objects", http("POST", "/records", "[1, \"two\", null]", AUTH), (422,)),
     ("bad srn in batch", http("POST", "/records", '[{"srn":"urn:osa:h.org:rec:ok-1"},{"srn":"bad srn"}]', AUTH), (422,)),
-    ("HEAD", http("HEAD", "/health", cl=False), (405, 200, None)),
+    ("HEAD", http("HEAD", "/health", cl=False), (405,)),
     ("missing Host", b"GET /health HTTP/1.1\r\n\r\n", (400,)),
     ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", (505,)),
     ("bad request line", b"HELLO WORLD\r\n\r\n", (400,)),

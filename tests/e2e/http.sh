@@ -141,7 +141,8 @@ req 422 POST /records -d '{"title":"no srn"}' && is_error rejected
 req 400 POST /records -d '[{"srn": "urn:osa:dup.org:rec:a", "srn": "urn:osa:dup.org:rec:b"}]' &&
 	is_error bad_json && jq_ "assert 'duplicate' in d['error']['message'], d"
 req 404 GET "/records/urn:osa:dup.org:rec:b"
-req 400 POST /records -d '{"srn": "urn:osa:dup.org:rec:a", "srn": "urn:osa:dup.org:rec:b"}'
+req 422 POST /records -d '{"srn": "urn:osa:dup.org:rec:a", "srn": "urn:osa:dup.org:rec:b"}' &&
+	jq_ "assert 'duplicate' in d['error']['rejected'][0]['message'], d"
 "$OSA" call "ipc://$W/osa.sock" '{"op":"ingest","records":[{"srn":"urn:osa:dup.org:rec:a","t":1,"t":2}]}' >"$W/body"
 jq_ "assert d['http_status'] in (400, 422), d"
 req 413 POST /records --data-binary @<(head -c 5000000 /dev/zero | tr '\0' 'a') && is_error too_large
