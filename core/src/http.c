@@ -4,9 +4,11 @@
  *
  * Every reply is JSON; every error is {"error": {"code", "message"}} with
  * the right status.  Input is bounded: body size (413), query length and
- * limit/offset (422 naming the field), chunked bodies (411: nng 1.5.2 hands
- * them over empty).  Writes need "Authorization: Bearer <api_key>" when a key
- * is configured (compared in constant time; the key is never logged).
+ * limit/offset (422 naming the field), Transfer-Encoding bodies (411: only
+ * Content-Length bodies are read; httpd.c closes the connection after).
+ * Writes need "Authorization: Bearer <api_key>" when a key is configured
+ * (compared in constant time under the router's key_lock; the key is never
+ * logged).
  */
 #include <jansson.h>
 #include <stdarg.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * http.h - the request router of `osa serve`, independent of any socket so
- * it can be tested and fuzzed in process.  server.c feeds it requests from
- * nng's HTTP server and REQ/REP socket.
+ * it can be tested and fuzzed in process.  httpd.c feeds it HTTP requests,
+ * server.c nng REQ/REP messages.
  */
 #ifndef OSAI_HTTP_H
 #define OSAI_HTTP_H
