@@ -8,6 +8,7 @@
 #
 #   osa::config   libconfig            osa::jansson  jansson
 #   osa::lmdb     LMDB                 osa::nng      nng (+ mbedtls when static)
+#   osa::mbedx509 mbedtls's X.509 and osa::mbedcrypto (certificate checks)
 #   osa::blas     the BLAS Kconfig picked (CONFIG_OSA_BLAS_OPENBLAS or
 #                 CONFIG_OSA_BLAS_REFERENCE), with a cblas header
 
@@ -61,6 +62,11 @@ if(OSA_STATIC)
     ${OSA_mbedtls_LIBRARY} ${OSA_mbedx509_LIBRARY} ${OSA_mbedcrypto_LIBRARY}
     Threads::Threads)
 endif()
+# mbedtls itself: `osa config check` checks a certificate against its key.
+osa_dep(osa::mbedcrypto mbedtls/pk.h libmbedtls-dev mbedcrypto)
+osa_dep(osa::mbedx509 mbedtls/x509_crt.h libmbedtls-dev mbedx509)
+set_property(TARGET osa::mbedx509 APPEND PROPERTY INTERFACE_LINK_LIBRARIES
+  osa::mbedcrypto)
 
 # BLAS: the Kconfig choice.  Both live in Debian's multiarch folders under
 # fixed names, whatever the libblas.so alternative points at.

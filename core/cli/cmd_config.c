@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "httpd.h"
 
 int osai_cmd_config_check(struct osai_cli *cli, int argc, char **argv)
 {
@@ -18,6 +19,16 @@ int osai_cmd_config_check(struct osai_cli *cli, int argc, char **argv)
 	cfg = osai_cli_config(cli, &status);
 	if (!cfg)
 		return status;
+	/* The certificate and key are loaded as `serve` will load them. */
+	if (cfg->core.server.tls.cert && cfg->core.server.tls.key) {
+		struct osa_error err = { 0 };
+
+		if (osai_tls_check(cfg->core.server.tls.cert,
+				   cfg->core.server.tls.key, &err)) {
+			fprintf(stderr, "%s: %s\n", cfg->file, err.msg);
+			return OSAI_EXIT_CONFIG;
+		}
+	}
 	printf("%s: ok (%s), data_dir %s, %zu index%s", cfg->file,
 	       cli->config_from, cfg->core.data_dir, cfg->n_indexes,
 	       cfg->n_indexes == 1 ? "" : "es");

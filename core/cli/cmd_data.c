@@ -279,7 +279,7 @@ int osai_cmd_ingest(struct osai_cli *cli, int argc, char **argv)
 		ungetc(c, in);
 	if (c == '[') {
 		json_error_t je;
-		json_t *arr = json_loadf(in, JSON_REJECT_DUPLICATES, &je);
+		json_t *arr = json_loadf(in, OSAI_JSON_IN, &je);
 		size_t i;
 
 		if (!arr || !json_is_array(arr)) {
@@ -719,7 +719,7 @@ int osai_cmd_call(struct osai_cli *cli, int argc, char **argv)
 	}
 	printf("%.*s\n", (int)len, reply);
 	doc = json_loadb(reply, len, 0, NULL);
-	status = (int)json_integer_value(json_object_get(doc, "status"));
+	status = (int)json_integer_value(json_object_get(doc, "http_status"));
 	json_decref(doc);
 	nng_free(reply, len);
 	nng_close(sock);

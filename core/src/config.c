@@ -51,9 +51,35 @@ static void cfg_tls_check(void *cfg, struct osa_check *chk)
 				t->cert ? "cert" : "key");
 }
 
+bool osai_url_is_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	char host[256];
+	size_t n;
+
+	h = h ? h + 3 : url;
+	if (*h == '[') {
+		/* [v6]:port */
+		n = strcspn(h + 1, "]");
+		if (n >= sizeof(host))
+			return false;
+		memcpy(host, h + 1, n);
+	} else {
+		n = strcspn(h, ":/");
+		if (n >= sizeof(host))
+			return false;
+		memcpy(host, h, n);
+	}
+	host[n] = '\0';
+	return !strcmp(host, "localhost") || !strcmp(host, "::1") ||
+	       (has_prefix(host, "127.") &&
+		strspn(host, "0123456789.") == strlen(host));
+}
+
 static void cfg_server_check(void *cfg, struct osa_check *chk)
 {
 	const struct osai_server_config *s = cfg;
+	bool open = !s->api_key || !*s->api_key;
 	char q[300];
 
 	if (*s->listen && !has_prefix(s->listen, "http://") &&
@@ -68,6 +94,14 @@ static void cfg_server_check(void *cfg, struct osa_check *chk)
 		osa_check_error(chk, "listen",
 				"an https:// URL needs tls.cert and tls.key "
 				"(PEM files)");
+	} else if (!has_prefix(s->listen, "https://") && s->tls.cert &&
+		   s->tls.key) {
+		osai_quote(s->listen, q, sizeof(q));
+		osa_check_error(chk, "tls",
+				"tls.cert and tls.key are set but listen is "
+				"%s: use an https:// URL to serve TLS, or "
+				"remove the tls group",
+				q);
 	}
 #ifndef CONFIG_OSA_TLS
 	if (has_prefix(s->listen, "https://") || s->tls.cert || s->tls.key)
@@ -86,7 +120,66 @@ static void cfg_server_check(void *cfg, struct osa_check *chk)
 				"ipc://, tcp:// or inproc://, got %s",
 				q);
 	}
+	/* Writes without a key are for loopback only, unless asked for. */
+	if (open && !s->allow_open_writes &&
+	    (has_prefix(s->listen, "http://") ||
+	     has_prefix(s->listen, "https://")) &&
+	    !osai_url_is_loopback(s->listen)) {
+		osai_quote(s->listen, q, sizeof(q));
+		osa_check_error(chk, "listen",
+				"%s reaches beyond loopback and no "
+				"api_key is set, so anyone could write: set "
+				"server.api_key, listen on 127.0.0.1, or set "
+				"server.allow_open_writes = true",
+				q);
+	}
+	if (open && !s->allow_open_writes && has_prefix(s->nng, "tcp://") &&
+	    !osai_url_is_loopback(s->nng)) {
+		osai_quote(s->nng, q, sizeof(q));
+		osa_check_error(
+			chk, "nng",
+			"%s reaches beyond loopback and no "
+			"api_key is set, so anyone could write: set "
+			"server.api_key, use ipc:// or tcp://127.0.0.1, "
+			"or set server.allow_open_writes = true",
+			q);
+	}
 }
+
+static void cfg_timeouts_check(void *cfg, struct osa_check *chk)
+{
+	const struct osai_timeouts_config *t = cfg;
+
+	if (t->header > t->idle)
+		osa_check_error(chk, "header",
+				"header (%g s) is longer than idle (%g s): a "
+				"kept-alive connection would be closed while "
+				"its next request is still arriving",
+				t->header, t->idle);
+}
+
+static const struct osa_field cfg_timeouts_fields[] = {
+	OSA_FIELD_DOUBLE(struct osai_timeouts_config, header, "header", 10, 0.1,
+			 3600,
+			 "Seconds from a request's first byte to the end of "
+			 "its head (request line and headers); then 408."),
+	OSA_FIELD_DOUBLE(struct osai_timeouts_config, idle, "idle", 60, 0.1,
+			 86400,
+			 "Seconds a connection may wait for its next request "
+			 "before it is closed."),
+	OSA_FIELD_DOUBLE(struct osai_timeouts_config, body, "body", 60, 0.1,
+			 3600,
+			 "Seconds to receive a whole request body (then 408), "
+			 "and to send a whole reply."),
+	OSA_FIELD_END
+};
+
+static const struct osa_schema cfg_timeouts_schema = {
+	.name = "server.timeouts",
+	.size = sizeof(struct osai_timeouts_config),
+	.fields = cfg_timeouts_fields,
+	.check = cfg_timeouts_check,
+};
 
 static const struct osa_field cfg_tls_fields[] = {
 	OSA_FIELD_PATH(struct osai_tls_config, cert, "cert", NULL,
@@ -117,12 +210,26 @@ static const struct osa_field cfg_server_fields[] = {
 	  .flags = OSA_F_SECRET,
 	  .def_str = "",
 	  .doc = "Writes need `Authorization: Bearer <api_key>`; \"\" means "
-		 "no key." },
+		 "no key (allowed on loopback only, see allow_open_writes)." },
+	OSA_FIELD_BOOL(struct osai_server_config, allow_open_writes,
+		       "allow_open_writes", false,
+		       "Allow listening beyond loopback (HTTP or nng tcp://) "
+		       "without an api_key, so that anyone reaching it can "
+		       "write."),
 	OSA_FIELD_INT64(struct osai_server_config, max_body, "max_body",
 			8388608, 1024, 1073741824,
 			"Largest request body in bytes."),
 	OSA_FIELD_INT(struct osai_server_config, max_query, "max_query", 4096,
 		      16, 65536, "Longest query text (q) in bytes."),
+	OSA_FIELD_INT(struct osai_server_config, max_connections,
+		      "max_connections", 0, 0, 1000000,
+		      "Open HTTP connections at most; more get 503 with "
+		      "Retry-After.  0: the open-file limit minus 1/8 of it "
+		      "(at least 64, kept for the data directory), at most "
+		      "4096."),
+	OSA_FIELD_GROUP(struct osai_server_config, timeouts, "timeouts",
+			&cfg_timeouts_schema,
+			"How long a connection may take or wait, in seconds."),
 	OSA_FIELD_GROUP(struct osai_server_config, tls, "tls", &cfg_tls_schema,
 			"TLS for an https:// listen URL: both cert and key, "
 			"or neither."),

@@ -4,9 +4,11 @@
  *
  * Every reply is JSON; every error is {"error": {"code", "message"}} with
  * the right status.  Input is bounded: body size (413), query length and
- * limit/offset (422 naming the field), chunked bodies (411: nng 1.5.2 hands
- * them over empty).  Writes need "Authorization: Bearer <api_key>" when a key
- * is configured (compared in constant time; the key is never logged).
+ * limit/offset (422 naming the field), Transfer-Encoding bodies (411: only
+ * Content-Length bodies are read; httpd.c closes the connection after).
+ * Writes need "Authorization: Bearer <api_key>" when a key is configured
+ * (compared in constant time under the router's key_lock; the key is never
+ * logged).
  */
 #include <jansson.h>
 #include <stdarg.h>
@@ -195,24 +197,66 @@ static long long parse_int(const char *s, long long lo, long long hi)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int authorized(struct osai_router *r, const char *auth)
+int osai_router_set_key(struct osai_router *r, const char *key)
 {
-	const char *key = r->api_key;
+	char *k = strdup(key ? key : ""), *old;
+
+	if (!k)
+		return OSA_ENOMEM;
+	pthread_mutex_lock(&r->key_lock);
+	old = r->api_key;
+	r->api_key = k;
+	pthread_mutex_unlock(&r->key_lock);
+	free(old);
+	return 0;
+}
+
+void osai_router_reload_status(struct osai_router *r, const char *msg)
+{
+	pthread_mutex_lock(&r->key_lock);
+	snprintf(r->reload_error, sizeof(r->reload_error), "%s",
+		 msg ? msg : "");
+	if (!msg)
+		r->reloads++;
+	pthread_mutex_unlock(&r->key_lock);
+}
+
+void osai_router_fini(struct osai_router *r)
+{
+	free(r->api_key);
+	r->api_key = NULL;
+}
+
+/* Does `given` (NULL: none) match the API key?  Constant time in the key's
+ * length, whatever the guess. */
+static int key_ok(struct osai_router *r, const char *given)
+{
 	size_t kl, gl, i;
 	unsigned char diff = 0;
+	int ok;
 
-	if (!key || !*key)
-		return 1;
-	if (!auth || strncasecmp(auth, "Bearer ", 7))
-		return 0;
-	auth += 7;
-	kl = strlen(key);
-	gl = strlen(auth);
-	/* Constant time in the key's length, whatever the guess. */
-	for (i = 0; i < kl; i++)
-		diff |= (unsigned char)key[i] ^
-			(unsigned char)(i < gl ? auth[i] : 0);
-	return !diff && gl == kl;
+	pthread_mutex_lock(&r->key_lock);
+	if (!r->api_key || !*r->api_key) {
+		ok = 1;
+	} else if (!given) {
+		ok = 0;
+	} else {
+		kl = strlen(r->api_key);
+		gl = strlen(given);
+		for (i = 0; i < kl; i++)
+			diff |= (unsigned char)r->api_key[i] ^
+				(unsigned char)(i < gl ? given[i] : 0);
+		ok = !diff && gl == kl;
+	}
+	pthread_mutex_unlock(&r->key_lock);
+	return ok;
+}
+
+static int authorized(struct osai_router *r, const char *auth)
+{
+	if (auth && strncasecmp(auth, "Bearer ", 7))
+		auth = NULL;
+	return key_ok(r, auth ? auth + 7 : NULL);
 }
 
 static int service_error_status(int code)
@@ -341,27 +385,17 @@ static void route_search_get(struct osai_router *r, struct osai_service *s,
 	free(ef);
 }
 
-static void route_search_post(struct osai_router *r, struct osai_service *s,
-			      const char *index, const char *body, size_t len,
-			      struct osai_http_res *rs)
+/* A search given as a JSON object (POST body or nng message): "q",
+ * "vector", "limit", "offset", "ef_search"; other keys are not read. */
+static void search_json(struct osai_router *r, struct osai_service *s,
+			const char *index, json_t *doc,
+			struct osai_http_res *rs)
 {
 	struct osa_search q = { .limit = 20 };
-	json_error_t je;
-	json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	json_t *v, *x;
 	float *vec = NULL;
 	size_t i;
 
-	if (!doc) {
-		fail(rs, 400, "bad_json", NULL,
-		     "malformed JSON at line %d, column %d (byte %d): %s",
-		     je.line, je.column, je.position, je.text);
-		return;
-	}
-	if (!json_is_object(doc)) {
-		fail(rs, 400, "bad_json", NULL, "expected a JSON object");
-		goto out;
-	}
 	if ((v = json_object_get(doc, "q")) && !json_is_null(v)) {
 		if (!json_is_string(v) || !json_string_length(v)) {
 			fail(rs, 422, "invalid", "q", "q must be a string");
@@ -438,6 +472,23 @@ static void route_search_post(struct osai_router *r, struct osai_service *s,
 	do_search(r, s, index, &q, rs);
 out:
 	free(vec);
+}
+
+static void route_search_post(struct osai_router *r, struct osai_service *s,
+			      const char *index, const char *body, size_t len,
+			      struct osai_http_res *rs)
+{
+	json_error_t je;
+	json_t *doc = json_loadb(body, len, OSAI_JSON_IN, &je);
+
+	if (!doc)
+		fail(rs, 400, "bad_json", NULL,
+		     "malformed JSON at line %d, column %d (byte %d): %s",
+		     je.line, je.column, je.position, je.text);
+	else if (!json_is_object(doc))
+		fail(rs, 400, "bad_json", NULL, "expected a JSON object");
+	else
+		search_json(r, s, index, doc, rs);
 	json_decref(doc);
 }
 
@@ -459,7 +510,7 @@ static int split_records(const char *body, size_t len, char ***docs,
 	}
 	if (body[i] == '[') {
 		json_error_t je;
-		json_t *arr = json_loadb(body, len, 0, &je), *x;
+		json_t *arr = json_loadb(body, len, OSAI_JSON_IN, &je), *x;
 		size_t k;
 
 		if (!arr) {
@@ -539,7 +590,7 @@ static int split_records(const char *body, size_t len, char ***docs,
 		}
 		/* A pretty-printed single object spans lines: try whole. */
 		if (m > 1 && body[i] == '{') {
-			json_t *one = json_loadb(body, len, 0, NULL);
+			json_t *one = json_loadb(body, len, OSAI_JSON_IN, NULL);
 
 			if (one && json_is_object(one)) {
 				while (m)
@@ -559,29 +610,16 @@ static int split_records(const char *body, size_t len, char ***docs,
 	return 0;
 }
 
-static void route_records_post(struct osai_router *r, struct osai_service *s,
-			       const char *body, size_t len,
-			       struct osai_http_res *rs)
+/* Ingest n documents (every docs[i] non-NULL, n > 0) and reply. */
+static void ingest_docs(struct osai_service *s, char **docs, size_t *lens,
+			size_t n, struct osai_http_res *rs)
 {
 	struct osa_rejects rej = { 0 };
 	struct osa_error err;
-	char **docs = NULL;
-	size_t *lens = NULL, n = 0, i;
 	uint64_t lsn;
+	size_t i;
 	int rc;
 
-	(void)r;
-	if (split_records(body, len, &docs, &lens, &n, rs))
-		return;
-	for (i = 0; i < n; i++)
-		if (!docs[i]) {
-			fail(rs, 500, "internal", NULL, "out of memory");
-			goto out;
-		}
-	if (!n) {
-		fail(rs, 400, "bad_json", NULL, "no records in the body");
-		goto out;
-	}
 	rc = osa_ingest((struct osa_db *)s, (const char *const *)docs, lens, n,
 			&lsn, &rej, &err);
 	if (rc == OSA_EINVAL && rej.n) {
@@ -612,30 +650,49 @@ static void route_records_post(struct osai_router *r, struct osai_service *s,
 				(json_int_t)lsn));
 	}
 	osa_rejects_free(&rej);
-out:
+}
+
+static void free_docs(char **docs, size_t *lens, size_t n)
+{
+	size_t i;
+
 	for (i = 0; i < n; i++)
 		free(docs[i]);
 	free(docs);
 	free(lens);
 }
 
-static void route_record(struct osai_service *s, const char *method,
-			 const char *raw, struct osai_http_res *rs)
+static void route_records_post(struct osai_service *s, const char *body,
+			       size_t len, struct osai_http_res *rs)
 {
-	char *srn = osai_url_decode(raw, strlen(raw), 0);
+	char **docs = NULL;
+	size_t *lens = NULL, n = 0, i;
+
+	if (split_records(body, len, &docs, &lens, &n, rs))
+		return;
+	for (i = 0; i < n; i++)
+		if (!docs[i]) {
+			fail(rs, 500, "internal", NULL, "out of memory");
+			goto out;
+		}
+	if (!n)
+		fail(rs, 400, "bad_json", NULL, "no records in the body");
+	else
+		ingest_docs(s, docs, lens, n, rs);
+out:
+	free_docs(docs, lens, n);
+}
+
+/* GET (get != 0) or DELETE one record by its srn (decoded, valid). */
+static void record_op(struct osai_service *s, int get, const char *srn,
+		      struct osai_http_res *rs)
+{
 	struct osa_error err;
 	char *doc;
 	size_t deleted = 0;
 	int rc;
 
-	if (!srn || !*srn || strlen(srn) > 512) {
-		fail(rs, 400, "bad_srn", "srn",
-		     "the srn in the path is empty, longer than 512 bytes, or "
-		     "badly encoded");
-		free(srn);
-		return;
-	}
-	if (!strcmp(method, "GET")) {
+	if (get) {
 		rc = osa_get((struct osa_db *)s, srn, &doc, &err);
 		if (!rc) {
 			json_t *j = json_loads(doc, 0, NULL);
@@ -660,6 +717,19 @@ static void route_record(struct osai_service *s, const char *method,
 			      json_pack("{s:s, s:b}", "srn", srn, "deleted",
 					1));
 	}
+}
+
+static void route_record(struct osai_service *s, const char *method,
+			 const char *raw, struct osai_http_res *rs)
+{
+	char *srn = osai_url_decode(raw, strlen(raw), 0);
+
+	if (!srn || !*srn || strlen(srn) > 512)
+		fail(rs, 400, "bad_srn", "srn",
+		     "the srn in the path is empty, longer than 512 bytes, or "
+		     "badly encoded");
+	else
+		record_op(s, !strcmp(method, "GET"), srn, rs);
 	free(srn);
 }
 
@@ -704,6 +774,86 @@ static int method_is(const char *m, const char *want)
 	return !strcmp(m, want);
 }
 
+/* GET /health and the nng "health" op.  A SIGHUP that could not apply
+ * shows as "reload": {"applied": false, "error"} until one does. */
+static void do_health(struct osai_router *r, struct osai_service *s,
+		      struct osai_http_res *rs)
+{
+	struct osa_error err;
+	char *text = NULL;
+	int healthy = 0, rc;
+	json_t *doc, *rl = NULL;
+
+	pthread_mutex_lock(&r->key_lock);
+	if (*r->reload_error)
+		rl = json_pack("{s:b, s:s?, s:i}", "applied", 0, "error",
+			       r->reload_error, "reloads", (int)r->reloads);
+	pthread_mutex_unlock(&r->key_lock);
+	if (!s) {
+		doc = json_pack("{s:s, s:{s:s, s:i, s:i}}", "status", "loading",
+				"progress", "index", r->loading_index, "done",
+				atomic_load(&r->loading_done), "total",
+				atomic_load(&r->loading_total));
+		if (doc && rl)
+			json_object_set(doc, "reload", rl);
+		json_decref(rl);
+		reply(rs, 503, doc);
+		return;
+	}
+	rc = osa_health((struct osa_db *)s, &text, &healthy, &err);
+	if (rc) {
+		json_decref(rl);
+		fail(rs, 500, "internal", NULL, "%s", err.msg);
+		return;
+	}
+	doc = json_loads(text, 0, NULL);
+	free(text);
+	if (!doc)
+		doc = json_object();
+	if (doc && rl)
+		json_object_set(doc, "reload", rl);
+	json_decref(rl);
+	reply(rs, healthy && !atomic_load(&r->stopping) ? 200 : 503, doc);
+}
+
+/* Routes other than /health and /backends need the indexes open. */
+static int ready(struct osai_router *r, struct osai_service *s,
+		 struct osai_http_res *rs)
+{
+	if (!s) {
+		fail(rs, 503, "loading", NULL,
+		     "indexes are loading (%d of %d records of %s): try again "
+		     "shortly; GET /health shows progress",
+		     atomic_load(&r->loading_done),
+		     atomic_load(&r->loading_total), r->loading_index);
+		return 0;
+	}
+	if (atomic_load(&r->stopping)) {
+		fail(rs, 503, "stopping", NULL, "the server is shutting down");
+		return 0;
+	}
+	return 1;
+}
+
+static void do_stats(struct osai_service *s, struct osai_http_res *rs)
+{
+	struct osa_error err;
+	char *text = NULL;
+	int rc = osa_stats((struct osa_db *)s, &text, &err);
+
+	from_service_json(rs, rc, text, 200, &err);
+}
+
+static void do_indexes(struct osai_service *s, struct osai_http_res *rs)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		json_array_append_new(arr, json_string(s->ix[i].cfg->name));
+	reply(rs, 200, json_pack("{s:o}", "indexes", arr));
+}
+
 void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 		      struct osai_http_res *rs)
 {
@@ -742,25 +892,8 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 			rs->allow = "GET";
 			fail(rs, 405, "method_not_allowed", NULL,
 			     "%s /health: use GET", m);
-		} else if (!s) {
-			reply(rs, 503,
-			      json_pack("{s:s, s:{s:s, s:i, s:i}}", "status",
-					"loading", "progress", "index",
-					r->loading_index, "done",
-					atomic_load(&r->loading_done), "total",
-					atomic_load(&r->loading_total)));
 		} else {
-			struct osa_error err;
-			char *text = NULL;
-			int healthy = 0, rc;
-
-			rc = osa_health((struct osa_db *)s, &text, &healthy,
-					&err);
-			from_service_json(rs, rc, text,
-					  healthy && !atomic_load(&r->stopping)
-						  ? 200
-						  : 503,
-					  &err);
+			do_health(r, s, rs);
 		}
 		return;
 	}
@@ -781,48 +914,26 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 		     "no route %s; see docs/http-api.md", path);
 		return;
 	}
-	if (!s) {
-		fail(rs, 503, "loading", NULL,
-		     "indexes are loading (%d of %d records of %s): try again "
-		     "shortly; GET /health shows progress",
-		     atomic_load(&r->loading_done),
-		     atomic_load(&r->loading_total), r->loading_index);
+	if (!ready(r, s, rs))
 		return;
-	}
-	if (atomic_load(&r->stopping)) {
-		fail(rs, 503, "stopping", NULL, "the server is shutting down");
-		return;
-	}
 	if (!strcmp(path, "/stats")) {
-		struct osa_error err;
-		char *text = NULL;
-		int rc;
-
 		if (!method_is(m, "GET")) {
 			rs->allow = "GET";
 			fail(rs, 405, "method_not_allowed", NULL,
 			     "%s /stats: use GET", m);
 			return;
 		}
-		rc = osa_stats((struct osa_db *)s, &text, &err);
-		from_service_json(rs, rc, text, 200, &err);
+		do_stats(s, rs);
 		return;
 	}
 	if (!strcmp(path, "/search") || !strcmp(path, "/search/")) {
-		json_t *arr = json_array();
-		size_t i;
-
 		if (!method_is(m, "GET")) {
 			rs->allow = "GET";
 			fail(rs, 405, "method_not_allowed", NULL,
 			     "%s /search/: use GET", m);
-			json_decref(arr);
 			return;
 		}
-		for (i = 0; i < s->n; i++)
-			json_array_append_new(arr,
-					      json_string(s->ix[i].cfg->name));
-		reply(rs, 200, json_pack("{s:o}", "indexes", arr));
+		do_indexes(s, rs);
 		return;
 	}
 	if (!strncmp(path, "/search/", 8)) {
@@ -854,7 +965,7 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 			     "writes need the header Authorization: Bearer "
 			     "<server.api_key>");
 		} else {
-			route_records_post(r, s, rq->body, rq->body_len, rs);
+			route_records_post(s, rq->body, rq->body_len, rs);
 		}
 		return;
 	}
@@ -877,15 +988,54 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 
 /* ---- the nng REQ/REP protocol ----------------------------------------- */
 
+/* The "records" of an nng ingest: an object or an array of objects, each
+ * serialised for osa_ingest.  0, or -1 with the reply filled. */
+static int nng_records(json_t *recs, char ***docs, size_t **lens, size_t *n,
+		       struct osai_http_res *rs)
+{
+	size_t m = json_is_array(recs) ? json_array_size(recs) : 1, k;
+
+	if (!json_is_array(recs) && !json_is_object(recs)) {
+		fail(rs, 422, "invalid", "records",
+		     "ingest needs \"records\": an object or an array of "
+		     "objects");
+		return -1;
+	}
+	if (!m) {
+		fail(rs, 400, "bad_json", "records",
+		     "no records in \"records\"");
+		return -1;
+	}
+	*docs = calloc(m, sizeof(**docs));
+	*lens = calloc(m, sizeof(**lens));
+	*n = m;
+	for (k = 0; *docs && *lens && k < m; k++) {
+		json_t *x =
+			json_is_array(recs) ? json_array_get(recs, k) : recs;
+
+		(*docs)[k] = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY |
+						   JSON_PRESERVE_ORDER);
+		if (!(*docs)[k])
+			break;
+		(*lens)[k] = strlen((*docs)[k]);
+	}
+	if (!*docs || !*lens || k < m) {
+		fail(rs, 500, "internal", NULL, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 {
-	struct osai_http_req rq = { 0 };
+	struct osai_service *s = atomic_load(&r->svc);
 	struct osai_http_res rs = { 0 };
 	json_error_t je;
-	json_t *doc = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &je);
-	json_t *out = NULL, *body;
-	const char *op;
-	char *uri = NULL, *bodytext = NULL, *auth = NULL, *result;
+	json_t *doc = json_loadb(msg, len, OSAI_JSON_IN, &je);
+	json_t *out = NULL, *key, *ix, *srn;
+	const char *op, *given = NULL;
+	char *result;
+	int get;
 
 	if (!doc || !json_is_object(doc) ||
 	    !(op = json_string_value(json_object_get(doc, "op")))) {
@@ -894,88 +1044,74 @@ char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 		     doc ? "" : je.text);
 		goto done;
 	}
-	if (json_is_string(json_object_get(doc, "api_key")) &&
-	    asprintf(&auth, "Bearer %s",
-		     json_string_value(json_object_get(doc, "api_key"))) < 0)
-		auth = NULL;
-	rq.auth = auth;
-	if (!strcmp(op, "search")) {
-		const char *index =
-			json_string_value(json_object_get(doc, "index"));
-
-		rq.method = "POST";
-		if (!index || asprintf(&uri, "/search/%s", index) < 0) {
-			fail(&rs, 422, "invalid", "index",
-			     "search needs \"index\"");
-			goto done;
-		}
-		json_object_del(doc, "op");
-		json_object_del(doc, "index");
-		json_object_del(doc, "api_key");
-		bodytext = json_dumps(doc, JSON_COMPACT);
-	} else if (!strcmp(op, "ingest")) {
-		rq.method = "POST";
-		uri = strdup("/records");
-		body = json_object_get(doc, "records");
-		bodytext =
-			body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)
-			     : strdup("");
-	} else if (!strcmp(op, "get") || !strcmp(op, "delete")) {
-		const char *srn =
-			json_string_value(json_object_get(doc, "srn"));
-		size_t i, k = 0;
-
-		rq.method = !strcmp(op, "get") ? "GET" : "DELETE";
-		if (!srn) {
-			fail(&rs, 422, "invalid", "srn", "%s needs \"srn\"",
-			     op);
-			goto done;
-		}
-		/* Percent-encode the srn into the path. */
-		uri = malloc(9 + strlen(srn) * 3 + 1);
-		if (uri) {
-			memcpy(uri, "/records/", 9);
-			k = 9;
-			for (i = 0; srn[i]; i++)
-				k += (size_t)sprintf(uri + k, "%%%02X",
-						     (unsigned char)srn[i]);
-			uri[k] = '\0';
-		}
-	} else if (!strcmp(op, "stats") || !strcmp(op, "health") ||
-		   !strcmp(op, "backends") || !strcmp(op, "indexes")) {
-		rq.method = "GET";
-		uri = strdup(!strcmp(op, "indexes")  ? "/search/"
-			     : !strcmp(op, "stats")  ? "/stats"
-			     : !strcmp(op, "health") ? "/health"
-						     : "/backends");
-	} else {
+	key = json_object_get(doc, "api_key");
+	if (json_is_string(key) &&
+	    strlen(json_string_value(key)) == json_string_length(key))
+		given = json_string_value(key);
+	ix = json_object_get(doc, "index");
+	srn = json_object_get(doc, "srn");
+	get = !strcmp(op, "get");
+	if (!strcmp(op, "health")) {
+		do_health(r, s, &rs);
+	} else if (!strcmp(op, "backends")) {
+		reply(&rs, 200, backends_json());
+	} else if (strcmp(op, "search") && strcmp(op, "ingest") && !get &&
+		   strcmp(op, "delete") && strcmp(op, "stats") &&
+		   strcmp(op, "indexes")) {
 		fail(&rs, 400, "bad_request", "op",
 		     "unknown op \"%s\"; ops: search, ingest, get, delete, "
 		     "stats, health, backends, indexes",
 		     op);
-		goto done;
+	} else if (!strcmp(op, "search") &&
+		   (!json_is_string(ix) || !json_string_length(ix) ||
+		    strlen(json_string_value(ix)) != json_string_length(ix))) {
+		fail(&rs, 422, "invalid", "index",
+		     "search needs \"index\": an index name");
+	} else if ((get || !strcmp(op, "delete")) &&
+		   (!json_is_string(srn) || !json_string_length(srn) ||
+		    json_string_length(srn) > 512 ||
+		    strlen(json_string_value(srn)) !=
+			    json_string_length(srn))) {
+		fail(&rs, 422, "invalid", "srn",
+		     "%s needs \"srn\": 1 to 512 bytes, no NUL", op);
+	} else if (!ready(r, s, &rs)) {
+		;
+	} else if (!strcmp(op, "stats")) {
+		do_stats(s, &rs);
+	} else if (!strcmp(op, "indexes")) {
+		do_indexes(s, &rs);
+	} else if (!strcmp(op, "search")) {
+		/* The name is compared as is: no path, no decoding. */
+		search_json(r, s, json_string_value(ix), doc, &rs);
+	} else if (!strcmp(op, "ingest")) {
+		char **docs = NULL;
+		size_t *lens = NULL, n = 0;
+
+		if (!key_ok(r, given))
+			fail(&rs, 401, "unauthorized", NULL,
+			     "writes need \"api_key\": <server.api_key>");
+		else if (!nng_records(json_object_get(doc, "records"), &docs,
+				      &lens, &n, &rs))
+			ingest_docs(s, docs, lens, n, &rs);
+		free_docs(docs, lens, docs ? n : 0);
+	} else if (!get && !key_ok(r, given)) {
+		fail(&rs, 401, "unauthorized", NULL,
+		     "writes need \"api_key\": <server.api_key>");
+	} else {
+		record_op(s, get, json_string_value(srn), &rs);
 	}
-	if (!uri) {
-		fail(&rs, 500, "internal", NULL, "out of memory");
-		goto done;
-	}
-	rq.uri = uri;
-	rq.body = bodytext ? bodytext : "";
-	rq.body_len = bodytext ? strlen(bodytext) : 0;
-	osai_http_handle(r, &rq, &rs);
 done:
 	out = rs.body ? json_loads(rs.body, 0, NULL) : NULL;
 	if (!out || !json_is_object(out)) {
 		json_decref(out);
 		out = json_object();
 	}
-	json_object_set_new(out, "status", json_integer(rs.status));
+	json_object_set_new(out, "http_status", json_integer(rs.status));
+	if (!json_object_get(out, "status"))
+		json_object_set_new(out, "status", json_integer(rs.status));
 	result = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(out);
 	json_decref(doc);
 	free(rs.body);
-	free(uri);
-	free(bodytext);
-	free(auth);
 	return result;
 }

@@ -1,23 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * http.h - the request router of `osa serve`, independent of any socket so
- * it can be tested and fuzzed in process.  server.c feeds it requests from
- * nng's HTTP server and REQ/REP socket.
+ * it can be tested and fuzzed in process.  httpd.c feeds it HTTP requests,
+ * server.c nng REQ/REP messages.
  */
 #ifndef OSAI_HTTP_H
 #define OSAI_HTTP_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
 #include "service.h"
 
-/* What the router needs of the running server. */
+/* What the router needs of the running server.  A zeroed struct is a
+ * router without a key (PTHREAD_MUTEX_INITIALIZER is all zeros in glibc). */
 struct osai_router {
 	struct osai_service *_Atomic svc; /* NULL while loading */
-	const char *api_key;		  /* "" or NULL: writes need no key */
-	size_t max_body;		  /* bytes */
-	size_t max_query;		  /* bytes of q */
+	pthread_mutex_t key_lock;	  /* guards api_key, reload_error */
+	char *api_key;		/* malloc'd; NULL or "": writes need no key */
+	char reload_error[512]; /* why the last SIGHUP did not apply, or "" */
+	unsigned reloads;	/* SIGHUPs applied (guarded by key_lock) */
+	size_t max_body;	/* bytes */
+	size_t max_query;	/* bytes of q */
 	atomic_int loading_done, loading_total; /* progress while loading */
 	char loading_index[64];
 	atomic_int stopping; /* shutting down: 503 for new work */
@@ -39,6 +44,17 @@ struct osai_http_res {
 	const char *allow; /* Allow header for 405, or NULL */
 };
 
+/* Replace the API key (copied; NULL or "" for none): the next request
+ * checks against it.  0 or OSA_ENOMEM (the old key stays). */
+int osai_router_set_key(struct osai_router *r, const char *key);
+
+/* Record that a reload applied (msg NULL) or could not (msg says why);
+ * GET /health shows it under "reload". */
+void osai_router_reload_status(struct osai_router *r, const char *msg);
+
+/* Free the key. */
+void osai_router_fini(struct osai_router *r);
+
 /* Route one request.  Never fails: every error is a JSON reply. */
 void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 		      struct osai_http_res *rs);
@@ -47,7 +63,10 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
  * One nng REQ/REP message: a JSON object {"op": ..., ...} with the same
  * operations and bodies as HTTP ("search", "ingest", "get", "delete",
  * "stats", "health", "backends", "indexes"); writes carry "api_key" when one
- * is configured.  Returns malloc'd JSON: the HTTP body plus "status".
+ * is configured.  Requests are built typed, never through a path or
+ * query text.  Returns malloc'd JSON: the HTTP body plus "http_status"
+ * (the HTTP status) and "status" (the same, unless the body has its own,
+ * as "health" does).
  */
 char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len);
 

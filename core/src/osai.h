@@ -110,6 +110,15 @@ void osai_diags_print(struct osai_diags *d, FILE *out);
 char *osai_diags_join(struct osai_diags *d);
 void osai_diags_free(struct osai_diags *d);
 
+/* ---- client JSON -------------------------------------------------------- */
+
+/*
+ * The one jansson configuration for JSON a client sends (HTTP bodies in
+ * every form, nng messages, CLI input, records): a key twice in one object
+ * is an error, never "the last one wins".  Used with jansson's loaders.
+ */
+#define OSAI_JSON_IN JSON_REJECT_DUPLICATES
+
 /* ---- configuration (schema.c, config.c) ------------------------------ */
 
 enum osai_log_format { OSAI_LOGFMT_TEXT = 0, OSAI_LOGFMT_JSON = 1 };
@@ -120,14 +129,28 @@ struct osai_tls_config {
 	char *key;  /* PEM file, or NULL */
 };
 
+/* The `server.timeouts` group, in seconds. */
+struct osai_timeouts_config {
+	double header; /* from a connection's first byte to its full head */
+	double idle;   /* a kept-alive connection waiting for a request */
+	double body;   /* receiving a body, and sending a reply */
+};
+
 struct osai_server_config {
 	char *listen;	  /* "http://127.0.0.1:8080", "" disables HTTP */
 	char *nng;	  /* "ipc:///tmp/osa.sock", "" or NULL disables */
 	char *api_key;	  /* "" or NULL: writes need no key */
+	bool allow_open_writes; /* no api_key beyond loopback is allowed */
 	int64_t max_body; /* bytes */
 	int max_query;	  /* bytes of q */
+	int max_connections; /* HTTP connections; 0: from RLIMIT_NOFILE */
+	struct osai_timeouts_config timeouts;
 	struct osai_tls_config tls;
 };
+
+/* Whether the host of a listen URL ("http://h:p", "tcp://h:p") is a
+ * loopback address (127.0.0.0/8, ::1, localhost). */
+bool osai_url_is_loopback(const char *url);
 
 struct osai_logging_config {
 	int level;  /* enum osa_log_level */

@@ -171,7 +171,7 @@ int osa_record_parse(const char *json, size_t len, const char *srn,
 				     "bytes",
 				     srn ? " " : "", srn ? srn : "",
 				     (size_t)(nul - json));
-	root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+	root = json_loadb(json, len, OSAI_JSON_IN | JSON_DECODE_ANY,
 			  &je);
 	if (!root)
 		return rec_parse_error(&je, srn, err);

@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * server.c - `osa serve`: nng's HTTP server and an nng REQ/REP socket in
- * front of the router (http.c), signals, reload, and a clean shutdown.
+ * server.c - `osa serve`: the HTTP server (httpd.c) and an nng REQ/REP
+ * socket in front of the router (http.c), signals, reload, and a clean
+ * shutdown.
  *
  * The listeners start before the indexes open, so GET /health answers
  * "loading" with progress while a large data directory replays.  SIGTERM /
  * SIGINT stop accepting, let in-flight requests finish, checkpoint and
- * close.  SIGHUP re-reads and validates the config file and keeps the old
- * one on any error; the logging settings and the API key take effect at
- * once, index changes need a restart (said in the log).
+ * close.  SIGHUP re-reads and validates the config file, any number of
+ * times; the logging settings and the API key take effect at once (the key
+ * is swapped under the router's key_lock), index changes need a restart
+ * (said in the log).  A file that does not validate changes nothing: an
+ * error log and a "reload" field in GET /health say so until a reload
+ * applies.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -25,10 +28,9 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
-#include <nng/supplemental/http/http.h>
-#include <nng/supplemental/tls/tls.h>
 
 #include "http.h"
+#include "httpd.h"
 #include "osa_autoconf.h"
 #include "server.h"
 
@@ -36,14 +38,11 @@
 
 struct server {
 	struct osai_router router;
-	nng_http_server *http;
-	nng_tls_config *tls;
+	struct osai_httpd *http;
 	nng_socket rep;
 	int rep_open;
 	pthread_t rep_threads[REP_WORKERS];
 	int n_rep_threads;
-	struct osai_config *reloaded[16]; /* kept alive until exit */
-	int n_reloaded;
 };
 
 static double mono(void)
@@ -52,132 +51,6 @@ static double mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A request whose body is being read. */
-struct http_pending {
-	nng_aio *parent; /* the handler's aio: finished with the response */
-	nng_aio *read;	 /* reads the body */
-	nng_http_req *req;
-	struct osai_router *r;
-	char *body;
-	size_t len;
-	double t0;
-};
-
-/* Route the request and finish the handler's aio with the response. */
-static void http_respond(nng_aio *aio, nng_http_req *req, struct osai_router *r,
-			 const char *body, size_t blen, size_t claimed,
-			 double t0)
-{
-	struct osai_http_req rq = { 0 };
-	struct osai_http_res rs = { 0 };
-	nng_http_res *res;
-	char path[256];
-	const char *q;
-	int rv;
-
-	rq.method = nng_http_req_get_method(req);
-	rq.uri = nng_http_req_get_uri(req);
-	rq.auth = nng_http_req_get_header(req, "Authorization");
-	rq.transfer_enc = nng_http_req_get_header(req, "Transfer-Encoding");
-	rq.content_len = nng_http_req_get_header(req, "Content-Length");
-	rq.body = body ? body : "";
-	rq.body_len = body ? blen : claimed;
-	osai_http_handle(r, &rq, &rs);
-	rv = nng_http_res_alloc(&res);
-	if (rv) {
-		free(rs.body);
-		nng_aio_finish(aio, rv);
-		return;
-	}
-	nng_http_res_set_status(res, (uint16_t)rs.status);
-	nng_http_res_set_header(res, "Content-Type",
-				"application/json; charset=utf-8");
-	if (rs.allow)
-		nng_http_res_set_header(res, "Allow", rs.allow);
-	/* A body we did not read must not be taken for the next request. */
-	if (!body && claimed)
-		nng_http_res_set_header(res, "Connection", "close");
-	if (rs.body)
-		nng_http_res_copy_data(res, rs.body, strlen(rs.body));
-	free(rs.body);
-	q = strchr(rq.uri, '?');
-	snprintf(path, sizeof(path), "%.*s",
-		 (int)(q ? (size_t)(q - rq.uri) : strlen(rq.uri)), rq.uri);
-	osa_log(OSA_LOG_INFO, "method=%s path=%s status=%d dur_ms=%.2f",
-		rq.method, path, rs.status, (mono() - t0) * 1000);
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
-}
-
-static void http_body_read(void *arg)
-{
-	struct http_pending *p = arg;
-	int rv = nng_aio_result(p->read);
-
-	if (rv)
-		nng_aio_finish(p->parent, rv); /* client went away: close */
-	else
-		http_respond(p->parent, p->req, p->r, p->body, p->len, p->len,
-			     p->t0);
-	nng_aio_reap(p->read);
-	free(p->body);
-	free(p);
-}
-
-/*
- * The handler.  We read bodies ourselves rather than let nng collect them:
- * nng answers an over-limit body with its own HTML 400, and we owe a JSON
- * 413; a chunked body gets 411 from the router.
- */
-static void http_cb(nng_aio *aio)
-{
-	nng_http_req *req = nng_aio_get_input(aio, 0);
-	nng_http_handler *h = nng_aio_get_input(aio, 1);
-	nng_http_conn *conn = nng_aio_get_input(aio, 2);
-	struct osai_router *r = nng_http_handler_get_data(h);
-	const char *cl = nng_http_req_get_header(req, "Content-Length");
-	const char *te = nng_http_req_get_header(req, "Transfer-Encoding");
-	double t0 = mono();
-	struct http_pending *p;
-	unsigned long long n = 0;
-	nng_iov iov;
-	char *end;
-
-	if (cl) {
-		errno = 0;
-		n = strtoull(cl, &end, 10);
-		if (errno || *end || cl[0] == '-' || !*cl)
-			n = ULLONG_MAX;
-	}
-	if (!n || (te && strcasestr(te, "chunked")) || n > r->max_body) {
-		http_respond(aio, req, r, NULL, 0, n > SIZE_MAX ? SIZE_MAX : n,
-			     t0);
-		return;
-	}
-	p = calloc(1, sizeof(*p));
-	if (p)
-		p->body = malloc(n + 1);
-	if (!p || !p->body || nng_aio_alloc(&p->read, http_body_read, p)) {
-		if (p)
-			free(p->body);
-		free(p);
-		nng_aio_finish(aio, NNG_ENOMEM);
-		return;
-	}
-	p->parent = aio;
-	p->req = req;
-	p->r = r;
-	p->len = n;
-	p->t0 = t0;
-	p->body[n] = '\0';
-	iov.iov_buf = p->body;
-	iov.iov_len = n;
-	nng_aio_set_iov(p->read, 1, &iov);
-	/* A client that stalls mid-body is cut off. */
-	nng_aio_set_timeout(p->read, 30000);
-	nng_http_conn_read_all(conn, p->read);
 }
 
 static void *rep_worker(void *arg)
@@ -226,108 +99,44 @@ static void *rep_worker(void *arg)
 	return NULL;
 }
 
-#ifdef CONFIG_OSA_TLS
-static char *read_file(const char *path, struct osa_error *err)
+/*
+ * The HTTP connection cap: server.max_connections, or from the open-file
+ * limit, keeping 64 descriptors (and 1/8 of the limit) for the journal,
+ * the indexes, the nng socket and their temporary files; at most 4096.
+ */
+static int connection_cap(const struct osai_server_config *sc)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
+	struct rlimit rl;
+	long long nofile = 1024, room;
 
-	if (!f) {
-		osa_error_set(err, OSA_EIO, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && n < (1 << 20) &&
-	    !fseek(f, 0, SEEK_SET) && (buf = calloc(1, (size_t)n + 1)) &&
-	    fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	if (!buf)
-		osa_error_set(err, OSA_EIO, "%s: cannot read", path);
-	fclose(f);
-	return buf;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
+		nofile = (long long)rl.rlim_cur;
+	else if (!getrlimit(RLIMIT_NOFILE, &rl))
+		nofile = 1 << 20;
+	room = nofile - (nofile / 8 > 64 ? nofile / 8 : 64);
+	if (room < 8)
+		room = 8;
+	if (!sc->max_connections)
+		return room > 4096 ? 4096 : (int)room;
+	if (sc->max_connections > room)
+		osa_log(OSA_LOG_WARN,
+			"server.max_connections = %d but the open-file limit "
+			"is %lld: past about %lld connections accepts will "
+			"fail; raise the limit (ulimit -n) or lower "
+			"max_connections",
+			sc->max_connections, nofile, room);
+	return sc->max_connections;
 }
-#endif
 
 static int start_http(struct server *sv, const struct osai_config *cfg,
 		      struct osa_error *err)
 {
 	const struct osai_server_config *sc = &cfg->core.server;
-	nng_http_handler *h;
-	nng_sockaddr sa;
-	nng_url *url;
-	int rv;
 
 	if (!sc->listen || !*sc->listen)
 		return 0;
-	rv = nng_url_parse(&url, sc->listen);
-	if (rv)
-		return osa_error_set(err, OSA_ECONFIG,
-				     "server.listen \"%s\": %s", sc->listen,
-				     nng_strerror(rv));
-	rv = nng_http_server_hold(&sv->http, url);
-	nng_url_free(url);
-	if (rv)
-		return osa_error_set(err, OSA_EIO, "server.listen \"%s\": %s",
-				     sc->listen, nng_strerror(rv));
-	if (!strncmp(sc->listen, "https://", 8)) {
-#ifdef CONFIG_OSA_TLS
-		char *cert = read_file(sc->tls.cert, err), *key;
-
-		if (!cert)
-			return err->code;
-		key = read_file(sc->tls.key, err);
-		if (!key) {
-			free(cert);
-			return err->code;
-		}
-		rv = nng_tls_config_alloc(&sv->tls, NNG_TLS_MODE_SERVER);
-		if (!rv)
-			rv = nng_tls_config_own_cert(sv->tls, cert, key, NULL);
-		if (!rv)
-			rv = nng_http_server_set_tls(sv->http, sv->tls);
-		free(cert);
-		free(key);
-		if (rv)
-			return osa_error_set(
-				err, OSA_ECONFIG, "server.tls (%s, %s): %s",
-				sc->tls.cert, sc->tls.key, nng_strerror(rv));
-#else
-		return osa_error_set(err, OSA_ECONFIG,
-				     "server.listen is https:// but this osa "
-				     "was built without TLS: enable "
-				     "CONFIG_OSA_TLS (make menuconfig)");
-#endif
-	}
-	rv = nng_http_handler_alloc(&h, "/", http_cb);
-	if (!rv)
-		rv = nng_http_handler_set_method(h, NULL);
-	if (!rv)
-		rv = nng_http_handler_set_tree(h);
-	/* nng collects up to 1 MiB itself by default: we read bodies. */
-	if (!rv)
-		rv = nng_http_handler_collect_body(h, false, 0);
-	if (!rv)
-		rv = nng_http_handler_set_data(h, &sv->router, NULL);
-	if (!rv)
-		rv = nng_http_server_add_handler(sv->http, h);
-	if (!rv)
-		rv = nng_http_server_start(sv->http);
-	if (rv)
-		return osa_error_set(err, OSA_EIO, "server.listen \"%s\": %s",
-				     sc->listen, nng_strerror(rv));
-	if (!nng_http_server_get_addr(sv->http, &sa) &&
-	    sa.s_family == NNG_AF_INET) {
-		unsigned char *ip = (unsigned char *)&sa.s_in.sa_addr;
-
-		osa_log(OSA_LOG_INFO, "listening url=%s://%u.%u.%u.%u:%u",
-			sv->tls ? "https" : "http", ip[0], ip[1], ip[2], ip[3],
-			(unsigned)ntohs(sa.s_in.sa_port));
-	} else {
-		osa_log(OSA_LOG_INFO, "listening url=%s", sc->listen);
-	}
-	return 0;
+	return osai_httpd_start(&sv->router, sc, connection_cap(sc), &sv->http,
+				err);
 }
 
 static int start_rep(struct server *sv, const struct osai_config *cfg,
@@ -364,10 +173,24 @@ static void loading_progress(void *ctx, const char *index, uint64_t done,
 	atomic_store(&sv->router.loading_total, (int)total);
 }
 
+/* Say whether writes are open: a warning when no key is set. */
+static void log_write_auth(const struct osai_server_config *sc)
+{
+	if (!sc->api_key || !*sc->api_key)
+		osa_log(OSA_LOG_WARN,
+			"writes are unauthenticated: server.api_key is "
+			"empty, so anyone who can reach %s%s%s can write; "
+			"set server.api_key",
+			*sc->listen ? sc->listen : "",
+			*sc->listen && sc->nng && *sc->nng ? " or " : "",
+			sc->nng && *sc->nng ? sc->nng : "");
+}
+
 static void reload(struct server *sv, const char *path)
 {
 	struct osai_diags d = { 0 };
 	struct osai_config *cfg;
+	char why[400];
 	size_t i;
 
 	if (!path) {
@@ -384,24 +207,35 @@ static void reload(struct server *sv, const char *path)
 			"SIGHUP: %s has %zu error(s); keeping "
 			"the old configuration",
 			path, d.n);
+		snprintf(why, sizeof(why),
+			 "%s has %zu error(s) (the first: %s%s%s); the "
+			 "previous configuration and api_key stay in force",
+			 path, d.n, d.n && d.v[0].path ? d.v[0].path : "",
+			 d.n && d.v[0].path ? ": " : "", d.n ? d.v[0].msg : "");
+		osai_router_reload_status(&sv->router, why);
 		osai_diags_free(&d);
 		return;
 	}
 	osai_diags_free(&d);
-	if (sv->n_reloaded == 16) {
-		osa_log(OSA_LOG_WARN, "SIGHUP: too many reloads; restart to "
-				      "apply more");
+	if (osai_router_set_key(&sv->router, cfg->core.server.api_key)) {
+		osa_log(OSA_LOG_ERROR, "SIGHUP: out of memory; keeping the "
+				       "old configuration");
+		osai_router_reload_status(&sv->router,
+					  "out of memory while applying the "
+					  "new api_key; the previous one "
+					  "stays in force");
 		osai_config_free(cfg);
 		return;
 	}
-	sv->reloaded[sv->n_reloaded++] = cfg;
 	osai_log_setup(cfg->core.logging.level, cfg->core.logging.format);
-	sv->router.api_key = cfg->core.server.api_key;
+	osai_router_reload_status(&sv->router, NULL);
 	osa_log(OSA_LOG_INFO,
 		"SIGHUP: reloaded %s (logging and api_key "
 		"applied; index, listen and data_dir changes "
 		"need a restart)",
 		path);
+	log_write_auth(&cfg->core.server);
+	osai_config_free(cfg);
 }
 
 int osai_serve(struct osai_config *cfg, const char *config_path)
@@ -430,7 +264,14 @@ int osai_serve(struct osai_config *cfg, const char *config_path)
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
-	sv.router.api_key = cfg->core.server.api_key;
+	pthread_mutex_init(&sv.router.key_lock, NULL);
+	if (osai_router_set_key(&sv.router, cfg->core.server.api_key)) {
+		fprintf(stderr, "osa: out of memory\n");
+		pthread_mutex_destroy(&sv.router.key_lock);
+		osai_config_free(cfg);
+		return OSA_ENOMEM;
+	}
+	log_write_auth(&cfg->core.server);
 	sv.router.max_body = (size_t)cfg->core.server.max_body;
 	sv.router.max_query = (size_t)cfg->core.server.max_query;
 	rc = start_http(&sv, cfg, &err);
@@ -470,21 +311,16 @@ int osai_serve(struct osai_config *cfg, const char *config_path)
 stop:
 	osai_notify("STOPPING=1");
 	atomic_store(&sv.router.stopping, 1);
-	if (sv.http) {
-		nng_http_server_stop(sv.http);
-		nng_http_server_release(sv.http);
-	}
+	osai_httpd_stop(sv.http);
 	if (sv.rep_open)
 		nng_close(sv.rep);
 	for (i = 0; i < sv.n_rep_threads; i++)
 		pthread_join(sv.rep_threads[i], NULL);
-	if (sv.tls)
-		nng_tls_config_free(sv.tls);
 	atomic_store(&sv.router.svc, NULL);
 	osai_service_close(svc); /* checkpoints every index */
 	osai_config_free(cfg);
-	for (i = 0; i < sv.n_reloaded; i++)
-		osai_config_free(sv.reloaded[i]);
+	osai_router_fini(&sv.router);
+	pthread_mutex_destroy(&sv.router.key_lock);
 	nng_fini();
 	if (!rc)
 		osa_log(OSA_LOG_INFO, "stopped cleanly");

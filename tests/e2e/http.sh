@@ -101,6 +101,19 @@ echo "== nng"
 jq_ "assert d['status']==200 and len(d['results'])==2"
 "$OSA" call "ipc://$W/osa.sock" '{"op":"stats"}' >"$W/body" || die "nng stats"
 jq_ "assert d['records']==3000"
+# health keeps its own "status"; the HTTP status is "http_status".
+"$OSA" call "ipc://$W/osa.sock" '{"op":"health"}' >"$W/body" || die "nng health"
+jq_ "assert d['status']=='ok' and d['http_status']==200, d"
+# The index name is a name, never part of a path or query.
+"$OSA" call "ipc://$W/osa.sock" '{"op":"search","index":"papers?q=x","q":"analysis"}' >"$W/body" &&
+	die "nng search of index 'papers?q=x' succeeded"
+jq_ "assert d['http_status']==404 and d['error']['code']=='unknown_index', d"
+"$OSA" call "ipc://$W/osa.sock" '{"op":"search","index":"papers/../exact","q":"analysis"}' >"$W/body" &&
+	die "nng search of index 'papers/../exact' succeeded"
+jq_ "assert d['http_status']==404, d"
+"$OSA" call "ipc://$W/osa.sock" '{"op":"get","srn":"urn:osa:sample.osa.dev:rec:s-00001@1?x"}' >"$W/body" &&
+	die "nng get with a query in the srn succeeded"
+jq_ "assert d['http_status']==404, d"
 "$OSA" call "ipc://$W/osa.sock" '{"op":"nope"}' >"$W/body" && die "nng bad op succeeded"
 jq_ "assert d['status']==400 and d['error']['field']=='op'"
 if [ -n "$NNG_CLIENT" ]; then
@@ -124,6 +137,14 @@ req 400 GET "/search/papers?q=%ZZ" && is_error bad_encoding
 req 400 GET "/search/papers?q=%FF%FE" && is_error bad_encoding
 req 400 POST /search/papers -d '{"q": "x",' && is_error bad_json && jq_ "assert 'column' in d['error']['message']"
 req 422 POST /records -d '{"title":"no srn"}' && is_error rejected
+# A JSON array gets the same duplicate-key check as NDJSON, CLI and nng.
+req 400 POST /records -d '[{"srn": "urn:osa:dup.org:rec:a", "srn": "urn:osa:dup.org:rec:b"}]' &&
+	is_error bad_json && jq_ "assert 'duplicate' in d['error']['message'], d"
+req 404 GET "/records/urn:osa:dup.org:rec:b"
+req 422 POST /records -d '{"srn": "urn:osa:dup.org:rec:a", "srn": "urn:osa:dup.org:rec:b"}' &&
+	jq_ "assert 'duplicate' in d['error']['rejected'][0]['message'], d"
+"$OSA" call "ipc://$W/osa.sock" '{"op":"ingest","records":[{"srn":"urn:osa:dup.org:rec:a","t":1,"t":2}]}' >"$W/body"
+jq_ "assert d['http_status'] in (400, 422), d"
 req 413 POST /records --data-binary @<(head -c 5000000 /dev/zero | tr '\0' 'a') && is_error too_large
 req 411 POST /records -H "Transfer-Encoding: chunked" -d '{"srn":"x"}' && is_error length_required
 

@@ -525,15 +525,48 @@ static void test_server_checks(void)
 	EXPECT_OK(
 		"server = { listen = \"\"; nng = \"tcp://127.0.0.1:5555\"; };");
 	EXPECT_OK("server = { nng = \"inproc://x\"; };");
-	EXPECT_OK("server = { listen = \"https://h:1\";\n"
+	EXPECT_OK("server = { listen = \"https://h:1\"; api_key = \"k\";\n"
 		  "  tls = { cert = \"c.pem\"; key = \"k.pem\"; }; };");
+	EXPECT_OK("server = { listen = \"http://0.0.0.0:1\";\n"
+		  "  allow_open_writes = true; };");
+	EXPECT_OK("server = { listen = \"http://[::1]:1\"; nng = "
+		  "\"tcp://localhost:2\"; };");
+	EXPECT_OK("server = { listen = \"http://127.1.2.3:1\"; };");
+	/* Open writes beyond loopback, TLS files with http://, timeouts. */
+	EXPECT_ERRORS("server = {\n  listen = \"http://0.0.0.0:80\";\n"
+		      "  nng = \"tcp://10.0.0.1:5\"; };",
+		      "t.cfg:2: server.listen: \"http://0.0.0.0:80\" reaches "
+		      "beyond loopback and no api_key is set, so anyone could "
+		      "write: set server.api_key, listen on 127.0.0.1, or set "
+		      "server.allow_open_writes = true\n"
+		      "t.cfg:3: server.nng: \"tcp://10.0.0.1:5\" reaches "
+		      "beyond loopback and no api_key is set, so anyone could "
+		      "write: set server.api_key, use ipc:// or "
+		      "tcp://127.0.0.1, or set server.allow_open_writes = "
+		      "true\n");
+	EXPECT_ERRORS("server = { listen = \"http://127.0.0.1:1\";\n"
+		      "  tls = { cert = \"c.pem\"; key = \"k.pem\"; }; };",
+		      "t.cfg:2: server.tls: tls.cert and tls.key are set but "
+		      "listen is \"http://127.0.0.1:1\": use an https:// URL "
+		      "to serve TLS, or remove the tls group\n");
+	EXPECT_ERRORS("server = { timeouts = {\n  header = 0.01; }; };",
+		      "t.cfg:2: server.timeouts.header: expected a number in "
+		      "[0.1, 3600], got 0.01\n");
+	EXPECT_ERRORS("server = { timeouts = {\n  header = 20; idle = 5; "
+		      "}; };",
+		      "t.cfg:2: server.timeouts.header: header (20 s) is "
+		      "longer than idle (5 s): a kept-alive connection would "
+		      "be closed while its next request is still arriving\n");
+	EXPECT_ERRORS("server = {\n  max_connections = -1; };",
+		      "t.cfg:2: server.max_connections: expected an integer "
+		      "in [0, 1000000], got -1\n");
 	EXPECT_ERRORS("server = {\n  tls = {\n    cert = \"c.pem\"; }; };",
 		      "t.cfg:2: server.tls.key: set both cert and key, or "
 		      "neither (only cert is set)\n");
 	EXPECT_ERRORS("server = {\n  tls = { key = \"k.pem\"; }; };",
 		      "t.cfg:2: server.tls.cert: set both cert and key, or "
 		      "neither (only key is set)\n");
-	EXPECT_ERRORS("server = {\n  listen = \"https://0.0.0.0:443\"; };",
+	EXPECT_ERRORS("server = {\n  listen = \"https://127.0.0.1:443\"; };",
 		      "t.cfg:2: server.listen: an https:// URL needs tls.cert "
 		      "and tls.key (PEM files)\n");
 	EXPECT_ERRORS(
@@ -547,7 +580,8 @@ static void test_server_checks(void)
 	/* Relative TLS files resolve against the config file's directory. */
 	{
 		struct osai_config *cfg = NULL;
-		char *p = load("server = { listen = \"https://h:1\"; tls = { "
+		char *p = load("server = { listen = \"https://h:1\"; api_key = "
+			       "\"k\"; tls = { "
 			       "cert = \"./c.pem\"; key = \"k/k.pem\"; }; };",
 			       &cfg);
 

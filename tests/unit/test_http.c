@@ -102,8 +102,10 @@ static void test_nng(void)
 	out = osai_nng_handle(&r, "{\"op\":\"search\"}", 15);
 	OSA_CHECK_CONTAINS(out, "\"status\":422");
 	free(out);
+	/* health keeps its own "status"; the HTTP one is http_status. */
 	out = osai_nng_handle(&r, "{\"op\":\"health\"}", 15);
-	OSA_CHECK_CONTAINS(out, "\"status\":503");
+	OSA_CHECK_CONTAINS(out, "\"status\":\"loading\"");
+	OSA_CHECK_CONTAINS(out, "\"http_status\":503");
 	free(out);
 	out = osai_nng_handle(&r, "{\"op\":\"get\",\"srn\":\"a/b%\"}", 25);
 	OSA_CHECK_CONTAINS(out, "\"status\":503"); /* routed, loading */
