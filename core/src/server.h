@@ -7,6 +7,7 @@
 
 /* Serve until SIGTERM/SIGINT.  Takes ownership of `cfg`.  `config_path` is
  * re-read on SIGHUP (NULL: built-in config).  0 or an OSA_E* code. */
-int osai_serve(struct osai_config *cfg, const char *config_path);
+int osai_serve(struct osai_config *cfg, const char *config_path,
+	       unsigned open_flags);
 
 #endif
