@@ -47,8 +47,9 @@ static void osai_block_signals(int argc, char **argv, char **envp)
 }
 
 /* Before any constructor (OpenBLAS starts threads in one). */
-__attribute__((section(".preinit_array"), used)) static void (
-	*const osai_preinit)(int, char **, char **) = osai_block_signals;
+__attribute__((section(".preinit_array"),
+	       used)) static void (*const osai_preinit)(int, char **, char **) =
+	osai_block_signals;
 
 static const struct osai_cmd commands[] = {
 	{ "backends list", "[--json]",

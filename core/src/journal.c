@@ -116,7 +116,8 @@ static int j_full_disk(int rc, const char *dir)
 		return ENOSPC;
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	if (!getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
-	    !stat(path, &st) && (uint64_t)st.st_size + (1u << 20) >= rl.rlim_cur)
+	    !stat(path, &st) &&
+	    (uint64_t)st.st_size + (1u << 20) >= rl.rlim_cur)
 		return EFBIG;
 	return rc;
 }
@@ -211,9 +212,9 @@ static int j_inside(const struct jbounds *b, const MDB_val *v)
 
 /* Check a records value (checksum, sizes) and split it into srn and
  * document; OSA_ECORRUPT when it does not hold. */
-static int j_unpack(const struct jbounds *b, const MDB_val *k,
-		    const MDB_val *v, const char **srn, size_t *srn_len,
-		    const char **doc, size_t *doc_len)
+static int j_unpack(const struct jbounds *b, const MDB_val *k, const MDB_val *v,
+		    const char **srn, size_t *srn_len, const char **doc,
+		    size_t *doc_len)
 {
 	const char *p = v->mv_data;
 	uint64_t sum;
@@ -314,8 +315,8 @@ static ssize_t j_pread_all(int fd, void *buf, size_t n, off_t off)
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t r = pread(fd, (char *)buf + got, n - got,
-				  off + (off_t)got);
+		ssize_t r =
+			pread(fd, (char *)buf + got, n - got, off + (off_t)got);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -348,12 +349,12 @@ int osai_journal_check_file(const char *dir, int64_t *bytes,
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return osa_error_set(err, OSA_EIO, "journal %s: cannot read: %s%s",
-				     path, strerror(errno),
-				     errno == EACCES
-					     ? " (check the data directory's "
-					       "owner and permissions)"
-					     : "");
+		return osa_error_set(
+			err, OSA_EIO, "journal %s: cannot read: %s%s", path,
+			strerror(errno),
+			errno == EACCES ? " (check the data directory's "
+					  "owner and permissions)"
+					: "");
 	}
 	if (fstat(fd, &st)) {
 		close(fd);
@@ -372,30 +373,33 @@ int osai_journal_check_file(const char *dir, int64_t *bytes,
 		if (r < 0) {
 			close(fd);
 			return osa_error_set(err, OSA_EIO,
-					     "journal %s: cannot read: %s", path,
-					     strerror(errno));
+					     "journal %s: cannot read: %s",
+					     path, strerror(errno));
 		}
 		if (r < J_META_END) {
 			close(fd);
-			return osa_error_set(
-				err, OSA_ECORRUPT,
-				"journal truncated: %s is %lld bytes, too short "
-				"for its meta page %d: %s",
-				path, (long long)st.st_size, i, J_RESTORE);
+			return osa_error_set(err, OSA_ECORRUPT,
+					     "journal truncated: %s is %lld "
+					     "bytes, too short "
+					     "for its meta page %d: %s",
+					     path, (long long)st.st_size, i,
+					     J_RESTORE);
 		}
 		if ((m[i][J_OFF_FLAGS] & 0x08) == 0) { /* P_META */
 			close(fd);
-			return osa_error_set(err, OSA_ECORRUPT,
-					     "journal damaged: %s: page %d is not "
-					     "an LMDB meta page: %s",
-					     path, i, J_RESTORE);
+			return osa_error_set(
+				err, OSA_ECORRUPT,
+				"journal damaged: %s: page %d is not "
+				"an LMDB meta page: %s",
+				path, i, J_RESTORE);
 		}
 		if (j_get32(m[i], J_OFF_MAGIC) != J_META_MAGIC) {
 			close(fd);
-			return osa_error_set(err, OSA_ECORRUPT,
-					     "journal damaged: %s: meta page %d "
-					     "has no LMDB magic number: %s",
-					     path, i, J_RESTORE);
+			return osa_error_set(
+				err, OSA_ECORRUPT,
+				"journal damaged: %s: meta page %d "
+				"has no LMDB magic number: %s",
+				path, i, J_RESTORE);
 		}
 		if (j_get32(m[i], J_OFF_VERSION) != J_META_VERSION) {
 			close(fd);
@@ -739,8 +743,7 @@ static int j_apply(struct osai_journal *j, MDB_txn *txn, struct jwrite *w,
 				memcpy(p + J_SUM + 2, w->srns[i], sl);
 				memcpy(p + J_SUM + 2 + sl, w->docs[i],
 				       w->lens[i]);
-				sum = j_sum(seed, p + J_SUM,
-					    v.mv_size - J_SUM);
+				sum = j_sum(seed, p + J_SUM, v.mv_size - J_SUM);
 				memcpy(p, &sum, J_SUM);
 			}
 		} else {
@@ -1134,13 +1137,14 @@ int osai_journal_scan_log(struct osai_journal *j, uint64_t after,
 		else if (rc == OSA_ENOMEM)
 			osa_error_set(err, rc, "journal: out of memory");
 		else
-			osa_error_set(err, rc,
-				      "journal %s: log entry %llu is damaged "
-				      "(checksum or size mismatch): rebuild the "
-				      "index from the records (osa reindex "
-				      "NAME), or restore the journal from a "
-				      "backup",
-				      j->dir, (unsigned long long)lsn);
+			osa_error_set(
+				err, rc,
+				"journal %s: log entry %llu is damaged "
+				"(checksum or size mismatch): rebuild the "
+				"index from the records (osa reindex "
+				"NAME), or restore the journal from a "
+				"backup",
+				j->dir, (unsigned long long)lsn);
 		if (docs)
 			for (i = 0; i < n; i++)
 				free(docs[i]);

@@ -105,8 +105,8 @@ int osai_journal_stats(struct osai_journal *j, uint64_t *records,
  * Visit the changes after `after`, in order.  For an upsert, docs[i] is the
  * record's current document (NULL when deleted since, or when it is damaged:
  * then an error naming the srn is logged and the record left out).  A
- * damaged log entry stops the scan with OSA_ECORRUPT naming its LSN.  The callback returns
- * 0 to go on, anything else stops the scan and is returned.
+ * damaged log entry stops the scan with OSA_ECORRUPT naming its LSN.  The
+ * callback returns 0 to go on, anything else stops the scan and is returned.
  */
 typedef int (*osai_log_cb)(void *ctx, uint64_t lsn, int op, size_t n,
 			   const char *const *srns, const char *const *docs,

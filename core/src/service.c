@@ -682,8 +682,7 @@ static int svc_check_journal(struct osai_service *s, const char *path,
 	size_t i;
 	int rc = osai_journal_check_file(path, &bytes, err);
 
-	if (rc || bytes > 0 ||
-	    (s->open_flags & OSA_OPEN_REBUILD_FROM_JOURNAL))
+	if (rc || bytes > 0 || (s->open_flags & OSA_OPEN_REBUILD_FROM_JOURNAL))
 		return rc;
 	for (i = 0; i < s->cfg->n_indexes; i++) {
 		const char *name = s->cfg->indexes[i].name;

@@ -232,7 +232,6 @@ static void test_newer_format(void)
 	OSA_CHECK_CONTAINS(err.msg, "upgrade osa");
 }
 
-
 /* Find `needle` in the file from `from` on; its offset or -1.  (LMDB is
  * copy-on-write: older copies of a page may hold it too, so callers damage
  * every copy.) */
@@ -316,8 +315,8 @@ static void test_checksums(void)
 	OSA_CHECK(osai_journal_get(j, srns[0], &doc, NULL, &err) == 0);
 	OSA_CHECK_STR(doc, docs[0]);
 	free(doc);
-	OSA_CHECK(osai_journal_scan_records(j, 10, count_recs, &total,
-					    &damaged, &err) == 0);
+	OSA_CHECK(osai_journal_scan_records(j, 10, count_recs, &total, &damaged,
+					    &err) == 0);
 	OSA_CHECK(total == 1 && damaged == 1);
 	/* Replay: the damaged record is left out, the good one applied. */
 	OSA_CHECK(osai_journal_scan_log(j, 0, 10, count_docs, found, &err) ==
@@ -346,7 +345,8 @@ static void test_checksums(void)
 		for (i = 8; i + 5 + 24 < n; i++)
 			if (buf[i] == 1 && buf[i + 1] == 2 && !buf[i + 2] &&
 			    !buf[i + 3] && !buf[i + 4] && buf[i + 5] == 22 &&
-			    !memcmp(buf + i + 7, "urn:osa:a.org:rec:good", 22)) {
+			    !memcmp(buf + i + 7, "urn:osa:a.org:rec:good",
+				    22)) {
 				logoff = (long)i;
 				flip_byte(path, logoff + 7 + 10);
 			}
@@ -408,8 +408,8 @@ static void test_upgrade_v1(void)
 	OSA_REQUIRE(!mdb_env_open(env, d2, 0, 0644));
 	OSA_REQUIRE(!mdb_txn_begin(env, NULL, 0, &txn));
 	OSA_REQUIRE(!mdb_dbi_open(txn, "records", MDB_CREATE, &rec));
-	OSA_REQUIRE(!mdb_dbi_open(txn, "log", MDB_CREATE | MDB_INTEGERKEY,
-				  &log));
+	OSA_REQUIRE(
+		!mdb_dbi_open(txn, "log", MDB_CREATE | MDB_INTEGERKEY, &log));
 	OSA_REQUIRE(!mdb_dbi_open(txn, "meta", MDB_CREATE, &meta));
 	k.mv_data = (void *)srn, k.mv_size = sl;
 	v.mv_data = rv, v.mv_size = rlen;
@@ -474,8 +474,7 @@ static void test_truncated(void)
 
 	snprintf(d2, sizeof(d2), "%s/trunc", dir);
 	snprintf(path, sizeof(path), "%s/data.mdb", d2);
-	OSA_CHECK(osai_journal_check_file(d2, &bytes, &err) == 0 &&
-		  bytes == 0);
+	OSA_CHECK(osai_journal_check_file(d2, &bytes, &err) == 0 && bytes == 0);
 	OSA_REQUIRE(osai_journal_open(d2, 1 << 20, &j, &err) == 0);
 	{
 		const char *srn = "urn:osa:a.org:rec:x";
@@ -521,8 +520,7 @@ static void test_truncated(void)
 		OSA_CHECK(!stat(path, &sb) && sb.st_size == sizes[i]);
 	}
 	OSA_REQUIRE(!truncate(path, 0));
-	OSA_CHECK(osai_journal_check_file(d2, &bytes, &err) == 0 &&
-		  bytes == 0);
+	OSA_CHECK(osai_journal_check_file(d2, &bytes, &err) == 0 && bytes == 0);
 }
 
 int main(void)

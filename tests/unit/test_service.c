@@ -378,7 +378,8 @@ static void test_concurrency(void)
 static void test_skipped_persists(void)
 {
 	const char *noembed[] = {
-		"{\"srn\":\"urn:osa:test.org:rec:n-1\",\"title\":\"no vector\"}",
+		"{\"srn\":\"urn:osa:test.org:rec:n-1\",\"title\":\"no "
+		"vector\"}",
 		"{\"srn\":\"urn:osa:test.org:rec:n-2\",\"title\":\"none\"}",
 		"{\"srn\":\"urn:osa:test.org:rec:n-3\",\"title\":\"again\"}"
 	};
@@ -393,14 +394,16 @@ static void test_skipped_persists(void)
 	OSA_CHECK(osa_ingest(db, noembed, lens, 2, &lsn, NULL, &err) == 0);
 	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
 	OSA_CHECK_CONTAINS(stats, "\"records\":12");
-	OSA_CHECK_CONTAINS(stats, "\"vecs\":{\"backend\":\"flat\",\"count\":10");
+	OSA_CHECK_CONTAINS(stats,
+			   "\"vecs\":{\"backend\":\"flat\",\"count\":10");
 	OSA_CHECK_CONTAINS(stats, "\"skipped_records\":2");
 	free(stats);
 	osa_close(db);
 
 	db = open_db(16);
 	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
-	OSA_CHECK_CONTAINS(stats, "\"vecs\":{\"backend\":\"flat\",\"count\":10");
+	OSA_CHECK_CONTAINS(stats,
+			   "\"vecs\":{\"backend\":\"flat\",\"count\":10");
 	OSA_CHECK_CONTAINS(stats, "\"skipped_records\":2");
 	free(stats);
 	OSA_CHECK(osa_ingest(db, &noembed[2], &lens[2], 1, &lsn, NULL, &err) ==
@@ -425,7 +428,7 @@ static void test_skipped_persists(void)
 static void test_lost_journal(void)
 {
 	struct osa_open_options opt = { NULL, NULL,
-					 OSA_OPEN_REBUILD_FROM_JOURNAL };
+					OSA_OPEN_REBUILD_FROM_JOURNAL };
 	struct osa_db *db = open_db(16);
 	struct osa_error err;
 	char cmd[700], path[600], *stats;
@@ -455,8 +458,8 @@ static void test_lost_journal(void)
 			   "\"exact\":{\"backend\":\"flat\",\"count\":0");
 	free(stats);
 	osa_close(db);
-	snprintf(cmd, sizeof(cmd), "ls %s/data/quarantine | grep -c '^exact\\.'",
-		 dir);
+	snprintf(cmd, sizeof(cmd),
+		 "ls %s/data/quarantine | grep -c '^exact\\.'", dir);
 	{
 		FILE *p = popen(cmd, "r");
 		int n = 0;
