@@ -212,7 +212,6 @@ int main(int argc, char **argv)
 
 	/* A file size limit must fail the write (EFBIG), not kill us. */
 	signal(SIGXFSZ, SIG_IGN);
-	osai_block_signals(argc, argv, NULL); /* done already; kept explicit */
 	rest = calloc((size_t)argc + 1, sizeof(*rest));
 	if (!rest) {
 		fputs("osa: out of memory\n", stderr);
