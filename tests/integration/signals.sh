@@ -45,12 +45,12 @@ CFG
 write_cfg 10000
 export OSA_CONFIG=$W/osa.cfg
 
-# 12 000 records: the sample four times under other srns.
+# 6 000 records: the sample twice under other srns.
 python3 - "$SRC/samples/records.ndjson" "$W/big.ndjson" <<'PY'
 import sys
 lines = open(sys.argv[1]).read().splitlines()
 with open(sys.argv[2], 'w') as out:
-    for k in range(4):
+    for k in range(2):
         for l in lines:
             out.write(l.replace(':rec:s-', ':rec:k%d-' % k) + '\n')
 PY
@@ -133,7 +133,7 @@ wait_ready || die "restart"
 kill -INT "$PID"
 expect_exit 0 "serving, SIGINT"
 
-echo "== loading: rebuilding every index (12 000 records)"
+echo "== loading: rebuilding every index (6 000 records)"
 for sig in HUP TERM INT; do
 	start --rebuild-from-journal
 	if wait_loading; then
@@ -180,7 +180,7 @@ expect_exit 0 "shutdown checkpoint, SIGTERM then SIGHUP and SIGINT"
 start
 wait_ready || die "restart after the checkpoints"
 curl -s -o "$W/stats" "$URL/stats"
-python3 -c "import json; d=json.load(open('$W/stats')); assert d['records']==13000, d; assert all(i['count']==13000 for i in d['indexes'].values()), d" ||
+python3 -c "import json; d=json.load(open('$W/stats')); assert d['records']==7000, d; assert all(i['count']==7000 for i in d['indexes'].values()), d" ||
 	die "after the writes: $(cat "$W/stats")"
 kill -TERM "$PID"
 expect_exit 0 "final SIGTERM"
