@@ -378,8 +378,7 @@ static void test_concurrency(void)
 static void test_skipped_persists(void)
 {
 	const char *noembed[] = {
-		"{\"srn\":\"urn:osa:test.org:rec:n-1\",\"title\":\"no "
-		"vector\"}",
+		"{\"srn\":\"urn:osa:test.org:rec:n-1\",\"title\":\"nov\"}",
 		"{\"srn\":\"urn:osa:test.org:rec:n-2\",\"title\":\"none\"}",
 		"{\"srn\":\"urn:osa:test.org:rec:n-3\",\"title\":\"again\"}"
 	};
