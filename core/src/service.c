@@ -565,8 +565,16 @@ static int svc_open_index(struct osai_service *s, struct svc_index *ix,
 		pthread_mutex_unlock(&ix->wlock);
 		return rc;
 	}
-	have_state =
-		!osai_journal_get_state(s->journal, ix->cfg->name, &st, NULL);
+	rc = osai_journal_get_state(s->journal, ix->cfg->name, &st, &err);
+	have_state = !rc;
+	if (rc == OSA_ECORRUPT) {
+		/* Its config hash and LSNs cannot be trusted: start over. */
+		osa_log(OSA_LOG_ERROR, "index=%s %s", ix->cfg->name, err.msg);
+		rc = svc_rebuild_locked(s, ix, "its journal state is damaged",
+					progress, pctx, &err);
+		pthread_mutex_unlock(&ix->wlock);
+		return rc;
+	}
 	if (have_state && st.config_hash != ix->hash) {
 		rc = svc_rebuild_locked(s, ix,
 					"its configuration changed what it "

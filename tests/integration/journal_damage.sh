@@ -11,6 +11,7 @@
 #    quarantine/ and rebuilds;
 #  - a flipped byte in a record's document: `osa get` reports the srn as
 #    damaged (exit 74), a rebuild leaves it out and counts it;
+#  - a flipped byte in an index's journal state: reported, index rebuilt;
 #  - flipped bytes at offsets spread over the whole file: no command dies of
 #    a signal or hangs, and whatever a command prints is the true data.
 set -u
@@ -148,6 +149,28 @@ python3 -c "import json; d=json.load(open('$W/out'))['indexes']['exact']; assert
 	die "damaged record: index after the rebuild: $(cat "$W/out")"
 echo "   reindex: exit 0, the record left out and counted (skipped_records = 1)"
 
+echo "== a flipped byte in an index's state (at ${SECONDS}s)"
+restore
+python3 - "$J" <<'PY' || die "could not damage the state"
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+needle = b'index/exact'
+n, i = 0, b.find(needle)
+while i >= 0:
+    b[i + len(needle) + 16] ^= 0x01  # its config hash
+    n += 1
+    i = b.find(needle, i + 1)
+assert n >= 1
+open(p, 'wb').write(b)
+PY
+run "$OSA" stats --json
+[ $st = 0 ] || die "damaged state: stats exit $st: $(head -3 "$W/err")"
+grep -q "state of index exact is damaged" "$W/err" || die "damaged state: not reported: $(head -3 "$W/err")"
+python3 -c "import json; d=json.load(open('$W/out')); assert d['indexes']['exact']['count']==300, d" ||
+	die "damaged state: index after the rebuild: $(cat "$W/out")"
+echo "   reported, the index rebuilt from the records (300)"
+
 echo "== flipped bytes across the file (at ${SECONDS}s)"
 nflip=0
 nerr=0
@@ -178,5 +201,5 @@ for o in $offsets; do
 	[ $st -ge 124 ] && die "flip at $o: search: exit $st (signal or hang): $(head -3 "$W/err")"
 done
 echo "   $nflip offsets, 5 commands each: no signal, no hang, no wrong record ($nerr gets refused with a message, the others read the true record)"
-echo "cases: $ntrunc truncation runs, 3 inconsistent-journal cases, 1 damaged record, $nflip flip offsets"
+echo "cases: $ntrunc truncation runs, 3 inconsistent-journal cases, 1 damaged record, 1 damaged index state, $nflip flip offsets"
 exit $fail
