@@ -9,6 +9,7 @@
 #   osa::config   libconfig            osa::jansson  jansson
 #   osa::lmdb     LMDB                 osa::nng      nng (+ mbedtls when static)
 #   osa::mbedx509 mbedtls's X.509 and osa::mbedcrypto (certificate checks)
+#   osa::xxhash   xxHash (journal checksums)
 #   osa::blas     the BLAS Kconfig picked (CONFIG_OSA_BLAS_OPENBLAS or
 #                 CONFIG_OSA_BLAS_REFERENCE), with a cblas header
 
@@ -50,6 +51,7 @@ osa_dep(osa::config libconfig.h libconfig-dev config)
 osa_dep(osa::jansson jansson.h libjansson-dev jansson)
 osa_dep(osa::lmdb lmdb.h liblmdb-dev lmdb)
 osa_dep(osa::nng nng/nng.h libnng-dev nng)
+osa_dep(osa::xxhash xxhash.h libxxhash-dev xxhash)
 if(OSA_STATIC)
   # Debian's libnng is built with the mbedtls TLS engine.
   foreach(m mbedtls mbedx509 mbedcrypto)

@@ -16,6 +16,7 @@ struct osai_cli {
 	const char
 		*config_from; /* "-c", "OSA_CONFIG", "./osa.cfg", "built-in" */
 	struct osai_config *cfg; /* loaded by osai_cli_config() */
+	unsigned open_flags;	 /* OSA_OPEN_*: --rebuild-from-journal */
 };
 
 /* A command: the words that name it, its handler and one line of help. */

@@ -31,6 +31,7 @@ static int exit_for(int code)
 		return OSAI_EXIT_TEMPFAIL;
 	case OSA_EIO:
 	case OSA_ENOSPC:
+	case OSA_ECORRUPT: /* stored data failed a check: "journal truncated" */
 		return OSAI_EXIT_IOERR;
 	case OSA_ECONFIG:
 		return OSAI_EXIT_CONFIG;
@@ -66,7 +67,7 @@ static void progress_cb(void *ctx, const char *index, uint64_t done,
 
 struct osai_service *osai_cli_open(struct osai_cli *cli, int *status)
 {
-	struct osa_open_options opt = { progress_cb, NULL };
+	struct osa_open_options opt = { progress_cb, NULL, cli->open_flags };
 	struct osai_service *s;
 	struct osai_config *cfg = osai_cli_config(cli, status);
 	struct osa_error err;
@@ -662,7 +663,7 @@ int osai_cmd_serve(struct osai_cli *cli, int argc, char **argv)
 		return OSAI_EXIT_SOFTWARE;
 	}
 	cli->cfg = NULL; /* the server owns it now */
-	rc = osai_serve(cfg, cli->config_path);
+	rc = osai_serve(cfg, cli->config_path, cli->open_flags);
 	return rc ? exit_for(rc) : OSAI_EXIT_OK;
 }
 

@@ -5,7 +5,18 @@
  * Global options may stand before or after the command words:
  *   osa -c site.cfg config check   ==   osa config check -c site.cfg
  * Everything after `--` is left to the command.
+ *
+ * Signals: `osa serve` takes SIGHUP, SIGTERM and SIGINT with sigtimedwait in
+ * its main loop (server.c), which works only if no thread leaves them
+ * unblocked: the kernel hands a process signal to any thread that does not
+ * block it, and the default action of these three kills the process.
+ * OpenBLAS starts its threads in a constructor, before main(), so the mask
+ * is set earlier still: in .preinit_array, which runs before the
+ * initialisers of the executable and of every shared library.  Threads
+ * inherit it.  Commands other than serve unblock them again in the main
+ * thread, where their default action applies.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,7 +24,32 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <osa/osa.h>
+
 #include "cli.h"
+
+/* The signals osa serve handles (server.c's sigtimedwait set). */
+static void osai_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+static void osai_block_signals(int argc, char **argv, char **envp)
+{
+	sigset_t set;
+
+	(void)argc, (void)argv, (void)envp;
+	osai_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Before any constructor (OpenBLAS starts threads in one). */
+__attribute__((section(".preinit_array"),
+	       used)) static void (*const osai_preinit)(int, char **, char **) =
+	osai_block_signals;
 
 static const struct osai_cmd commands[] = {
 	{ "backends list", "[--json]",
@@ -72,6 +108,12 @@ static void usage(FILE *out, const char *prog)
 		"Without it:\n"
 		"                      $OSA_CONFIG, then ./osa.cfg, then the "
 		"built-in default\n"
+		"  --rebuild-from-journal\n"
+		"                      rebuild every index from the journal, "
+		"moving the old\n"
+		"                      index files to data_dir/quarantine/ "
+		"(after a lost or\n"
+		"                      restored journal)\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n"
 		"\nExit status:\n"
@@ -206,6 +248,8 @@ int main(int argc, char **argv)
 			}
 			cli.config_path = argv[++i];
 			cli.config_from = "-c";
+		} else if (!strcmp(a, "--rebuild-from-journal")) {
+			cli.open_flags |= OSA_OPEN_REBUILD_FROM_JOURNAL;
 		} else if (!strncmp(a, "--config=", 9)) {
 			cli.config_path = a + 9;
 			cli.config_from = "-c";
@@ -276,6 +320,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "osa: %s\n", err.msg);
 		free(rest);
 		return OSAI_EXIT_SOFTWARE;
+	}
+	if (best->run != osai_cmd_serve) {
+		sigset_t set;
+
+		osai_signals(&set);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	}
 	status = best->run(&cli, nrest - (int)best_words, rest + best_words);
 	osai_config_free(cli.cfg);

@@ -238,16 +238,19 @@ static void reload(struct server *sv, const char *path)
 	osai_config_free(cfg);
 }
 
-int osai_serve(struct osai_config *cfg, const char *config_path)
+int osai_serve(struct osai_config *cfg, const char *config_path,
+	       unsigned open_flags)
 {
 	struct server sv;
-	struct osa_open_options opt = { loading_progress, &sv };
+	struct osa_open_options opt = { loading_progress, &sv, open_flags };
 	struct osai_service *svc = NULL;
 	struct osa_error err = { 0 };
 	sigset_t set;
 	int rc, i, sig;
 
 	memset(&sv, 0, sizeof(sv));
+	/* Already blocked by `osa` before any library ran (main.c); blocked
+	 * here again for other callers, before the first thread of ours. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);

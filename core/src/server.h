@@ -6,7 +6,9 @@
 #include "osai.h"
 
 /* Serve until SIGTERM/SIGINT.  Takes ownership of `cfg`.  `config_path` is
- * re-read on SIGHUP (NULL: built-in config).  0 or an OSA_E* code. */
-int osai_serve(struct osai_config *cfg, const char *config_path);
+ * re-read on SIGHUP (NULL: built-in config).  `open_flags` (OSA_OPEN_*) go
+ * to the service's open.  0 or an OSA_E* code. */
+int osai_serve(struct osai_config *cfg, const char *config_path,
+	       unsigned open_flags);
 
 #endif

@@ -18,6 +18,16 @@
  * stored config hash differs, or the backend keeps no snapshots, the index
  * is rebuilt from the records.  A snapshot the backend finds corrupt is moved
  * to <data_dir>/quarantine/ (never deleted) and the index rebuilt.
+ *
+ * Index data the journal cannot explain is never rebuilt over on its own: a
+ * missing or empty journal while a configured index has files, or a
+ * snapshot that covers more changes than the journal holds (a journal
+ * restored from an older backup), refuses the open and says how to proceed.
+ * OSA_OPEN_REBUILD_FROM_JOURNAL is that way: every index's files go to
+ * quarantine and the index is rebuilt from the journal.
+ *
+ * The number of records each index left out ("skipped") is kept in its
+ * journal state at every checkpoint, so it survives a restart.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -331,6 +341,7 @@ static int svc_checkpoint_locked(struct osai_service *s, struct svc_index *ix,
 	st.applied_lsn = ix->applied;
 	st.checkpoint_lsn = ix->checkpointed;
 	st.config_hash = ix->hash;
+	st.skipped = ix->skipped;
 	rc = osai_journal_put_state(s->journal, ix->cfg->name, &st, err);
 	ix->ops_since_ckpt = 0;
 	ix->last_ckpt = svc_now();
@@ -426,7 +437,7 @@ static int svc_rebuild_locked(struct osai_service *s, struct svc_index *ix,
 	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
 					 ix->dir };
 	struct svc_rebuild r = { ix, err, 0, 0, progress, pctx };
-	uint64_t start_lsn = 0, lsn;
+	uint64_t start_lsn = 0, lsn, damaged = 0;
 	double t0 = svc_now();
 	int rc;
 
@@ -462,12 +473,15 @@ static int svc_rebuild_locked(struct osai_service *s, struct svc_index *ix,
 		svc_degrade(ix, err);
 		return rc;
 	}
+	ix->skipped = 0;
 	rc = osai_journal_scan_records(s->journal, 1000, svc_rebuild_cb, &r,
-				       err);
+				       &damaged, err);
 	if (rc) {
 		svc_degrade(ix, err);
 		return rc;
 	}
+	/* Damaged records were reported by the journal, each by name. */
+	ix->skipped += damaged;
 	ix->applied = start_lsn;
 	ix->checkpointed = 0;
 	ix->state = SVC_READY;
@@ -502,9 +516,30 @@ static void svc_quarantine(struct osai_service *s, struct svc_index *ix,
 	osa_mkdirs(ix->dir, &err);
 }
 
-/* Open one index: snapshot + log replay, or a rebuild. */
+/* Whether an index directory holds anything (its data, not dot files). */
+static int svc_dir_has_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+
+	while (d && !found && (e = readdir(d)))
+		found = e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * Open one index: snapshot + log replay, or a rebuild.  Index data the
+ * journal cannot explain (a snapshot ahead of it) fills `fatal` and returns
+ * OSA_ECORRUPT when `fatal` is given (at open), and degrades the index
+ * otherwise; with OSA_OPEN_REBUILD_FROM_JOURNAL the old files go to
+ * quarantine and the index is rebuilt.
+ */
 static int svc_open_index(struct osai_service *s, struct svc_index *ix,
-			  osa_progress_fn progress, void *pctx)
+			  osa_progress_fn progress, void *pctx,
+			  struct osa_error *fatal)
 {
 	const struct osa_backend *b = ix->cfg->backend;
 	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
@@ -521,8 +556,25 @@ static int svc_open_index(struct osai_service *s, struct svc_index *ix,
 		return err.code;
 	}
 	svc_clean_tmp(ix->dir);
-	have_state =
-		!osai_journal_get_state(s->journal, ix->cfg->name, &st, NULL);
+	if (s->open_flags & OSA_OPEN_REBUILD_FROM_JOURNAL) {
+		if (svc_dir_has_files(ix->dir))
+			svc_quarantine(s, ix, "--rebuild-from-journal");
+		rc = svc_rebuild_locked(s, ix,
+					"requested (--rebuild-from-journal)",
+					progress, pctx, &err);
+		pthread_mutex_unlock(&ix->wlock);
+		return rc;
+	}
+	rc = osai_journal_get_state(s->journal, ix->cfg->name, &st, &err);
+	have_state = !rc;
+	if (rc == OSA_ECORRUPT) {
+		/* Its config hash and LSNs cannot be trusted: start over. */
+		osa_log(OSA_LOG_ERROR, "index=%s %s", ix->cfg->name, err.msg);
+		rc = svc_rebuild_locked(s, ix, "its journal state is damaged",
+					progress, pctx, &err);
+		pthread_mutex_unlock(&ix->wlock);
+		return rc;
+	}
 	if (have_state && st.config_hash != ix->hash) {
 		rc = svc_rebuild_locked(s, ix,
 					"its configuration changed what it "
@@ -547,15 +599,36 @@ static int svc_open_index(struct osai_service *s, struct svc_index *ix,
 		return rc;
 	}
 	osai_journal_stats(s->journal, NULL, &last, &nlog, NULL);
+	if (lsn > last) {
+		/* The journal lost changes this index saw: never paper over
+		 * it by deleting the index. */
+		osa_error_set(&err, OSA_ECORRUPT,
+			      "index %s: its snapshot covers change %llu but "
+			      "the journal %s/journal ends at %llu (a journal "
+			      "restored from an older backup, or replaced?): "
+			      "restore the matching journal, or run `osa "
+			      "serve --rebuild-from-journal` to rebuild every "
+			      "index from this journal (the old index files "
+			      "go to %s/quarantine/)",
+			      ix->cfg->name, (unsigned long long)lsn,
+			      s->data_dir, (unsigned long long)last,
+			      s->data_dir);
+		b->close(ix->be);
+		ix->be = NULL;
+		if (fatal)
+			*fatal = err;
+		else
+			svc_degrade(ix, &err);
+		pthread_mutex_unlock(&ix->wlock);
+		return OSA_ECORRUPT;
+	}
 	ix->applied = lsn;
 	ix->checkpointed = lsn;
 	ix->state = SVC_READY;
+	if (have_state)
+		ix->skipped = st.skipped;
 	if (!b->checkpoint && last > 0) {
 		rc = svc_rebuild_locked(s, ix, "it keeps no snapshots",
-					progress, pctx, &err);
-	} else if (lsn > last) {
-		rc = svc_rebuild_locked(s, ix,
-					"its snapshot is ahead of the journal",
 					progress, pctx, &err);
 	} else if (lsn < last && last - nlog > lsn) {
 		/* The log was trimmed past what the snapshot covers. */
@@ -598,12 +671,47 @@ void osai_service_retry(struct osai_service *s)
 		} else {
 			pthread_mutex_unlock(&ix->wlock);
 			ix->state = SVC_LOADING;
-			svc_open_index(s, ix, NULL, NULL);
+			svc_open_index(s, ix, NULL, NULL, NULL);
 		}
 	}
 }
 
 /* ---- open / close ------------------------------------------------------ */
+
+/*
+ * Before the journal opens (and creates anything): refuse a truncated or
+ * damaged journal file, and a missing or empty journal while a configured
+ * index has data, unless a rebuild from the journal was asked for.
+ */
+static int svc_check_journal(struct osai_service *s, const char *path,
+			     struct osa_error *err)
+{
+	int64_t bytes = 0;
+	size_t i;
+	int rc = osai_journal_check_file(path, &bytes, err);
+
+	if (rc || bytes > 0 || (s->open_flags & OSA_OPEN_REBUILD_FROM_JOURNAL))
+		return rc;
+	for (i = 0; i < s->cfg->n_indexes; i++) {
+		const char *name = s->cfg->indexes[i].name;
+		char dir[4200], file[4300];
+
+		snprintf(dir, sizeof(dir), "%s/indexes/%s", s->data_dir, name);
+		if (!svc_dir_has_files(dir))
+			continue;
+		snprintf(file, sizeof(file), "%s/data.mdb", path);
+		return osa_error_set(
+			err, OSA_ECORRUPT,
+			"journal %s is %s but index %s has data in %s; "
+			"nothing was changed: restore the journal from a "
+			"backup, or run `osa serve --rebuild-from-journal` "
+			"to start from this journal (the index files go to "
+			"quarantine/)",
+			file, access(file, F_OK) ? "missing" : "empty", name,
+			dir);
+	}
+	return 0;
+}
 
 static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 		    struct osai_service **out, struct osa_error *err)
@@ -626,11 +734,13 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 		rc = osa_mkdirs(s->data_dir, err);
 	if (!rc)
 		rc = svc_lock_dir(s, err);
-	if (!rc) {
-		snprintf(path, sizeof(path), "%s/journal", s->data_dir);
+	s->open_flags = opt ? opt->flags : 0;
+	snprintf(path, sizeof(path), "%s/journal", s->data_dir);
+	if (!rc)
+		rc = svc_check_journal(s, path, err);
+	if (!rc)
 		rc = osai_journal_open(path, cfg->core.journal.map_size,
 				       &s->journal, err);
-	}
 	if (rc) {
 		osai_service_close(s);
 		return rc;
@@ -664,9 +774,18 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 			return osa_error_set(err, OSA_ENOMEM, "out of memory");
 		}
 	}
-	for (i = 0; i < s->n; i++)
-		svc_open_index(s, &s->ix[i], opt ? opt->progress : NULL,
-			       opt ? opt->progress_ctx : NULL);
+	for (i = 0; i < s->n; i++) {
+		struct osa_error fatal = { 0 };
+
+		rc = svc_open_index(s, &s->ix[i], opt ? opt->progress : NULL,
+				    opt ? opt->progress_ctx : NULL, &fatal);
+		if (fatal.code) {
+			if (err)
+				*err = fatal;
+			osai_service_close(s);
+			return fatal.code;
+		}
+	}
 	*out = s;
 	return 0;
 }

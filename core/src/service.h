@@ -34,6 +34,7 @@ struct osai_service {
 	struct osai_config *cfg;
 	const char *data_dir;
 	int lock_fd;
+	unsigned open_flags; /* OSA_OPEN_*, set once at open */
 	struct osai_journal *journal;
 	size_t n;
 	struct svc_index *ix;

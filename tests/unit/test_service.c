@@ -4,8 +4,9 @@
  * ingest/search/get/delete, batch validation (all or nothing, both positions
  * of a duplicate named), the data directory lock, replay after reopen,
  * rebuild on a config change, quarantine of a corrupt snapshot, bounded disk
- * use on re-ingest, compaction after deleting everything, and concurrent
- * writers and readers.
+ * use on re-ingest, compaction after deleting everything, concurrent
+ * writers and readers, the count of skipped records across restarts, and a
+ * lost journal (refused; OSA_OPEN_REBUILD_FROM_JOURNAL quarantines).
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -372,6 +373,105 @@ static void test_concurrency(void)
 	osa_close(db);
 }
 
+/* The number of records an index left out survives a restart (it is kept
+ * in the index's journal state), and goes on counting after it. */
+static void test_skipped_persists(void)
+{
+	const char *noembed[] = {
+		"{\"srn\":\"urn:osa:test.org:rec:n-1\",\"title\":\"nov\"}",
+		"{\"srn\":\"urn:osa:test.org:rec:n-2\",\"title\":\"none\"}",
+		"{\"srn\":\"urn:osa:test.org:rec:n-3\",\"title\":\"again\"}"
+	};
+	size_t lens[3] = { strlen(noembed[0]), strlen(noembed[1]),
+			   strlen(noembed[2]) };
+	struct osa_db *db = open_db(16);
+	struct osa_error err;
+	uint64_t lsn;
+	char *stats;
+
+	OSA_CHECK(ingest_range(db, 0, 10, "skip") == 0);
+	OSA_CHECK(osa_ingest(db, noembed, lens, 2, &lsn, NULL, &err) == 0);
+	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
+	OSA_CHECK_CONTAINS(stats, "\"records\":12");
+	OSA_CHECK_CONTAINS(stats,
+			   "\"vecs\":{\"backend\":\"flat\",\"count\":10");
+	OSA_CHECK_CONTAINS(stats, "\"skipped_records\":2");
+	free(stats);
+	osa_close(db);
+
+	db = open_db(16);
+	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
+	OSA_CHECK_CONTAINS(stats,
+			   "\"vecs\":{\"backend\":\"flat\",\"count\":10");
+	OSA_CHECK_CONTAINS(stats, "\"skipped_records\":2");
+	free(stats);
+	OSA_CHECK(osa_ingest(db, &noembed[2], &lens[2], 1, &lsn, NULL, &err) ==
+		  0);
+	osa_close(db);
+
+	db = open_db(16);
+	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
+	OSA_CHECK_CONTAINS(stats, "\"records\":13");
+	OSA_CHECK_CONTAINS(stats, "\"skipped_records\":3");
+	free(stats);
+	/* A rebuild counts afresh. */
+	OSA_CHECK(osa_reindex(db, "vecs", NULL, NULL, &err) == 0);
+	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
+	OSA_CHECK_CONTAINS(stats, "\"skipped_records\":3");
+	free(stats);
+	osa_close(db);
+}
+
+/* A missing journal with index data is refused, nothing touched; the
+ * rebuild flag moves the index files to quarantine/ and starts afresh. */
+static void test_lost_journal(void)
+{
+	struct osa_open_options opt = { NULL, NULL,
+					OSA_OPEN_REBUILD_FROM_JOURNAL };
+	struct osa_db *db = open_db(16);
+	struct osa_error err;
+	char cmd[700], path[600], *stats;
+	struct stat st;
+
+	OSA_CHECK(ingest_range(db, 0, 20, "lost") == 0);
+	osa_close(db);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/data/journal", dir);
+	OSA_REQUIRE(system(cmd) == 0);
+	db = NULL;
+	OSA_CHECK(osa_open_string(config(16), NULL, NULL, &db, &err) ==
+		  OSA_ECORRUPT);
+	OSA_CHECK(db == NULL);
+	OSA_CHECK_CONTAINS(err.msg, "is missing but index");
+	OSA_CHECK_CONTAINS(err.msg, "--rebuild-from-journal");
+	snprintf(path, sizeof(path), "%s/data/journal", dir);
+	OSA_CHECK(stat(path, &st) != 0); /* not created */
+	snprintf(path, sizeof(path), "%s/data/quarantine", dir);
+	OSA_CHECK(stat(path, &st) != 0);
+
+	OSA_CHECK_MSG(osa_open_string(config(16), NULL, &opt, &db, &err) == 0,
+		      "%s", err.msg);
+	OSA_REQUIRE(db);
+	OSA_CHECK(osa_stats(db, &stats, &err) == 0);
+	OSA_CHECK_CONTAINS(stats, "\"records\":0");
+	OSA_CHECK_CONTAINS(stats,
+			   "\"exact\":{\"backend\":\"flat\",\"count\":0");
+	free(stats);
+	osa_close(db);
+	snprintf(cmd, sizeof(cmd),
+		 "ls %s/data/quarantine | grep -c '^exact\\.'", dir);
+	{
+		FILE *p = popen(cmd, "r");
+		int n = 0;
+
+		OSA_REQUIRE(p);
+		OSA_CHECK(fscanf(p, "%d", &n) == 1 && n == 1);
+		pclose(p);
+	}
+	/* And the next plain open is consistent again. */
+	db = open_db(16);
+	osa_close(db);
+}
+
 int main(void)
 {
 	char cmd[400];
@@ -386,6 +486,12 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s/data", dir);
 	OSA_REQUIRE(system(cmd) == 0);
 	test_concurrency();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/data", dir);
+	OSA_REQUIRE(system(cmd) == 0);
+	test_skipped_persists();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/data", dir);
+	OSA_REQUIRE(system(cmd) == 0);
+	test_lost_journal();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	OSA_REQUIRE(system(cmd) == 0);
 	OSA_TEST_END();

@@ -58,9 +58,18 @@ struct osa_db;
 typedef void (*osa_progress_fn)(void *ctx, const char *index, uint64_t done,
 				uint64_t total);
 
+/* osa_open_options.flags */
+/* Rebuild every index from the journal, moving its old files to
+ * <data_dir>/quarantine/ first (never deleting them).  The way out when the
+ * journal was lost or restored from an older backup: without it, index data
+ * that the journal cannot explain (journal missing or empty, or a snapshot
+ * ahead of it) refuses the open with OSA_ECORRUPT saying so. */
+#define OSA_OPEN_REBUILD_FROM_JOURNAL 0x1u
+
 struct osa_open_options {
 	osa_progress_fn progress; /* optional */
 	void *progress_ctx;
+	unsigned flags; /* OSA_OPEN_* */
 };
 
 /*
@@ -68,7 +77,10 @@ struct osa_open_options {
  * error OSA_ECONFIG with every problem in err->msg, one per line, truncated
  * to the buffer), lock its data directory (OSA_EBUSY "in use by pid N"),
  * open the journal and every index, replaying or rebuilding as needed.  An
- * index whose backend fails to open is reported degraded, not fatal.
+ * index whose backend fails to open is reported degraded, not fatal.  A
+ * truncated or damaged journal file is refused (OSA_ECORRUPT, "journal
+ * truncated: ..."), as is index data the journal cannot explain (see
+ * OSA_OPEN_REBUILD_FROM_JOURNAL); nothing is changed then.
  */
 int osa_open_file(const char *path, const struct osa_open_options *opt,
 		  struct osa_db **out, struct osa_error *err);
