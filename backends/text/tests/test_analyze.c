@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+#include "osa_test.h"
+int main(void) { OSA_TEST_END(); }
