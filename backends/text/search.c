@@ -411,14 +411,13 @@ static double bm25(const struct ctx *x, double w, uint32_t tf, uint32_t dl)
 	       (t + x->p->k1 * (1 - x->p->b + x->p->b * l / x->avgdl));
 }
 
+/* A query term counts once per document, however many clauses hold it. */
 static void contrib_add(struct ctx *x, uint32_t qt, double s)
 {
 	if (x->contrib[qt] == 0) {
 		x->touched[x->ntouched++] = qt;
 		x->contrib[qt] = s;
-		return;
 	}
-	x->contrib[qt] += s;
 }
 
 /* The sum in query-term order; clears the contributions. */
@@ -715,7 +714,7 @@ static int dat_segment(struct ctx *x, uint32_t si, struct text_cur **cs)
 
 					if (k && k->doc == d)
 						contrib_add(
-							x, (uint32_t)(cl->r0 + i),
+							x, k->qt,
 							bm25(x, k->w,
 							     text_cur_tf(k),
 							     s->docs[d].dl));
@@ -865,7 +864,7 @@ int text_search(const struct text_view *v, struct text_analyzer *a,
 					continue;
 				text_cur_init(&curs[i], seg, (size_t)t);
 				curs[i].w = qt->w;
-				curs[i].qt = (uint32_t)i;
+				curs[i].qt = q.ref[i].qt;
 				cs[i] = &curs[i];
 			}
 			rc = dat_segment(&x, (uint32_t)s, cs);
