@@ -6,6 +6,7 @@
  * and the final state right.  Meant for the sanitizer builds (ASan, TSan).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "text_test.h"
 
