@@ -12,7 +12,9 @@
  *      else separates words.
  *   3. Each word takes a position.  Words shorter than min_token or longer
  *      than max_token code points, and stopwords, give no token.
- *   4. The Snowball stemmer of the language (sb_stemmer_new(lang, "UTF_8")).
+ *   4. The Snowball stemmer of the language (sb_stemmer_new(lang, "UTF_8")),
+ *      behind a small direct-mapped cache of recent words (word frequencies
+ *      are skewed: most words were stemmed a moment ago).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -59,8 +61,8 @@ static int text_grow(void **p, size_t *cap, size_t want, size_t size)
 }
 
 /* Add one normalised word to the stop list (growing by one). */
-static int text_stop_add(struct text_analysis *an, size_t *cap,
-			 const char *w, size_t len)
+static int text_stop_add(struct text_analysis *an, size_t *cap, const char *w,
+			 size_t len)
 {
 	char *s;
 
@@ -86,8 +88,7 @@ static int text_stop_word(struct text_analysis *an, size_t *cap,
 		return rc;
 	rc = text_analyze(&a, word, strlen(word), false, 0, NULL, err);
 	for (i = 0; !rc && i < a.ntok; i++)
-		rc = text_stop_add(an, cap, a.buf + a.tok[i].off,
-				   a.tok[i].len);
+		rc = text_stop_add(an, cap, a.buf + a.tok[i].off, a.tok[i].len);
 	text_analyzer_free(&a);
 	if (rc == OSA_ENOMEM)
 		osa_error_set(err, rc, "out of memory");
@@ -179,6 +180,7 @@ void text_analyzer_free(struct text_analyzer *a)
 	if (!a)
 		return;
 	sb_stemmer_delete(a->stemmer);
+	free(a->cache);
 	free(a->buf);
 	free(a->tok);
 	free(a->word);
@@ -224,14 +226,36 @@ static int text_word(struct text_analyzer *a, const char *w, size_t len,
 	if (an->nstop && text_is_stop(an, w, len))
 		return 0;
 	if (stem && a->stemmer) {
-		const sb_symbol *s = sb_stemmer_stem(
-			a->stemmer, (const sb_symbol *)w, (int)len);
+		struct text_stem *c = NULL;
+		const sb_symbol *s;
 
+		if (len <= TEXT_STEM_MAX &&
+		    (a->cache ||
+		     (a->cache = calloc(TEXT_STEM_CACHE, sizeof(*a->cache))))) {
+			uint32_t h = 2166136261u;
+
+			for (size_t i = 0; i < len; i++)
+				h = (h ^ (unsigned char)w[i]) * 16777619u;
+			c = &a->cache[h & (TEXT_STEM_CACHE - 1)];
+			if (c->wlen == len && !memcmp(c->word, w, len)) {
+				w = c->stem;
+				len = c->slen;
+				goto stemmed;
+			}
+		}
+		s = sb_stemmer_stem(a->stemmer, (const sb_symbol *)w, (int)len);
 		if (!s)
 			return OSA_ENOMEM;
+		if (c && sb_stemmer_length(a->stemmer) <= TEXT_STEM_MAX) {
+			c->wlen = (uint8_t)len;
+			memcpy(c->word, w, len);
+			c->slen = (uint8_t)sb_stemmer_length(a->stemmer);
+			memcpy(c->stem, s, c->slen);
+		}
 		w = (const char *)s;
 		len = (size_t)sb_stemmer_length(a->stemmer);
 	}
+stemmed:
 	if (!len)
 		return 0;
 	if (text_grow((void **)&a->buf, &a->capbuf, a->nbuf + len, 1) ||
@@ -293,9 +317,8 @@ static int text_ascii(struct text_analyzer *a, const char *s, size_t len,
 	return 0;
 }
 
-int text_analyze(struct text_analyzer *a, const char *s, size_t len,
-		 bool stem, uint32_t pos0, uint32_t *next_pos,
-		 struct osa_error *err)
+int text_analyze(struct text_analyzer *a, const char *s, size_t len, bool stem,
+		 uint32_t pos0, uint32_t *next_pos, struct osa_error *err)
 {
 	utf8proc_uint8_t *norm = NULL;
 	utf8proc_ssize_t nlen, i = 0;

@@ -91,7 +91,8 @@ struct ctx {
 	struct text_cur scratch;
 };
 
-/* ---- parsing --------------------------------------------------------------- */
+/* ---- parsing ---------------------------------------------------------------
+ */
 
 static long q_term(struct query *q, const char *s, size_t len)
 {
@@ -162,8 +163,8 @@ static int exp_cmp(const void *a, const void *b)
 }
 
 /* The refs of a prefix clause: the most frequent terms starting with p. */
-static int q_prefix(struct query *q, const struct text_view *v,
-		    const char *p, size_t len)
+static int q_prefix(struct query *q, const struct text_view *v, const char *p,
+		    size_t len)
 {
 	struct exp *e = NULL;
 	size_t n = 0, cap = 0, i, j, s;
@@ -218,8 +219,8 @@ done:
 
 /* Add the clause of one word or phrase q[0..len). */
 static int q_clause(struct query *q, const struct text_view *v,
-		    struct text_analyzer *a, const char *s, size_t len,
-		    int mod, bool phrase, struct osa_error *err)
+		    struct text_analyzer *a, const char *s, size_t len, int mod,
+		    bool phrase, struct osa_error *err)
 {
 	bool prefix = false;
 	struct clause *cl;
@@ -275,7 +276,8 @@ static int q_clause(struct query *q, const struct text_view *v,
 	for (i = 0; i < a->ntok; i++) {
 		long t = q_term(q, a->buf + a->tok[i].off, a->tok[i].len);
 
-		if (t < 0 || q_ref(q, (uint32_t)t, a->tok[i].pos - a->tok[0].pos))
+		if (t < 0 ||
+		    q_ref(q, (uint32_t)t, a->tok[i].pos - a->tok[0].pos))
 			return OSA_ENOMEM;
 	}
 	return 0;
@@ -320,8 +322,8 @@ static int q_parse(struct query *q, const struct text_view *v,
 			s = p;
 			while (*p && !q_space(*p))
 				p++;
-			rc = q_clause(q, v, a, s, (size_t)(p - s), mod,
-				      phrase, err);
+			rc = q_clause(q, v, a, s, (size_t)(p - s), mod, phrase,
+				      err);
 		}
 		if (rc == OSA_ENOMEM)
 			return osa_error_set(err, rc, "out of memory");
@@ -331,7 +333,8 @@ static int q_parse(struct query *q, const struct text_view *v,
 	return 0;
 }
 
-/* ---- the heap of the best k ------------------------------------------------ */
+/* ---- the heap of the best k ------------------------------------------------
+ */
 
 static const char *c_srn(const struct heap *h, const struct cand *c)
 {
@@ -401,14 +404,14 @@ static double h_threshold(const struct heap *h)
 	return h->n < h->k ? -INFINITY : h->h[0].score;
 }
 
-/* ---- scoring ----------------------------------------------------------------- */
+/* ---- scoring
+ * ----------------------------------------------------------------- */
 
 static double bm25(const struct ctx *x, double w, uint32_t tf, uint32_t dl)
 {
 	double t = (double)tf / TEXT_TF_SCALE, l = (double)dl / TEXT_TF_SCALE;
 
-	return w * t /
-	       (t + x->p->k1 * (1 - x->p->b + x->p->b * l / x->avgdl));
+	return w * t / (t + x->p->k1 * (1 - x->p->b + x->p->b * l / x->avgdl));
 }
 
 /* A query term counts once per document, however many clauses hold it. */
@@ -471,8 +474,8 @@ static double blk_bound(const struct ctx *x, const struct text_cur *c,
 }
 
 /* Exact count of live documents holding any of the lists' terms. */
-static int or_count(struct ctx *x, uint32_t si, struct text_cur **cs,
-		    size_t m, uint64_t *bits)
+static int or_count(struct ctx *x, uint32_t si, struct text_cur **cs, size_t m,
+		    uint64_t *bits)
 {
 	const struct text_slot *sl = &x->v->slot[si];
 	const struct text_seg *s = sl->seg;
@@ -524,7 +527,7 @@ static int or_segment(struct ctx *x, uint32_t si, struct text_cur **cs,
 #define RECOMPUTE()                                                            \
 	do {                                                                   \
 		th = h_threshold(&x->heap) - TEXT_SLACK;                       \
-		for (ness = 0; ness < m && pre[ness] < th; ness++)              \
+		for (ness = 0; ness < m && pre[ness] < th; ness++)             \
 			;                                                      \
 	} while (0)
 	RECOMPUTE();
@@ -598,7 +601,8 @@ static int or_segment(struct ctx *x, uint32_t si, struct text_cur **cs,
 	return 0;
 }
 
-/* ---- general: document at a time ------------------------------------------ */
+/* ---- general: document at a time ------------------------------------------
+ */
 
 /* Does phrase clause `cl` (cursors cs[0..n), all at d) match? */
 static int phrase_match(struct ctx *x, struct text_cur *const *cs,
@@ -744,7 +748,8 @@ static int dat_segment(struct ctx *x, uint32_t si, struct text_cur **cs)
 	return 0;
 }
 
-/* ---- driver ------------------------------------------------------------------ */
+/* ---- driver
+ * ------------------------------------------------------------------ */
 
 /* Upper bound of a whole list. */
 static double list_bound(const struct ctx *x, const struct text_cur *c)
@@ -816,8 +821,7 @@ int text_search(const struct text_view *v, struct text_analyzer *a,
 		double N = (double)v->live;
 		double df = q.qt[i].df > v->live ? N : (double)q.qt[i].df;
 
-		q.qt[i].w = log(1 + (N - df + 0.5) / (df + 0.5)) *
-			    (p->k1 + 1);
+		q.qt[i].w = log(1 + (N - df + 0.5) / (df + 0.5)) * (p->k1 + 1);
 	}
 	x.heap.v = v;
 	x.heap.k = offset + limit;

@@ -67,8 +67,8 @@ static uint64_t rd64(const unsigned char *p)
 }
 
 /* A varint at *p (before end): 0 and *v, or -1 when malformed. */
-static inline int text_varint(const unsigned char **p,
-			      const unsigned char *end, uint32_t *v)
+static inline int text_varint(const unsigned char **p, const unsigned char *end,
+			      uint32_t *v)
 {
 	const unsigned char *q = *p;
 	uint32_t r = 0;
@@ -106,17 +106,32 @@ static int dbuf_put(struct text_dbuf *d, const void *p, size_t n)
 	return 0;
 }
 
-static int dbuf_varint(struct text_dbuf *d, uint32_t v)
+/* Room for `n` more bytes. */
+static inline int dbuf_room(struct text_dbuf *d, size_t n)
 {
-	unsigned char b[5];
-	size_t n = 0;
+	size_t c;
+	unsigned char *q;
 
+	if (d->n + n <= d->cap)
+		return 0;
+	c = d->cap ? d->cap : 256;
+	while (c < d->n + n)
+		c *= 2;
+	if (!(q = realloc(d->p, c)))
+		return -1;
+	d->p = q;
+	d->cap = c;
+	return 0;
+}
+
+/* Append a varint; room for 5 bytes must exist. */
+static inline void dbuf_varint_raw(struct text_dbuf *d, uint32_t v)
+{
 	while (v >= 0x80) {
-		b[n++] = (unsigned char)(v | 0x80);
+		d->p[d->n++] = (unsigned char)(v | 0x80);
 		v >>= 7;
 	}
-	b[n++] = (unsigned char)v;
-	return dbuf_put(d, b, n);
+	d->p[d->n++] = (unsigned char)v;
 }
 
 /* ---- attach and check -------------------------------------------------- */
@@ -137,9 +152,13 @@ static int text_check(struct text_seg *s, struct osa_error *err)
 	const unsigned char *h = s->body;
 	const char *path = s->path ? s->path : "(memory)";
 	uint64_t off[TEXT_NSEC], len[TEXT_NSEC];
-	static const size_t esz[TEXT_NSEC] = { sizeof(struct text_doc), 1,
-					       sizeof(struct text_term), 1,
-					       sizeof(struct text_blk), 1, 1 };
+	static const size_t esz[TEXT_NSEC] = { sizeof(struct text_doc),
+					       1,
+					       sizeof(struct text_term),
+					       1,
+					       sizeof(struct text_blk),
+					       1,
+					       1 };
 	uint32_t i, nblk = 0;
 	int k;
 
@@ -156,7 +175,8 @@ static int text_check(struct text_seg *s, struct osa_error *err)
 		len[k] = rd64(h + 40 + 16 * k);
 		if (off[k] < TEXT_HDR || off[k] % 8 || off[k] > s->len ||
 		    len[k] > s->len - off[k] || len[k] % esz[k])
-			return text_bad(path, err, "a section is out of bounds");
+			return text_bad(path, err,
+					"a section is out of bounds");
 	}
 	if (len[SEC_DOCS] / sizeof(struct text_doc) != s->ndocs ||
 	    len[SEC_TERMS] / sizeof(struct text_term) != s->nterms ||
@@ -180,7 +200,8 @@ static int text_check(struct text_seg *s, struct osa_error *err)
 	for (i = 0; i < s->ndocs; i++)
 		if (s->docs[i].srn_off >= s->srns_len ||
 		    s->docs[i].rid > INT32_MAX)
-			return text_bad(path, err, "a document is out of range");
+			return text_bad(path, err,
+					"a document is out of range");
 	for (i = 0; i < s->nterms; i++) {
 		const struct text_term *t = &s->terms[i];
 		uint32_t end = i + 1 < s->nterms ? s->terms[i + 1].off
@@ -216,9 +237,8 @@ static int text_check(struct text_seg *s, struct osa_error *err)
 	return 0;
 }
 
-int text_seg_attach(void *map, size_t maplen, size_t body_off,
-		    const char *path, uint64_t gen, struct text_seg **out,
-		    struct osa_error *err)
+int text_seg_attach(void *map, size_t maplen, size_t body_off, const char *path,
+		    uint64_t gen, struct text_seg **out, struct osa_error *err)
 {
 	struct text_seg *s = calloc(1, sizeof(*s));
 	int rc;
@@ -304,8 +324,8 @@ void text_seg_ref(struct text_seg *s)
 
 void text_seg_unref(struct text_seg *s)
 {
-	if (!s || atomic_fetch_sub_explicit(&s->ref, 1, memory_order_acq_rel) !=
-			  1)
+	if (!s ||
+	    atomic_fetch_sub_explicit(&s->ref, 1, memory_order_acq_rel) != 1)
 		return;
 	if (s->path)
 		munmap(s->map, s->maplen);
@@ -360,7 +380,8 @@ long text_seg_find(const struct text_seg *s, const char *t, size_t len)
 	return text_tcmp(m, ml, t, len) ? -1 : (long)i;
 }
 
-/* ---- cursors -------------------------------------------------------------- */
+/* ---- cursors --------------------------------------------------------------
+ */
 
 static void text_cur_end(struct text_cur *c)
 {
@@ -381,12 +402,11 @@ static void text_cur_load(struct text_cur *c, uint32_t b)
 	const struct text_blk *blk = &s->blks[b];
 	const unsigned char *p = s->post + blk->doc_off;
 	const unsigned char *end =
-		s->post + (b + 1 < s->nblocks ? s->blks[b + 1].doc_off
-					      : s->post_len);
+		s->post +
+		(b + 1 < s->nblocks ? s->blks[b + 1].doc_off : s->post_len);
 	int64_t prev = b == c->blk0 ? -1 : (int64_t)s->blks[b - 1].last;
-	uint32_t n = b + 1 == c->blk_end
-			     ? c->df - (b - c->blk0) * TEXT_BLOCK
-			     : TEXT_BLOCK;
+	uint32_t n = b + 1 == c->blk_end ? c->df - (b - c->blk0) * TEXT_BLOCK
+					 : TEXT_BLOCK;
 	uint32_t i, d, tf;
 
 	c->b = b;
@@ -412,8 +432,8 @@ static void text_cur_load(struct text_cur *c, uint32_t b)
 	c->j = 0;
 	c->doc = c->docs[0];
 	c->pp = s->pos + blk->pos_off;
-	c->pend = s->pos + (b + 1 < s->nblocks ? s->blks[b + 1].pos_off
-					       : s->pos_len);
+	c->pend = s->pos +
+		  (b + 1 < s->nblocks ? s->blks[b + 1].pos_off : s->pos_len);
 	c->pj = 0;
 }
 
@@ -516,7 +536,37 @@ long text_cur_positions(struct text_cur *c, uint32_t **out, size_t *cap)
 	return (long)n;
 }
 
-/* ---- building ------------------------------------------------------------- */
+/* The current posting's positions as stored (after their count): *raw,
+ * *len bytes; returns their number, or -1 when malformed. */
+static long text_cur_pos_raw(struct text_cur *c, const unsigned char **raw,
+			     size_t *len)
+{
+	const unsigned char *q;
+	uint32_t n, v, k;
+
+	if (c->doc == TEXT_NO_DOC)
+		return -1;
+	while (c->pj < c->j) {
+		if (text_varint(&c->pp, c->pend, &n))
+			return -1;
+		for (k = 0; k < n; k++)
+			if (text_varint(&c->pp, c->pend, &v))
+				return -1;
+		c->pj++;
+	}
+	q = c->pp;
+	if (text_varint(&q, c->pend, &n) || n > TEXT_MAX_POS * 64u)
+		return -1;
+	*raw = q;
+	for (k = 0; k < n; k++)
+		if (text_varint(&q, c->pend, &v) || (k && !v))
+			return -1;
+	*len = (size_t)(q - *raw);
+	return (long)n;
+}
+
+/* ---- building -------------------------------------------------------------
+ */
 
 void text_build_init(struct text_builder *b)
 {
@@ -571,14 +621,16 @@ static void text_build_close_blk(struct text_builder *b)
 	b->t_inblk = 0;
 }
 
-void text_build_posting(struct text_builder *b, uint32_t doc, uint32_t tf,
-			const uint32_t *pos, size_t npos)
-{
-	size_t k;
+static void text_build_after(struct text_builder *b, uint32_t doc, uint32_t tf);
 
-	if (b->post.n > UINT32_MAX - 64 || b->pos.n > UINT32_MAX - 64) {
+/* The doc and tf of a posting; room for `posbytes` position bytes. */
+static int text_build_before(struct text_builder *b, uint32_t doc, uint32_t tf,
+			     size_t npos, size_t posbytes)
+{
+	if (b->post.n > UINT32_MAX - 64 ||
+	    b->pos.n > UINT32_MAX - 64 - posbytes) {
 		b->bad = true;
-		return;
+		return -1;
 	}
 	if (!b->t_inblk) {
 		b->blk.max_tf = 0;
@@ -586,13 +638,41 @@ void text_build_posting(struct text_builder *b, uint32_t doc, uint32_t tf,
 		b->blk.doc_off = (uint32_t)b->post.n;
 		b->blk.pos_off = (uint32_t)b->pos.n;
 	}
-	if (dbuf_varint(&b->post, (uint32_t)((int64_t)doc - b->t_prev)) ||
-	    dbuf_varint(&b->post, tf ? tf : 1) ||
-	    dbuf_varint(&b->pos, (uint32_t)npos))
+	if (dbuf_room(&b->post, 10) || dbuf_room(&b->pos, 5 + posbytes)) {
 		b->nomem = true;
+		return -1;
+	}
+	dbuf_varint_raw(&b->post, (uint32_t)((int64_t)doc - b->t_prev));
+	dbuf_varint_raw(&b->post, tf ? tf : 1);
+	dbuf_varint_raw(&b->pos, (uint32_t)npos);
+	return 0;
+}
+
+static void text_build_posting_raw(struct text_builder *b, uint32_t doc,
+				   uint32_t tf, const unsigned char *raw,
+				   size_t len, size_t npos)
+{
+	if (text_build_before(b, doc, tf, npos, len))
+		return;
+	memcpy(b->pos.p + b->pos.n, raw, len);
+	b->pos.n += len;
+	text_build_after(b, doc, tf);
+}
+
+void text_build_posting(struct text_builder *b, uint32_t doc, uint32_t tf,
+			const uint32_t *pos, size_t npos)
+{
+	size_t k;
+
+	if (text_build_before(b, doc, tf, npos, 5 * npos))
+		return;
 	for (k = 0; k < npos; k++)
-		if (dbuf_varint(&b->pos, k ? pos[k] - pos[k - 1] : pos[0]))
-			b->nomem = true;
+		dbuf_varint_raw(&b->pos, k ? pos[k] - pos[k - 1] : pos[0]);
+	text_build_after(b, doc, tf);
+}
+
+static void text_build_after(struct text_builder *b, uint32_t doc, uint32_t tf)
+{
 	b->t_prev = doc;
 	b->blk.last = doc;
 	if (tf > b->blk.max_tf)
@@ -625,8 +705,8 @@ void text_build_term_end(struct text_builder *b)
 		b->nomem = true;
 }
 
-int text_build_finish(struct text_builder *b, unsigned char **body,
-		      size_t *len, struct osa_error *err)
+int text_build_finish(struct text_builder *b, unsigned char **body, size_t *len,
+		      struct osa_error *err)
 {
 	struct text_dbuf *sec[TEXT_NSEC] = { &b->docs,	 &b->srns, &b->terms,
 					     &b->tbytes, &b->blks, &b->post,
@@ -685,7 +765,8 @@ out:
 	return rc;
 }
 
-/* ---- merging -------------------------------------------------------------- */
+/* ---- merging --------------------------------------------------------------
+ */
 
 int text_merge(struct text_seg *const *segs, const uint64_t *const *del,
 	       size_t n, unsigned char **body, size_t *len,
@@ -694,8 +775,7 @@ int text_merge(struct text_seg *const *segs, const uint64_t *const *del,
 	struct text_builder b;
 	uint32_t **map = calloc(n ? n : 1, sizeof(*map));
 	size_t *ti = calloc(n ? n : 1, sizeof(*ti));
-	uint32_t *pos = NULL;
-	size_t cap = 0, i;
+	size_t i;
 	struct text_cur *cur = malloc(sizeof(*cur));
 	int rc = 0;
 
@@ -716,13 +796,13 @@ int text_merge(struct text_seg *const *segs, const uint64_t *const *del,
 			goto out;
 		}
 		for (d = 0; d < s->ndocs; d++)
-			map[i][d] = text_bit(del[i], d)
-					    ? TEXT_NO_DOC
-					    : text_build_doc(
-						      &b, s->docs[d].dl,
-						      s->docs[d].rid,
-						      s->srns +
-							      s->docs[d].srn_off);
+			map[i][d] =
+				text_bit(del[i], d)
+					? TEXT_NO_DOC
+					: text_build_doc(
+						  &b, s->docs[d].dl,
+						  s->docs[d].rid,
+						  s->srns + s->docs[d].srn_off);
 	}
 	/* Terms: a k-way merge of the sorted dictionaries. */
 	for (;;) {
@@ -756,19 +836,19 @@ int text_merge(struct text_seg *const *segs, const uint64_t *const *del,
 			for (text_cur_init(cur, segs[i], ti[i]);
 			     cur->doc != TEXT_NO_DOC; text_cur_next(cur)) {
 				uint32_t nd = map[i][cur->doc];
+				const unsigned char *raw;
+				size_t rawlen;
 				long np;
 
 				if (nd == TEXT_NO_DOC)
 					continue;
-				np = text_cur_positions(cur, &pos, &cap);
+				np = text_cur_pos_raw(cur, &raw, &rawlen);
 				if (np < 0) {
-					cur->bad = np == -1;
-					if (np == -2)
-						b.nomem = true;
+					cur->bad = true;
 					break;
 				}
-				text_build_posting(&b, nd, text_cur_tf(cur),
-						   pos, (size_t)np);
+				text_build_posting_raw(&b, nd, text_cur_tf(cur),
+						       raw, rawlen, (size_t)np);
 			}
 			if (cur->bad) {
 				rc = text_bad(segs[i]->path ? segs[i]->path
@@ -788,7 +868,6 @@ out:
 			free(map[i]);
 	free(map);
 	free(ti);
-	free(pos);
 	free(cur);
 	return rc;
 }

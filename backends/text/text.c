@@ -13,8 +13,8 @@
  * Writes (serialised by the core): ingest_batch analyses the records, builds
  * a new memory segment from them, marks the older copies of their srns
  * deleted (copy-on-write bitmaps) and publishes a new view.  Memory segments
- * merge like a binary counter (a new one merges with the previous one while
- * it is at least half its size), so there are O(log n) of them.  checkpoint
+ * merge in tiers (eight of about the same size become one), so there are
+ * O(log n) of them and a record is rewritten O(log n) times.  checkpoint
  * merges the memory segments, and the file segments with more than a fifth
  * deleted (or all when there would be more than `max_segments`), into one
  * new segment file, then commits the list in text.manifest (osa/snapshot.h:
@@ -48,7 +48,10 @@
 #include "text.h"
 
 #define TEXT_MANIFEST "text.manifest"
-#define TEXT_MAX_MEM 12 /* memory segments before they all merge */
+/* Memory segments: TEXT_MERGE_FACTOR of a tier (live documents in
+ * [F^k, F^(k+1))) merge into one; never more than TEXT_MAX_MEM. */
+#define TEXT_MERGE_FACTOR 8
+#define TEXT_MAX_MEM 64
 #define TEXT_STR2(x) #x
 #define TEXT_STR(x) TEXT_STR2(x)
 #define TEXT_UTF8PROC_VERSION                                                  \
@@ -68,7 +71,7 @@ struct text_config {
 };
 
 static const char *const text_def_fields[] = { "title", "summary", NULL };
-static const char *const text_def_stop[] = { "default", NULL };
+static const char *const text_def_stop[] = { "none", NULL };
 
 /* "name" or "name^boost": 0 and the parts, or -1. */
 static int text_field_parse(const char *f, size_t *namelen, double *boost)
@@ -158,10 +161,11 @@ static const struct osa_field text_fields[] = {
 	  .offset = offsetof(struct text_config, stopwords),
 	  .flags = OSA_F_STORED,
 	  .def_list = text_def_stop,
-	  .doc = "Words left out: [\"default\"] is the language's Snowball "
-		 "list (as packaged in liblingua-stopwords-perl; none for "
-		 "languages it lacks), [\"none\"] or [] none, other words are "
-		 "added (\"default\" may be one of them)." },
+	  .doc = "Words left out: [\"none\"] or [] (the default: BM25's idf "
+		 "already weighs common words down, and queries keep them), "
+		 "[\"default\"] the language's Snowball list (as packaged in "
+		 "liblingua-stopwords-perl; empty for languages it lacks), or "
+		 "words of your own (\"default\" may be one of them)." },
 	OSA_FIELD_DOUBLE(struct text_config, k1, "k1", 1.2, 0, 10,
 			 "BM25 term-frequency saturation."),
 	OSA_FIELD_DOUBLE(struct text_config, b, "b", 0.75, 0, 1,
@@ -211,8 +215,8 @@ struct text {
 	char desc[OSA_SNAP_EMBEDDER_MAX];
 	struct text_analysis an;
 	struct text_params params;
-	char **field;	      /* names */
-	uint32_t *boost;      /* times TEXT_TF_SCALE */
+	char **field;	 /* names */
+	uint32_t *boost; /* times TEXT_TF_SCALE */
 	size_t nfield;
 	int max_segments;
 
@@ -232,7 +236,7 @@ struct text {
 	size_t nfree, capfree;
 	struct osa_srnmap map;
 	uint64_t gen_next;
-	bool dirty;		/* file bitmaps changed since the manifest */
+	bool dirty;		 /* file bitmaps changed since the manifest */
 	struct text_analyzer wa; /* the writer's analyzer */
 };
 
@@ -282,8 +286,8 @@ static void text_pool_put(struct text *t, struct text_analyzer *a)
 
 static void text_bits_unref(struct text_bits *b)
 {
-	if (b && atomic_fetch_sub_explicit(&b->ref, 1, memory_order_acq_rel) ==
-			 1)
+	if (b &&
+	    atomic_fetch_sub_explicit(&b->ref, 1, memory_order_acq_rel) == 1)
 		free(b);
 }
 
@@ -309,8 +313,8 @@ static void text_view_put(struct text_view *v)
 {
 	size_t i;
 
-	if (!v || atomic_fetch_sub_explicit(&v->ref, 1, memory_order_acq_rel) !=
-			  1)
+	if (!v ||
+	    atomic_fetch_sub_explicit(&v->ref, 1, memory_order_acq_rel) != 1)
 		return;
 	for (i = 0; i < v->nseg; i++) {
 		text_seg_unref(v->slot[i].seg);
@@ -462,8 +466,8 @@ static int text_write_body(void *ctx, struct osa_snap_writer *w,
 
 /* Write `body` as segment file `gen`, then map it. */
 static int text_write_seg(struct text *t, uint64_t gen,
-			  const unsigned char *body, size_t len,
-			  uint32_t ndocs, uint64_t lsn, struct text_seg **out,
+			  const unsigned char *body, size_t len, uint32_t ndocs,
+			  uint64_t lsn, struct text_seg **out,
 			  struct osa_error *err)
 {
 	struct osa_snap_info info;
@@ -634,8 +638,7 @@ static int text_load(struct text *t, uint64_t *lsn, struct osa_error *err)
 			rc = osa_error_set(err, OSA_ENOMEM, "out of memory");
 			goto out;
 		}
-		rc = text_seg_open(path, hdr[0], t->desc, &v->slot[i].seg,
-				   err);
+		rc = text_seg_open(path, hdr[0], t->desc, &v->slot[i].seg, err);
 		free(path);
 		if (rc)
 			goto out;
@@ -793,10 +796,9 @@ static int text_open(const struct osa_backend_args *args, void **self,
 		if (!t->boost[i])
 			t->boost[i] = 1;
 	}
-	rc = text_analysis_init(&t->an, cfg->language,
-				(const char *const *)cfg->stopwords.v,
-				cfg->stopwords.n, cfg->min_token,
-				cfg->max_token, err);
+	rc = text_analysis_init(
+		&t->an, cfg->language, (const char *const *)cfg->stopwords.v,
+		cfg->stopwords.n, cfg->min_token, cfg->max_token, err);
 	if (!rc)
 		rc = text_analyzer_init(&t->wa, &t->an, err);
 	if (rc)
@@ -805,10 +807,10 @@ static int text_open(const struct osa_backend_args *args, void **self,
 	for (i = 0; i < t->an.nstop; i++)
 		for (const char *c = t->an.stop[i]; *c; c++)
 			stophash = (stophash ^ (unsigned char)*c) * 16777619u;
-	n = (size_t)snprintf(t->desc, sizeof(t->desc),
-			     "bm25 %s min=%d max=%d stop=%zu/%08x f=",
-			     cfg->language, cfg->min_token, cfg->max_token,
-			     t->an.nstop, stophash);
+	n = (size_t)snprintf(
+		t->desc, sizeof(t->desc),
+		"bm25 %s min=%d max=%d stop=%zu/%08x f=", cfg->language,
+		cfg->min_token, cfg->max_token, t->an.nstop, stophash);
 	for (i = 0; i < cfg->fields.n && n < sizeof(t->desc); i++)
 		n += (size_t)snprintf(t->desc + n, sizeof(t->desc) - n, "%s%s",
 				      i ? "," : "", cfg->fields.v[i]);
@@ -847,7 +849,7 @@ struct text_bterm {
 };
 
 struct text_batch {
-	struct text_dbuf bytes;	   /* term bytes */
+	struct text_dbuf bytes; /* term bytes */
 	struct text_bterm *term;
 	size_t nterm, capterm;
 	uint32_t *slot; /* term id + 1 */
@@ -874,9 +876,9 @@ static int text_batch_grow_table(struct text_batch *b)
 		return -1;
 	for (i = 0; i < b->nterm; i++) {
 		const struct text_bterm *t = &b->term[i];
-		size_t at = text_fnv((const char *)b->bytes.p + t->off,
-				     t->len) &
-			    (size - 1);
+		size_t at =
+			text_fnv((const char *)b->bytes.p + t->off, t->len) &
+			(size - 1);
 
 		while (s[at])
 			at = (at + 1) & (size - 1);
@@ -985,8 +987,8 @@ static int text_build_records(struct text *t,
 		for (f = 0; f < t->nfield; f++) {
 			const char *s;
 			size_t sl;
-			uint32_t pos0 = (uint32_t)f * (TEXT_MAX_POS +
-						       TEXT_FIELD_GAP);
+			uint32_t pos0 =
+				(uint32_t)f * (TEXT_MAX_POS + TEXT_FIELD_GAP);
 
 			if (osa_record_string(rec, t->field[f], &s, &sl))
 				continue; /* absent, null or not a string */
@@ -1011,8 +1013,8 @@ static int text_build_records(struct text *t,
 				if (bt.nent == bt.capent) {
 					size_t c = bt.capent ? bt.capent * 2
 							     : 4096;
-					struct text_bent *e = realloc(
-						bt.ent, c * sizeof(*e));
+					struct text_bent *e =
+						realloc(bt.ent, c * sizeof(*e));
 
 					if (!e)
 						goto nomem;
@@ -1048,7 +1050,8 @@ static int text_build_records(struct text *t,
 	if (bt.nterm)
 		qsort(order, bt.nterm, sizeof(*order), text_sorted_cmp);
 	for (i = 0; i < n; i++)
-		text_build_doc(&b, dl[i], rids[i], osa_record_srn(recs[keep[i]]));
+		text_build_doc(&b, dl[i], rids[i],
+			       osa_record_srn(recs[keep[i]]));
 	for (i = 0; i < bt.nterm; i++) {
 		const struct text_bterm *tm = &bt.term[order[i].id];
 		const struct text_bent *e = sorted + tm->start;
@@ -1110,8 +1113,7 @@ static size_t text_slot_of(const struct text_view *v,
  * A copy of the writer's view with room for `extra` more slots, sharing its
  * segments and bitmaps (references taken).
  */
-static struct text_view *text_view_copy(const struct text_view *v,
-					size_t extra)
+static struct text_view *text_view_copy(const struct text_view *v, size_t extra)
 {
 	struct text_view *n = text_view_new(v->nseg + extra);
 	size_t i;
@@ -1174,8 +1176,8 @@ static int text_merge_mem(struct text_view *n, size_t from,
 	}
 	for (i = 0; i < m; i++) {
 		segs[i] = n->slot[from + i].seg;
-		del[i] = n->slot[from + i].del ? n->slot[from + i].del->w
-					       : NULL;
+		del[i] =
+			n->slot[from + i].del ? n->slot[from + i].del->w : NULL;
 	}
 	rc = text_merge(segs, del, m, &body, &len, err);
 	if (!rc) {
@@ -1201,6 +1203,18 @@ done:
 	free(segs);
 	free(del);
 	return rc;
+}
+
+static unsigned text_tier(const struct text_slot *s)
+{
+	uint64_t live = s->seg->ndocs - (s->del ? s->del->ndel : 0);
+	unsigned k = 0;
+
+	while (live >= TEXT_MERGE_FACTOR) {
+		live /= TEXT_MERGE_FACTOR;
+		k++;
+	}
+	return k;
 }
 
 static bool text_is_new(struct text_seg *const *olds, size_t nold,
@@ -1316,8 +1330,7 @@ static int text_ingest(void *self, const struct osa_record *const *recs,
 		uint32_t r = rids[i];
 
 		if (r < t->nrid && t->srns[r] &&
-		    (rc = text_mark(nv, own,
-				    text_slot_of(old, t->loc[r].seg),
+		    (rc = text_mark(nv, own, text_slot_of(old, t->loc[r].seg),
 				    t->loc[r].doc)))
 			goto nomem;
 	}
@@ -1325,19 +1338,19 @@ static int text_ingest(void *self, const struct osa_record *const *recs,
 	nv->slot[nv->nseg].del = NULL;
 	nv->nseg++;
 	seg = NULL;
-	/* Memory segments merge like a binary counter. */
-	while (nv->nseg - nv->nfile >= 2) {
-		const struct text_slot *a = &nv->slot[nv->nseg - 2];
-		const struct text_slot *b = &nv->slot[nv->nseg - 1];
-		uint64_t la = a->seg->ndocs - (a->del ? a->del->ndel : 0);
+	/* Memory segments merge in tiers. */
+	while (nv->nseg - nv->nfile >= TEXT_MERGE_FACTOR) {
+		size_t j = nv->nseg - 1, lim = text_tier(&nv->slot[j]);
 
 		if (nv->nseg - nv->nfile > TEXT_MAX_MEM) {
 			rc = text_merge_mem(nv, nv->nfile, err);
 			break;
 		}
-		if ((uint64_t)b->seg->ndocs * 2 < la)
+		while (j > nv->nfile && text_tier(&nv->slot[j - 1]) <= lim)
+			j--;
+		if (nv->nseg - j < TEXT_MERGE_FACTOR)
 			break;
-		if ((rc = text_merge_mem(nv, nv->nseg - 2, err)))
+		if ((rc = text_merge_mem(nv, j, err)))
 			break;
 	}
 	if (rc) {
@@ -1348,8 +1361,8 @@ static int text_ingest(void *self, const struct osa_record *const *recs,
 	text_adopt_new(t, old, nv);
 	for (i = 0; i < nkeep; i++) {
 		uint32_t r = rids[i];
-		size_t at = osa_srnmap_slot(&t->map, t->srns, t->hash, bsrn[keep[i]],
-					    bh[keep[i]]);
+		size_t at = osa_srnmap_slot(&t->map, t->srns, t->hash,
+					    bsrn[keep[i]], bh[keep[i]]);
 
 		t->hash[r] = bh[keep[i]];
 		if (!t->map.slot[at]) {
@@ -1493,6 +1506,7 @@ static int text_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 	size_t nin = 0, keep = 0, i;
 	bool *merge = NULL, all;
 	unsigned char *body = NULL;
+	const unsigned char *wb = NULL;
 	size_t len = 0;
 	struct osa_snap_info info;
 	struct text_mctx mc;
@@ -1522,14 +1536,21 @@ static int text_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 		in[nin] = old->slot[i].seg;
 		del[nin++] = old->slot[i].del ? old->slot[i].del->w : NULL;
 	}
-	if (nin) {
+	if (nin == 1 && !del[0] && !in[0]->path) {
+		/* One memory segment without deletes: written as it is. */
+		wb = in[0]->body;
+		len = in[0]->len;
+	} else if (nin) {
 		rc = text_merge(in, del, nin, &body, &len, err);
 		if (rc)
 			goto fail;
-		if (((const uint32_t *)body)[2]) { /* ndocs */
+		wb = body;
+	}
+	if (nin) {
+		if (((const uint32_t *)wb)[2]) { /* ndocs */
 			gen = t->gen_next++;
-			rc = text_write_seg(t, gen, body, len,
-					    ((const uint32_t *)body)[2], lsn,
+			rc = text_write_seg(t, gen, wb, len,
+					    ((const uint32_t *)wb)[2], lsn,
 					    &out, err);
 			if (rc)
 				goto fail;

@@ -37,10 +37,10 @@ extern const struct text_stoplist text_stoplists[];
 
 /* What analysis does; shared, read-only once built. */
 struct text_analysis {
-	char *language;	   /* Snowball algorithm, or NULL for none */
-	char **stop;	   /* sorted, normalised stopwords */
+	char *language; /* Snowball algorithm, or NULL for none */
+	char **stop;	/* sorted, normalised stopwords */
 	size_t nstop;
-	int min_token;	   /* in code points */
+	int min_token; /* in code points */
 	int max_token;
 };
 
@@ -49,11 +49,20 @@ struct text_token {
 	uint32_t off, len, pos;
 };
 
+/* A cache of recent stems (direct-mapped; words up to 23 bytes). */
+#define TEXT_STEM_CACHE 8192
+#define TEXT_STEM_MAX 23
+struct text_stem {
+	uint8_t wlen, slen;
+	char word[TEXT_STEM_MAX], stem[TEXT_STEM_MAX];
+};
+
 /* A reusable analyzer: one thread at a time (the stemmer keeps state). */
 struct text_analyzer {
 	const struct text_analysis *an;
 	struct sb_stemmer *stemmer;
-	char *buf; /* term bytes */
+	struct text_stem *cache; /* TEXT_STEM_CACHE entries, lazily */
+	char *buf;		 /* term bytes */
 	size_t nbuf, capbuf;
 	struct text_token *tok;
 	size_t ntok, captok;
@@ -86,16 +95,15 @@ void text_analyzer_reset(struct text_analyzer *a);
  * word.  `stem` false keeps words unstemmed (prefix queries).  Invalid UTF-8
  * is OSA_EINVAL saying where; OSA_ENOMEM.
  */
-int text_analyze(struct text_analyzer *a, const char *s, size_t len,
-		 bool stem, uint32_t pos0, uint32_t *next_pos,
-		 struct osa_error *err);
+int text_analyze(struct text_analyzer *a, const char *s, size_t len, bool stem,
+		 uint32_t pos0, uint32_t *next_pos, struct osa_error *err);
 
 /* ---- segments (segment.c) --------------------------------------------- */
 
-#define TEXT_BLOCK 128u	      /* postings per compressed block */
-#define TEXT_TF_SCALE 8u      /* tf and lengths are stored times this */
+#define TEXT_BLOCK 128u	 /* postings per compressed block */
+#define TEXT_TF_SCALE 8u /* tf and lengths are stored times this */
 #define TEXT_NO_DOC UINT32_MAX
-#define TEXT_FIELD_GAP 1024u  /* positions between fields (no phrase spans) */
+#define TEXT_FIELD_GAP 1024u	/* positions between fields (no phrase spans) */
 #define TEXT_MAX_POS (1u << 20) /* words indexed per field */
 
 /* One document of a segment's doc table. */
@@ -125,9 +133,9 @@ struct text_blk {
 /* A segment: a checked body, from a file (mmap) or from memory. */
 struct text_seg {
 	atomic_long ref;
-	uint64_t gen;	/* file name number; 0 for a memory segment */
-	char *path;	/* the file, or NULL */
-	void *map;	/* mmap of the whole file, or the malloc'd body */
+	uint64_t gen; /* file name number; 0 for a memory segment */
+	char *path;   /* the file, or NULL */
+	void *map;    /* mmap of the whole file, or the malloc'd body */
 	size_t maplen;
 	const unsigned char *body;
 	size_t len;
@@ -147,9 +155,8 @@ struct text_seg {
 /* Check a body and make a segment over it.  `path` names it in errors.
  * For memory segments `map` is the malloc'd body (freed with the segment).
  * OSA_ECORRUPT naming the file, OSA_ENOMEM. */
-int text_seg_attach(void *map, size_t maplen, size_t body_off,
-		    const char *path, uint64_t gen, struct text_seg **out,
-		    struct osa_error *err);
+int text_seg_attach(void *map, size_t maplen, size_t body_off, const char *path,
+		    uint64_t gen, struct text_seg **out, struct osa_error *err);
 /* Map and check file `path` (an osa/snapshot.h file of kind "text"). */
 int text_seg_open(const char *path, uint64_t gen, const char *desc,
 		  struct text_seg **out, struct osa_error *err);
@@ -166,18 +173,18 @@ const char *text_seg_term(const struct text_seg *s, size_t i, size_t *len);
 struct text_cur {
 	const struct text_seg *seg;
 	uint32_t blk0, blk_end, df;
-	uint32_t b;   /* current block */
+	uint32_t b;    /* current block */
 	uint32_t n, j; /* postings in it, current index */
-	uint32_t doc; /* current doc or TEXT_NO_DOC */
-	bool bad;     /* malformed data met */
+	uint32_t doc;  /* current doc or TEXT_NO_DOC */
+	bool bad;      /* malformed data met */
 	/* positions of the current block, decoded lazily */
 	const unsigned char *pp, *pend;
 	uint32_t pj;
 	uint32_t docs[TEXT_BLOCK], tfs[TEXT_BLOCK];
 	/* scoring, set by search.c */
-	double w;	/* idf * (k1 + 1) */
-	uint32_t qt;	/* query term number */
-	double ub;	/* upper bound over the list */
+	double w;    /* idf * (k1 + 1) */
+	uint32_t qt; /* query term number */
+	double ub;   /* upper bound over the list */
 };
 
 void text_cur_init(struct text_cur *c, const struct text_seg *s, size_t term);
@@ -219,8 +226,8 @@ void text_build_posting(struct text_builder *b, uint32_t doc, uint32_t tf,
 void text_build_term_end(struct text_builder *b);
 /* The body (malloc'd) and its length; frees the builder.  OSA_ENOMEM or
  * OSA_ELIMIT (a section passed 4 GiB). */
-int text_build_finish(struct text_builder *b, unsigned char **body,
-		      size_t *len, struct osa_error *err);
+int text_build_finish(struct text_builder *b, unsigned char **body, size_t *len,
+		      struct osa_error *err);
 
 /* Merge segments, dropping the documents marked in `del` (bitmaps, NULL:
  * none) into a new body.  OSA_ECORRUPT (malformed postings), OSA_ENOMEM. */
@@ -238,7 +245,7 @@ static inline bool text_bit(const uint64_t *bits, uint32_t i)
 /* A deletion bitmap, immutable once published. */
 struct text_bits {
 	atomic_long ref;
-	uint32_t ndel;	/* bits set */
+	uint32_t ndel;	 /* bits set */
 	uint64_t del_dl; /* sum of the deleted documents' dl */
 	uint64_t w[];
 };

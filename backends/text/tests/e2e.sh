@@ -23,7 +23,7 @@ server = { listen = "$URL"; nng = ""; api_key = ""; };
 logging = { level = "warn"; format = "text"; };
 indexes = (
   { name = "text"; backend = "text";
-    config = { fields = ["title^2", "summary"]; }; },
+    config = { fields = ["title^2", "summary"]; stopwords = ["default"]; }; },
   { name = "papers"; backend = "vector"; config = { dim = 64; }; }
 );
 CFG

@@ -49,7 +49,8 @@ static void test_folding(void)
 			   "ÉCOLE Straße ÅNGSTRÖM ΣΟΦΙΑ", false),
 		      "école@0 strasse@1 ångström@2 σοφια@3");
 	OSA_CHECK_STR(toks("none", none, 1, 1, 64,
-			   "\xef\xac\x81le \xef\xbc\xa1\xef\xbc\xa2 e\xcc\x81t\xc3\xa9",
+			   "\xef\xac\x81le \xef\xbc\xa1\xef\xbc\xa2 "
+			   "e\xcc\x81t\xc3\xa9",
 			   false),
 		      "file@0 ab@1 été@2");
 	/* Words by Unicode category: punctuation and symbols separate,
@@ -70,10 +71,8 @@ static void test_stemming(void)
 	/* Unstemmed for prefix queries. */
 	OSA_CHECK_STR(toks("english", none, 1, 1, 64, "Running", false),
 		      "running@0");
-	OSA_CHECK_STR(toks("german", none, 1, 1, 64, "Häuser", true),
-		      "haus@0");
-	OSA_CHECK_STR(toks("french", none, 1, 1, 64, "continuellement",
-			   true),
+	OSA_CHECK_STR(toks("german", none, 1, 1, 64, "Häuser", true), "haus@0");
+	OSA_CHECK_STR(toks("french", none, 1, 1, 64, "continuellement", true),
 		      "continuel@0");
 }
 
@@ -83,9 +82,9 @@ static void test_stopwords(void)
 	static const char *const both[] = { "default", "ice" };
 
 	/* A stopword takes its position but gives no token. */
-	OSA_CHECK_STR(toks("english", dflt, 1, 1, 64,
-			   "The ship of the line", true),
-		      "ship@1 line@4");
+	OSA_CHECK_STR(
+		toks("english", dflt, 1, 1, 64, "The ship of the line", true),
+		"ship@1 line@4");
 	OSA_CHECK_STR(toks("english", none, 1, 1, 64, "the ship", true),
 		      "the@0 ship@1");
 	/* A custom list is normalised like the text. */
@@ -94,9 +93,9 @@ static void test_stopwords(void)
 	OSA_CHECK_STR(toks("english", both, 2, 1, 64, "the sea ice", true),
 		      "sea@1");
 	/* French defaults come from the packaged list too. */
-	OSA_CHECK_STR(toks("french", dflt, 1, 1, 64, "le chat et la souris",
-			   true),
-		      "chat@1 sour@4");
+	OSA_CHECK_STR(
+		toks("french", dflt, 1, 1, 64, "le chat et la souris", true),
+		"chat@1 sour@4");
 }
 
 static void test_lengths(void)
@@ -105,8 +104,7 @@ static void test_lengths(void)
 
 	memset(lng, 'x', 70);
 	lng[70] = '\0';
-	OSA_CHECK_STR(toks("none", none, 1, 3, 64, "a an and", false),
-		      "and@2");
+	OSA_CHECK_STR(toks("none", none, 1, 3, 64, "a an and", false), "and@2");
 	{
 		char s[100];
 
@@ -115,8 +113,7 @@ static void test_lengths(void)
 			      "ok@0 end@2");
 	}
 	/* Lengths count code points, not bytes. */
-	OSA_CHECK_STR(toks("none", none, 1, 1, 3, "ééé éééé", false),
-		      "ééé@0");
+	OSA_CHECK_STR(toks("none", none, 1, 1, 3, "ééé éééé", false), "ééé@0");
 }
 
 static void test_invalid_utf8(void)
@@ -155,8 +152,7 @@ static void test_languages(void)
 	char *report = NULL;
 
 	OSA_REQUIRE(b);
-	for (f = b->schema->fields; f->name && strcmp(f->name, "language");
-	     f++)
+	for (f = b->schema->fields; f->name && strcmp(f->name, "language"); f++)
 		;
 	OSA_REQUIRE(f->name);
 	/* Every algorithm libstemmer ships is accepted and documented. */
@@ -195,8 +191,8 @@ static void test_languages(void)
 				   &report, &err) == OSA_ECONFIG);
 	OSA_CHECK_CONTAINS(report, "\"none\" must be alone");
 	free(report);
-	OSA_CHECK(osa_schema_parse(b->schema, "fields = [\"title^2.5\"];",
-				   &cfg, NULL, &err) == 0);
+	OSA_CHECK(osa_schema_parse(b->schema, "fields = [\"title^2.5\"];", &cfg,
+				   NULL, &err) == 0);
 	osa_schema_free(b->schema, cfg);
 }
 

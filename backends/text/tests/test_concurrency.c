@@ -55,8 +55,7 @@ int main(void)
 	size_t i, r;
 
 	bt_tmpdir(dir);
-	OSA_REQUIRE(bt_open(&ix, "text", "max_segments = 2;", dir, &err) ==
-		    0);
+	OSA_REQUIRE(bt_open(&ix, "text", "max_segments = 2;", dir, &err) == 0);
 	tt_corpus(&ix, 11, 0, 500);
 	for (i = 0; i < READERS; i++)
 		OSA_REQUIRE(pthread_create(&th[i], NULL, reader,
@@ -66,7 +65,8 @@ int main(void)
 
 		tt_corpus(&ix, 11 + r, (r * 37) % 400, (r * 37) % 400 + 100);
 		for (i = 0; i < 20; i++) {
-			snprintf(srn, sizeof(srn), "d-%05zu", (r * 13 + i) % 500);
+			snprintf(srn, sizeof(srn), "d-%05zu",
+				 (r * 13 + i) % 500);
 			tt_del(&ix, srn);
 		}
 		if (r % 3 == 2)
@@ -82,8 +82,9 @@ int main(void)
 		struct osa_hits h;
 
 		OSA_CHECK(n > 0 && n <= 500);
-		OSA_CHECK(tt_q(&ix, "ice sea ocean glacier survey arctic "
-				    "climate model data warming",
+		OSA_CHECK(tt_q(&ix,
+			       "ice sea ocean glacier survey arctic "
+			       "climate model data warming",
 			       1, 0, &h, &err) == 0);
 		OSA_CHECK(h.total <= n);
 		osa_hits_free(&h);

@@ -20,8 +20,7 @@ static void make_queries(void)
 	int i;
 
 	for (i = 0; i < NQ; i++) {
-		tt_text(&s, queries[i], sizeof(queries[i]),
-			1 + bt_rng(&s) % 4);
+		tt_text(&s, queries[i], sizeof(queries[i]), 1 + bt_rng(&s) % 4);
 		if (i % 5 == 4) { /* some phrases and operators too */
 			char t[256];
 			size_t n = strlen(queries[i]);
@@ -54,8 +53,9 @@ static int same_all(struct osa_hits *a, struct osa_hits *b, double eps)
 
 	for (i = 0; i < NQ; i++)
 		if (!tt_same(&a[i], &b[i], eps)) {
-			fprintf(stderr, "query \"%s\" differs (%zu/%zu hits, "
-					"total %zu/%zu)\n",
+			fprintf(stderr,
+				"query \"%s\" differs (%zu/%zu hits, "
+				"total %zu/%zu)\n",
 				queries[i], a[i].n, b[i].n, a[i].total,
 				b[i].total);
 			bad++;
@@ -118,8 +118,7 @@ static void test_reopen_merge_delete(void)
 	OSA_CHECK(nf == 2);
 	run_all(&ix, a);
 	bt_close(&ix);
-	OSA_REQUIRE(bt_open(&ix, "text", "max_segments = 1;", dir, &err) ==
-		    0);
+	OSA_REQUIRE(bt_open(&ix, "text", "max_segments = 1;", dir, &err) == 0);
 	OSA_CHECK(ix.lsn == 6);
 	ckpt(&ix, 7);
 	tt_bytes(dir, "seg-", &nf);

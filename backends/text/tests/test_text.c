@@ -82,7 +82,8 @@ static void test_operators(void)
 	char dir[64];
 
 	bt_tmpdir(dir);
-	OSA_REQUIRE(bt_open(&ix, "text", "", dir, &err) == 0);
+	OSA_REQUIRE(bt_open(&ix, "text", "stopwords = [\"default\"];", dir,
+			    &err) == 0);
 	tt_put(&ix, "a", "New York City", "a big city by the sea");
 	tt_put(&ix, "b", "York, a new city", "old town by a river");
 	tt_put(&ix, "c", "Ship of the line", "computers compile programs");
@@ -124,7 +125,8 @@ static void test_errors(void)
 	char dir[64];
 
 	bt_tmpdir(dir);
-	OSA_REQUIRE(bt_open(&ix, "text", "", dir, &err) == 0);
+	OSA_REQUIRE(bt_open(&ix, "text", "stopwords = [\"default\"];", dir,
+			    &err) == 0);
 	tt_put(&ix, "a", "sea ice", NULL);
 	OSA_CHECK(tt_q(&ix, "sea \xff", 10, 0, &h, &err) == OSA_EINVAL);
 	OSA_CHECK_CONTAINS(err.msg, "invalid UTF-8");
@@ -141,7 +143,8 @@ static void test_errors(void)
 	 * non-string field is skipped. */
 	{
 		struct osa_record *rec = NULL;
-		const char *j = "{\"srn\":\"n\",\"title\":42,\"summary\":\"ok\"}";
+		const char *j =
+			"{\"srn\":\"n\",\"title\":42,\"summary\":\"ok\"}";
 
 		OSA_REQUIRE(osa_record_parse(j, strlen(j), NULL, &rec, &err) ==
 			    0);
@@ -175,10 +178,9 @@ static void test_upsert_delete(void)
 	OSA_CHECK_STR(tt_srns(&ix, "apple fruit"), "a | 1");
 	/* Back again, after a delete, and twice in one batch. */
 	{
-		struct osa_record *r[2] = {
-			bt_rec("b", "first", NULL, NULL, 0),
-			bt_rec("b", "second", NULL, NULL, 0)
-		};
+		struct osa_record *r[2] = { bt_rec("b", "first", NULL, NULL, 0),
+					    bt_rec("b", "second", NULL, NULL,
+						   0) };
 
 		OSA_CHECK(ix.b->ingest_batch(
 				  ix.self, (const struct osa_record *const *)r,
@@ -236,8 +238,9 @@ static void test_pruning(void)
 		snprintf(q2, sizeof(q2), "%s -qqqqabsent", q);
 		OSA_REQUIRE(tt_q(&ix, q, lim, 0, &a, &err) == 0);
 		OSA_REQUIRE(tt_q(&ix, q2, lim, 0, &b, &err) == 0);
-		OSA_CHECK_MSG(tt_same(&a, &b, 0), "query \"%s\": %zu/%zu hits, "
-						  "total %zu/%zu",
+		OSA_CHECK_MSG(tt_same(&a, &b, 0),
+			      "query \"%s\": %zu/%zu hits, "
+			      "total %zu/%zu",
 			      q, a.n, b.n, a.total, b.total);
 		osa_hits_free(&a);
 		osa_hits_free(&b);

@@ -78,14 +78,14 @@ static inline bool tt_same(const struct osa_hits *a, const struct osa_hits *b,
 
 /* A deterministic corpus: Zipf-like words over a small vocabulary. */
 static const char *const tt_vocab[] = {
-	"ice",	   "sea",    "ocean",  "glacier", "survey", "arctic",
-	"climate", "model",  "data",   "warming", "shelf",  "melt",
-	"storm",   "wind",   "current", "salt",   "deep",   "coast",
-	"river",   "delta",  "sediment", "core",  "drill",  "station",
-	"polar",   "bear",   "seal",   "whale",   "krill",  "algae",
-	"bloom",   "carbon", "cycle",  "flux",    "heat",   "balance",
-	"orbit",   "satellite", "radar", "sonar",  "buoy",   "float",
-	"profile", "mixing", "layer",  "front",   "eddy",   "wave"
+	"ice",	   "sea",	"ocean",    "glacier", "survey", "arctic",
+	"climate", "model",	"data",	    "warming", "shelf",	 "melt",
+	"storm",   "wind",	"current",  "salt",    "deep",	 "coast",
+	"river",   "delta",	"sediment", "core",    "drill",	 "station",
+	"polar",   "bear",	"seal",	    "whale",   "krill",	 "algae",
+	"bloom",   "carbon",	"cycle",    "flux",    "heat",	 "balance",
+	"orbit",   "satellite", "radar",    "sonar",   "buoy",	 "float",
+	"profile", "mixing",	"layer",    "front",   "eddy",	 "wave"
 };
 #define TT_NVOCAB (sizeof(tt_vocab) / sizeof(tt_vocab[0]))
 
@@ -126,9 +126,9 @@ static inline void tt_corpus(struct bt_index *ix, uint64_t seed, size_t first,
 		tt_text(&s, summary, sizeof(summary), 5 + bt_rng(&s) % 30);
 		recs[i - first] = bt_rec(srn, title, summary, NULL, 0);
 	}
-	OSA_CHECK_MSG(ix->b->ingest_batch(ix->self,
-					  (const struct osa_record *const *)recs,
-					  last - first, &err) == 0,
+	OSA_CHECK_MSG(ix->b->ingest_batch(
+			      ix->self, (const struct osa_record *const *)recs,
+			      last - first, &err) == 0,
 		      "%s", err.msg);
 	for (i = 0; i < last - first; i++)
 		osa_record_free(recs[i]);
@@ -143,8 +143,8 @@ static inline long long tt_bytes(const char *dir, const char *part, int *nfiles)
 	long long total = 0, sz;
 	char name[256];
 
-	snprintf(cmd, sizeof(cmd), "find %s -maxdepth 1 -type f -printf '%%s %%f\\n'",
-		 dir);
+	snprintf(cmd, sizeof(cmd),
+		 "find %s -maxdepth 1 -type f -printf '%%s %%f\\n'", dir);
 	OSA_REQUIRE((p = popen(cmd, "r")) != NULL);
 	if (nfiles)
 		*nfiles = 0;
