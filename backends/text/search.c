@@ -25,7 +25,9 @@
  * with each probed list's bound tightened to the block that holds the
  * candidate.  `total` is still exact: a separate pass marks the matching
  * documents in a bitmap from the doc ids alone (no scoring).  Queries with
- * phrases, + or - are evaluated document at a time over every list.
+ * phrases, + or - are evaluated document at a time (a phrase's lists
+ * leapfrog to the documents holding all its words before positions are
+ * compared).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -657,6 +659,34 @@ static int clause_sat(struct ctx *x, const struct clause *c,
 	return phrase_match(x, cs, x->q->ref + c->r0, c->nr);
 }
 
+/* Move a phrase's cursors to the next document holding all of its words:
+ * that document, or TEXT_NO_DOC. */
+static uint32_t phrase_align(struct text_cur *const *cs, size_t n)
+{
+	uint32_t m;
+	size_t i;
+	bool moved;
+
+	for (i = 0; i < n; i++)
+		if (!cs[i])
+			return TEXT_NO_DOC;
+	do {
+		m = 0;
+		for (i = 0; i < n; i++)
+			if (cs[i]->doc > m)
+				m = cs[i]->doc;
+		if (m == TEXT_NO_DOC)
+			return m;
+		moved = false;
+		for (i = 0; i < n; i++)
+			if (cs[i]->doc < m) {
+				text_cur_advance(cs[i], m);
+				moved = true;
+			}
+	} while (moved);
+	return m;
+}
+
 static int dat_segment(struct ctx *x, uint32_t si, struct text_cur **cs)
 {
 	const struct text_slot *sl = &x->v->slot[si];
@@ -685,6 +715,15 @@ static int dat_segment(struct ctx *x, uint32_t si, struct text_cur **cs)
 		for (c = 0; c < q->ncl; c++) {
 			if (q->cl[c].mod == CL_NOT)
 				continue;
+			if (q->cl[c].phrase) {
+				/* Only documents holding every word. */
+				uint32_t a = phrase_align(cs + q->cl[c].r0,
+							  q->cl[c].nr);
+
+				if (a < d)
+					d = a;
+				continue;
+			}
 			for (i = 0; i < q->cl[c].nr; i++) {
 				struct text_cur *k = cs[q->cl[c].r0 + i];
 

@@ -13,7 +13,7 @@
  * Writes (serialised by the core): ingest_batch analyses the records, builds
  * a new memory segment from them, marks the older copies of their srns
  * deleted (copy-on-write bitmaps) and publishes a new view.  Memory segments
- * merge in tiers (eight of about the same size become one), so there are
+ * merge in tiers (sixteen of about the same size become one), so there are
  * O(log n) of them and a record is rewritten O(log n) times.  checkpoint
  * merges the memory segments, and the file segments with more than a fifth
  * deleted (or all when there would be more than `max_segments`), into one
@@ -50,7 +50,7 @@
 #define TEXT_MANIFEST "text.manifest"
 /* Memory segments: TEXT_MERGE_FACTOR of a tier (live documents in
  * [F^k, F^(k+1))) merge into one; never more than TEXT_MAX_MEM. */
-#define TEXT_MERGE_FACTOR 8
+#define TEXT_MERGE_FACTOR 16
 #define TEXT_MAX_MEM 64
 #define TEXT_STR2(x) #x
 #define TEXT_STR(x) TEXT_STR2(x)

@@ -651,23 +651,26 @@ int main(int argc, char **argv)
 		} kinds[] = { { "qps_2_words", 2, 2, 0 },
 			      { "qps_4_words", 4, 4, 0 },
 			      { "qps_phrase", 2, 2, 1 } };
-		size_t k;
+		/* FTS5 scores every match: a few hundred queries suffice; the
+		 * text backend runs the same set five times over. */
+		size_t k, nr = nq < 300 ? nq : 300, rep;
 
 		for (k = 0; k < 3; k++) {
 			struct query *q =
-				make_queries(recs, n, nq, kinds[k].kmin,
+				make_queries(recs, n, nr, kinds[k].kmin,
 					     kinds[k].kmax, kinds[k].phrase);
 			size_t nh1 = 0, nh2 = 0;
 			double a, b;
 
 			t0 = now();
-			for (i = 0; i < nq; i++)
-				tb_query(&t, &q[i], &nh1);
-			a = (double)nq / (now() - t0);
+			for (rep = 0; rep < 5; rep++)
+				for (i = 0; i < nr; i++)
+					tb_query(&t, &q[i], &nh1);
+			a = (double)(5 * nr) / (now() - t0);
 			t0 = now();
-			for (i = 0; i < nq; i++)
+			for (i = 0; i < nr; i++)
 				fts_query(st, &q[i], &nh2);
-			b = (double)nq / (now() - t0);
+			b = (double)nr / (now() - t0);
 			line(kinds[k].name, a, b, "queries/s", 1);
 			free(q);
 		}
