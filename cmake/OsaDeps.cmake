@@ -10,6 +10,7 @@
 #   osa::lmdb     LMDB                 osa::nng      nng (+ mbedtls when static)
 #   osa::mbedx509 mbedtls's X.509 and osa::mbedcrypto (certificate checks)
 #   osa::xxhash   xxHash (journal checksums)
+#   osa::utf8proc utf8proc             osa::stemmer  Snowball's libstemmer
 #   osa::blas     the BLAS Kconfig picked (CONFIG_OSA_BLAS_OPENBLAS or
 #                 CONFIG_OSA_BLAS_REFERENCE), with a cblas header
 
@@ -52,6 +53,13 @@ osa_dep(osa::jansson jansson.h libjansson-dev jansson)
 osa_dep(osa::lmdb lmdb.h liblmdb-dev lmdb)
 osa_dep(osa::nng nng/nng.h libnng-dev nng)
 osa_dep(osa::xxhash xxhash.h libxxhash-dev xxhash)
+osa_dep(osa::utf8proc utf8proc.h libutf8proc-dev utf8proc)
+osa_dep(osa::stemmer libstemmer.h libstemmer-dev stemmer)
+if(OSA_STATIC)
+  # utf8proc's header marks its API dllimport unless told it is static.
+  set_property(TARGET osa::utf8proc APPEND PROPERTY
+    INTERFACE_COMPILE_DEFINITIONS UTF8PROC_STATIC)
+endif()
 if(OSA_STATIC)
   # Debian's libnng is built with the mbedtls TLS engine.
   foreach(m mbedtls mbedx509 mbedcrypto)

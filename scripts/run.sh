@@ -13,8 +13,8 @@ if [ ! -d "$DATA/journal" ] || [ "$("$OSA" stats --json | sed -n 's/.*"records":
 fi
 if "$OSA" --help | grep -q "^  serve"; then
 	echo "run: serving; try:"
-	echo "  curl -s 'http://127.0.0.1:8080/search/papers?q=analysis&limit=3'"
+	echo "  curl -s 'http://127.0.0.1:8080/search/text?q=analysis&limit=3'"
 	exec "$OSA" serve
 fi
 "$OSA" stats
-"$OSA" search papers "analysis" --limit 5
+"$OSA" search text "analysis" --limit 5

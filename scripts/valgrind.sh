@@ -13,7 +13,8 @@ data_dir = "$W/data";
 logging = { level = "warn"; };
 indexes = (
   { name = "papers"; backend = "vector"; config = { dim = 32; }; },
-  { name = "exact"; backend = "flat"; config = { dim = 32; }; }
+  { name = "exact"; backend = "flat"; config = { dim = 32; }; },
+  { name = "words"; backend = "text"; }
 );
 CFG
 head -n 150 "$SRC/samples/records.ndjson" >"$W/in.ndjson"
@@ -38,6 +39,7 @@ run 78 config check -c "$SRC/tests/cli/bad.cfg"
 run 1 ingest --batch 40 "$W/in.ndjson"
 run 0 search papers "analysis survey" --limit 5
 run 0 search exact "analysis" --json
+run 0 search words 'analysis "sea ice" surv* +data -glacier' --json
 run 0 get urn:osa:sample.osa.dev:rec:s-00007@1
 run 0 delete urn:osa:sample.osa.dev:rec:s-00007@1
 run 0 stats --json

@@ -269,6 +269,8 @@ static int service_error_status(int code)
 	case OSA_ENOFEATURES:
 	case OSA_ETYPE:
 		return 422;
+	case OSA_ENOTSUP: /* a query kind the index's backend cannot answer */
+		return 400;
 	case OSA_EDEGRADED:
 	case OSA_EBUSY:
 		return 503;
@@ -290,6 +292,8 @@ static const char *service_error_code(int code)
 		return "invalid";
 	case OSA_ENOFEATURES:
 		return "nothing_to_search";
+	case OSA_ENOTSUP:
+		return "unsupported";
 	case OSA_EDEGRADED:
 		return "index_unavailable";
 	case OSA_ENOSPC:

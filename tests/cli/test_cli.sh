@@ -103,7 +103,7 @@ has "$tmp/err" "$B:5: indexes.papers.config.dim: expected an integer in [1, 4096
 has "$tmp/err" "$B:6: indexes.papers.config.metric: expected one of \"cosine\", \"l2\", \"ip\", got \"cosin\"; did you mean \"cosine\"?"
 has "$tmp/err" "$B:7: indexes.papers.config.ef_construction: expected an integer in [1, 65535], got \"high\""
 has "$tmp/err" "$B:8: indexes.papers.name: duplicate index name \"papers\" (first defined at line 4)"
-has "$tmp/err" "$B:9: indexes.text.backend: unknown backend \"vectr\"; did you mean \"vector\"? available: flat, vector"
+has "$tmp/err" "$B:9: indexes.text.backend: unknown backend \"vectr\"; did you mean \"vector\"? available: flat, text, vector"
 has "$tmp/err" "$B: 6 errors"
 check "nothing on stdout for a bad config" test ! -s "$tmp/out"
 check "errors in line order" sh -c "grep -o '^[^ ]*cfg:[0-9][0-9]*' '$tmp/err' | cut -d: -f2 | sort -n -c"
