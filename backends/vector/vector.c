@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <hnswc_kernels.h>
 #include <hnswlib_c.h>
 #include <osa/backend.h>
 #include <osa/snapshot.h>
@@ -1261,6 +1262,11 @@ static void vector_close(void *self)
 	vector_free(self);
 }
 
+static const char *vector_kernel(void)
+{
+	return hnswc_kernels()->name;
+}
+
 static const struct osa_backend vector_backend = {
 	.abi = OSA_BACKEND_ABI,
 	.size = sizeof(struct osa_backend),
@@ -1275,5 +1281,6 @@ static const struct osa_backend vector_backend = {
 	.health = vector_health,
 	.checkpoint = vector_checkpoint,
 	.close = vector_close,
+	.kernel = vector_kernel,
 };
 OSA_BACKEND_REGISTER(vector_backend);

@@ -924,7 +924,7 @@ static void test_show(void)
 	root = json_loads(js, 0, &jerr);
 	OSA_REQUIRE(root);
 	OSA_CHECK_STR(json_string_value(json_object_get(root, "name")), "beta");
-	OSA_CHECK_STR(json_string_value(json_object_get(root, "abi")), "1.0");
+	OSA_CHECK_STR(json_string_value(json_object_get(root, "abi")), "1.1");
 	f = json_array_get(json_object_get(root, "fields"), 0);
 	OSA_CHECK_STR(json_string_value(json_object_get(f, "name")), "size");
 	OSA_CHECK_STR(json_string_value(json_object_get(f, "type")), "integer");
