@@ -16,6 +16,7 @@ struct vector_stats {
 	size_t capacity;     /* slots before the graph must grow */
 	size_t compactions;  /* graph rebuilds since open */
 	size_t memory_bytes; /* graph + maps, approximate */
+	size_t search_bytes; /* vector bytes one graph distance reads */
 };
 
 /* Fill `st` for an instance opened through the `vector` backend. */
