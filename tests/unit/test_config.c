@@ -901,7 +901,9 @@ static void test_show(void)
 	json_error_t jerr;
 	json_t *root, *f;
 
-	OSA_CHECK_CONTAINS(txt, "alpha - Fixture backend alpha.\nABI 1.0");
+	OSA_CHECK_CONTAINS(txt, "alpha - Fixture backend alpha.\nABI 1.1; keys");
+	/* No `kernel` method: no kernels shown. */
+	OSA_CHECK(strstr(txt, "kernels") == NULL);
 	OSA_CHECK_CONTAINS(txt,
 			   "\n\n  KEY              TYPE             DEFAULT "
 			   "   RANGE/CHOICES   DOC\n"
