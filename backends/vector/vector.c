@@ -32,8 +32,9 @@
  * float vectors it keeps beside them.  The quantiser is trained on the
  * first batch an empty graph receives, and again at every compaction (all
  * live vectors).  While it was trained on fewer than VECTOR_SQ8_TRAIN
- * vectors and the index has grown to twice that many, ingest compacts (so
- * retrains): a first batch of a few records does not fix the ranges for
+ * vectors and the index has grown to twice that many, ingest retrains it on
+ * every stored vector and re-encodes them (hnswc_retrain: O(n x dim), the
+ * links stay): a first batch of a few records does not fix the ranges for
  * good.
  *
  * Snapshot (vector.snap, body version 1, through osa/snapshot.h):
@@ -81,8 +82,9 @@
 #define VECTOR_EF_MAX 65535
 /* hnswlib's level generator seed: fixed, so builds are reproducible. */
 #define VECTOR_SEED 100
-/* An sq8 quantiser trained on fewer vectors is retrained as data grows. */
-#define VECTOR_SQ8_TRAIN 10000
+/* An sq8 quantiser trained on fewer vectors is retrained as data grows
+ * (at each doubling: the pause under the exclusive lock stays short). */
+#define VECTOR_SQ8_TRAIN 262144
 
 enum vector_metric { VECTOR_COSINE, VECTOR_L2, VECTOR_IP };
 
@@ -759,11 +761,8 @@ static void vector_maybe_compact(struct vector *v)
 {
 	struct osa_error err = { 0 };
 
-	bool retrain = v->quant && v->trained_on < VECTOR_SQ8_TRAIN &&
-		       v->live >= 2 * v->trained_on && v->live >= 64;
-
-	if (!retrain && (v->nlabels < VECTOR_COMPACT_MIN ||
-			 (double)v->nfree <= v->compact_ratio * (double)v->nlabels))
+	if (v->nlabels < VECTOR_COMPACT_MIN ||
+	    (double)v->nfree <= v->compact_ratio * (double)v->nlabels)
 		return;
 	vector_log_state(v, "compacting");
 	if (vector_compact(v, &err)) {
@@ -1036,9 +1035,23 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 		v->live++;
 	}
 	v->pending = 0;
-	if (v->quant) /* retrain a quantiser that saw too few vectors */
-		vector_maybe_compact(v);
 	pthread_rwlock_unlock(&v->lock);
+	/* sq8: retrain a quantiser that saw too few vectors (wmu held). */
+	if (v->quant && v->trained_on < VECTOR_SQ8_TRAIN &&
+	    v->live >= 2 * v->trained_on && v->live >= 64) {
+		if (hnswc_retrain(v->h, &herr) == 0) {
+			v->trained_on = hnswc_count(v->h);
+			osa_log(OSA_LOG_DEBUG,
+				"index=%s backend=vector sq8 quantiser "
+				"retrained on %zu vectors",
+				v->index, v->trained_on);
+		} else {
+			osa_log(OSA_LOG_WARN,
+				"index=%s backend=vector retraining the sq8 "
+				"quantiser failed: %s",
+				v->index, herr.msg);
+		}
+	}
 out:
 	pthread_mutex_unlock(&v->wmu);
 	if (copies)
@@ -1174,6 +1187,11 @@ static int vector_query(void *self, const struct osa_query *q,
 	 * so pages are deterministic even across ties.
 	 */
 	want = ef > k ? ef : k;
+	/* sq8: the shim fetches rerank x want candidates from the codes and
+	 * returns the best `want` by exact distance; ask for k only, or the
+	 * graph search would widen to rerank x ef. */
+	if (v->quant)
+		want = k;
 	if (want > v->live)
 		want = v->live;
 	labels = malloc(want * sizeof(*labels));
@@ -1261,6 +1279,7 @@ void vector_get_stats(void *self, struct vector_stats *st)
 	st->capacity = hnswc_capacity(v->h);
 	st->compactions = v->compactions;
 	st->search_bytes = v->quant ? v->dim : v->dim * sizeof(float);
+	st->sq8_trained_on = v->quant ? v->trained_on : 0;
 	st->memory_bytes = hnswc_memory_bytes(v->h) +
 			   v->cap * (sizeof(*v->srns) + sizeof(*v->hash) +
 				     sizeof(*v->freel)) +

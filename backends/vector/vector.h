@@ -17,6 +17,7 @@ struct vector_stats {
 	size_t compactions;  /* graph rebuilds since open */
 	size_t memory_bytes; /* graph + maps, approximate */
 	size_t search_bytes; /* vector bytes one graph distance reads */
+	size_t sq8_trained_on; /* sq8: vectors the quantiser was fit on */
 };
 
 /* Fill `st` for an instance opened through the `vector` backend. */

@@ -79,8 +79,8 @@ enum hnswc_space {
  * vectors are kept beside it (hnswc_get_vector() returns them) and the best
  * `rerank` x k candidates are re-scored on them exactly, so distances
  * returned are exact.  The quantiser (per-dimension minimum and step) is
- * set by hnswc_train() before the first add; components outside the trained
- * range are clamped.  Retrain by building a new index.
+ * set by hnswc_train() before the first add (hnswc_retrain() later);
+ * components outside the trained range are clamped.
  */
 enum hnswc_quant {
 	HNSWC_QUANT_NONE = 0, /* float vectors in the graph */
@@ -147,6 +147,14 @@ int hnswc_create_q(int space, int quant, size_t dim, size_t max_elements,
  */
 int hnswc_train(hnswc_index *idx, const float *vecs, size_t n,
 		hnswc_error *err);
+
+/*
+ * Retrain an SQ8 index's quantiser on every vector it stores (deleted ones
+ * included) and re-encode them all; the graph's links stay.  O(count x
+ * dim) under the exclusive lock (searches wait).  For an index whose first
+ * training set was small.  Empty index: HNSWC_EINVAL.  Float index: 0.
+ */
+int hnswc_retrain(hnswc_index *idx, hnswc_error *err);
 
 /* 1 once an SQ8 index is trained (always 1 for a float index). */
 int hnswc_trained(const hnswc_index *idx);

@@ -528,6 +528,43 @@ extern "C" int hnswc_train(hnswc_index *idx, const float *vecs, size_t n,
 	});
 }
 
+extern "C" int hnswc_retrain(hnswc_index *idx, hnswc_error *err)
+{
+	if (!idx)
+		return err_set(err, HNSWC_EINVAL, "hnswc_retrain: index is NULL");
+	if (idx->quant == HNSWC_QUANT_NONE) {
+		err_clear(err);
+		return 0;
+	}
+	return guarded(err, "hnswc_retrain", [&]() -> int {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		Hnsw *h = idx->h.get();
+		size_t count = element_count(h), dim = idx->dim;
+		if (count == 0)
+			return err_set(err, HNSWC_EINVAL,
+				       "hnswc_retrain: the index is empty: "
+				       "use hnswc_train()");
+		const float *raw = idx->raw;
+		std::vector<float> mn(raw, raw + dim), mx(raw, raw + dim);
+		for (size_t j = 1; j < count; j++)
+			for (size_t i = 0; i < dim; i++) {
+				float v = raw[j * dim + i];
+				mn[i] = std::min(mn[i], v);
+				mx[i] = std::max(mx[i], v);
+			}
+		/* Searches read the codes and the quantiser: exclusive. */
+		WrLock l(&idx->rw);
+		for (size_t i = 0; i < dim; i++)
+			idx->sp->set_range(i, mn[i], mx[i]);
+		for (size_t j = 0; j < count; j++)
+			idx->sp->encode(raw + j * dim,
+					(uint8_t *)h->getDataByInternalId(
+						(tableint)j));
+		idx->trained.store(true);
+		return 0;
+	});
+}
+
 extern "C" int hnswc_trained(const hnswc_index *idx)
 {
 	return idx ? (int)idx->trained.load() : HNSWC_EINVAL;

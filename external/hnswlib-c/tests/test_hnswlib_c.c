@@ -290,6 +290,35 @@ static void test_sq8(void)
 		free(buf);
 		hnswc_free(u);
 		hnswc_free(w);
+
+		/* Trained on one vector (ranges of one value), retrained
+		 * on what is stored after 100 adds (codes re-encoded), as
+		 * the vector backend does when its first batch was small. */
+		hnswc_index *t1;
+		OK(hnswc_create_q(space, HNSWC_QUANT_SQ8, DIM, N, 16, 200, 42,
+				  &t1, &e));
+		CHECK(hnswc_retrain(t1, &e) == HNSWC_EINVAL,
+		      "retrain of an empty index");
+		OK(hnswc_train(t1, data, 1, &e));
+		for (size_t i = 0; i < 100; i++)
+			OK(hnswc_add(t1, data + i * DIM, i, &e));
+		OK(hnswc_set_rerank(t1, 1));
+		double rbad = recall(t1, space, data, 100, qs, NQ, 64, NULL,
+				     NULL);
+		OK(hnswc_retrain(t1, &e));
+		double rre = recall(t1, space, data, 100, qs, NQ, 64, NULL,
+				    NULL);
+		for (size_t i = 100; i < N; i++)
+			OK(hnswc_add(t1, data + i * DIM, i, &e));
+		OK(hnswc_set_rerank(t1, HNSWC_DEFAULT_RERANK));
+		double rall = recall(t1, space, data, N, qs, NQ, 64, NULL,
+				     NULL);
+		printf("sq8 %s: 100 vectors coded from 1 trained: %.4f, "
+		       "retrained: %.4f (rerank 1); all %d: %.4f\n",
+		       space == HNSWC_L2 ? "L2" : "IP", rbad, rre, N, rall);
+		CHECK(rre > rbad && rall >= rq - 0.02,
+		      "retrain: %f -> %f, all %f", rbad, rre, rall);
+		hnswc_free(t1);
 		hnswc_free(y);
 		hnswc_free(x);
 		hnswc_free(f);
