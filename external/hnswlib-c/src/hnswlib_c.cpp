@@ -972,6 +972,7 @@ static size_t do_search(const hnswc_index *idx, Scratch &sc,
 	 * with them the search goes on until ef kept results are found or
 	 * the reachable graph is exhausted (hnswlib 0.7+'s semantics).
 	 */
+	const size_t vbytes = h->data_size_;
 	VisitedGuard vg(h->visited_list_pool_);
 	hnswlib::vl_type *visited = vg.vl->mass;
 	hnswlib::vl_type tag = vg.vl->curV;
@@ -995,21 +996,34 @@ static size_t do_search(const hnswc_index *idx, Scratch &sc,
 			break;
 		near.pop();
 
-		size_t n = copy_links(h, c.id, 0, buf);
-		if (n && buf[0] < max) {
-			__builtin_prefetch(visited + buf[0]);
-			__builtin_prefetch(h->getDataByInternalId(buf[0]));
-		}
+		/* The unvisited neighbours first (their visited marks
+		 * prefetched), then their distances with each vector
+		 * prefetched whole two ahead: a 384-float vector is 24
+		 * cache lines, more than one prefetch covers. */
+		size_t n = copy_links(h, c.id, 0, buf), m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (buf[i] < max)
+				__builtin_prefetch(visited + buf[i]);
 		for (size_t i = 0; i < n; i++) {
 			tableint nb = buf[i];
-			if (i + 1 < n && buf[i + 1] < max) {
-				__builtin_prefetch(visited + buf[i + 1]);
-				__builtin_prefetch(
-					h->getDataByInternalId(buf[i + 1]));
-			}
 			if (nb >= max || visited[nb] == tag)
 				continue;
 			visited[nb] = tag;
+			buf[m++] = nb;
+		}
+		auto fetch = [&](tableint id) {
+			const char *p = h->getDataByInternalId(id);
+			for (size_t o = 0; o < vbytes; o += 64)
+				__builtin_prefetch(p + o);
+		};
+		if (m)
+			fetch(buf[0]);
+		if (m > 1)
+			fetch(buf[1]);
+		for (size_t i = 0; i < m; i++) {
+			tableint nb = buf[i];
+			if (i + 2 < m)
+				fetch(buf[i + 2]);
 			float d = dist(q, h->getDataByInternalId(nb), param);
 			bool full = far.size() >= ef;
 			if (full && !(d < far.top().d))
