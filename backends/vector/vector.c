@@ -549,8 +549,8 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 		goto out;
 	}
 	rc = hnswc_load_fp_q(fp, glen, v->space, v->quant, v->dim,
-			   v->init_cap > nlabels ? v->init_cap
-						 : (size_t)nlabels,
+			     v->init_cap > nlabels ? v->init_cap
+						   : (size_t)nlabels,
 			     &v->h, &herr);
 	fclose(fp);
 	if (rc) {
@@ -1309,7 +1309,8 @@ static int vector_body(void *ctx, struct osa_snap_writer *w,
 	vector_put64(pre + 16, v->nfree);
 	vector_put64(pre + 24, v->live);
 	vector_put64(pre + 32, glen);
-	vector_put64(pre + 40, (uint64_t)v->quant | (uint64_t)v->trained_on << 8);
+	vector_put64(pre + 40,
+		     (uint64_t)v->quant | (uint64_t)v->trained_on << 8);
 	if ((rc = osa_snap_write(w, pre, sizeof(pre), err)))
 		return rc;
 	if (!(fp = osa_snap_writer_file(w, err)))

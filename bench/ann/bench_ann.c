@@ -568,19 +568,18 @@ static int run_dim(const struct opts *o, size_t dim, const float *base,
 								  : BENCH_CHUNK;
 
 				for (v = 0; v < nv; v++) {
-					t = run_queries(
-						vr[v].b, vr[v].self,
-						queries + off * dim, m, k, dim,
-						o->ef[e], o->threads,
-						vr[v].ids + off * k);
+					t = run_queries(vr[v].b, vr[v].self,
+							queries + off * dim, m,
+							k, dim, o->ef[e],
+							o->threads,
+							vr[v].ids + off * k);
 					if (t < 0)
 						return 1;
 					vr[v].tq += t;
 				}
 				th += hnsw_direct_search(
-					hd, queries + off * dim, m, k,
-					o->ef[e], o->threads,
-					gs_ids + off * k);
+					hd, queries + off * dim, m, k, o->ef[e],
+					o->threads, gs_ids + off * k);
 			}
 		}
 		for (v = 0; v < nv; v++) {
@@ -596,8 +595,8 @@ static int run_dim(const struct opts *o, size_t dim, const float *base,
 		py.ok = 0;
 
 	for (v = 0; v < nv; v++) {
-		const char *impl = strcmp(vr[v].quant, "sq8") ? "vector"
-							       : "vector-sq8";
+		const char *impl =
+			strcmp(vr[v].quant, "sq8") ? "vector" : "vector-sq8";
 		double sb = strcmp(vr[v].quant, "sq8")
 				    ? (double)dim * sizeof(float)
 				    : (double)dim;
@@ -617,8 +616,8 @@ static int run_dim(const struct opts *o, size_t dim, const float *base,
 				  py.recall[e], py.qps[e], n / py.build_s, 0,
 				  dim * sizeof(float) + links);
 	for (v = 0; v < nv; v++) {
-		const char *impl = strcmp(vr[v].quant, "sq8") ? "vector"
-							       : "vector-sq8";
+		const char *impl =
+			strcmp(vr[v].quant, "sq8") ? "vector" : "vector-sq8";
 
 		for (e = 0; e < o->nef; e++) {
 			printf("{\"ratio\": \"%s/hnswlib\", \"kernel\": "

@@ -901,7 +901,8 @@ static void test_show(void)
 	json_error_t jerr;
 	json_t *root, *f;
 
-	OSA_CHECK_CONTAINS(txt, "alpha - Fixture backend alpha.\nABI 1.1; keys");
+	OSA_CHECK_CONTAINS(txt,
+			   "alpha - Fixture backend alpha.\nABI 1.1; keys");
 	/* No `kernel` method: no kernels shown. */
 	OSA_CHECK(strstr(txt, "kernels") == NULL);
 	OSA_CHECK_CONTAINS(txt,

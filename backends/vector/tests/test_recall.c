@@ -86,14 +86,13 @@ static double run(int metric, int quant, const float *base,
 		struct vector_stats st;
 
 		for (j = 0; j < N; j += j ? 500 : 20)
-			OSA_REQUIRE(vx.b->ingest_batch(
-					    vx.self,
-					    (const struct osa_record *const *)
-							    recs +
-						    j,
-					    j ? (N - j < 500 ? N - j : 500)
-					      : 20,
-					    &err) == 0);
+			OSA_REQUIRE(
+				vx.b->ingest_batch(
+					vx.self,
+					(const struct osa_record *const *)recs +
+						j,
+					j ? (N - j < 500 ? N - j : 500) : 20,
+					&err) == 0);
 		vector_get_stats(vx.self, &st);
 		/* Trained on 20, retrained at 520, 1520 and 3520. */
 		OSA_CHECK(st.sq8_trained_on == 3520);

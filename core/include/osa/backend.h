@@ -136,8 +136,8 @@ struct osa_backend {
 /* b->kernel() if `b` is new enough and has it, else NULL. */
 static inline const char *osa_backend_kernel(const struct osa_backend *b)
 {
-	if (b->size < offsetof(struct osa_backend, kernel) +
-			      sizeof(b->kernel) ||
+	if (b->size <
+		    offsetof(struct osa_backend, kernel) + sizeof(b->kernel) ||
 	    !b->kernel)
 		return NULL;
 	return b->kernel();

@@ -59,8 +59,7 @@ struct hnswc_sq8_param {
 };
 
 /* hnswlib's DISTFUNC<float>. */
-typedef float (*hnswc_dist_fn)(const void *a, const void *b,
-			       const void *param);
+typedef float (*hnswc_dist_fn)(const void *a, const void *b, const void *param);
 
 /* One build of every kernel.  Immutable, static storage. */
 struct hnswc_kernels {
@@ -70,8 +69,8 @@ struct hnswc_kernels {
 	float (*dot)(const float *a, const float *b, size_t n);
 	float (*l2sq)(const float *a, const float *b, size_t n);
 	/* hnswlib float spaces; param points to a size_t dim. */
-	hnswc_dist_fn l2;	  /* squared Euclidean distance */
-	hnswc_dist_fn ip;	  /* 1 - dot(a, b) */
+	hnswc_dist_fn l2; /* squared Euclidean distance */
+	hnswc_dist_fn ip; /* 1 - dot(a, b) */
 	/* SQ8; param is a struct hnswc_sq8_param.  `a` holds q - lo
 	 * (L2) or q * scale (IP), b the codes. */
 	hnswc_dist_fn sq8_l2;

@@ -373,10 +373,11 @@ static void make_space(hnswc_index *x, int space, int quant, size_t dim,
 static int check_quant(int quant, hnswc_error *err)
 {
 	if (quant != HNSWC_QUANT_NONE && quant != HNSWC_QUANT_SQ8)
-		return err_set(err, HNSWC_EINVAL,
-			       "quantisation %d is neither HNSWC_QUANT_NONE (0) "
-			       "nor HNSWC_QUANT_SQ8 (1)",
-			       quant);
+		return err_set(
+			err, HNSWC_EINVAL,
+			"quantisation %d is neither HNSWC_QUANT_NONE (0) "
+			"nor HNSWC_QUANT_SQ8 (1)",
+			quant);
 	return 0;
 }
 
@@ -531,7 +532,8 @@ extern "C" int hnswc_train(hnswc_index *idx, const float *vecs, size_t n,
 extern "C" int hnswc_retrain(hnswc_index *idx, hnswc_error *err)
 {
 	if (!idx)
-		return err_set(err, HNSWC_EINVAL, "hnswc_retrain: index is NULL");
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_retrain: index is NULL");
 	if (idx->quant == HNSWC_QUANT_NONE) {
 		err_clear(err);
 		return 0;
@@ -557,9 +559,9 @@ extern "C" int hnswc_retrain(hnswc_index *idx, hnswc_error *err)
 		for (size_t i = 0; i < dim; i++)
 			idx->sp->set_range(i, mn[i], mx[i]);
 		for (size_t j = 0; j < count; j++)
-			idx->sp->encode(raw + j * dim,
-					(uint8_t *)h->getDataByInternalId(
-						(tableint)j));
+			idx->sp->encode(
+				raw + j * dim,
+				(uint8_t *)h->getDataByInternalId((tableint)j));
 		idx->trained.store(true);
 		return 0;
 	});
@@ -712,7 +714,8 @@ extern "C" int hnswc_get_vector(const hnswc_index *idx, uint64_t label,
 				       "the index",
 				       (unsigned long long)label);
 		memcpy(out,
-		       idx->raw ? (const void *)(idx->raw + (size_t)id * idx->dim)
+		       idx->raw ? (const void *)(idx->raw +
+						 (size_t)id * idx->dim)
 				: (const void *)idx->h->getDataByInternalId(id),
 		       idx->dim * sizeof(float));
 		return 0;
@@ -1087,7 +1090,8 @@ static size_t search_sq8(const hnswc_index *idx, Scratch &sc, const float *q,
 	std::partial_sort(sc.out.begin(), sc.out.begin() + (ptrdiff_t)m,
 			  sc.out.begin() + (ptrdiff_t)n,
 			  [](const Cand &a, const Cand &b) {
-				  return a.d < b.d || (a.d == b.d && a.id < b.id);
+				  return a.d < b.d ||
+					 (a.d == b.d && a.id < b.id);
 			  });
 	return m;
 }
@@ -1952,8 +1956,8 @@ extern "C" int hnswc_load_mem_q(const void *buf, size_t len, int space,
 	if (rc)
 		return rc;
 	MemSource src(buf, len);
-	return load_checked(src, len, "buffer", space, quant, dim,
-			    max_elements, out, err);
+	return load_checked(src, len, "buffer", space, quant, dim, max_elements,
+			    out, err);
 }
 
 extern "C" int hnswc_load_fp(FILE *fp, uint64_t len, int space, size_t dim,
@@ -1992,8 +1996,8 @@ extern "C" int hnswc_load_fp_q(FILE *fp, uint64_t len, int space, int quant,
 	if ((rc = check_quant(quant, err)))
 		return rc;
 	FileSource src(fp);
-	return load_checked(src, len, "stream", space, quant, dim,
-			    max_elements, out, err);
+	return load_checked(src, len, "stream", space, quant, dim, max_elements,
+			    out, err);
 }
 
 extern "C" int hnswc_load(const char *path, int space, size_t dim,
@@ -2022,7 +2026,8 @@ extern "C" int hnswc_load(const char *path, int space, size_t dim,
 	} else {
 		FileSource src(fp);
 		rc = load_checked(src, (uint64_t)st.st_size, path, space,
-				  HNSWC_QUANT_NONE, dim, max_elements, out, err);
+				  HNSWC_QUANT_NONE, dim, max_elements, out,
+				  err);
 	}
 	fclose(fp);
 	return rc;

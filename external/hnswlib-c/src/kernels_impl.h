@@ -42,8 +42,8 @@ static inline float ks_l2sq(const float *a, const float *b, size_t n)
 	return s;
 }
 
-static inline float ks_sq8_l2(const float *a, const float *sc,
-			      const uint8_t *c, size_t n)
+static inline float ks_sq8_l2(const float *a, const float *sc, const uint8_t *c,
+			      size_t n)
 {
 	float s = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -73,8 +73,7 @@ static inline float ks_sq8_l2_sym(const float *sc, const uint8_t *x,
 }
 
 static inline float ks_sq8_dot_sym(const float *lo, const float *sc,
-				   const uint8_t *x, const uint8_t *y,
-				   size_t n)
+				   const uint8_t *x, const uint8_t *y, size_t n)
 {
 	float s = 0;
 	for (size_t i = 0; i < n; i++)
@@ -144,8 +143,8 @@ static inline float k_l2sq(const float *a, const float *b, size_t n)
 	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-static inline float k_sq8_l2(const float *a, const float *sc,
-			     const uint8_t *c, size_t n)
+static inline float k_sq8_l2(const float *a, const float *sc, const uint8_t *c,
+			     size_t n)
 {
 	__m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
 	size_t i = 0;
@@ -175,8 +174,8 @@ static inline float k_sq8_dot(const float *w, const uint8_t *c, size_t n)
 	__m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
 	size_t i = 0;
 	for (; i + 32 <= n; i += 32) {
-		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i),
-				     k_codes(c + i, 16), s0);
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), k_codes(c + i, 16),
+				     s0);
 		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16),
 				     k_codes(c + i + 16, 16), s1);
 	}
@@ -275,8 +274,8 @@ static inline float k_l2sq(const float *a, const float *b, size_t n)
 	return k_hsum(_mm256_add_ps(s0, s1)) + ks_l2sq(a + i, b + i, n - i);
 }
 
-static inline float k_sq8_l2(const float *a, const float *sc,
-			     const uint8_t *c, size_t n)
+static inline float k_sq8_l2(const float *a, const float *sc, const uint8_t *c,
+			     size_t n)
 {
 	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
 	size_t i = 0;
@@ -342,8 +341,7 @@ static inline float k_sq8_dot_sym(const float *lo, const float *sc,
 		__m256 v = _mm256_fmadd_ps(s, k_codes(y + i), l);
 		s0 = _mm256_fmadd_ps(u, v, s0);
 	}
-	return k_hsum(s0) +
-	       ks_sq8_dot_sym(lo + i, sc + i, x + i, y + i, n - i);
+	return k_hsum(s0) + ks_sq8_dot_sym(lo + i, sc + i, x + i, y + i, n - i);
 }
 
 /* ---- SSE2: 4 floats, no FMA, scalar remainders ---- */
@@ -389,8 +387,8 @@ static inline float k_l2sq(const float *a, const float *b, size_t n)
 	__m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
-		__m128 d0 = _mm_sub_ps(_mm_loadu_ps(a + i),
-				       _mm_loadu_ps(b + i));
+		__m128 d0 =
+			_mm_sub_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i));
 		__m128 d1 = _mm_sub_ps(_mm_loadu_ps(a + i + 4),
 				       _mm_loadu_ps(b + i + 4));
 		s0 = _mm_add_ps(s0, _mm_mul_ps(d0, d0));
@@ -403,8 +401,8 @@ static inline float k_l2sq(const float *a, const float *b, size_t n)
 	return k_hsum(_mm_add_ps(s0, s1)) + ks_l2sq(a + i, b + i, n - i);
 }
 
-static inline float k_sq8_l2(const float *a, const float *sc,
-			     const uint8_t *c, size_t n)
+static inline float k_sq8_l2(const float *a, const float *sc, const uint8_t *c,
+			     size_t n)
 {
 	__m128 s0 = _mm_setzero_ps(), f[4];
 	size_t i = 0;
@@ -427,9 +425,9 @@ static inline float k_sq8_dot(const float *w, const uint8_t *c, size_t n)
 	for (; i + 16 <= n; i += 16) {
 		k_codes(c + i, f);
 		for (int j = 0; j < 4; j++)
-			s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(w + i +
-								    4 * j),
-						       f[j]));
+			s0 = _mm_add_ps(
+				s0,
+				_mm_mul_ps(_mm_loadu_ps(w + i + 4 * j), f[j]));
 	}
 	return k_hsum(s0) + ks_sq8_dot(w + i, c + i, n - i);
 }
@@ -467,8 +465,7 @@ static inline float k_sq8_dot_sym(const float *lo, const float *sc,
 			s0 = _mm_add_ps(s0, _mm_mul_ps(u, v));
 		}
 	}
-	return k_hsum(s0) +
-	       ks_sq8_dot_sym(lo + i, sc + i, x + i, y + i, n - i);
+	return k_hsum(s0) + ks_sq8_dot_sym(lo + i, sc + i, x + i, y + i, n - i);
 }
 
 /* ---- scalar ---- */
@@ -511,15 +508,14 @@ static float kt_ip(const void *a, const void *b, const void *p)
 static float kt_sq8_l2(const void *a, const void *b, const void *p)
 {
 	const struct hnswc_sq8_param *q = (const struct hnswc_sq8_param *)p;
-	return k_sq8_l2((const float *)a, q->scale, (const uint8_t *)b,
-			q->dim);
+	return k_sq8_l2((const float *)a, q->scale, (const uint8_t *)b, q->dim);
 }
 
 static float kt_sq8_ip(const void *a, const void *b, const void *p)
 {
 	const struct hnswc_sq8_param *q = (const struct hnswc_sq8_param *)p;
-	return 1.0f - (q->base + k_sq8_dot((const float *)a,
-					   (const uint8_t *)b, q->dim));
+	return 1.0f - (q->base +
+		       k_sq8_dot((const float *)a, (const uint8_t *)b, q->dim));
 }
 
 static float kt_sq8_l2_sym(const void *a, const void *b, const void *p)

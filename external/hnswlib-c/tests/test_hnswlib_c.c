@@ -303,16 +303,16 @@ static void test_sq8(void)
 		for (size_t i = 0; i < 100; i++)
 			OK(hnswc_add(t1, data + i * DIM, i, &e));
 		OK(hnswc_set_rerank(t1, 1));
-		double rbad = recall(t1, space, data, 100, qs, NQ, 64, NULL,
-				     NULL);
+		double rbad =
+			recall(t1, space, data, 100, qs, NQ, 64, NULL, NULL);
 		OK(hnswc_retrain(t1, &e));
-		double rre = recall(t1, space, data, 100, qs, NQ, 64, NULL,
-				    NULL);
+		double rre =
+			recall(t1, space, data, 100, qs, NQ, 64, NULL, NULL);
 		for (size_t i = 100; i < N / 2; i++)
 			OK(hnswc_add(t1, data + i * DIM, i, &e));
 		OK(hnswc_set_rerank(t1, HNSWC_DEFAULT_RERANK));
-		double rall = recall(t1, space, data, N / 2, qs, NQ, 64, NULL,
-				     NULL);
+		double rall =
+			recall(t1, space, data, N / 2, qs, NQ, 64, NULL, NULL);
 		printf("sq8 %s: 100 vectors coded from 1 trained: %.4f, "
 		       "retrained: %.4f (rerank 1); all %d: %.4f\n",
 		       space == HNSWC_L2 ? "L2" : "IP", rbad, rre, N / 2, rall);

@@ -111,13 +111,12 @@ static void check_level(const struct hnswc_kernels *k, size_t n, int off,
 	      (double)k->sq8_ip_sym(x, y, &p), 1 - sdot);
 	/* A vector against itself: exactly 0 for L2 in every build. */
 	CHECK(k->l2sq(a, a, n) == 0, "%s l2sq(a, a) n=%zu is not 0", nm, n);
-	CHECK(k->sq8_l2_sym(x, x, &p) == 0, "%s sq8_l2_sym(x, x) n=%zu", nm,
-	      n);
+	CHECK(k->sq8_l2_sym(x, x, &p) == 0, "%s sq8_l2_sym(x, x) n=%zu", nm, n);
 }
 
 int main(void)
 {
-	static const size_t dims[] = { 1,  2,  3,	 7,   15,  16,	17, 31,
+	static const size_t dims[] = { 1,  2,  3,   7,	 15,  16,  17, 31,
 				       32, 33, 100, 128, 384, 767, 768 };
 	struct vecs *v = calloc(1, sizeof(*v));
 	int levels = 0, best = 0, l;
@@ -139,8 +138,7 @@ int main(void)
 	v->x[MAXD - 1] = 0;
 	v->y[MAXD - 1] = 255;
 
-	CHECK(hnswc_kernels_at(HNSWC_KERNEL_SCALAR) != NULL,
-	      "no scalar build");
+	CHECK(hnswc_kernels_at(HNSWC_KERNEL_SCALAR) != NULL, "no scalar build");
 	CHECK(hnswc_kernels_at(-1) == NULL && hnswc_kernels_at(4) == NULL,
 	      "a level out of range has a build");
 	for (l = 0; l < HNSWC_KERNEL_LEVELS; l++) {
@@ -152,8 +150,8 @@ int main(void)
 			       hnswc_kernel_level_name(l));
 			continue;
 		}
-		CHECK(k->level == l && !strcmp(k->name,
-					       hnswc_kernel_level_name(l)),
+		CHECK(k->level == l &&
+			      !strcmp(k->name, hnswc_kernel_level_name(l)),
 		      "build %d calls itself %d/%s", l, k->level, k->name);
 		levels++;
 		best = l;
@@ -180,7 +178,8 @@ int main(void)
 	/* Picked once: a later change is not seen. */
 	const struct hnswc_kernels *first = hnswc_kernels();
 	setenv("HNSWC_KERNEL", first->level ? "scalar" : "avx512", 1);
-	CHECK(hnswc_kernels() == first, "the pick changed after the first call");
+	CHECK(hnswc_kernels() == first,
+	      "the pick changed after the first call");
 	CHECK(!strcmp(hnswc_kernel_level_name(9), "unknown"),
 	      "name of level 9");
 	printf("kernels: %d builds checked, dispatcher picked %s\n", levels,
