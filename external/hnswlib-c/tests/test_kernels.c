@@ -5,6 +5,7 @@
  * unaligned inputs, float and SQ8 distances.  Then the dispatcher: it picks
  * the best build the CPU has, and HNSWC_KERNEL lowers it.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
