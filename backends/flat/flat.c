@@ -37,6 +37,7 @@
 #include <osa/backend.h>
 #include <osa/snapshot.h>
 #include <osa/srnmap.h>
+#include <hnswc_kernels.h>
 #include <osa/sys.h>
 #include <osa_autoconf.h>
 
@@ -199,14 +200,15 @@ static int flat_reserve_rows(struct flat *f, size_t rows)
 	return 0;
 }
 
+/* Outside BLAS: the dot-product kernel picked for this CPU at start. */
 static float flat_dot(const float *a, const float *b, size_t n)
 {
-	float s = 0;
-	size_t i;
+	return hnswc_kernels()->dot(a, b, n);
+}
 
-	for (i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
+static const char *flat_kernel(void)
+{
+	return hnswc_kernels()->name;
 }
 
 /*
@@ -904,5 +906,6 @@ static const struct osa_backend flat_backend = {
 	.health = flat_health,
 	.checkpoint = flat_checkpoint,
 	.close = flat_close,
+	.kernel = flat_kernel,
 };
 OSA_BACKEND_REGISTER(flat_backend);

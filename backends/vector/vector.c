@@ -27,10 +27,21 @@
  * pass a filter that skips labels with no srn.  Compaction and removals hold
  * `lock` exclusively.  Lock order: wmu, then lock, then the shim's own.
  *
+ * Quantisation (`quantization = "sq8"`): the graph holds 8-bit codes per
+ * dimension and the shim re-scores the best `rerank` x k candidates on the
+ * float vectors it keeps beside them.  The quantiser is trained on the
+ * first batch an empty graph receives, and again at every compaction (all
+ * live vectors).  While it was trained on fewer than VECTOR_SQ8_TRAIN
+ * vectors and the index has grown to twice that many, ingest retrains it on
+ * every stored vector and re-encodes them (hnswc_retrain: O(n x dim), the
+ * links stay): a first batch of a few records does not fix the ranges for
+ * good.
+ *
  * Snapshot (vector.snap, body version 1, through osa/snapshot.h):
  *   u32 m, u32 ef_construction, u64 labels, u64 free, u64 live,
- *   u64 graph_len, u64 reserved;
- *   graph_len bytes: the graph (hnswc_save_fp);
+ *   u64 graph_len, u64 quant (bits 0-7: 0 float, 1 sq8; bits 8-63: the
+ *   vectors the sq8 quantiser was trained on; 0 in older snapshots);
+ *   graph_len bytes: the graph (hnswc_save_fp, SQ8 form for sq8);
  *   per label: u32 length (0: a deleted, free label), srn bytes;
  *   free times u32: the free list, bottom first.
  * Loading checks every count against the bytes left before allocating and
@@ -47,6 +58,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <hnswc_kernels.h>
 #include <hnswlib_c.h>
 #include <osa/backend.h>
 #include <osa/snapshot.h>
@@ -70,10 +82,17 @@
 #define VECTOR_EF_MAX 65535
 /* hnswlib's level generator seed: fixed, so builds are reproducible. */
 #define VECTOR_SEED 100
+/* An sq8 quantiser trained on fewer vectors is retrained as data grows
+ * (at each doubling: the pause under the exclusive lock stays short). */
+#define VECTOR_SQ8_TRAIN 262144
 
 enum vector_metric { VECTOR_COSINE, VECTOR_L2, VECTOR_IP };
 
 static const char *const vector_metrics[] = { "cosine", "l2", "ip", NULL };
+
+enum vector_quant { VECTOR_QUANT_NONE, VECTOR_QUANT_SQ8 };
+
+static const char *const vector_quants[] = { "none", "sq8", NULL };
 
 struct vector_config {
 	int dim;
@@ -85,6 +104,8 @@ struct vector_config {
 	char *persist_dir;
 	double compact_deleted_ratio;
 	struct osa_embedding_config embedding;
+	int quantization;
+	int rerank;
 };
 
 /* ---- configuration --------------------------------------------------- */
@@ -135,6 +156,19 @@ static const struct osa_field vector_fields[] = {
 			 "compact_deleted_ratio", 0.3, 0.0, 1.0,
 			 "Rebuild the graph without deleted slots once they "
 			 "are more than this share of all slots."),
+	{ .name = "quantization",
+	  .type = OSA_T_ENUM,
+	  .offset = offsetof(struct vector_config, quantization),
+	  .flags = OSA_F_STORED,
+	  .def_int = VECTOR_QUANT_NONE,
+	  .choices = vector_quants,
+	  .doc = "none (float vectors in the graph) or sq8 (8-bit codes per "
+		 "dimension in the graph, 4x less to read per distance, then "
+		 "an exact rerank on the float vectors kept beside it)." },
+	OSA_FIELD_INT(struct vector_config, rerank, "rerank", 4, 1, 100,
+		      "sq8: re-score this many times the hits asked for on "
+		      "the float vectors (the candidate list is at least that "
+		      "long)."),
 	{ .name = "embedding",
 	  .type = OSA_T_GROUP,
 	  .offset = offsetof(struct vector_config, embedding),
@@ -161,6 +195,9 @@ struct vector {
 	int ef_search;
 	size_t m, efc, init_cap;
 	double compact_ratio;
+	int quant;	   /* enum hnswc_quant */
+	size_t rerank;	   /* sq8 rerank factor */
+	size_t trained_on; /* sq8: vectors the quantiser saw (wmu) */
 	struct osa_embedder_inst *emb;
 	char desc[OSA_SNAP_EMBEDDER_MAX];
 
@@ -473,6 +510,18 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 	nfree = vector_get64(pre + 16);
 	live = vector_get64(pre + 24);
 	glen = vector_get64(pre + 32);
+	if ((int)(vector_get64(pre + 40) & 0xff) != v->quant) {
+		rc = osa_snap_corrupt(r, err,
+				      "was written with quantization %s but "
+				      "the config says %s",
+				      (vector_get64(pre + 40) & 0xff) ==
+						      HNSWC_QUANT_SQ8
+					      ? "sq8"
+					      : "none",
+				      vector_quants[v->quant]);
+		goto out;
+	}
+	v->trained_on = (size_t)(vector_get64(pre + 40) >> 8);
 	if (m != v->m || efc != v->efc) {
 		rc = osa_snap_corrupt(r, err,
 				      "was written for m %u, ef_construction "
@@ -499,10 +548,10 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 		rc = err ? err->code : OSA_ENOMEM;
 		goto out;
 	}
-	rc = hnswc_load_fp(fp, glen, v->space, v->dim,
-			   v->init_cap > nlabels ? v->init_cap
-						 : (size_t)nlabels,
-			   &v->h, &herr);
+	rc = hnswc_load_fp_q(fp, glen, v->space, v->quant, v->dim,
+			     v->init_cap > nlabels ? v->init_cap
+						   : (size_t)nlabels,
+			     &v->h, &herr);
 	fclose(fp);
 	if (rc) {
 		rc = rc == HNSWC_ENOMEM
@@ -582,6 +631,9 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 	v->efc = (size_t)cfg->ef_construction;
 	v->init_cap = (size_t)cfg->initial_capacity;
 	v->compact_ratio = cfg->compact_deleted_ratio;
+	v->quant = cfg->quantization == VECTOR_QUANT_SQ8 ? HNSWC_QUANT_SQ8
+							 : HNSWC_QUANT_NONE;
+	v->rerank = (size_t)cfg->rerank;
 	plen = strlen(dir) + sizeof("/" VECTOR_SNAP_NAME);
 	v->index = strdup(args->index);
 	v->snap_path = malloc(plen);
@@ -605,8 +657,8 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 	osa_embed_describe(v->emb, v->desc, sizeof(v->desc));
 	rc = vector_load(v, lsn, err);
 	if (rc == 1) {
-		rc = hnswc_create(v->space, v->dim, v->init_cap, v->m, v->efc,
-				  VECTOR_SEED, &v->h, &herr);
+		rc = hnswc_create_q(v->space, v->quant, v->dim, v->init_cap,
+				    v->m, v->efc, VECTOR_SEED, &v->h, &herr);
 		if (rc)
 			rc = osa_error_set(err, vector_code(rc),
 					   "index %s: cannot create the graph "
@@ -623,6 +675,7 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 		return rc;
 	}
 	hnswc_set_ef(v->h, (size_t)v->ef_search);
+	hnswc_set_rerank(v->h, v->rerank);
 	if (v->nlabels)
 		vector_log_state(v, "loaded");
 	*self = v;
@@ -643,18 +696,33 @@ static int vector_compact(struct vector *v, struct osa_error *err)
 	float *buf;
 	int rc;
 
-	buf = malloc(v->dim * sizeof(float));
+	/* sq8 retrains on every live vector: gather them first. */
+	buf = malloc((v->quant ? (v->live ? v->live : 1) : 1) * v->dim *
+		     sizeof(float));
 	if (!buf)
 		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
 				     v->index);
-	rc = hnswc_create(v->space, v->dim, cap ? cap : 1, v->m, v->efc,
-			  VECTOR_SEED, &nh, &herr);
-	for (l = 0; l < v->nlabels && !rc; l++) {
-		if (!v->srns[l])
-			continue;
-		rc = hnswc_get_vector(v->h, (uint64_t)l, buf, &herr);
+	rc = hnswc_create_q(v->space, v->quant, v->dim, cap ? cap : 1, v->m,
+			    v->efc, VECTOR_SEED, &nh, &herr);
+	if (!rc && v->quant && v->live) {
+		for (l = 0; l < v->nlabels && !rc; l++)
+			if (v->srns[l])
+				rc = hnswc_get_vector(v->h, (uint64_t)l,
+						      buf + nl++ * v->dim,
+						      &herr);
 		if (!rc)
-			rc = hnswc_add(nh, buf, (uint64_t)nl++, &herr);
+			rc = hnswc_train(nh, buf, nl, &herr);
+		for (l = 0; l < nl && !rc; l++)
+			rc = hnswc_add(nh, buf + l * v->dim, (uint64_t)l,
+				       &herr);
+	} else {
+		for (l = 0; l < v->nlabels && !rc; l++) {
+			if (!v->srns[l])
+				continue;
+			rc = hnswc_get_vector(v->h, (uint64_t)l, buf, &herr);
+			if (!rc)
+				rc = hnswc_add(nh, buf, (uint64_t)nl++, &herr);
+		}
 	}
 	free(buf);
 	if (rc) {
@@ -664,6 +732,9 @@ static int vector_compact(struct vector *v, struct osa_error *err)
 				     v->index, herr.msg);
 	}
 	hnswc_set_ef(nh, (size_t)v->ef_search);
+	hnswc_set_rerank(nh, v->rerank);
+	if (v->quant && v->live)
+		v->trained_on = v->live;
 	for (l = 0, nl = 0; l < v->nlabels; l++) {
 		if (!v->srns[l])
 			continue;
@@ -910,6 +981,21 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 		goto out;
 	}
 
+	/* The first batch of an empty sq8 graph trains its quantiser. */
+	if (!hnswc_trained(v->h)) {
+		rc = hnswc_train(v->h, vecs, n, &herr);
+		if (rc) {
+			vector_rollback(v, ops, nops, 0, old, old_nlabels,
+					old_nfree);
+			rc = osa_error_set(err, vector_code(rc),
+					   "index %s: training the sq8 "
+					   "quantiser failed: %s",
+					   v->index, herr.msg);
+			goto out;
+		}
+		v->trained_on = n;
+	}
+
 	/* 3. Insert, concurrently with queries (the filter hides the new
 	 * labels until they are published). */
 	for (j = 0; j < nops; j++) {
@@ -950,6 +1036,22 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 	}
 	v->pending = 0;
 	pthread_rwlock_unlock(&v->lock);
+	/* sq8: retrain a quantiser that saw too few vectors (wmu held). */
+	if (v->quant && v->trained_on < VECTOR_SQ8_TRAIN &&
+	    v->live >= 2 * v->trained_on && v->live >= 64) {
+		if (hnswc_retrain(v->h, &herr) == 0) {
+			v->trained_on = hnswc_count(v->h);
+			osa_log(OSA_LOG_DEBUG,
+				"index=%s backend=vector sq8 quantiser "
+				"retrained on %zu vectors",
+				v->index, v->trained_on);
+		} else {
+			osa_log(OSA_LOG_WARN,
+				"index=%s backend=vector retraining the sq8 "
+				"quantiser failed: %s",
+				v->index, herr.msg);
+		}
+	}
 out:
 	pthread_mutex_unlock(&v->wmu);
 	if (copies)
@@ -1085,6 +1187,11 @@ static int vector_query(void *self, const struct osa_query *q,
 	 * so pages are deterministic even across ties.
 	 */
 	want = ef > k ? ef : k;
+	/* sq8: the shim fetches rerank x want candidates from the codes and
+	 * returns the best `want` by exact distance; ask for k only, or the
+	 * graph search would widen to rerank x ef. */
+	if (v->quant)
+		want = k;
 	if (want > v->live)
 		want = v->live;
 	labels = malloc(want * sizeof(*labels));
@@ -1171,6 +1278,8 @@ void vector_get_stats(void *self, struct vector_stats *st)
 	st->deleted = v->nfree;
 	st->capacity = hnswc_capacity(v->h);
 	st->compactions = v->compactions;
+	st->search_bytes = v->quant ? v->dim : v->dim * sizeof(float);
+	st->sq8_trained_on = v->quant ? v->trained_on : 0;
 	st->memory_bytes = hnswc_memory_bytes(v->h) +
 			   v->cap * (sizeof(*v->srns) + sizeof(*v->hash) +
 				     sizeof(*v->freel)) +
@@ -1200,6 +1309,8 @@ static int vector_body(void *ctx, struct osa_snap_writer *w,
 	vector_put64(pre + 16, v->nfree);
 	vector_put64(pre + 24, v->live);
 	vector_put64(pre + 32, glen);
+	vector_put64(pre + 40,
+		     (uint64_t)v->quant | (uint64_t)v->trained_on << 8);
 	if ((rc = osa_snap_write(w, pre, sizeof(pre), err)))
 		return rc;
 	if (!(fp = osa_snap_writer_file(w, err)))
@@ -1261,6 +1372,11 @@ static void vector_close(void *self)
 	vector_free(self);
 }
 
+static const char *vector_kernel(void)
+{
+	return hnswc_kernels()->name;
+}
+
 static const struct osa_backend vector_backend = {
 	.abi = OSA_BACKEND_ABI,
 	.size = sizeof(struct osa_backend),
@@ -1275,5 +1391,6 @@ static const struct osa_backend vector_backend = {
 	.health = vector_health,
 	.checkpoint = vector_checkpoint,
 	.close = vector_close,
+	.kernel = vector_kernel,
 };
 OSA_BACKEND_REGISTER(vector_backend);

@@ -42,6 +42,12 @@ void bench_synthetic(float *out, size_t n, size_t dim, uint64_t seed,
 /* Seconds on a monotonic clock. */
 double bench_now(void);
 
+/*
+ * CPU seconds of the calling thread: single-threaded query timings use it,
+ * so time other processes take on a shared machine is not counted.
+ */
+double bench_cpu_now(void);
+
 /* Bytes of heap in use (malloc'd, mmapped blocks included). */
 size_t bench_heap_bytes(void);
 

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_data.h"
 #include "hnsw_direct.h"
 
 struct hnsw_direct {
@@ -103,7 +104,8 @@ extern "C" double hnsw_direct_search(struct hnsw_direct *h,
 	double t0;
 
 	h->index->setEf((size_t)ef);
-	t0 = now();
+	/* One thread: its CPU time, as the backend's single-thread timing. */
+	t0 = threads <= 1 ? bench_cpu_now() : now();
 	parallel(nq, threads, [&](size_t i) {
 		const float *q = queries + i * h->dim;
 		std::vector<float> tmp;
@@ -123,7 +125,7 @@ extern "C" double hnsw_direct_search(struct hnsw_direct *h,
 			res.pop();
 		}
 	});
-	return now() - t0;
+	return (threads <= 1 ? bench_cpu_now() : now()) - t0;
 }
 
 extern "C" void hnsw_direct_free(struct hnsw_direct *h)

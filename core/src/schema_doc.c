@@ -869,6 +869,9 @@ int osai_schema_show(const struct osa_backend *b, bool json, FILE *out)
 		jset(root, "name", json_string(b->name), &bad);
 		jset(root, "doc", json_string(b->doc ? b->doc : ""), &bad);
 		jset(root, "abi", json_string(abi), &bad);
+		if (osa_backend_kernel(b))
+			jset(root, "kernel", json_string(osa_backend_kernel(b)),
+			     &bad);
 		for (f = b->schema && b->schema->fields ? b->schema->fields
 							: NULL;
 		     f && f->name; f++)
@@ -876,8 +879,10 @@ int osai_schema_show(const struct osa_backend *b, bool json, FILE *out)
 		jset(root, "fields", fields, &bad);
 		return json_emit(root, bad, out);
 	}
-	fprintf(out, "%s - %s\nABI %s; keys of an index's `config` group:\n\n",
-		b->name, b->doc ? b->doc : "", abi);
+	fprintf(out, "%s - %s\nABI %s", b->name, b->doc ? b->doc : "", abi);
+	if (osa_backend_kernel(b))
+		fprintf(out, "; kernels: %s", osa_backend_kernel(b));
+	fprintf(out, "; keys of an index's `config` group:\n\n");
 	if (!b->schema || !b->schema->fields || !b->schema->fields[0].name) {
 		fputs("  (no settings)\n", out);
 		return ferror(out) ? OSA_EIO : 0;

@@ -1240,6 +1240,10 @@ static json_t *svc_index_json(struct svc_index *ix, int health)
 		      "state", osai_index_state_name(ix->state), "applied_lsn",
 		      (json_int_t)ix->applied, "checkpoint_lsn",
 		      (json_int_t)ix->checkpointed);
+	if (o && osa_backend_kernel(ix->cfg->backend))
+		json_object_set_new(
+			o, "kernel",
+			json_string(osa_backend_kernel(ix->cfg->backend)));
 	if (o && health && ix->be && ix->cfg->backend->health) {
 		struct osa_error e = { 0 };
 

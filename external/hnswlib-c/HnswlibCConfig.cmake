@@ -5,7 +5,7 @@
 # calling build (once) and provides the target HnswlibC::hnswlib_c.
 #
 # The parent may set HNSWLIB_C_TESTS (register the unit test with its ctest),
-# HNSWLIB_C_SIMD and HNSWLIB_C_WERROR before calling find_package().
+# HNSWLIB_C_SIMD_MAX and HNSWLIB_C_WERROR before calling find_package().
 include_guard(GLOBAL)
 
 if(NOT TARGET hnswlib_c)
@@ -16,6 +16,10 @@ if(NOT TARGET HnswlibC::hnswlib_c)
   # The subdirectory defines the alias; if a build defined hnswlib_c some
   # other way, the alias must still exist.
   add_library(HnswlibC::hnswlib_c ALIAS hnswlib_c)
+endif()
+
+if(NOT TARGET HnswlibC::kernels)
+  add_library(HnswlibC::kernels ALIAS hnswlib_c_kernels)
 endif()
 
 set(HnswlibC_FOUND TRUE)

@@ -73,7 +73,7 @@ req 200 GET /backends && jq_ "assert 'vector' in [b['name'] for b in d['backends
 req 200 GET /search/ && jq_ "assert d['indexes']==['papers','exact']"
 req 200 POST /records --data-binary @"$SRC/samples/records.ndjson" &&
 	jq_ "assert d['accepted']==3000 and d['lsn']>=1"
-req 200 GET /stats && jq_ "assert d['records']==3000 and d['indexes']['papers']['count']==3000"
+req 200 GET /stats && jq_ "assert d['records']==3000 and d['indexes']['papers']['count']==3000; assert d['indexes']['papers']['kernel'] in ('scalar','sse2','avx2','avx512') and d['indexes']['exact']['kernel']==d['indexes']['papers']['kernel']"
 req 200 GET "/search/papers?q=analysis&limit=5" &&
 	jq_ "assert d['index']=='papers' and d['query']=='analysis' and len(d['results'])==5 and d['has_more'] and d['total']==3000; r=d['results'][0]; assert set(r)=={'srn','score','metadata'} and 'title' in r['metadata']"
 req 200 GET "/search/exact?q=analysis&limit=3&offset=2" && jq_ "assert len(d['results'])==3"

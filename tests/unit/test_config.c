@@ -935,7 +935,10 @@ static void test_show(void)
 	json_error_t jerr;
 	json_t *root, *f;
 
-	OSA_CHECK_CONTAINS(txt, "alpha - Fixture backend alpha.\nABI 1.0");
+	OSA_CHECK_CONTAINS(txt,
+			   "alpha - Fixture backend alpha.\nABI 1.1; keys");
+	/* No `kernel` method: no kernels shown. */
+	OSA_CHECK(strstr(txt, "kernels") == NULL);
 	OSA_CHECK_CONTAINS(txt,
 			   "\n\n  KEY              TYPE             DEFAULT "
 			   "   RANGE/CHOICES   DOC\n"
@@ -958,7 +961,7 @@ static void test_show(void)
 	root = json_loads(js, 0, &jerr);
 	OSA_REQUIRE(root);
 	OSA_CHECK_STR(json_string_value(json_object_get(root, "name")), "beta");
-	OSA_CHECK_STR(json_string_value(json_object_get(root, "abi")), "1.0");
+	OSA_CHECK_STR(json_string_value(json_object_get(root, "abi")), "1.1");
 	f = json_array_get(json_object_get(root, "fields"), 0);
 	OSA_CHECK_STR(json_string_value(json_object_get(f, "name")), "size");
 	OSA_CHECK_STR(json_string_value(json_object_get(f, "type")), "integer");

@@ -33,8 +33,8 @@
 extern "C" {
 #endif
 
-/* ABI of struct osa_backend: 1.0. */
-#define OSA_BACKEND_ABI OSA_ABI(1, 0)
+/* ABI of struct osa_backend: 1.1. */
+#define OSA_BACKEND_ABI OSA_ABI(1, 1)
 
 /* What `open` receives.  Valid until `close`. */
 struct osa_backend_args {
@@ -124,7 +124,24 @@ struct osa_backend {
 	/* Required.  Free everything; nothing is flushed. */
 	void (*close)(void *self);
 	/* --- end of ABI 1.0 --- */
+	/*
+	 * Optional.  The compute kernels the backend picked for this CPU
+	 * (e.g. "avx512"), a static string, shown by `osa backends show` and
+	 * in stats.  Cheap; any thread; no instance needed.
+	 */
+	const char *(*kernel)(void);
+	/* --- end of ABI 1.1 --- */
 };
+
+/* b->kernel() if `b` is new enough and has it, else NULL. */
+static inline const char *osa_backend_kernel(const struct osa_backend *b)
+{
+	if (b->size <
+		    offsetof(struct osa_backend, kernel) + sizeof(b->kernel) ||
+	    !b->kernel)
+		return NULL;
+	return b->kernel();
+}
 
 #define OSA_BACKEND_REGISTER(desc)                                             \
 	OSA_SET_ENTRY(osa_backends, struct osa_backend, &(desc))

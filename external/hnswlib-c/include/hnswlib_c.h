@@ -72,6 +72,23 @@ enum hnswc_space {
 	HNSWC_IP = 1  /* 1 - inner product; cosine over normalised vectors */
 };
 
+/*
+ * How the graph stores vectors.  HNSWC_QUANT_SQ8: 8-bit scalar quantisation
+ * per dimension (hnswc_kernels.h): the graph holds one byte per component
+ * and is searched with float queries against those codes; the float
+ * vectors are kept beside it (hnswc_get_vector() returns them) and the best
+ * `rerank` x k candidates are re-scored on them exactly, so distances
+ * returned are exact.  The quantiser (per-dimension minimum and step) is
+ * set by hnswc_train() before the first add (hnswc_retrain() later);
+ * components outside the trained range are clamped.
+ */
+enum hnswc_quant {
+	HNSWC_QUANT_NONE = 0, /* float vectors in the graph */
+	HNSWC_QUANT_SQ8 = 1   /* uint8 codes in the graph, float rerank */
+};
+
+#define HNSWC_DEFAULT_RERANK 4
+
 enum hnswc_errcode {
 	HNSWC_OK = 0,
 	HNSWC_EINVAL = -1,   /* bad argument (NULL, out of range, non-finite) */
@@ -113,6 +130,45 @@ const char *hnswc_strerror(int code);
 int hnswc_create(int space, size_t dim, size_t max_elements, size_t m,
 		 size_t ef_construction, uint64_t seed, hnswc_index **out,
 		 hnswc_error *err);
+
+/*
+ * hnswc_create() with a storage choice `quant` (enum hnswc_quant).  An SQ8
+ * index must be given hnswc_train() before its first add.
+ */
+int hnswc_create_q(int space, int quant, size_t dim, size_t max_elements,
+		   size_t m, size_t ef_construction, uint64_t seed,
+		   hnswc_index **out, hnswc_error *err);
+
+/*
+ * Set an SQ8 index's quantiser from `n` >= 1 vectors vecs[0..n*dim): per
+ * dimension, the minimum and (maximum - minimum) / 255.  Only while the
+ * index is empty (HNSWC_EINVAL after the first add).  On a float index:
+ * nothing to do, 0.  Non-finite components: HNSWC_EINVAL.
+ */
+int hnswc_train(hnswc_index *idx, const float *vecs, size_t n,
+		hnswc_error *err);
+
+/*
+ * Retrain an SQ8 index's quantiser on every vector it stores (deleted ones
+ * included) and re-encode them all; the graph's links stay.  O(count x
+ * dim) under the exclusive lock (searches wait).  For an index whose first
+ * training set was small.  Empty index: HNSWC_EINVAL.  Float index: 0.
+ */
+int hnswc_retrain(hnswc_index *idx, hnswc_error *err);
+
+/* 1 once an SQ8 index is trained (always 1 for a float index). */
+int hnswc_trained(const hnswc_index *idx);
+
+/* The storage choice (enum hnswc_quant), HNSWC_EINVAL for NULL. */
+int hnswc_quant(const hnswc_index *idx);
+
+/*
+ * SQ8: re-score the best `factor` x k candidates on the float vectors
+ * (the candidate list is at least that long).  factor >= 1; default
+ * HNSWC_DEFAULT_RERANK.  Atomic: safe while searches run.  Ignored by
+ * float indexes.
+ */
+int hnswc_set_rerank(hnswc_index *idx, size_t factor);
 
 /* Free an index and everything it owns.  NULL is a no-op. */
 void hnswc_free(hnswc_index *idx);
@@ -204,7 +260,8 @@ int hnswc_space(const hnswc_index *idx);
 /*
  * Approximate heap memory of the index in bytes: vectors and bottom layer
  * (preallocated for the whole capacity), upper layers, per-element locks,
- * label map and the visited lists used by searches.
+ * label map and the visited lists used by searches (and, for SQ8, the
+ * float vectors kept for the rerank).
  */
 size_t hnswc_memory_bytes(const hnswc_index *idx);
 
@@ -264,6 +321,19 @@ int hnswc_load_fp(FILE *fp, uint64_t len, int space, size_t dim,
 /* Load from buf[0..len), which must hold exactly one serialised index. */
 int hnswc_load_mem(const void *buf, size_t len, int space, size_t dim,
 		   size_t max_elements, hnswc_index **out, hnswc_error *err);
+
+/*
+ * hnswc_load_fp() / hnswc_load_mem() of an index saved with storage
+ * `quant` (which the format does not record, like the space).  The SQ8
+ * form is hnswlib's layout over the codes (one byte per component),
+ * followed by the quantiser (dim float minimums, dim float steps) and the
+ * float vectors (count x dim floats, by internal id).
+ */
+int hnswc_load_fp_q(FILE *fp, uint64_t len, int space, int quant, size_t dim,
+		    size_t max_elements, hnswc_index **out, hnswc_error *err);
+int hnswc_load_mem_q(const void *buf, size_t len, int space, int quant,
+		     size_t dim, size_t max_elements, hnswc_index **out,
+		     hnswc_error *err);
 
 #ifdef __cplusplus
 }

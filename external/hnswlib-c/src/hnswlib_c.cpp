@@ -72,6 +72,7 @@
 #undef AVXCapable
 #undef AVX512Capable
 
+#include "hnswc_kernels.h"
 #include "hnswlib_c.h"
 
 using hnswlib::labeltype;
@@ -92,11 +93,93 @@ static_assert(sizeof(tableint) == 4 && sizeof(linklistsizeint) == 4,
 /* Upper bound on ef_construction accepted from a file. */
 #define MAX_EF_CONSTRUCTION ((size_t)1 << 20)
 
+/*
+ * The shim's own hnswlib space: hnswlib's L2Space/InnerProductSpace pick
+ * their kernels with #ifdef at compile time (the x86-64 baseline, SSE, for
+ * a binary that must run anywhere); this one hands hnswlib the kernels
+ * hnswc_kernels() picked for the CPU at run time.  Same distances: squared
+ * L2, and 1 - dot for inner product.  For SQ8 the graph's data are codes
+ * and hnswlib's own distance (construction) compares two code vectors;
+ * searches use the asymmetric kernels (float query against codes).
+ * lo/scale change only by hnswc_train() on an empty index, under the
+ * exclusive lock.
+ */
+class KernelSpace : public hnswlib::SpaceInterface<float>
+{
+public:
+	int space, quant;
+	size_t dim;
+	const struct hnswc_kernels *k;
+	std::vector<float> lo, scale, inv; /* SQ8 quantiser */
+	struct hnswc_sq8_param sym;	   /* dim, lo, scale */
+
+	KernelSpace(int sp, int q, size_t d)
+	    : space(sp), quant(q), dim(d), k(hnswc_kernels())
+	{
+		if (quant == HNSWC_QUANT_SQ8) {
+			lo.assign(dim, 0.0f);
+			scale.assign(dim, 0.0f);
+			inv.assign(dim, 0.0f);
+		}
+		sym.dim = dim;
+		sym.lo = lo.data();
+		sym.scale = scale.data();
+		sym.base = 0;
+	}
+	size_t get_data_size() override
+	{
+		return quant == HNSWC_QUANT_SQ8 ? dim : dim * sizeof(float);
+	}
+	hnswlib::DISTFUNC<float> get_dist_func() override
+	{
+		if (quant == HNSWC_QUANT_SQ8)
+			return space == HNSWC_L2 ? k->sq8_l2_sym
+						 : k->sq8_ip_sym;
+		return float_dist();
+	}
+	void *get_dist_func_param() override
+	{
+		if (quant == HNSWC_QUANT_SQ8)
+			return &sym;
+		return &dim;
+	}
+	/* The exact distance on float vectors (param: &dim). */
+	hnswlib::DISTFUNC<float> float_dist() const
+	{
+		return space == HNSWC_L2 ? k->l2 : k->ip;
+	}
+	/* Codes of x (dim floats) into c (dim bytes). */
+	void encode(const float *x, uint8_t *c) const
+	{
+		for (size_t i = 0; i < dim; i++) {
+			float v = (x[i] - lo[i]) * inv[i] + 0.5f;
+			c[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+		}
+	}
+	/* Set the step and its inverse of dimension i from a range. */
+	void set_range(size_t i, float min, float max)
+	{
+		float st = (max - min) / 255.0f;
+		if (!(st > 0) || !std::isfinite(st))
+			st = 1.0f / 255.0f; /* one value seen: [min, min+1] */
+		lo[i] = min;
+		scale[i] = st;
+		inv[i] = 1.0f / st;
+	}
+};
+
 struct hnswc_index {
 	int space;
+	int quant;
 	size_t dim;
 	/* Declared before h: h points into it, so it must outlive h. */
-	std::unique_ptr<hnswlib::SpaceInterface<float>> sp;
+	std::unique_ptr<KernelSpace> sp;
+	/* SQ8: the float vectors by internal id, room for the capacity.
+	 * A new element's row is written before hnswlib publishes it; rows
+	 * of existing ids change only under the exclusive lock. */
+	float *raw = nullptr;
+	std::atomic<bool> trained{ false };
+	std::atomic<size_t> rerank{ HNSWC_DEFAULT_RERANK };
 	std::unique_ptr<Hnsw> h;
 	mutable pthread_rwlock_t rw;
 	mutable std::mutex wmu;
@@ -124,6 +207,7 @@ struct hnswc_index {
 	~hnswc_index()
 	{
 		h.reset();
+		free(raw);
 		pthread_rwlock_destroy(&rw);
 	}
 	hnswc_index(const hnswc_index &) = delete;
@@ -268,14 +352,33 @@ static bool all_finite(const float *v, size_t n)
 	return true;
 }
 
-static std::unique_ptr<hnswlib::SpaceInterface<float>> make_space(int space,
-								  size_t dim)
+/*
+ * Set up idx's space for (space, quant, dim) and, for SQ8, the float rows
+ * for `cap` elements.
+ */
+static void make_space(hnswc_index *x, int space, int quant, size_t dim,
+		       size_t cap)
 {
-	if (space == HNSWC_L2)
-		return std::unique_ptr<hnswlib::SpaceInterface<float>>(
-			new hnswlib::L2Space(dim));
-	return std::unique_ptr<hnswlib::SpaceInterface<float>>(
-		new hnswlib::InnerProductSpace(dim));
+	x->space = space;
+	x->quant = quant;
+	x->dim = dim;
+	x->sp.reset(new KernelSpace(space, quant, dim));
+	if (quant == HNSWC_QUANT_SQ8) {
+		x->raw = (float *)malloc(cap * dim * sizeof(float));
+		if (!x->raw)
+			throw std::bad_alloc();
+	}
+}
+
+static int check_quant(int quant, hnswc_error *err)
+{
+	if (quant != HNSWC_QUANT_NONE && quant != HNSWC_QUANT_SQ8)
+		return err_set(
+			err, HNSWC_EINVAL,
+			"quantisation %d is neither HNSWC_QUANT_NONE (0) "
+			"nor HNSWC_QUANT_SQ8 (1)",
+			quant);
+	return 0;
 }
 
 static int check_params(int space, size_t dim, hnswc_error *err)
@@ -342,10 +445,21 @@ extern "C" int hnswc_create(int space, size_t dim, size_t max_elements,
 			    size_t m, size_t ef_construction, uint64_t seed,
 			    hnswc_index **out, hnswc_error *err)
 {
+	return hnswc_create_q(space, HNSWC_QUANT_NONE, dim, max_elements, m,
+			      ef_construction, seed, out, err);
+}
+
+extern "C" int hnswc_create_q(int space, int quant, size_t dim,
+			      size_t max_elements, size_t m,
+			      size_t ef_construction, uint64_t seed,
+			      hnswc_index **out, hnswc_error *err)
+{
 	if (!out)
 		return err_set(err, HNSWC_EINVAL, "hnswc_create: out is NULL");
 	*out = nullptr;
 	int rc = check_params(space, dim, err);
+	if (!rc)
+		rc = check_quant(quant, err);
 	if (rc)
 		return rc;
 	if (max_elements < 1 || max_elements > HNSWC_MAX_ELEMENTS)
@@ -359,9 +473,8 @@ extern "C" int hnswc_create(int space, size_t dim, size_t max_elements,
 		return err_set(err, HNSWC_EINVAL, "ef_construction is 0");
 	return guarded(err, "hnswc_create", [&]() -> int {
 		std::unique_ptr<hnswc_index> x(new hnswc_index());
-		x->space = space;
-		x->dim = dim;
-		x->sp = make_space(space, dim);
+		make_space(x.get(), space, quant, dim, max_elements);
+		x->trained.store(quant == HNSWC_QUANT_NONE);
 		x->h.reset(new Hnsw(x->sp.get(), max_elements, m,
 				    ef_construction, (size_t)seed));
 		*out = x.release();
@@ -372,6 +485,104 @@ extern "C" int hnswc_create(int space, size_t dim, size_t max_elements,
 extern "C" void hnswc_free(hnswc_index *idx)
 {
 	delete idx;
+}
+
+extern "C" int hnswc_train(hnswc_index *idx, const float *vecs, size_t n,
+			   hnswc_error *err)
+{
+	if (!idx || !vecs || !n)
+		return err_set(err, HNSWC_EINVAL, "hnswc_train: %s",
+			       !idx    ? "index is NULL"
+			       : !vecs ? "vecs is NULL"
+				       : "no vectors (n is 0)");
+	if (idx->quant == HNSWC_QUANT_NONE) {
+		err_clear(err);
+		return 0;
+	}
+	size_t dim = idx->dim;
+	if (n > SIZE_MAX / dim || !all_finite(vecs, n * dim))
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_train: a training vector has a NaN or "
+			       "infinite component");
+	return guarded(err, "hnswc_train", [&]() -> int {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		size_t have = element_count(idx->h.get());
+		if (have != 0)
+			return err_set(err, HNSWC_EINVAL,
+				       "hnswc_train: the index already holds "
+				       "%zu elements: the quantiser is set "
+				       "before the first add (build a new "
+				       "index to retrain)",
+				       have);
+		std::vector<float> mn(vecs, vecs + dim), mx(vecs, vecs + dim);
+		for (size_t j = 1; j < n; j++)
+			for (size_t i = 0; i < dim; i++) {
+				float v = vecs[j * dim + i];
+				mn[i] = std::min(mn[i], v);
+				mx[i] = std::max(mx[i], v);
+			}
+		WrLock l(&idx->rw); /* searches read lo/scale */
+		for (size_t i = 0; i < dim; i++)
+			idx->sp->set_range(i, mn[i], mx[i]);
+		idx->trained.store(true);
+		return 0;
+	});
+}
+
+extern "C" int hnswc_retrain(hnswc_index *idx, hnswc_error *err)
+{
+	if (!idx)
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_retrain: index is NULL");
+	if (idx->quant == HNSWC_QUANT_NONE) {
+		err_clear(err);
+		return 0;
+	}
+	return guarded(err, "hnswc_retrain", [&]() -> int {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		Hnsw *h = idx->h.get();
+		size_t count = element_count(h), dim = idx->dim;
+		if (count == 0)
+			return err_set(err, HNSWC_EINVAL,
+				       "hnswc_retrain: the index is empty: "
+				       "use hnswc_train()");
+		const float *raw = idx->raw;
+		std::vector<float> mn(raw, raw + dim), mx(raw, raw + dim);
+		for (size_t j = 1; j < count; j++)
+			for (size_t i = 0; i < dim; i++) {
+				float v = raw[j * dim + i];
+				mn[i] = std::min(mn[i], v);
+				mx[i] = std::max(mx[i], v);
+			}
+		/* Searches read the codes and the quantiser: exclusive. */
+		WrLock l(&idx->rw);
+		for (size_t i = 0; i < dim; i++)
+			idx->sp->set_range(i, mn[i], mx[i]);
+		for (size_t j = 0; j < count; j++)
+			idx->sp->encode(
+				raw + j * dim,
+				(uint8_t *)h->getDataByInternalId((tableint)j));
+		idx->trained.store(true);
+		return 0;
+	});
+}
+
+extern "C" int hnswc_trained(const hnswc_index *idx)
+{
+	return idx ? (int)idx->trained.load() : HNSWC_EINVAL;
+}
+
+extern "C" int hnswc_quant(const hnswc_index *idx)
+{
+	return idx ? idx->quant : HNSWC_EINVAL;
+}
+
+extern "C" int hnswc_set_rerank(hnswc_index *idx, size_t factor)
+{
+	if (!idx || factor < 1 || factor > 1000)
+		return HNSWC_EINVAL;
+	idx->rerank.store(factor, std::memory_order_relaxed);
+	return 0;
 }
 
 /* ---- add / delete ---- */
@@ -395,6 +606,19 @@ extern "C" int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
 				       "hnswc_add: the index was left "
 				       "inconsistent by a failed insert; "
 				       "reload or rebuild it");
+		const void *data = vec;
+		std::vector<uint8_t> code;
+		if (idx->quant == HNSWC_QUANT_SQ8) {
+			if (!idx->trained.load())
+				return err_set(err, HNSWC_EINVAL,
+					       "hnswc_add: label %llu: an SQ8 "
+					       "index needs hnswc_train() "
+					       "before its first add",
+					       (unsigned long long)label);
+			code.resize(idx->dim);
+			idx->sp->encode(vec, code.data());
+			data = code.data();
+		}
 		size_t count, cap = h->max_elements_;
 		bool exists;
 		{
@@ -407,7 +631,11 @@ extern "C" int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
 			/* Replace/undelete rewires existing links and
 			 * rewrites the vector in place: exclusive. */
 			WrLock l(&idx->rw);
-			h->addPoint(vec, label);
+			tableint id;
+			if (idx->raw && lookup(h, label, &id))
+				memcpy(idx->raw + (size_t)id * idx->dim, vec,
+				       idx->dim * sizeof(float));
+			h->addPoint(data, label);
 			return 0;
 		}
 		if (count >= cap)
@@ -417,9 +645,14 @@ extern "C" int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
 				       "included); resize it",
 				       (unsigned long long)label, count, cap);
 		RdLock l(&idx->rw);
+		/* The new element gets id `count` (writers are serialised):
+		 * its float row is in place before hnswlib publishes it. */
+		if (idx->raw)
+			memcpy(idx->raw + count * idx->dim, vec,
+			       idx->dim * sizeof(float));
 		tableint id;
 		try {
-			id = h->addPoint(vec, label, -1);
+			id = h->addPoint(data, label, -1);
 		} catch (...) {
 			if (element_count(h) != count)
 				idx->broken.store(true);
@@ -480,7 +713,10 @@ extern "C" int hnswc_get_vector(const hnswc_index *idx, uint64_t label,
 				       "hnswc_get_vector: label %llu is not in "
 				       "the index",
 				       (unsigned long long)label);
-		memcpy(out, idx->h->getDataByInternalId(id),
+		memcpy(out,
+		       idx->raw ? (const void *)(idx->raw +
+						 (size_t)id * idx->dim)
+				: (const void *)idx->h->getDataByInternalId(id),
 		       idx->dim * sizeof(float));
 		return 0;
 	});
@@ -605,6 +841,8 @@ struct Scratch {
 	Heap<Closer> near; /* candidates to expand, closest on top */
 	Heap<Farther> far; /* best kept results, farthest on top */
 	std::vector<tableint> buf;
+	std::vector<Cand> out; /* results, nearest first */
+	std::vector<float> q;  /* SQ8: the query prepared for the codes */
 	bool busy = false;
 };
 
@@ -681,9 +919,14 @@ static size_t copy_links(const Hnsw *h, tableint id, int level, tableint *buf)
 	return n;
 }
 
-static int do_search(const hnswc_index *idx, Scratch &sc, const float *q,
-		     size_t k, size_t ef, hnswc_filter_fn filter, void *ctx,
-		     uint64_t *labels, float *distances)
+/*
+ * Best `k` (at most) of the graph for query q under `dist` (with `param`)
+ * into sc.out, nearest first; returns how many.  Caller holds rw shared.
+ */
+static size_t do_search(const hnswc_index *idx, Scratch &sc,
+			hnswlib::DISTFUNC<float> dist, const void *q,
+			const void *param, size_t k, size_t ef,
+			hnswc_filter_fn filter, void *ctx)
 {
 	Hnsw *h = idx->h.get();
 	tableint ep;
@@ -697,8 +940,6 @@ static int do_search(const hnswc_index *idx, Scratch &sc, const float *q,
 	if (ep == (tableint)-1 || maxlevel < 0)
 		return 0;
 
-	hnswlib::DISTFUNC<float> dist = h->fstdistfunc_;
-	const void *param = h->dist_func_param_;
 	const size_t max = h->max_elements_; /* stable: rw is held */
 	/* Deleted marks change only under the exclusive lock. */
 	const bool deletions = h->num_deleted_ != 0;
@@ -734,6 +975,7 @@ static int do_search(const hnswc_index *idx, Scratch &sc, const float *q,
 	 * with them the search goes on until ef kept results are found or
 	 * the reachable graph is exhausted (hnswlib 0.7+'s semantics).
 	 */
+	const size_t vbytes = h->data_size_;
 	VisitedGuard vg(h->visited_list_pool_);
 	hnswlib::vl_type *visited = vg.vl->mass;
 	hnswlib::vl_type tag = vg.vl->curV;
@@ -757,21 +999,34 @@ static int do_search(const hnswc_index *idx, Scratch &sc, const float *q,
 			break;
 		near.pop();
 
-		size_t n = copy_links(h, c.id, 0, buf);
-		if (n && buf[0] < max) {
-			__builtin_prefetch(visited + buf[0]);
-			__builtin_prefetch(h->getDataByInternalId(buf[0]));
-		}
+		/* The unvisited neighbours first (their visited marks
+		 * prefetched), then their distances with each vector
+		 * prefetched whole two ahead: a 384-float vector is 24
+		 * cache lines, more than one prefetch covers. */
+		size_t n = copy_links(h, c.id, 0, buf), m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (buf[i] < max)
+				__builtin_prefetch(visited + buf[i]);
 		for (size_t i = 0; i < n; i++) {
 			tableint nb = buf[i];
-			if (i + 1 < n && buf[i + 1] < max) {
-				__builtin_prefetch(visited + buf[i + 1]);
-				__builtin_prefetch(
-					h->getDataByInternalId(buf[i + 1]));
-			}
 			if (nb >= max || visited[nb] == tag)
 				continue;
 			visited[nb] = tag;
+			buf[m++] = nb;
+		}
+		auto fetch = [&](tableint id) {
+			const char *p = h->getDataByInternalId(id);
+			for (size_t o = 0; o < vbytes; o += 64)
+				__builtin_prefetch(p + o);
+		};
+		if (m)
+			fetch(buf[0]);
+		if (m > 1)
+			fetch(buf[1]);
+		for (size_t i = 0; i < m; i++) {
+			tableint nb = buf[i];
+			if (i + 2 < m)
+				fetch(buf[i + 2]);
 			float d = dist(q, h->getDataByInternalId(nb), param);
 			bool full = far.size() >= ef;
 			if (full && !(d < far.top().d))
@@ -789,13 +1044,56 @@ static int do_search(const hnswc_index *idx, Scratch &sc, const float *q,
 	while (far.size() > k)
 		far.pop();
 	size_t n = far.size();
+	sc.out.resize(n);
 	for (size_t i = n; i-- > 0;) {
-		labels[i] = h->getExternalLabel(far.top().id);
-		if (distances)
-			distances[i] = far.top().d;
+		sc.out[i] = far.top();
 		far.pop();
 	}
-	return (int)n;
+	return n;
+}
+
+/*
+ * SQ8: search the codes for rerank x k candidates with the query prepared
+ * for the asymmetric kernels, then re-score them on the float vectors and
+ * keep the best k in sc.out.  Caller holds rw shared.
+ */
+static size_t search_sq8(const hnswc_index *idx, Scratch &sc, const float *q,
+			 size_t k, size_t ef, hnswc_filter_fn filter, void *ctx)
+{
+	const KernelSpace *sp = idx->sp.get();
+	size_t dim = idx->dim;
+	size_t kk = k * idx->rerank.load(std::memory_order_relaxed);
+	struct hnswc_sq8_param p = sp->sym;
+	hnswlib::DISTFUNC<float> dist;
+
+	sc.q.resize(dim);
+	if (idx->space == HNSWC_L2) {
+		for (size_t i = 0; i < dim; i++)
+			sc.q[i] = q[i] - sp->lo[i];
+		dist = sp->k->sq8_l2;
+	} else {
+		double base = 0;
+		for (size_t i = 0; i < dim; i++) {
+			sc.q[i] = q[i] * sp->scale[i];
+			base += (double)q[i] * sp->lo[i];
+		}
+		p.base = (float)base;
+		dist = sp->k->sq8_ip;
+	}
+	size_t n = do_search(idx, sc, dist, sc.q.data(), &p, kk,
+			     std::max(ef, kk), filter, ctx);
+	hnswlib::DISTFUNC<float> exact = sp->float_dist();
+	for (size_t i = 0; i < n; i++)
+		sc.out[i].d = exact(q, idx->raw + (size_t)sc.out[i].id * dim,
+				    &sp->dim);
+	size_t m = std::min(n, k);
+	std::partial_sort(sc.out.begin(), sc.out.begin() + (ptrdiff_t)m,
+			  sc.out.begin() + (ptrdiff_t)n,
+			  [](const Cand &a, const Cand &b) {
+				  return a.d < b.d ||
+					 (a.d == b.d && a.id < b.id);
+			  });
+	return m;
 }
 
 extern "C" int hnswc_search(const hnswc_index *idx, const float *query,
@@ -833,8 +1131,19 @@ extern "C" int hnswc_search(const hnswc_index *idx, const float *query,
 		BusyGuard b(sc->busy);
 		RdLock l(&idx->rw);
 		ActiveGuard a(idx->active, idx->peak);
-		return do_search(idx, *sc, query, k, ef, filter, ctx, labels,
-				 distances);
+		const Hnsw *h = idx->h.get();
+		size_t n;
+		if (idx->quant == HNSWC_QUANT_SQ8)
+			n = search_sq8(idx, *sc, query, k, ef, filter, ctx);
+		else
+			n = do_search(idx, *sc, h->fstdistfunc_, query,
+				      h->dist_func_param_, k, ef, filter, ctx);
+		for (size_t i = 0; i < n; i++) {
+			labels[i] = h->getExternalLabel(sc->out[i].id);
+			if (distances)
+				distances[i] = sc->out[i].d;
+		}
+		return (int)n;
 	});
 }
 
@@ -916,6 +1225,14 @@ extern "C" int hnswc_resize(hnswc_index *idx, size_t new_max, hnswc_error *err)
 				       new_max, std::max(count, (size_t)1),
 				       HNSWC_MAX_ELEMENTS, count);
 		WrLock l(&idx->rw);
+		if (new_max != h->max_elements_ && idx->raw) {
+			float *r = (float *)realloc(
+				idx->raw, new_max * idx->dim * sizeof(float));
+			if (!r && new_max > h->max_elements_)
+				throw std::bad_alloc();
+			if (r)
+				idx->raw = r;
+		}
 		if (new_max != h->max_elements_)
 			resize_index(h, new_max);
 		return 0;
@@ -988,6 +1305,9 @@ extern "C" size_t hnswc_memory_bytes(const hnswc_index *idx)
 		/* label map: buckets plus one ~32-byte node per element */
 		b += h->label_lookup_.bucket_count() * sizeof(void *);
 		b += h->label_lookup_.size() * 32;
+		if (idx->raw) /* SQ8: float rows and the quantiser */
+			b += max * idx->dim * sizeof(float) +
+			     3 * idx->dim * sizeof(float);
 		return b;
 	});
 }
@@ -1038,10 +1358,20 @@ struct MemSink : Sink {
 
 } /* namespace */
 
-/* Size of the saved form.  Caller holds wmu (no writer runs). */
-static uint64_t serialized_size(const Hnsw *h)
+/* Bytes after the graph: SQ8's quantiser and float rows. */
+static uint64_t sq8_block_size(size_t dim, size_t count)
 {
+	return 2 * (uint64_t)dim * sizeof(float) +
+	       (uint64_t)count * dim * sizeof(float);
+}
+
+/* Size of the saved form.  Caller holds wmu (no writer runs). */
+static uint64_t serialized_size(const hnswc_index *idx)
+{
+	const Hnsw *h = idx->h.get();
 	uint64_t n = HDR_SIZE;
+	if (idx->quant == HNSWC_QUANT_SQ8)
+		n += sq8_block_size(idx->dim, h->cur_element_count);
 	size_t count = h->cur_element_count;
 	n += (uint64_t)count * h->size_data_per_element_;
 	for (size_t i = 0; i < count; i++)
@@ -1059,8 +1389,9 @@ template <typename T> static bool put_pod(Sink &s, const T &v)
  * hnswlib 0.6.2 saveIndex() layout.  Caller holds wmu: no writer runs, so
  * the element count, levels and links are stable (searches only read).
  */
-static bool serialize(const Hnsw *h, Sink &s)
+static bool serialize(const hnswc_index *idx, Sink &s)
 {
+	const Hnsw *h = idx->h.get();
 	size_t count = h->cur_element_count;
 	bool ok = put_pod(s, h->offsetLevel0_) &&
 		  put_pod(s, h->max_elements_) && put_pod(s, count) &&
@@ -1079,6 +1410,13 @@ static bool serialize(const Hnsw *h, Sink &s)
 						   (size_t)lev)
 				      : 0;
 		if (!put_pod(s, sz) || (sz && !s.put(h->linkLists_[i], sz)))
+			return false;
+	}
+	if (idx->quant == HNSWC_QUANT_SQ8) {
+		size_t d = idx->dim * sizeof(float);
+		if (!s.put(idx->sp->lo.data(), d) ||
+		    !s.put(idx->sp->scale.data(), d) ||
+		    !s.put(idx->raw, count * d))
 			return false;
 	}
 	return true;
@@ -1102,7 +1440,7 @@ extern "C" uint64_t hnswc_serialized_size(const hnswc_index *idx)
 		return 0;
 	return quiet((uint64_t)0, [&]() {
 		std::lock_guard<std::mutex> w(idx->wmu);
-		return serialized_size(idx->h.get());
+		return serialized_size(idx);
 	});
 }
 
@@ -1121,7 +1459,7 @@ extern "C" int hnswc_save_fp(const hnswc_index *idx, FILE *fp,
 			return rc;
 		FileSink s(fp);
 		errno = 0;
-		if (!serialize(idx->h.get(), s))
+		if (!serialize(idx, s))
 			return err_set(err, HNSWC_EIO,
 				       "hnswc_save_fp: write failed after %llu "
 				       "bytes: %s",
@@ -1146,7 +1484,7 @@ extern "C" int hnswc_save_mem(const hnswc_index *idx, void *buf, size_t cap,
 		int rc = check_savable(idx, "hnswc_save_mem", err);
 		if (rc)
 			return rc;
-		uint64_t need = serialized_size(idx->h.get());
+		uint64_t need = serialized_size(idx);
 		if (written)
 			*written = (size_t)need;
 		if (need > cap)
@@ -1155,7 +1493,7 @@ extern "C" int hnswc_save_mem(const hnswc_index *idx, void *buf, size_t cap,
 				       "too small: %llu needed",
 				       cap, (unsigned long long)need);
 		MemSink s(buf, cap);
-		if (!serialize(idx->h.get(), s))
+		if (!serialize(idx, s))
 			return err_set(err, HNSWC_EINTERNAL,
 				       "hnswc_save_mem: size changed while "
 				       "saving");
@@ -1299,7 +1637,8 @@ struct Loader {
 } /* namespace */
 
 /* Checks of the fixed header, before anything is allocated. */
-static int check_header(Loader &L, const hnsw_header &hd, size_t dim)
+static int check_header(Loader &L, const hnsw_header &hd, size_t dim,
+			size_t vsize)
 {
 	if (hd.offset_level0 != 0)
 		return L.corrupt("offsetLevel0 is %llu, expected 0",
@@ -1315,15 +1654,14 @@ static int check_header(Loader &L, const hnsw_header &hd, size_t dim)
 				 (unsigned long long)hd.m);
 	uint64_t links0 =
 		hd.max_m0 * sizeof(tableint) + sizeof(linklistsizeint);
-	uint64_t sdpe = links0 + dim * sizeof(float) + sizeof(labeltype);
+	uint64_t sdpe = links0 + vsize + sizeof(labeltype);
 	if (hd.size_data_per_element != sdpe)
 		return L.corrupt("element size is %llu bytes; dim %zu and M "
 				 "%llu need %llu (wrong dim?)",
 				 (unsigned long long)hd.size_data_per_element,
 				 dim, (unsigned long long)hd.m,
 				 (unsigned long long)sdpe);
-	if (hd.offset_data != links0 ||
-	    hd.label_offset != links0 + dim * sizeof(float))
+	if (hd.offset_data != links0 || hd.label_offset != links0 + vsize)
 		return L.corrupt("data/label offsets %llu/%llu do not match "
 				 "dim %zu and M %llu",
 				 (unsigned long long)hd.offset_data,
@@ -1408,9 +1746,11 @@ static int check_list(Loader &L, const Hnsw *h, size_t i, int level,
 }
 
 static int load_impl(Source &src, uint64_t len, const char *name, int space,
-		     size_t dim, size_t max_elements, hnswc_index **out,
-		     hnswc_error *err)
+		     int quant, size_t dim, size_t max_elements,
+		     hnswc_index **out, hnswc_error *err)
 {
+	bool sq8 = quant == HNSWC_QUANT_SQ8;
+	size_t vsize = sq8 ? dim : dim * sizeof(float);
 	Loader L{ src, len, name, err };
 	unsigned char raw[HDR_SIZE];
 	hnsw_header hd;
@@ -1437,7 +1777,7 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 	take(p, hd.m);
 	take(p, hd.mult);
 	take(p, hd.ef_construction);
-	if ((rc = check_header(L, hd, dim)))
+	if ((rc = check_header(L, hd, dim, vsize)))
 		return rc;
 
 	/* Only now allocate: sizes are bounded by the checked length and
@@ -1448,10 +1788,13 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 		return err_set(err, HNSWC_EINVAL,
 			       "%s: max_elements %zu exceeds the limit %zu",
 			       name, max_elements, HNSWC_MAX_ELEMENTS);
+	if (sq8 && hd.count > L.left / (dim * sizeof(float)))
+		return L.corrupt("%llu float rows of dim %zu do not fit in "
+				 "%llu bytes",
+				 (unsigned long long)hd.count, dim,
+				 (unsigned long long)L.left);
 	std::unique_ptr<hnswc_index> x(new hnswc_index());
-	x->space = space;
-	x->dim = dim;
-	x->sp = make_space(space, dim);
+	make_space(x.get(), space, quant, dim, cap);
 	x->h.reset(new Hnsw(x->sp.get(), cap, (size_t)hd.m,
 			    (size_t)hd.ef_construction, 100));
 	Hnsw *h = x->h.get();
@@ -1502,6 +1845,44 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 		if (sz && (rc = L.read(h->linkLists_[i], sz, "a link list")))
 			return rc;
 	}
+	if (sq8) {
+		uint64_t need = sq8_block_size(dim, count);
+		if (L.left != need)
+			return L.corrupt("the SQ8 block is %llu bytes, %llu "
+					 "expected for %zu elements of dim %zu",
+					 (unsigned long long)L.left,
+					 (unsigned long long)need, count, dim);
+		KernelSpace *sp = x->sp.get();
+		std::vector<float> lo(dim), sc(dim);
+		if ((rc = L.read(lo.data(), dim * sizeof(float),
+				 "the SQ8 minimums")) ||
+		    (rc = L.read(sc.data(), dim * sizeof(float),
+				 "the SQ8 steps")) ||
+		    (rc = L.read(x->raw, count * dim * sizeof(float),
+				 "the float vectors")))
+			return rc;
+		/* Untrained (all steps 0) only while empty. */
+		bool trained = sc[0] > 0;
+		for (size_t i = 0; i < dim; i++) {
+			bool ok = std::isfinite(lo[i]) &&
+				  (trained ? sc[i] > 0 && std::isfinite(sc[i])
+					   : sc[i] == 0 && lo[i] == 0);
+			if (!ok)
+				return L.corrupt("SQ8 dimension %zu: minimum "
+						 "%g, step %g",
+						 i, lo[i], sc[i]);
+			if (trained)
+				sp->set_range(i, lo[i], lo[i] + 255 * sc[i]);
+			sp->lo[i] = lo[i]; /* exactly as saved */
+			sp->scale[i] = sc[i];
+		}
+		if (!trained && count)
+			return L.corrupt("%zu elements but no SQ8 quantiser",
+					 count);
+		x->trained.store(trained);
+	} else {
+		x->trained.store(true);
+	}
 	if (L.left)
 		return L.corrupt("%llu unexpected bytes after the index",
 				 (unsigned long long)L.left);
@@ -1517,9 +1898,10 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 		if (!h->label_lookup_.emplace(label, (tableint)i).second)
 			return L.corrupt("label %llu appears twice",
 					 (unsigned long long)label);
-		if (!all_finite(
-			    (const float *)h->getDataByInternalId((tableint)i),
-			    dim))
+		if (!all_finite(sq8 ? x->raw + i * dim
+				    : (const float *)h->getDataByInternalId(
+					      (tableint)i),
+				dim))
 			return L.corrupt("element %zu (label %llu) has a "
 					 "non-finite vector component",
 					 i, (unsigned long long)label);
@@ -1540,18 +1922,26 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 }
 
 static int load_checked(Source &src, uint64_t len, const char *name, int space,
-			size_t dim, size_t max_elements, hnswc_index **out,
-			hnswc_error *err)
+			int quant, size_t dim, size_t max_elements,
+			hnswc_index **out, hnswc_error *err)
 {
 	return guarded(err, name, [&]() -> int {
-		return load_impl(src, len, name, space, dim, max_elements, out,
-				 err);
+		return load_impl(src, len, name, space, quant, dim,
+				 max_elements, out, err);
 	});
 }
 
 extern "C" int hnswc_load_mem(const void *buf, size_t len, int space,
 			      size_t dim, size_t max_elements,
 			      hnswc_index **out, hnswc_error *err)
+{
+	return hnswc_load_mem_q(buf, len, space, HNSWC_QUANT_NONE, dim,
+				max_elements, out, err);
+}
+
+extern "C" int hnswc_load_mem_q(const void *buf, size_t len, int space,
+				int quant, size_t dim, size_t max_elements,
+				hnswc_index **out, hnswc_error *err)
 {
 	if (!out)
 		return err_set(err, HNSWC_EINVAL,
@@ -1561,16 +1951,26 @@ extern "C" int hnswc_load_mem(const void *buf, size_t len, int space,
 		return err_set(err, HNSWC_EINVAL,
 			       "hnswc_load_mem: buf is NULL");
 	int rc = check_params(space, dim, err);
+	if (!rc)
+		rc = check_quant(quant, err);
 	if (rc)
 		return rc;
 	MemSource src(buf, len);
-	return load_checked(src, len, "buffer", space, dim, max_elements, out,
-			    err);
+	return load_checked(src, len, "buffer", space, quant, dim, max_elements,
+			    out, err);
 }
 
 extern "C" int hnswc_load_fp(FILE *fp, uint64_t len, int space, size_t dim,
 			     size_t max_elements, hnswc_index **out,
 			     hnswc_error *err)
+{
+	return hnswc_load_fp_q(fp, len, space, HNSWC_QUANT_NONE, dim,
+			       max_elements, out, err);
+}
+
+extern "C" int hnswc_load_fp_q(FILE *fp, uint64_t len, int space, int quant,
+			       size_t dim, size_t max_elements,
+			       hnswc_index **out, hnswc_error *err)
 {
 	if (!out)
 		return err_set(err, HNSWC_EINVAL, "hnswc_load_fp: out is NULL");
@@ -1593,9 +1993,11 @@ extern "C" int hnswc_load_fp(FILE *fp, uint64_t len, int space, size_t dim,
 				       (unsigned long long)len,
 				       (unsigned long long)(st.st_size - pos));
 	}
+	if ((rc = check_quant(quant, err)))
+		return rc;
 	FileSource src(fp);
-	return load_checked(src, len, "stream", space, dim, max_elements, out,
-			    err);
+	return load_checked(src, len, "stream", space, quant, dim, max_elements,
+			    out, err);
 }
 
 extern "C" int hnswc_load(const char *path, int space, size_t dim,
@@ -1623,8 +2025,9 @@ extern "C" int hnswc_load(const char *path, int space, size_t dim,
 			     "hnswc_load: %s is not a regular file", path);
 	} else {
 		FileSource src(fp);
-		rc = load_checked(src, (uint64_t)st.st_size, path, space, dim,
-				  max_elements, out, err);
+		rc = load_checked(src, (uint64_t)st.st_size, path, space,
+				  HNSWC_QUANT_NONE, dim, max_elements, out,
+				  err);
 	}
 	fclose(fp);
 	return rc;
