@@ -37,6 +37,9 @@ set(_osa_inst_extra "")
 if(TARGET hnswlib_c)
   list(APPEND _osa_inst_extra hnswlib_c)
 endif()
+if(TARGET osa_conformance)
+  list(APPEND _osa_inst_extra osa_conformance)
+endif()
 install(TARGETS osa_sdk osa_core ${_osa_inst_plugins} ${_osa_inst_extra}
   EXPORT osaTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
