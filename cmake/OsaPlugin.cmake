@@ -29,6 +29,12 @@ if(NOT TARGET osa_core AND PROJECT_IS_TOP_LEVEL AND NOT CMAKE_BUILD_TYPE
   set(CMAKE_BUILD_TYPE Release CACHE STRING
     "Build type (osa_add_backend's default: Release)" FORCE)
 endif()
+# ...and ctest runs its TESTS and conformance test (BUILD_TESTING=OFF: not
+# built).  enable_testing() must run at directory scope, hence here.
+if(NOT TARGET osa_core AND PROJECT_IS_TOP_LEVEL AND
+   (BUILD_TESTING OR NOT DEFINED BUILD_TESTING))
+  enable_testing()
+endif()
 
 # The OSA tree's warning flags (OSA_WARNING_FLAGS, with -Werror when
 # OSA_WERROR) on every compiled target of folder DIR and its subfolders that
@@ -142,10 +148,8 @@ function(osa_add_plugin kind)
     endif()
   else()
     # Standalone: the package's TESTS run against the installed core with
-    # this plugin linked whole (enable_testing() is the project's call, as
-    # usual; BUILD_TESTING=OFF skips them).
+    # this plugin linked whole (BUILD_TESTING=OFF skips them).
     if(BUILD_TESTING OR NOT DEFINED BUILD_TESTING)
-      enable_testing()
       foreach(t IN LISTS P_TESTS)
         get_filename_component(stem "${t}" NAME_WE)
         set(exe test_${id}_${stem})
@@ -262,7 +266,6 @@ int main(int argc, char **argv)
         "\"${C_NAME}\" in this project: call osa_add_backend(NAME ${C_NAME} ...) "
         "first")
     endif()
-    enable_testing()
     add_executable(${exe} ${main})
     target_link_libraries(${exe} PRIVATE osa::conformance
       "$<LINK_LIBRARY:WHOLE_ARCHIVE,${lib}>" osa::core)
