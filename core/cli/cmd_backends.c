@@ -96,9 +96,9 @@ int osai_cmd_backends_list(struct osai_cli *cli, int argc, char **argv)
 		printf("Seen by this build but not built in (make "
 		       "menuconfig):\n");
 		for (p = osai_absent_plugins; p->name; p++)
-			printf("  %-12s %-9s enable %s%s%s\n", p->name, p->kind,
-			       p->symbol, p->where[0] ? "  (" : "",
-			       p->where[0] ? p->where : "");
+			printf("  %-12s %-9s enable %s%s%s%s\n", p->name,
+			       p->kind, p->symbol, p->where[0] ? "  (" : "",
+			       p->where, p->where[0] ? ")" : "");
 	}
 	return OSAI_EXIT_OK;
 }
