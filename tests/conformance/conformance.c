@@ -488,7 +488,7 @@ int osa_conformance_main(int argc, char **argv)
 	int i;
 
 	C.config = "";
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v)
@@ -510,7 +510,6 @@ int osa_conformance_main(int argc, char **argv)
 			C.vector = !strcmp(v, "vector");
 		else
 			conf_usage();
-		i++;
 	}
 	if (!C.backend || C.dim > 4096 || (C.vector && !C.dim))
 		conf_usage();
