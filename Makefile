@@ -41,10 +41,10 @@ defconfig: FORCE
 	rm -f $(BUILD)/.config
 	$(CMAKE) -S . -B $(BUILD) -DOSA_DEFCONFIG=configs/defconfig $(DEV_ARGS) $(CMAKE_ARGS)
 
+# The build's own kconfig runner: the plugin menus from the same inputs as
+# its configure (external/, OSA_EXTERNAL_BACKENDS, CMAKE_PREFIX_PATH).
 menuconfig: $(BUILD)/CMakeCache.txt
-	$(CMAKE) -DOSA_SOURCE_DIR=. -DOSA_GEN_DIR=$(BUILD)/kconfig \
-		-P cmake/OsaKconfigGen.cmake
-	$(KCONFIG_ENV) kconfig-mconf Kconfig
+	$(BUILD)/kconfig/run kconfig-mconf
 	$(CMAKE) -S . -B $(BUILD)
 
 test: build

@@ -82,22 +82,14 @@ struct flat_config {
  * vector_field, a valid template.)
  */
 static const struct osa_field flat_fields[] = {
-	{ .name = "dim",
-	  .type = OSA_T_INT,
-	  .offset = offsetof(struct flat_config, dim),
-	  .flags = OSA_F_STORED,
-	  .def_int = 384,
-	  .min = 1,
-	  .max = 4096,
-	  .doc = "Vector dimension; must match what the embedder produces." },
-	{ .name = "metric",
-	  .type = OSA_T_ENUM,
-	  .offset = offsetof(struct flat_config, metric),
-	  .flags = OSA_F_STORED,
-	  .def_int = FLAT_COSINE,
-	  .choices = flat_metrics,
-	  .doc = "cosine (similarity), l2 (score = minus the squared "
-		 "Euclidean distance) or ip (inner product)." },
+	OSA_FIELD_INT_F(struct flat_config, dim, "dim", OSA_F_STORED, 384, 1,
+			4096,
+			"Vector dimension; must match what the embedder "
+			"produces."),
+	OSA_FIELD_ENUM_F(struct flat_config, metric, "metric", OSA_F_STORED,
+			 FLAT_COSINE, flat_metrics,
+			 "cosine (similarity), l2 (score = minus the squared "
+			 "Euclidean distance) or ip (inner product)."),
 	OSA_FIELD_INT(struct flat_config, initial_capacity, "initial_capacity",
 		      10000, 1, 1000000000,
 		      "Rows allocated at open; the matrix doubles when full."),
@@ -105,12 +97,9 @@ static const struct osa_field flat_fields[] = {
 		       "Directory of the snapshot (flat.snap); default: the "
 		       "index's own directory under data_dir.  One index per "
 		       "directory."),
-	{ .name = "embedding",
-	  .type = OSA_T_GROUP,
-	  .offset = offsetof(struct flat_config, embedding),
-	  .flags = OSA_F_STORED,
-	  .group = &osa_embedding_schema,
-	  .doc = "How records and query texts become vectors." },
+	OSA_FIELD_GROUP_F(struct flat_config, embedding, "embedding",
+			  OSA_F_STORED, &osa_embedding_schema,
+			  "How records and query texts become vectors."),
 	OSA_FIELD_END
 };
 

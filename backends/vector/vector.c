@@ -115,31 +115,21 @@ struct vector_config {
  * (The `embedding` group checks its own keys: a known embedder, a non-empty
  * vector_field, a valid template.)
  */
-#define VECTOR_STORED_INT(key, member, dflt, lo, hi, docs)                     \
-	{                                                                      \
-		.name = (key), .type = OSA_T_INT,                              \
-		.offset = offsetof(struct vector_config, member),              \
-		.flags = OSA_F_STORED, .def_int = (dflt), .min = (lo),         \
-		.max = (hi), .doc = (docs)                                     \
-	}
-
 static const struct osa_field vector_fields[] = {
-	VECTOR_STORED_INT("dim", dim, 384, 1, 4096,
-			  "Vector dimension; must match what the embedder "
-			  "produces."),
-	{ .name = "metric",
-	  .type = OSA_T_ENUM,
-	  .offset = offsetof(struct vector_config, metric),
-	  .flags = OSA_F_STORED,
-	  .def_int = VECTOR_COSINE,
-	  .choices = vector_metrics,
-	  .doc = "cosine (similarity), l2 (score = minus the squared "
-		 "Euclidean distance) or ip (inner product)." },
-	VECTOR_STORED_INT("m", m, 16, 2, 100,
-			  "HNSW links per node (2m on the bottom layer); more "
-			  "means better recall, more memory, slower builds."),
-	VECTOR_STORED_INT("ef_construction", ef_construction, 200, 1, 65535,
-			  "Candidate list size while building the graph."),
+	OSA_FIELD_INT_F(struct vector_config, dim, "dim", OSA_F_STORED, 384, 1,
+			4096,
+			"Vector dimension; must match what the embedder "
+			"produces."),
+	OSA_FIELD_ENUM_F(struct vector_config, metric, "metric", OSA_F_STORED,
+			 VECTOR_COSINE, vector_metrics,
+			 "cosine (similarity), l2 (score = minus the squared "
+			 "Euclidean distance) or ip (inner product)."),
+	OSA_FIELD_INT_F(struct vector_config, m, "m", OSA_F_STORED, 16, 2, 100,
+			"HNSW links per node (2m on the bottom layer); more "
+			"means better recall, more memory, slower builds."),
+	OSA_FIELD_INT_F(struct vector_config, ef_construction,
+			"ef_construction", OSA_F_STORED, 200, 1, 65535,
+			"Candidate list size while building the graph."),
 	OSA_FIELD_INT(struct vector_config, ef_search, "ef_search", 64, 1,
 		      65535,
 		      "Candidate list size per query (at least offset + "
@@ -156,25 +146,20 @@ static const struct osa_field vector_fields[] = {
 			 "compact_deleted_ratio", 0.3, 0.0, 1.0,
 			 "Rebuild the graph without deleted slots once they "
 			 "are more than this share of all slots."),
-	{ .name = "quantization",
-	  .type = OSA_T_ENUM,
-	  .offset = offsetof(struct vector_config, quantization),
-	  .flags = OSA_F_STORED,
-	  .def_int = VECTOR_QUANT_NONE,
-	  .choices = vector_quants,
-	  .doc = "none (float vectors in the graph) or sq8 (8-bit codes per "
-		 "dimension in the graph, 4x less to read per distance, then "
-		 "an exact rerank on the float vectors kept beside it)." },
+	OSA_FIELD_ENUM_F(
+		struct vector_config, quantization, "quantization",
+		OSA_F_STORED, VECTOR_QUANT_NONE, vector_quants,
+		"none (float vectors in the graph) or sq8 (8-bit codes "
+		"per dimension in the graph, 4x less to read per "
+		"distance, then an exact rerank on the float vectors "
+		"kept beside it)."),
 	OSA_FIELD_INT(struct vector_config, rerank, "rerank", 4, 1, 100,
 		      "sq8: re-score this many times the hits asked for on "
 		      "the float vectors (the candidate list is at least that "
 		      "long)."),
-	{ .name = "embedding",
-	  .type = OSA_T_GROUP,
-	  .offset = offsetof(struct vector_config, embedding),
-	  .flags = OSA_F_STORED,
-	  .group = &osa_embedding_schema,
-	  .doc = "How records and query texts become vectors." },
+	OSA_FIELD_GROUP_F(struct vector_config, embedding, "embedding",
+			  OSA_F_STORED, &osa_embedding_schema,
+			  "How records and query texts become vectors."),
 	OSA_FIELD_END
 };
 

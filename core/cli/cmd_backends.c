@@ -93,11 +93,12 @@ int osai_cmd_backends_list(struct osai_cli *cli, int argc, char **argv)
 		printf("  %-12s %s\n", x->name, x->doc ? x->doc : "");
 	}
 	if (osai_absent_plugins[0].name) {
-		printf("In this source tree but not built in (make "
+		printf("Seen by this build but not built in (make "
 		       "menuconfig):\n");
 		for (p = osai_absent_plugins; p->name; p++)
-			printf("  %-12s %-9s enable %s\n", p->name, p->kind,
-			       p->symbol);
+			printf("  %-12s %-9s enable %s%s%s%s\n", p->name,
+			       p->kind, p->symbol, p->where[0] ? "  (" : "",
+			       p->where, p->where[0] ? ")" : "");
 	}
 	return OSAI_EXIT_OK;
 }
@@ -128,11 +129,12 @@ int osai_cmd_backends_show(struct osai_cli *cli, int argc, char **argv)
 		a = osai_absent_find("backend", name);
 		if (a)
 			fprintf(stderr,
-				"osa: backend \"%s\" is in this source tree "
-				"but "
-				"not built in: enable %s (make menuconfig) and "
+				"osa: backend \"%s\" (found in %s) is not "
+				"built in: enable %s (make menuconfig) and "
 				"rebuild\n",
-				name, a->symbol);
+				name,
+				a->where[0] ? a->where : "this build's Kconfig",
+				a->symbol);
 		else
 			fprintf(stderr,
 				"osa: unknown backend \"%s\"; 'osa backends "

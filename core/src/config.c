@@ -392,10 +392,10 @@ static void cfg_unknown_backend(struct osai_schema_ctx *ctx,
 	if (a) {
 		osai_schema_diag(
 			ctx, at, path,
-			"backend \"%s\" is in this source tree but not "
-			"built in: enable %s (make menuconfig) and "
-			"rebuild",
-			name, a->symbol);
+			"backend \"%s\" (found in %s) is not built "
+			"in: enable %s (make menuconfig) and rebuild",
+			name, a->where[0] ? a->where : "this build's Kconfig",
+			a->symbol);
 		return;
 	}
 	names = calloc(n ? n : 1, sizeof(*names));

@@ -53,9 +53,10 @@ static void emb_unknown(const char *name, char *buf, size_t n)
 
 	if (a) {
 		snprintf(buf, n,
-			 "embedder \"%s\" is in this source tree but not built "
-			 "in: enable %s (make menuconfig) and rebuild",
-			 name, a->symbol);
+			 "embedder \"%s\" (found in %s) is not built in: "
+			 "enable %s (make menuconfig) and rebuild",
+			 name, a->where[0] ? a->where : "this build's Kconfig",
+			 a->symbol);
 		return;
 	}
 	if (cnt > 64)

@@ -61,6 +61,7 @@ struct osai_absent {
 	const char *kind;
 	const char *name;
 	const char *symbol;
+	const char *where; /* the package folder it was found in, or "" */
 };
 extern const struct osai_absent osai_absent_plugins[];
 

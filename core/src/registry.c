@@ -119,6 +119,7 @@ int osai_registry_check(const struct osa_backend **b, size_t nb,
 			struct osa_error *err)
 {
 	struct osa_error local;
+	const char *missing;
 	size_t i;
 
 	if (!err)
@@ -132,13 +133,20 @@ int osai_registry_check(const struct osa_backend **b, size_t nb,
 				     OSA_BACKEND_ABI, p->size,
 				     sizeof(struct osa_backend), err))
 			continue;
-		if (!p->open || !p->ingest_batch || !p->remove || !p->query ||
-		    !p->count || !p->close) {
+		missing = !p->open	     ? "open"
+			  : !p->ingest_batch ? "ingest_batch"
+			  : !p->remove	     ? "remove"
+			  : !p->query	     ? "query"
+			  : !p->count	     ? "count"
+			  : !p->close	     ? "close"
+					     : NULL;
+		if (missing) {
 			reg_problem(err, OSA_EINVAL,
-				    "backend \"%s\" lacks a required method "
-				    "(open, ingest_batch, remove, query, count "
-				    "and close are required)",
-				    p->name);
+				    "backend \"%s\" has no `%s` method: set "
+				    "it in the descriptor (open, ingest_batch, "
+				    "remove, query, count and close are "
+				    "required)",
+				    p->name, missing);
 			continue;
 		}
 		if (!p->schema) {
@@ -157,13 +165,18 @@ int osai_registry_check(const struct osa_backend **b, size_t nb,
 				     OSA_EMBEDDER_ABI, p->size,
 				     sizeof(struct osa_embedder), err))
 			continue;
-		if (!p->create || !p->embed_record || !p->describe ||
-		    !p->destroy)
+		missing = !p->create	     ? "create"
+			  : !p->embed_record ? "embed_record"
+			  : !p->describe     ? "describe"
+			  : !p->destroy	     ? "destroy"
+					     : NULL;
+		if (missing)
 			reg_problem(err, OSA_EINVAL,
-				    "embedder \"%s\" lacks a required method "
-				    "(create, embed_record, describe and "
-				    "destroy are required)",
-				    p->name);
+				    "embedder \"%s\" has no `%s` method: set "
+				    "it in the descriptor (create, "
+				    "embed_record, describe and destroy are "
+				    "required)",
+				    p->name, missing);
 	}
 	if (err->code)
 		return err->code;

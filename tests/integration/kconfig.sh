@@ -63,7 +63,7 @@ out=$("$OSA" config check -c "$W/flat.cfg" 2>&1)
 st=$?
 set -e
 [ $st = 78 ] || die "noflat: exit $st, want 78"
-grep -qF "flat.cfg:1: indexes.exact.backend: backend \"flat\" is in this source tree but not built in: enable CONFIG_OSA_BACKEND_FLAT (make menuconfig) and rebuild" <<<"$out" ||
+grep -qF "flat.cfg:1: indexes.exact.backend: backend \"flat\" (found in $SRC/backends/flat) is not built in: enable CONFIG_OSA_BACKEND_FLAT (make menuconfig) and rebuild" <<<"$out" ||
 	die "noflat: hint missing: $out"
 
 echo "== .config edits reconfigure by themselves"

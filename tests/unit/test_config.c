@@ -746,12 +746,13 @@ static void test_index_errors(void)
 			 "indexes = (\n  { name = \"a\"; backend = \"%s\"; "
 			 "}\n);",
 			 a->name);
-		snprintf(
-			want, sizeof(want),
-			"t.cfg:2: indexes.a.backend: backend \"%s\" is in this "
-			"source tree but not built in: enable %s (make "
-			"menuconfig) and rebuild\n",
-			a->name, a->symbol);
+		snprintf(want, sizeof(want),
+			 "t.cfg:2: indexes.a.backend: backend \"%s\" (found "
+			 "in %s) is not built in: enable %s (make "
+			 "menuconfig) and rebuild\n",
+			 a->name,
+			 a->where[0] ? a->where : "this build's Kconfig",
+			 a->symbol);
 		EXPECT_ERRORS(text, want);
 	} else {
 		fprintf(stderr, "note: no absent backend in this build; the "

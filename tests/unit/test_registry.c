@@ -157,7 +157,7 @@ static void test_refusals(void)
 
 	v[0] = &nomethod;
 	OSA_CHECK(osai_registry_check(v, 1, NULL, 0, &err) == OSA_EINVAL);
-	OSA_CHECK_CONTAINS(err.msg, "backend \"lazy\" lacks a required method");
+	OSA_CHECK_CONTAINS(err.msg, "backend \"lazy\" has no `query` method");
 
 	v[0] = &badname;
 	OSA_CHECK(osai_registry_check(v, 1, NULL, 0, &err) == OSA_EINVAL);

@@ -2,11 +2,10 @@
 /*
  * test_flat.c - the `flat` backend: exact scores per metric, upsert, remove
  * (dense compaction), all-or-nothing batches, paging with ties, text
- * queries, batch search, checkpoint + reopen, damaged snapshots, and
- * queries during writes.
+ * queries, batch search, checkpoint + reopen, damaged snapshots.  Readers
+ * during writes: the conformance suite (osa.flat.conformance).
  */
 #include <math.h>
-#include <pthread.h>
 #include <sys/stat.h>
 
 #include <osa/snapshot.h>
@@ -566,77 +565,6 @@ static void test_snapshots(void)
 	bt_close(&ix);
 }
 
-/* Four readers query while one writer ingests and removes. */
-struct conc {
-	struct bt_index *ix;
-	volatile int stop;
-	int failures;
-	pthread_mutex_t mu;
-};
-
-static void *reader(void *arg)
-{
-	struct conc *c = arg;
-	uint64_t s = (uint64_t)(uintptr_t)&s | 1;
-	struct osa_error err;
-	struct osa_hits hits;
-	float q[DIM];
-	int i, bad = 0;
-
-	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
-		for (i = 0; i < DIM; i++)
-			q[i] = bt_unif(&s);
-		if (bt_qvec(c->ix, q, DIM, 10, 0, &hits, &err))
-			bad++;
-		for (i = 1; i < (int)hits.n; i++)
-			bad += hits.v[i - 1].score < hits.v[i].score;
-		osa_hits_free(&hits);
-	}
-	pthread_mutex_lock(&c->mu);
-	c->failures += bad;
-	pthread_mutex_unlock(&c->mu);
-	return NULL;
-}
-
-static void test_concurrency(void)
-{
-	struct osa_error err = { 0 };
-	struct bt_index ix;
-	struct conc c = { .ix = &ix };
-	pthread_t th[4];
-	char srn[64], sub[128];
-	float v[DIM];
-	int i;
-
-	pthread_mutex_init(&c.mu, NULL);
-	snprintf(sub, sizeof(sub), "%s/conc", dir);
-	OSA_REQUIRE(bt_open(&ix, "flat", cfg_ip, sub, &err) == 0);
-	for (i = 0; i < 4; i++)
-		OSA_REQUIRE(pthread_create(&th[i], NULL, reader, &c) == 0);
-	for (i = 0; i < 3000; i++) {
-		srn_of(srn, sizeof(srn), i % 700);
-		vec_of(v, (uint64_t)i);
-		OSA_CHECK(bt_ingest1(&ix, bt_rec(srn, "t", NULL, v, DIM),
-				     &err) == 0);
-		if (i % 5 == 4) {
-			const char *r[1];
-
-			srn_of(srn, sizeof(srn), (i * 7) % 700);
-			r[0] = srn;
-			OSA_CHECK(ix.b->remove(ix.self, r, 1, &err) == 0);
-		}
-		if (i % 1000 == 999)
-			OSA_CHECK(ix.b->checkpoint(ix.self, (uint64_t)i,
-						   &err) == 0);
-	}
-	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
-	for (i = 0; i < 4; i++)
-		pthread_join(th[i], NULL);
-	OSA_CHECK(c.failures == 0);
-	bt_close(&ix);
-	pthread_mutex_destroy(&c.mu);
-}
-
 int main(void)
 {
 	bt_tmpdir(dir);
@@ -647,7 +575,6 @@ int main(void)
 	test_text();
 	test_batch();
 	test_snapshots();
-	test_concurrency();
 	bt_rmdir(dir);
 	OSA_TEST_END();
 }

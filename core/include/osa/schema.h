@@ -136,54 +136,93 @@ struct osa_schema {
 void osa_check_error(struct osa_check *chk, const char *path, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));
 
-/* Convenience constructors for table entries. */
-#define OSA_FIELD_BOOL(T, m, key, dflt, docs)                                  \
+/*
+ * Constructors for table entries.  Each OSA_FIELD_<TYPE>_F takes the field's
+ * flags (OSA_F_REQUIRED, OSA_F_SECRET, OSA_F_STORED, or 0) after the key;
+ * OSA_FIELD_<TYPE> is the same with flags 0.  Bounds are those of struct
+ * osa_field above (lo == hi == 0: unbounded); OSA_FIELD_STRING_F/PATH_F and
+ * OSA_FIELD_STRLIST_F take them too (length in bytes, number of elements).
+ *
+ *   static const struct osa_field my_fields[] = {
+ *           OSA_FIELD_INT_F(struct my_config, dim, "dim", OSA_F_STORED,
+ *                           384, 1, 4096, "Vector dimension."),
+ *           OSA_FIELD_STRLIST_F(struct my_config, fields, "fields",
+ *                               OSA_F_STORED, my_default_fields, 1, 32,
+ *                               "Record fields indexed."),
+ *           OSA_FIELD_END
+ *   };
+ */
+#define OSA_FIELD_BOOL_F(T, m, key, fl, dflt, docs)                            \
 	{                                                                      \
 		.name = (key), .type = OSA_T_BOOL, .offset = offsetof(T, m),   \
-		.def_int = (dflt), .doc = (docs)                               \
+		.flags = (fl), .def_int = (dflt), .doc = (docs)                \
 	}
-#define OSA_FIELD_INT(T, m, key, dflt, lo, hi, docs)                           \
+#define OSA_FIELD_INT_F(T, m, key, fl, dflt, lo, hi, docs)                     \
 	{                                                                      \
 		.name = (key), .type = OSA_T_INT, .offset = offsetof(T, m),    \
-		.def_int = (dflt), .min = (lo), .max = (hi), .doc = (docs)     \
+		.flags = (fl), .def_int = (dflt), .min = (lo), .max = (hi),    \
+		.doc = (docs)                                                  \
 	}
-#define OSA_FIELD_INT64(T, m, key, dflt, lo, hi, docs)                         \
+#define OSA_FIELD_INT64_F(T, m, key, fl, dflt, lo, hi, docs)                   \
 	{                                                                      \
 		.name = (key), .type = OSA_T_INT64, .offset = offsetof(T, m),  \
-		.def_int = (dflt), .min = (lo), .max = (hi), .doc = (docs)     \
+		.flags = (fl), .def_int = (dflt), .min = (lo), .max = (hi),    \
+		.doc = (docs)                                                  \
 	}
-#define OSA_FIELD_DOUBLE(T, m, key, dflt, lo, hi, docs)                        \
+#define OSA_FIELD_DOUBLE_F(T, m, key, fl, dflt, lo, hi, docs)                  \
 	{                                                                      \
 		.name = (key), .type = OSA_T_DOUBLE, .offset = offsetof(T, m), \
-		.def_double = (dflt), .dmin = (lo), .dmax = (hi),              \
-		.doc = (docs)                                                  \
+		.flags = (fl), .def_double = (dflt), .dmin = (lo),             \
+		.dmax = (hi), .doc = (docs)                                    \
 	}
-#define OSA_FIELD_STRING(T, m, key, dflt, docs)                                \
+#define OSA_FIELD_STRING_F(T, m, key, fl, dflt, lo, hi, docs)                  \
 	{                                                                      \
 		.name = (key), .type = OSA_T_STRING, .offset = offsetof(T, m), \
-		.def_str = (dflt), .doc = (docs)                               \
-	}
-#define OSA_FIELD_PATH(T, m, key, dflt, docs)                                  \
-	{                                                                      \
-		.name = (key), .type = OSA_T_PATH, .offset = offsetof(T, m),   \
-		.def_str = (dflt), .doc = (docs)                               \
-	}
-#define OSA_FIELD_ENUM(T, m, key, dflt, choice_list, docs)                     \
-	{                                                                      \
-		.name = (key), .type = OSA_T_ENUM, .offset = offsetof(T, m),   \
-		.def_int = (dflt), .choices = (choice_list), .doc = (docs)     \
-	}
-#define OSA_FIELD_STRLIST(T, m, key, dflt_list, docs)                          \
-	{                                                                      \
-		.name = (key), .type = OSA_T_STRLIST,                          \
-		.offset = offsetof(T, m), .def_list = (dflt_list),             \
+		.flags = (fl), .def_str = (dflt), .min = (lo), .max = (hi),    \
 		.doc = (docs)                                                  \
 	}
-#define OSA_FIELD_GROUP(T, m, key, sub, docs)                                  \
+#define OSA_FIELD_PATH_F(T, m, key, fl, dflt, docs)                            \
+	{                                                                      \
+		.name = (key), .type = OSA_T_PATH, .offset = offsetof(T, m),   \
+		.flags = (fl), .def_str = (dflt), .doc = (docs)                \
+	}
+#define OSA_FIELD_ENUM_F(T, m, key, fl, dflt, choice_list, docs)               \
+	{                                                                      \
+		.name = (key), .type = OSA_T_ENUM, .offset = offsetof(T, m),   \
+		.flags = (fl), .def_int = (dflt), .choices = (choice_list),    \
+		.doc = (docs)                                                  \
+	}
+#define OSA_FIELD_STRLIST_F(T, m, key, fl, dflt_list, lo, hi, docs)            \
+	{                                                                      \
+		.name = (key), .type = OSA_T_STRLIST,                          \
+		.offset = offsetof(T, m), .flags = (fl),                       \
+		.def_list = (dflt_list), .min = (lo), .max = (hi),             \
+		.doc = (docs)                                                  \
+	}
+#define OSA_FIELD_GROUP_F(T, m, key, fl, sub, docs)                            \
 	{                                                                      \
 		.name = (key), .type = OSA_T_GROUP, .offset = offsetof(T, m),  \
-		.group = (sub), .doc = (docs)                                  \
+		.flags = (fl), .group = (sub), .doc = (docs)                   \
 	}
+
+#define OSA_FIELD_BOOL(T, m, key, dflt, docs)                                  \
+	OSA_FIELD_BOOL_F(T, m, key, 0, dflt, docs)
+#define OSA_FIELD_INT(T, m, key, dflt, lo, hi, docs)                           \
+	OSA_FIELD_INT_F(T, m, key, 0, dflt, lo, hi, docs)
+#define OSA_FIELD_INT64(T, m, key, dflt, lo, hi, docs)                         \
+	OSA_FIELD_INT64_F(T, m, key, 0, dflt, lo, hi, docs)
+#define OSA_FIELD_DOUBLE(T, m, key, dflt, lo, hi, docs)                        \
+	OSA_FIELD_DOUBLE_F(T, m, key, 0, dflt, lo, hi, docs)
+#define OSA_FIELD_STRING(T, m, key, dflt, docs)                                \
+	OSA_FIELD_STRING_F(T, m, key, 0, dflt, 0, 0, docs)
+#define OSA_FIELD_PATH(T, m, key, dflt, docs)                                  \
+	OSA_FIELD_PATH_F(T, m, key, 0, dflt, docs)
+#define OSA_FIELD_ENUM(T, m, key, dflt, choice_list, docs)                     \
+	OSA_FIELD_ENUM_F(T, m, key, 0, dflt, choice_list, docs)
+#define OSA_FIELD_STRLIST(T, m, key, dflt_list, docs)                          \
+	OSA_FIELD_STRLIST_F(T, m, key, 0, dflt_list, 0, 0, docs)
+#define OSA_FIELD_GROUP(T, m, key, sub, docs)                                  \
+	OSA_FIELD_GROUP_F(T, m, key, 0, sub, docs)
 #define OSA_FIELD_END                                                          \
 	{                                                                      \
 		.name = NULL                                                   \
