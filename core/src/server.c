@@ -460,8 +460,6 @@ int osai_serve(struct osai_config *cfg, const char *config_path)
 		}
 		if (sig == SIGHUP)
 			reload(&sv, config_path);
-		else
-			osai_service_tick(svc);
 	}
 stop:
 	atomic_store(&sv.router.stopping, 1);
