@@ -195,9 +195,16 @@ static long long parse_int(const char *s, long long lo, long long hi)
 
 /* ---- helpers ------------------------------------------------------------ */
 
+static const char *loading_name(struct osai_router *r)
+{
+	const char *name = atomic_load(&r->loading_index);
+
+	return name ? name : "";
+}
+
 static int authorized(struct osai_router *r, const char *auth)
 {
-	const char *key = r->api_key;
+	const char *key = atomic_load(&r->api_key);
 	size_t kl, gl, i;
 	unsigned char diff = 0;
 
@@ -746,7 +753,7 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 			reply(rs, 503,
 			      json_pack("{s:s, s:{s:s, s:i, s:i}}", "status",
 					"loading", "progress", "index",
-					r->loading_index, "done",
+					loading_name(r), "done",
 					atomic_load(&r->loading_done), "total",
 					atomic_load(&r->loading_total)));
 		} else {
@@ -786,7 +793,7 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 		     "indexes are loading (%d of %d records of %s): try again "
 		     "shortly; GET /health shows progress",
 		     atomic_load(&r->loading_done),
-		     atomic_load(&r->loading_total), r->loading_index);
+		     atomic_load(&r->loading_total), loading_name(r));
 		return;
 	}
 	if (atomic_load(&r->stopping)) {

@@ -12,14 +12,19 @@
 
 #include "service.h"
 
-/* What the router needs of the running server. */
+/* What the router needs of the running server.  The atomic members change
+ * while requests run; the others are fixed before the listeners start. */
 struct osai_router {
 	struct osai_service *_Atomic svc; /* NULL while loading */
-	const char *api_key;		  /* "" or NULL: writes need no key */
-	size_t max_body;		  /* bytes */
-	size_t max_query;		  /* bytes of q */
+	/* "" or NULL: writes need no key.  Replaced by a reload; the text it
+	 * points to stays valid until the server stops. */
+	const char *_Atomic api_key;
+	size_t max_body;  /* bytes */
+	size_t max_query; /* bytes of q */
 	atomic_int loading_done, loading_total; /* progress while loading */
-	char loading_index[64];
+	/* The index loading now, or NULL; its text stays valid until the
+	 * server stops. */
+	const char *_Atomic loading_index;
 	atomic_int stopping; /* shutting down: 503 for new work */
 };
 

@@ -43,7 +43,9 @@ struct server {
 	pthread_t rep_threads[REP_WORKERS];
 	int n_rep_threads;
 	struct osai_config *reloaded[16]; /* kept alive until exit */
-	int n_reloaded;
+	int n_reloaded;			  /* main thread only */
+	char **names; /* index names for loading_index, freed at exit */
+	size_t n_names;
 };
 
 static double mono(void)
@@ -357,9 +359,12 @@ static void loading_progress(void *ctx, const char *index, uint64_t done,
 			     uint64_t total)
 {
 	struct server *sv = ctx;
+	size_t i;
 
-	snprintf(sv->router.loading_index, sizeof(sv->router.loading_index),
-		 "%s", index);
+	/* Our own copy: the service's config may go before the listeners. */
+	for (i = 0; i < sv->n_names; i++)
+		if (!strcmp(sv->names[i], index))
+			atomic_store(&sv->router.loading_index, sv->names[i]);
 	atomic_store(&sv->router.loading_done, (int)done);
 	atomic_store(&sv->router.loading_total, (int)total);
 }
@@ -396,7 +401,7 @@ static void reload(struct server *sv, const char *path)
 	}
 	sv->reloaded[sv->n_reloaded++] = cfg;
 	osai_log_setup(cfg->core.logging.level, cfg->core.logging.format);
-	sv->router.api_key = cfg->core.server.api_key;
+	atomic_store(&sv->router.api_key, cfg->core.server.api_key);
 	osa_log(OSA_LOG_INFO,
 		"SIGHUP: reloaded %s (logging and api_key "
 		"applied; index, listen and data_dir changes "
@@ -430,7 +435,13 @@ int osai_serve(struct osai_config *cfg, const char *config_path)
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
-	sv.router.api_key = cfg->core.server.api_key;
+	atomic_store(&sv.router.api_key, cfg->core.server.api_key);
+	sv.names = calloc(cfg->n_indexes ? cfg->n_indexes : 1,
+			  sizeof(*sv.names));
+	for (i = 0; sv.names && i < (int)cfg->n_indexes &&
+		    (sv.names[i] = strdup(cfg->indexes[i].name));
+	     i++)
+		sv.n_names++;
 	sv.router.max_body = (size_t)cfg->core.server.max_body;
 	sv.router.max_query = (size_t)cfg->core.server.max_query;
 	rc = start_http(&sv, cfg, &err);
@@ -478,6 +489,9 @@ stop:
 	osai_config_free(cfg);
 	for (i = 0; i < sv.n_reloaded; i++)
 		osai_config_free(sv.reloaded[i]);
+	for (i = 0; i < (int)sv.n_names; i++)
+		free(sv.names[i]);
+	free(sv.names);
 	nng_fini();
 	if (!rc)
 		osa_log(OSA_LOG_INFO, "stopped cleanly");
