@@ -69,7 +69,6 @@ struct flat_config {
 	int dim;
 	int metric;
 	int initial_capacity;
-	char *persist_dir;
 	struct osa_embedding_config embedding;
 };
 
@@ -100,10 +99,6 @@ static const struct osa_field flat_fields[] = {
 	OSA_FIELD_INT(struct flat_config, initial_capacity, "initial_capacity",
 		      10000, 1, 1000000000,
 		      "Rows allocated at open; the matrix doubles when full."),
-	OSA_FIELD_PATH(struct flat_config, persist_dir, "persist_dir", NULL,
-		       "Directory of the snapshot (flat.snap); default: the "
-		       "index's own directory under data_dir.  One index per "
-		       "directory."),
 	{ .name = "embedding",
 	  .type = OSA_T_GROUP,
 	  .offset = offsetof(struct flat_config, embedding),
@@ -374,7 +369,7 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 		     uint64_t *lsn, struct osa_error *err)
 {
 	const struct flat_config *cfg = args->config;
-	const char *dir = cfg->persist_dir ? cfg->persist_dir : args->dir;
+	const char *dir = args->dir; /* everything we write is under it */
 	struct osa_embedder_args ea = { args->index, cfg->dim,
 					&cfg->embedding };
 	struct flat *f = calloc(1, sizeof(*f));
@@ -404,7 +399,7 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 	snprintf(f->snap_path, plen, "%s/" FLAT_SNAP_NAME, dir);
 	rc = osa_mkdirs(dir, err);
 	if (rc) {
-		osa_error_prefix(err, "index %s: persist_dir: ", args->index);
+		osa_error_prefix(err, "index %s: ", args->index);
 		flat_free(f);
 		return rc;
 	}
