@@ -398,9 +398,11 @@ static int svc_checkpoint_locked(struct osai_service *s, struct svc_index *ix,
 		rc = b->checkpoint(ix->be, ix->applied, err);
 		if (rc) {
 			ix->ckpt_after = svc_now() + SVC_CKPT_BACKOFF;
-			osa_error_prefix(err, "index %s: checkpoint failed: ",
-					 ix->cfg->name);
-			osa_log(OSA_LOG_ERROR, "%s", err->msg);
+			if (err && strncmp(err->msg, "index ", 6))
+				osa_error_prefix(err,
+						 "index %s: checkpoint failed: ",
+						 ix->cfg->name);
+			osa_log(OSA_LOG_ERROR, "%s", err ? err->msg : "");
 			return rc;
 		}
 		svc_set_lsns(ix, ix->applied, ix->applied);
