@@ -19,8 +19,8 @@ struct osai_router {
 	/* "" or NULL: writes need no key.  Replaced by a reload; the text it
 	 * points to stays valid until the server stops. */
 	const char *_Atomic api_key;
-	size_t max_body;  /* bytes */
-	size_t max_query; /* bytes of q */
+	size_t max_body;			/* bytes */
+	size_t max_query;			/* bytes of q */
 	atomic_int loading_done, loading_total; /* progress while loading */
 	/* The index loading now, or NULL; its text stays valid until the
 	 * server stops. */

@@ -55,15 +55,15 @@ struct jwrite {
  * nobody takes it twice.
  */
 struct osai_journal {
-	MDB_env *env;		     /* [maplock] replaced by compaction */
-	MDB_dbi records, log, meta;  /* [maplock] reopened by compaction */
-	char *dir;		     /* fixed */
-	pthread_rwlock_t maplock;    /* every transaction shared; map growth
-				      * and compaction exclusive */
-	pthread_mutex_t qlock;	     /* the fields below */
-	pthread_cond_t qcond;	     /* a group was committed */
-	struct jwrite *head, *tail;  /* [qlock] changes waiting for a leader */
-	int committing;		     /* [qlock] a leader is at work */
+	MDB_env *env;		    /* [maplock] replaced by compaction */
+	MDB_dbi records, log, meta; /* [maplock] reopened by compaction */
+	char *dir;		    /* fixed */
+	pthread_rwlock_t maplock;   /* every transaction shared; map growth
+				     * and compaction exclusive */
+	pthread_mutex_t qlock;	    /* the fields below */
+	pthread_cond_t qcond;	    /* a group was committed */
+	struct jwrite *head, *tail; /* [qlock] changes waiting for a leader */
+	int committing;		    /* [qlock] a leader is at work */
 	uint64_t last_lsn; /* [qlock] written by the leader; the leader reads
 			    * it without (no one else writes it) */
 };
@@ -999,7 +999,8 @@ int osai_journal_compact(struct osai_journal *j, struct osa_error *err)
 	unlink(to);
 	rmdir(tmpdir);
 	if (mkdir(tmpdir, 0755))
-		return osa_error_set(err, errno == ENOSPC ? OSA_ENOSPC : OSA_EIO,
+		return osa_error_set(err,
+				     errno == ENOSPC ? OSA_ENOSPC : OSA_EIO,
 				     "journal %s: cannot create %s: %s", j->dir,
 				     tmpdir, strerror(errno));
 	pthread_rwlock_wrlock(&j->maplock);
@@ -1033,7 +1034,8 @@ int osai_journal_compact(struct osai_journal *j, struct osa_error *err)
 	rc2 = j_env_reopen(j, info.me_mapsize);
 	pthread_rwlock_unlock(&j->maplock);
 	if (rc2)
-		return j_mdb_err(err, rc2, j->dir,
-				 "cannot reopen after compaction (restart osa)");
+		return j_mdb_err(
+			err, rc2, j->dir,
+			"cannot reopen after compaction (restart osa)");
 	return rc ? j_mdb_err(err, rc, j->dir, "compaction failed") : 0;
 }

@@ -822,8 +822,7 @@ static void unknown_key(struct osai_schema_ctx *ctx, const struct osa_schema *s,
 	size_t n = 0, i, nf = 0, len = 0;
 	char *list, *o;
 
-	for (i = 0; i < sizeof(schema_removed) / sizeof(schema_removed[0]);
-	     i++)
+	for (i = 0; i < sizeof(schema_removed) / sizeof(schema_removed[0]); i++)
 		if (!strcmp(name, schema_removed[i].key)) {
 			osai_schema_diag(ctx, m, path, "%s",
 					 schema_removed[i].hint);

@@ -436,8 +436,8 @@ int osai_serve(struct osai_config *cfg, const char *config_path)
 		}
 	}
 	atomic_store(&sv.router.api_key, cfg->core.server.api_key);
-	sv.names = calloc(cfg->n_indexes ? cfg->n_indexes : 1,
-			  sizeof(*sv.names));
+	sv.names =
+		calloc(cfg->n_indexes ? cfg->n_indexes : 1, sizeof(*sv.names));
 	for (i = 0; sv.names && i < (int)cfg->n_indexes &&
 		    (sv.names[i] = strdup(cfg->indexes[i].name));
 	     i++)

@@ -13,6 +13,11 @@
  * backend failure marks the index degraded: it keeps answering queries from
  * what it has, and is retried and caught up from the log later.
  *
+ * Maintenance (retry of degraded indexes, checkpoints, trimming the log) runs
+ * on the service's own thread (osai_service_tick), every second or when a
+ * write finds it due; a request never waits for more than the write lock of
+ * an index that is applying or checkpointing.  Locking: see service.h.
+ *
  * Open: each index's backend reports the LSN its snapshot covers; the log is
  * replayed from there.  When the log no longer reaches back that far, the
  * stored config hash differs, or the backend keeps no snapshots, the index
@@ -399,9 +404,9 @@ static int svc_checkpoint_locked(struct osai_service *s, struct svc_index *ix,
 		if (rc) {
 			ix->ckpt_after = svc_now() + SVC_CKPT_BACKOFF;
 			if (err && strncmp(err->msg, "index ", 6))
-				osa_error_prefix(err,
-						 "index %s: checkpoint failed: ",
-						 ix->cfg->name);
+				osa_error_prefix(
+					err, "index %s: checkpoint failed: ",
+					ix->cfg->name);
 			osa_log(OSA_LOG_ERROR, "%s", err ? err->msg : "");
 			return rc;
 		}
@@ -469,7 +474,8 @@ static int svc_ready_locked(struct osai_service *s, struct svc_index *ix)
 static int svc_ckpt_due(struct osai_service *s, struct svc_index *ix,
 			uint64_t records)
 {
-	const struct osai_checkpoint_config *c = &s->cfg->core.journal.checkpoint;
+	const struct osai_checkpoint_config *c =
+		&s->cfg->core.journal.checkpoint;
 	uint64_t log_max = records / 2;
 	double now = svc_now();
 
@@ -643,7 +649,8 @@ static int svc_open_index_locked(struct osai_service *s, struct svc_index *ix,
 				 osa_progress_fn progress, void *pctx)
 {
 	const struct osa_backend *b = ix->cfg->backend;
-	const struct osai_checkpoint_config *c = &s->cfg->core.journal.checkpoint;
+	const struct osai_checkpoint_config *c =
+		&s->cfg->core.journal.checkpoint;
 	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
 					 ix->dir };
 	struct osai_istate st = { 0 };
@@ -687,9 +694,9 @@ static int svc_open_index_locked(struct osai_service *s, struct svc_index *ix,
 		return svc_rebuild_locked(s, ix, "it keeps no snapshots",
 					  progress, pctx, &err);
 	if (lsn > last)
-		return svc_rebuild_locked(s, ix,
-					  "its snapshot is ahead of the journal",
-					  progress, pctx, &err);
+		return svc_rebuild_locked(
+			s, ix, "its snapshot is ahead of the journal", progress,
+			pctx, &err);
 	if (lsn < last && last - nlog > lsn)
 		/* The log was trimmed past what the snapshot covers. */
 		return svc_rebuild_locked(s, ix,
@@ -1067,7 +1074,8 @@ static int svc_cmp_srn(const void *a, const void *b)
 static void svc_fan_out(struct osai_service *s, uint64_t lsn,
 			const struct osa_record *const *recs, size_t n)
 {
-	const struct osai_checkpoint_config *c = &s->cfg->core.journal.checkpoint;
+	const struct osai_checkpoint_config *c =
+		&s->cfg->core.journal.checkpoint;
 	uint64_t log_max = s->records_hint / 2;
 	int wake = 0;
 	size_t i;
@@ -1077,8 +1085,8 @@ static void svc_fan_out(struct osai_service *s, uint64_t lsn,
 	for (i = 0; i < s->n; i++) {
 		struct svc_index *ix = &s->ix[i];
 
-		/* A state seen as not ready here becomes ready only after this
-		 * change was committed: the catch-up that follows includes it. */
+		/* An index seen not ready here becomes ready after this change
+		 * was committed: the catch-up that follows includes it. */
 		if (svc_get_state(ix) != SVC_READY)
 			continue;
 		pthread_mutex_lock(&ix->wlock);

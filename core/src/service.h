@@ -33,14 +33,14 @@ struct svc_index {
 	pthread_rwlock_t life;
 	pthread_mutex_t mu;
 
-	void *be; /* [wlock+life exclusive] backend instance, NULL when
-		   * closed; read with wlock or life held */
-	int state;		/* [wlock+mu] SVC_* */
-	char why[512];		/* [wlock+mu] reason when degraded */
-	char quarantined[4400]; /* [wlock+mu] where unreadable data went */
-	uint64_t applied;	/* [wlock+mu] highest LSN applied */
-	uint64_t checkpointed;	/* [wlock+mu] highest LSN checkpointed */
-	uint64_t skipped;	/* [wlock+mu] records this index left out */
+	void *be;      /* [wlock+life exclusive] backend instance, NULL when
+			* closed; read with wlock or life held */
+	int state;     /* [wlock+mu] SVC_* */
+	char why[512]; /* [wlock+mu] reason when degraded */
+	char quarantined[4400];	  /* [wlock+mu] where unreadable data went */
+	uint64_t applied;	  /* [wlock+mu] highest LSN applied */
+	uint64_t checkpointed;	  /* [wlock+mu] highest LSN checkpointed */
+	uint64_t skipped;	  /* [wlock+mu] records this index left out */
 	uint64_t ops_since_ckpt;  /* [wlock] changes since the checkpoint */
 	uint64_t recs_since_ckpt; /* [wlock] srns of those changes */
 	double last_ckpt;	  /* [wlock] time of the last checkpoint */
@@ -59,11 +59,11 @@ struct osai_service {
 
 	/* The maintenance thread, which runs osai_service_tick(). */
 	pthread_t tick_thread;
-	int tick_running;	    /* only open and close touch it */
-	pthread_mutex_t tick_mu;    /* guards tick_stop and tick_wake */
-	pthread_cond_t tick_cv;	    /* signalled to stop or to wake early */
-	int tick_stop;		    /* [tick_mu] close asked it to end */
-	int tick_wake;		    /* [tick_mu] maintenance is due now */
+	int tick_running;	       /* only open and close touch it */
+	pthread_mutex_t tick_mu;       /* guards tick_stop and tick_wake */
+	pthread_cond_t tick_cv;	       /* signalled to stop or to wake early */
+	int tick_stop;		       /* [tick_mu] close asked it to end */
+	int tick_wake;		       /* [tick_mu] maintenance is due now */
 	_Atomic uint64_t records_hint; /* journal records at the last tick */
 };
 

@@ -313,8 +313,7 @@ static void test_reindex_after_deletes(void)
 	osa_close(db); /* every snapshot now holds r-1007 and r-1008 */
 	db = open_db(32);
 	OSA_CHECK(finds(db, "exact", "lagoon 1007", gone[0]));
-	OSA_CHECK(osa_delete(db, gone, 2, &deleted, &err) == 0 &&
-		  deleted == 2);
+	OSA_CHECK(osa_delete(db, gone, 2, &deleted, &err) == 0 && deleted == 2);
 	for (i = 0; i < 2; i++)
 		OSA_CHECK_MSG(osa_reindex(db, names[i], NULL, NULL, &err) == 0,
 			      "%s", err.msg);

@@ -84,8 +84,9 @@ static void *api_writer(void *arg)
 			char srn[64];
 			const char *p = srn;
 
-			snprintf(srn, sizeof(srn), "urn:osa:test.org:rec:w%d-%d",
-				 w->id, r * BATCH);
+			snprintf(srn, sizeof(srn),
+				 "urn:osa:test.org:rec:w%d-%d", w->id,
+				 r * BATCH);
 			if (osa_delete(w->db, &p, 1, &deleted, &err) ||
 			    deleted != 1) {
 				fprintf(stderr, "writer %d: delete: %s\n",
@@ -226,10 +227,10 @@ static void test_api(void)
 	for (i = 0; i < n; i++) {
 		w[i] = (struct api_worker){ db, i, 0, 0 };
 		OSA_REQUIRE(pthread_create(&t[i], NULL,
-					   i < WRITERS		 ? api_writer
+					   i < WRITERS		   ? api_writer
 					   : i < WRITERS + READERS ? api_reader
-					   : i == n - 2		 ? api_health
-								 : api_maintainer,
+					   : i == n - 2		   ? api_health
+							: api_maintainer,
 					   &w[i]) == 0);
 	}
 	for (i = 0; i < n; i++) {
@@ -438,10 +439,10 @@ static void test_serve(void)
 	atomic_store(&writers_left, WRITERS);
 	for (i = 0; i < WRITERS + READERS; i++) {
 		w[i] = (struct http_worker){ i, 0, 0 };
-		OSA_REQUIRE(pthread_create(&t[i], NULL,
-					   i < WRITERS ? http_writer
-						       : http_reader,
-					   &w[i]) == 0);
+		OSA_REQUIRE(
+			pthread_create(&t[i], NULL,
+				       i < WRITERS ? http_writer : http_reader,
+				       &w[i]) == 0);
 	}
 	/* SIGHUP while they work (at most 15: the server keeps each), to the
 	 * server's thread: a library's own threads may not block it. */
@@ -455,8 +456,8 @@ static void test_serve(void)
 		OSA_CHECK_MSG(w[i].errors == 0, "http worker %d: %d errors", i,
 			      w[i].errors);
 	}
-	printf("serve: %d reloads; %d %d %d %d operations\n", reloads,
-	       w[0].ops, w[1].ops, w[2].ops, w[3].ops);
+	printf("serve: %d reloads; %d %d %d %d operations\n", reloads, w[0].ops,
+	       w[1].ops, w[2].ops, w[3].ops);
 	pthread_kill(server, SIGTERM);
 	pthread_join(server, NULL);
 	OSA_CHECK_MSG(rc == 0, "osa serve returned %d", rc);

@@ -53,7 +53,10 @@ struct osa_open_options {
  * error OSA_ECONFIG with every problem in err->msg, one per line, truncated
  * to the buffer), lock its data directory (OSA_EBUSY "in use by pid N"),
  * open the journal and every index, replaying or rebuilding as needed.  An
- * index whose backend fails to open is reported degraded, not fatal.
+ * index whose backend fails to open is reported degraded, not fatal.  Starts
+ * the database's maintenance thread (retries, checkpoints, log trimming),
+ * which osa_close stops; signals a program handles itself should be blocked
+ * before this call.
  */
 int osa_open_file(const char *path, const struct osa_open_options *opt,
 		  struct osa_db **out, struct osa_error *err);
