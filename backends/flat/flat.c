@@ -70,7 +70,6 @@ struct flat_config {
 	int dim;
 	int metric;
 	int initial_capacity;
-	char *persist_dir;
 	struct osa_embedding_config embedding;
 };
 
@@ -93,10 +92,6 @@ static const struct osa_field flat_fields[] = {
 	OSA_FIELD_INT(struct flat_config, initial_capacity, "initial_capacity",
 		      10000, 1, 1000000000,
 		      "Rows allocated at open; the matrix doubles when full."),
-	OSA_FIELD_PATH(struct flat_config, persist_dir, "persist_dir", NULL,
-		       "Directory of the snapshot (flat.snap); default: the "
-		       "index's own directory under data_dir.  One index per "
-		       "directory."),
 	OSA_FIELD_GROUP_F(struct flat_config, embedding, "embedding",
 			  OSA_F_STORED, &osa_embedding_schema,
 			  "How records and query texts become vectors."),
@@ -365,7 +360,7 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 		     uint64_t *lsn, struct osa_error *err)
 {
 	const struct flat_config *cfg = args->config;
-	const char *dir = cfg->persist_dir ? cfg->persist_dir : args->dir;
+	const char *dir = args->dir; /* everything we write is under it */
 	struct osa_embedder_args ea = { args->index, cfg->dim,
 					&cfg->embedding };
 	struct flat *f = calloc(1, sizeof(*f));
@@ -395,7 +390,7 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 	snprintf(f->snap_path, plen, "%s/" FLAT_SNAP_NAME, dir);
 	rc = osa_mkdirs(dir, err);
 	if (rc) {
-		osa_error_prefix(err, "index %s: persist_dir: ", args->index);
+		osa_error_prefix(err, "index %s: ", args->index);
 		flat_free(f);
 		return rc;
 	}

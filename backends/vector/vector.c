@@ -101,7 +101,6 @@ struct vector_config {
 	int ef_construction;
 	int ef_search;
 	int initial_capacity;
-	char *persist_dir;
 	double compact_deleted_ratio;
 	struct osa_embedding_config embedding;
 	int quantization;
@@ -138,10 +137,6 @@ static const struct osa_field vector_fields[] = {
 		      "initial_capacity", 10000, 1, 1000000000,
 		      "Graph slots allocated at open; the graph doubles when "
 		      "full."),
-	OSA_FIELD_PATH(struct vector_config, persist_dir, "persist_dir", NULL,
-		       "Directory of the snapshot (vector.snap); default: the "
-		       "index's own directory under data_dir.  One index per "
-		       "directory."),
 	OSA_FIELD_DOUBLE(struct vector_config, compact_deleted_ratio,
 			 "compact_deleted_ratio", 0.3, 0.0, 1.0,
 			 "Rebuild the graph without deleted slots once they "
@@ -583,7 +578,7 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 		       uint64_t *lsn, struct osa_error *err)
 {
 	const struct vector_config *cfg = args->config;
-	const char *dir = cfg->persist_dir ? cfg->persist_dir : args->dir;
+	const char *dir = args->dir; /* everything we write is under it */
 	struct osa_embedder_args ea = { args->index, cfg->dim,
 					&cfg->embedding };
 	struct vector *v = calloc(1, sizeof(*v));
@@ -630,7 +625,7 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 	snprintf(v->snap_path, plen, "%s/" VECTOR_SNAP_NAME, dir);
 	rc = osa_mkdirs(dir, err);
 	if (rc) {
-		osa_error_prefix(err, "index %s: persist_dir: ", args->index);
+		osa_error_prefix(err, "index %s: ", args->index);
 		vector_free(v);
 		return rc;
 	}

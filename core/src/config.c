@@ -264,6 +264,12 @@ static const struct osa_field cfg_checkpoint_fields[] = {
 		      "Checkpoint an index after this many changes."),
 	OSA_FIELD_INT(struct osai_checkpoint_config, seconds, "seconds", 60, 1,
 		      86400, "... or after this many seconds with changes."),
+	OSA_FIELD_INT(struct osai_checkpoint_config, replay_ops, "replay_ops",
+		      100, 1, 1000000000,
+		      "... or at once after opening, when replaying the log "
+		      "applied this many changes (or took a second): a "
+		      "process killed again and again never replays more at "
+		      "each start."),
 	OSA_FIELD_END
 };
 

@@ -197,6 +197,13 @@ static long long parse_int(const char *s, long long lo, long long hi)
 
 /* ---- helpers ------------------------------------------------------------ */
 
+static const char *loading_name(struct osai_router *r)
+{
+	const char *name = atomic_load(&r->loading_index);
+
+	return name ? name : "";
+}
+
 int osai_router_set_key(struct osai_router *r, const char *key)
 {
 	char *k = strdup(key ? key : ""), *old;
@@ -795,7 +802,7 @@ static void do_health(struct osai_router *r, struct osai_service *s,
 	pthread_mutex_unlock(&r->key_lock);
 	if (!s) {
 		doc = json_pack("{s:s, s:{s:s, s:i, s:i}}", "status", "loading",
-				"progress", "index", r->loading_index, "done",
+				"progress", "index", loading_name(r), "done",
 				atomic_load(&r->loading_done), "total",
 				atomic_load(&r->loading_total));
 		if (doc && rl)
@@ -829,7 +836,7 @@ static int ready(struct osai_router *r, struct osai_service *s,
 		     "indexes are loading (%d of %d records of %s): try again "
 		     "shortly; GET /health shows progress",
 		     atomic_load(&r->loading_done),
-		     atomic_load(&r->loading_total), r->loading_index);
+		     atomic_load(&r->loading_total), loading_name(r));
 		return 0;
 	}
 	if (atomic_load(&r->stopping)) {

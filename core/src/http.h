@@ -24,7 +24,9 @@ struct osai_router {
 	size_t max_body;	/* bytes */
 	size_t max_query;	/* bytes of q */
 	atomic_int loading_done, loading_total; /* progress while loading */
-	char loading_index[64];
+	/* The index loading now, or NULL; its text stays valid until the
+	 * server stops. */
+	const char *_Atomic loading_index;
 	atomic_int stopping; /* shutting down: 503 for new work */
 };
 

@@ -45,6 +45,8 @@
 
 #include <osa/log.h>
 
+#include <osa/sys.h>
+
 #include "journal.h"
 
 #define J_KEY_MAX 511
@@ -80,16 +82,24 @@ struct jwrite {
 	struct jwrite *next;
 };
 
+/*
+ * Locks: a writer takes qlock (the queue), then, as leader and without
+ * qlock, maplock shared for its transaction.  maplock is writer-preferring,
+ * so that map growth and compaction are not starved by a stream of reads;
+ * nobody takes it twice.
+ */
 struct osai_journal {
-	MDB_env *env;
-	MDB_dbi records, log, meta;
-	char *dir;
-	pthread_rwlock_t maplock;
-	pthread_mutex_t qlock;
-	pthread_cond_t qcond;
-	struct jwrite *head, *tail;
-	int committing;
-	uint64_t last_lsn; /* guarded by the commit leader */
+	MDB_env *env;		    /* [maplock] replaced by compaction */
+	MDB_dbi records, log, meta; /* [maplock] reopened by compaction */
+	char *dir;		    /* fixed */
+	pthread_rwlock_t maplock;   /* every transaction shared; map growth
+				     * and compaction exclusive */
+	pthread_mutex_t qlock;	    /* the fields below */
+	pthread_cond_t qcond;	    /* a group was committed */
+	struct jwrite *head, *tail; /* [qlock] changes waiting for a leader */
+	int committing;		    /* [qlock] a leader is at work */
+	uint64_t last_lsn; /* [qlock] written by the leader; the leader reads
+			    * it without (no one else writes it) */
 };
 
 /* Where values of a read transaction may lie: the mapped pages in use. */
@@ -265,7 +275,8 @@ static int j_begin(struct osai_journal *j, unsigned flags, MDB_txn **txn)
 	int rc;
 
 	pthread_rwlock_rdlock(&j->maplock);
-	rc = mdb_txn_begin(j->env, NULL, flags, txn);
+	/* No environment: a failed reopen after compaction (reported). */
+	rc = j->env ? mdb_txn_begin(j->env, NULL, flags, txn) : MDB_PANIC;
 	if (rc)
 		pthread_rwlock_unlock(&j->maplock);
 	return rc;
@@ -287,6 +298,10 @@ static int j_grow(struct osai_journal *j)
 	int rc;
 
 	pthread_rwlock_wrlock(&j->maplock);
+	if (!j->env) {
+		pthread_rwlock_unlock(&j->maplock);
+		return MDB_PANIC;
+	}
 	mdb_env_info(j->env, &info);
 	rc = mdb_env_set_mapsize(j->env, info.me_mapsize * 2);
 	pthread_rwlock_unlock(&j->maplock);
@@ -623,7 +638,12 @@ int osai_journal_open(const char *dir, int64_t map_size,
 		free(j);
 		return osa_error_set(err, OSA_ENOMEM, "journal: out of memory");
 	}
-	pthread_rwlock_init(&j->maplock, NULL);
+	if (osa_rwlock_init(&j->maplock)) {
+		free(j->dir);
+		free(j);
+		return osa_error_set(err, OSA_ENOMEM,
+				     "journal: cannot create a lock");
+	}
 	pthread_mutex_init(&j->qlock, NULL);
 	pthread_cond_init(&j->qcond, NULL);
 	rc = mdb_env_create(&j->env);
@@ -794,7 +814,9 @@ static void j_commit_group(struct osai_journal *j, struct jwrite *batch)
 		}
 		j_end(j, txn, !rc, &rc);
 		if (!rc) {
+			pthread_mutex_lock(&j->qlock);
 			j->last_lsn = lsn;
+			pthread_mutex_unlock(&j->qlock);
 			break;
 		}
 		if (rc != MDB_MAP_FULL)
@@ -1393,68 +1415,94 @@ int64_t osai_journal_file_bytes(struct osai_journal *j)
 	return stat(path, &st) ? -1 : (int64_t)st.st_blocks * 512;
 }
 
-int osai_journal_compact(struct osai_journal *j, struct osa_error *err)
+/* Open the environment in j->dir and its databases (maplock exclusive). */
+static int j_env_reopen(struct osai_journal *j, size_t mapsize)
 {
-	char tmpdir[4200], from[4300], to[4300];
-	MDB_envinfo info;
-	size_t mapsize;
-	int rc, fd;
+	MDB_txn *txn;
+	int rc = mdb_env_create(&j->env);
 
-	/* Copy compacted into <dir>/compact.tmp, then swap the files in.  The
-	 * caller holds the data directory exclusively (no other writers). */
-	snprintf(tmpdir, sizeof(tmpdir), "%s/compact.tmp", j->dir);
-	snprintf(to, sizeof(to), "%s/data.mdb", tmpdir);
-	unlink(to);
-	rmdir(tmpdir);
-	if (mkdir(tmpdir, 0755))
-		return osa_error_set(err, OSA_EIO, "journal %s: %s: %s", j->dir,
-				     tmpdir, strerror(errno));
-	pthread_rwlock_wrlock(&j->maplock);
-	rc = mdb_env_copy2(j->env, tmpdir, MDB_CP_COMPACT);
-	mdb_env_info(j->env, &info);
-	mapsize = info.me_mapsize;
-	pthread_rwlock_unlock(&j->maplock);
 	if (rc) {
-		unlink(to);
-		rmdir(tmpdir);
-		return j_mdb_err(err, rc, j->dir, "compaction copy failed");
+		j->env = NULL;
+		return rc;
 	}
-	fd = open(to, O_RDONLY);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	pthread_rwlock_wrlock(&j->maplock);
-	mdb_env_close(j->env);
-	j->env = NULL;
-	snprintf(from, sizeof(from), "%s/data.mdb", j->dir);
-	if (rename(to, from))
-		rc = errno;
-	rmdir(tmpdir);
-	fd = open(j->dir, O_RDONLY | O_DIRECTORY);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	if (!rc)
-		rc = mdb_env_create(&j->env);
-	if (!rc)
-		rc = mdb_env_set_maxdbs(j->env, 4);
+	rc = mdb_env_set_maxdbs(j->env, 4);
 	if (!rc)
 		rc = mdb_env_set_mapsize(j->env, mapsize);
 	if (!rc)
 		rc = mdb_env_open(j->env, j->dir, MDB_NOTLS, 0644);
-	if (!rc) {
-		MDB_txn *txn;
-
+	if (!rc)
 		rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, &txn);
-		if (!rc) {
-			mdb_dbi_open(txn, "records", 0, &j->records);
-			mdb_dbi_open(txn, "log", MDB_INTEGERKEY, &j->log);
-			mdb_dbi_open(txn, "meta", 0, &j->meta);
+	if (!rc) {
+		rc = mdb_dbi_open(txn, "records", 0, &j->records);
+		if (!rc)
+			rc = mdb_dbi_open(txn, "log", MDB_INTEGERKEY, &j->log);
+		if (!rc)
+			rc = mdb_dbi_open(txn, "meta", 0, &j->meta);
+		if (rc)
+			mdb_txn_abort(txn);
+		else
 			rc = mdb_txn_commit(txn);
-		}
 	}
+	if (rc) {
+		mdb_env_close(j->env);
+		j->env = NULL;
+	}
+	return rc;
+}
+
+int osai_journal_compact(struct osai_journal *j, struct osa_error *err)
+{
+	char tmpdir[4200], from[4300], to[4300];
+	MDB_envinfo info;
+	int rc, rc2 = 0, fd;
+
+	/* Copy compacted into <dir>/compact.tmp, then swap the files in.  Every
+	 * transaction of ours waits meanwhile (maplock exclusive from the copy
+	 * to the reopen), so no commit can land in the old file after the
+	 * copy. */
+	snprintf(tmpdir, sizeof(tmpdir), "%s/compact.tmp", j->dir);
+	snprintf(to, sizeof(to), "%s/data.mdb", tmpdir);
+	snprintf(from, sizeof(from), "%s/data.mdb", j->dir);
+	unlink(to);
+	rmdir(tmpdir);
+	if (mkdir(tmpdir, 0755))
+		return osa_error_set(err,
+				     errno == ENOSPC ? OSA_ENOSPC : OSA_EIO,
+				     "journal %s: cannot create %s: %s", j->dir,
+				     tmpdir, strerror(errno));
+	pthread_rwlock_wrlock(&j->maplock);
+	rc = mdb_env_copy2(j->env, tmpdir, MDB_CP_COMPACT);
+	if (!rc) {
+		fd = open(to, O_RDONLY);
+		if (fd < 0 || fsync(fd))
+			rc = errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (rc) {
+		pthread_rwlock_unlock(&j->maplock);
+		unlink(to);
+		rmdir(tmpdir);
+		return j_mdb_err(err, rc, j->dir, "compaction copy failed");
+	}
+	mdb_env_info(j->env, &info);
+	mdb_env_close(j->env);
+	j->env = NULL;
+	if (rename(to, from))
+		rc = errno; /* the old file stays, whole */
+	unlink(to);
+	rmdir(tmpdir);
+	fd = open(j->dir, O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		if (fsync(fd) && !rc)
+			rc = errno;
+		close(fd);
+	}
+	rc2 = j_env_reopen(j, info.me_mapsize);
 	pthread_rwlock_unlock(&j->maplock);
+	if (rc2)
+		return j_mdb_err(
+			err, rc2, j->dir,
+			"cannot reopen after compaction (restart osa)");
 	return rc ? j_mdb_err(err, rc, j->dir, "compaction failed") : 0;
 }

@@ -160,8 +160,9 @@ struct osai_logging_config {
 
 /* The `checkpoint_interval` group. */
 struct osai_checkpoint_config {
-	int ops;     /* checkpoint after this many changes */
-	int seconds; /* ... or this many seconds */
+	int ops;	/* checkpoint after this many changes */
+	int seconds;	/* ... or this many seconds */
+	int replay_ops; /* ... or a startup replay of this many changes */
 };
 
 struct osai_journal_config {

@@ -800,6 +800,19 @@ static bool in_list(const char *const *list, const char *name)
 	return false;
 }
 
+/* Keys that were removed, with what to do instead: an old configuration
+ * gets this rather than "unknown key". */
+static const struct {
+	const char *key, *hint;
+} schema_removed[] = {
+	{ "persist_dir",
+	  "persist_dir was removed: an index keeps all its files in "
+	  "<data_dir>/indexes/<index>/, where rebuild and quarantine find "
+	  "them.  Delete this line; the index is rebuilt from the journal at "
+	  "the next start (or move its snapshot file into that directory "
+	  "first to skip the rebuild)" },
+};
+
 static void unknown_key(struct osai_schema_ctx *ctx, const struct osa_schema *s,
 			const char *const *extra, const config_setting_t *m,
 			const char *path)
@@ -809,6 +822,12 @@ static void unknown_key(struct osai_schema_ctx *ctx, const struct osa_schema *s,
 	size_t n = 0, i, nf = 0, len = 0;
 	char *list, *o;
 
+	for (i = 0; i < sizeof(schema_removed) / sizeof(schema_removed[0]); i++)
+		if (!strcmp(name, schema_removed[i].key)) {
+			osai_schema_diag(ctx, m, path, "%s",
+					 schema_removed[i].hint);
+			return;
+		}
 	while (s->fields[nf].name)
 		nf++;
 	while (extra && extra[n])

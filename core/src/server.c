@@ -43,6 +43,8 @@ struct server {
 	int rep_open;
 	pthread_t rep_threads[REP_WORKERS];
 	int n_rep_threads;
+	char **names; /* index names for loading_index, freed at exit */
+	size_t n_names;
 };
 
 static double mono(void)
@@ -166,9 +168,12 @@ static void loading_progress(void *ctx, const char *index, uint64_t done,
 			     uint64_t total)
 {
 	struct server *sv = ctx;
+	size_t i;
 
-	snprintf(sv->router.loading_index, sizeof(sv->router.loading_index),
-		 "%s", index);
+	/* Our own copy: the service's config may go before the listeners. */
+	for (i = 0; i < sv->n_names; i++)
+		if (!strcmp(sv->names[i], index))
+			atomic_store(&sv->router.loading_index, sv->names[i]);
 	atomic_store(&sv->router.loading_done, (int)done);
 	atomic_store(&sv->router.loading_total, (int)total);
 }
@@ -275,6 +280,12 @@ int osai_serve(struct osai_config *cfg, const char *config_path,
 		return OSA_ENOMEM;
 	}
 	log_write_auth(&cfg->core.server);
+	sv.names =
+		calloc(cfg->n_indexes ? cfg->n_indexes : 1, sizeof(*sv.names));
+	for (i = 0; sv.names && i < (int)cfg->n_indexes &&
+		    (sv.names[i] = strdup(cfg->indexes[i].name));
+	     i++)
+		sv.n_names++;
 	sv.router.max_body = (size_t)cfg->core.server.max_body;
 	sv.router.max_query = (size_t)cfg->core.server.max_query;
 	rc = start_http(&sv, cfg, &err);
@@ -308,8 +319,6 @@ int osai_serve(struct osai_config *cfg, const char *config_path,
 			reload(&sv, config_path);
 			osai_notify("READY=1\nSTATUS=serving");
 		}
-		else
-			osai_service_tick(svc);
 	}
 stop:
 	osai_notify("STOPPING=1");
@@ -324,6 +333,9 @@ stop:
 	osai_config_free(cfg);
 	osai_router_fini(&sv.router);
 	pthread_mutex_destroy(&sv.router.key_lock);
+	for (i = 0; i < (int)sv.n_names; i++)
+		free(sv.names[i]);
+	free(sv.names);
 	nng_fini();
 	if (!rc)
 		osa_log(OSA_LOG_INFO, "stopped cleanly");

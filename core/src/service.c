@@ -13,6 +13,11 @@
  * backend failure marks the index degraded: it keeps answering queries from
  * what it has, and is retried and caught up from the log later.
  *
+ * Maintenance (retry of degraded indexes, checkpoints, trimming the log) runs
+ * on the service's own thread (osai_service_tick), every second or when a
+ * write finds it due; a request never waits for more than the write lock of
+ * an index that is applying or checkpointing.  Locking: see service.h.
+ *
  * Open: each index's backend reports the LSN its snapshot covers; the log is
  * replayed from there.  When the log no longer reaches back that far, the
  * stored config hash differs, or the backend keeps no snapshots, the index
@@ -32,6 +37,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -215,19 +221,89 @@ static int svc_lock_dir(struct osai_service *s, struct osa_error *err)
 	return 0;
 }
 
+/* ---- status ------------------------------------------------------------ */
+
+/* Timings of the maintenance (seconds), and the smallest log worth a
+ * checkpoint of its own (srns). */
+#define SVC_TICK_SECONDS 1
+#define SVC_RETRY_SECONDS 5.0
+#define SVC_CKPT_BACKOFF 5.0
+#define SVC_REPLAY_SECONDS 1.0
+#define SVC_LOG_MIN_RECORDS 1000
+
+/* Set the state (and reason); wlock held. */
+static void svc_set_state(struct svc_index *ix, int state, const char *why)
+{
+	pthread_mutex_lock(&ix->mu);
+	ix->state = state;
+	snprintf(ix->why, sizeof(ix->why), "%s", why ? why : "");
+	pthread_mutex_unlock(&ix->mu);
+}
+
+/* The state, for a thread that does not hold wlock. */
+static int svc_get_state(struct svc_index *ix)
+{
+	int state;
+
+	pthread_mutex_lock(&ix->mu);
+	state = ix->state;
+	pthread_mutex_unlock(&ix->mu);
+	return state;
+}
+
+/* Record the LSNs; wlock held. */
+static void svc_set_lsns(struct svc_index *ix, uint64_t applied,
+			 uint64_t checkpointed)
+{
+	pthread_mutex_lock(&ix->mu);
+	ix->applied = applied;
+	ix->checkpointed = checkpointed;
+	pthread_mutex_unlock(&ix->mu);
+}
+
+/* Swap the backend instance in (wlock held); returns the old one, which no
+ * query uses any more. */
+static void *svc_swap_be(struct svc_index *ix, void *be)
+{
+	void *old;
+
+	pthread_rwlock_wrlock(&ix->life);
+	old = ix->be;
+	ix->be = be;
+	pthread_rwlock_unlock(&ix->life);
+	return old;
+}
+
+/* Close the backend instance (wlock held). */
+static void svc_close_be(struct svc_index *ix)
+{
+	void *old = svc_swap_be(ix, NULL);
+
+	if (old)
+		ix->cfg->backend->close(old);
+}
+
+/* Wake the maintenance thread: something is due now. */
+static void svc_tick_wake(struct osai_service *s)
+{
+	pthread_mutex_lock(&s->tick_mu);
+	s->tick_wake = 1;
+	pthread_cond_signal(&s->tick_cv);
+	pthread_mutex_unlock(&s->tick_mu);
+}
+
 /* ---- applying changes to an index ------------------------------------- */
 
 static void svc_degrade(struct svc_index *ix, const struct osa_error *e)
 {
-	ix->state = SVC_DEGRADED;
-	snprintf(ix->why, sizeof(ix->why), "%s", e->msg);
+	svc_set_state(ix, SVC_DEGRADED, e->msg);
 	ix->last_retry = svc_now();
 	osa_log(OSA_LOG_ERROR, "index=%s state=degraded reason=\"%s\"",
 		ix->cfg->name, e->msg);
 }
 
-/* Apply parsed records; per record on a record-level failure. */
-static int svc_apply_upsert(struct svc_index *ix,
+/* Apply parsed records to `be`; per record on a record-level failure. */
+static int svc_apply_upsert(struct svc_index *ix, void *be,
 			    const struct osa_record *const *recs, size_t n,
 			    struct osa_error *err)
 {
@@ -237,16 +313,18 @@ static int svc_apply_upsert(struct svc_index *ix,
 
 	if (!n)
 		return 0;
-	rc = b->ingest_batch(ix->be, recs, n, err);
+	rc = b->ingest_batch(be, recs, n, err);
 	if (!rc || !svc_record_level(rc))
 		return rc;
 	for (i = 0; i < n; i++) {
-		rc = b->ingest_batch(ix->be, &recs[i], 1, err);
+		rc = b->ingest_batch(be, &recs[i], 1, err);
 		if (!rc)
 			continue;
 		if (!svc_record_level(rc))
 			return rc;
+		pthread_mutex_lock(&ix->mu);
 		ix->skipped++;
+		pthread_mutex_unlock(&ix->mu);
 		osa_log(OSA_LOG_WARN,
 			"index=%s srn=%s skipped: %s (the record is stored; "
 			"this index leaves it out)",
@@ -256,8 +334,8 @@ static int svc_apply_upsert(struct svc_index *ix,
 	return 0;
 }
 
-/* Parse journal documents and apply them. */
-static int svc_apply_docs(struct svc_index *ix, size_t n,
+/* Parse journal documents and apply them to `be`. */
+static int svc_apply_docs(struct svc_index *ix, void *be, size_t n,
 			  const char *const *srns, const char *const *docs,
 			  const size_t *lens, struct osa_error *err)
 {
@@ -276,7 +354,7 @@ static int svc_apply_docs(struct svc_index *ix, size_t n,
 	}
 	if (!rc)
 		rc = svc_apply_upsert(
-			ix, (const struct osa_record *const *)recs, m, err);
+			ix, be, (const struct osa_record *const *)recs, m, err);
 	for (i = 0; i < m; i++)
 		osa_record_free(recs[i]);
 	free(recs);
@@ -307,19 +385,21 @@ static int svc_replay_cb(void *ctx, uint64_t lsn, int op, size_t n,
 	if (op == OSAI_OP_DELETE)
 		rc = ix->cfg->backend->remove(ix->be, srns, n, r->err);
 	else if (lsn == r->own_lsn && r->own)
-		rc = svc_apply_upsert(ix, r->own, r->own_n, r->err);
+		rc = svc_apply_upsert(ix, ix->be, r->own, r->own_n, r->err);
 	else
-		rc = svc_apply_docs(ix, n, srns, docs, lens, r->err);
+		rc = svc_apply_docs(ix, ix->be, n, srns, docs, lens, r->err);
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&ix->mu);
 	ix->applied = lsn;
+	pthread_mutex_unlock(&ix->mu);
 	ix->ops_since_ckpt++;
+	ix->recs_since_ckpt += n;
 	return 0;
 }
 
-static void svc_trim(struct osai_service *s);
-
-/* Checkpoint one index (write lock held). */
+/* Checkpoint one index (wlock held).  Nothing to do for an index that is
+ * not open or not ready. */
 static int svc_checkpoint_locked(struct osai_service *s, struct svc_index *ix,
 				 struct osa_error *err)
 {
@@ -327,28 +407,41 @@ static int svc_checkpoint_locked(struct osai_service *s, struct svc_index *ix,
 	struct osai_istate st;
 	int rc = 0;
 
-	if (!ix->be || ix->state == SVC_DEGRADED)
+	if (!ix->be || ix->state != SVC_READY)
 		return 0;
 	if (b->checkpoint && ix->checkpointed != ix->applied) {
 		rc = b->checkpoint(ix->be, ix->applied, err);
 		if (rc) {
-			osa_log(OSA_LOG_ERROR, "index=%s checkpoint failed: %s",
-				ix->cfg->name, err->msg);
+			ix->ckpt_after = svc_now() + SVC_CKPT_BACKOFF;
+			if (err && strncmp(err->msg, "index ", 6))
+				osa_error_prefix(
+					err, "index %s: checkpoint failed: ",
+					ix->cfg->name);
+			osa_log(OSA_LOG_ERROR, "%s", err ? err->msg : "");
 			return rc;
 		}
-		ix->checkpointed = ix->applied;
+		svc_set_lsns(ix, ix->applied, ix->applied);
 	}
 	st.applied_lsn = ix->applied;
 	st.checkpoint_lsn = ix->checkpointed;
 	st.config_hash = ix->hash;
 	st.skipped = ix->skipped;
 	rc = osai_journal_put_state(s->journal, ix->cfg->name, &st, err);
+	if (rc) {
+		ix->ckpt_after = svc_now() + SVC_CKPT_BACKOFF;
+		osa_error_prefix(err, "index %s: cannot save its state: ",
+				 ix->cfg->name);
+		osa_log(OSA_LOG_ERROR, "%s", err->msg);
+		return rc;
+	}
 	ix->ops_since_ckpt = 0;
+	ix->recs_since_ckpt = 0;
 	ix->last_ckpt = svc_now();
-	return rc;
+	return 0;
 }
 
-/* Bring one index up to the journal (write lock held). */
+/* Bring one index up to the journal (wlock held).  A failure degrades the
+ * index and is returned. */
 static int svc_catch_up_locked(struct osai_service *s, struct svc_index *ix,
 			       uint64_t own_lsn,
 			       const struct osa_record *const *own,
@@ -359,9 +452,13 @@ static int svc_catch_up_locked(struct osai_service *s, struct svc_index *ix,
 	uint64_t last = 0;
 	int rc;
 
-	if (!ix->be || ix->state == SVC_DEGRADED || ix->state == SVC_LOADING)
+	if (!ix->be || ix->state == SVC_DEGRADED)
 		return 0;
-	osai_journal_stats(s->journal, NULL, &last, NULL, NULL);
+	rc = osai_journal_stats(s->journal, NULL, &last, NULL, &err);
+	if (rc) {
+		svc_degrade(ix, &err);
+		return rc;
+	}
 	if (ix->applied >= last)
 		return 0;
 	r.stop = last;
@@ -371,44 +468,75 @@ static int svc_catch_up_locked(struct osai_service *s, struct svc_index *ix,
 		svc_degrade(ix, &err);
 		return rc;
 	}
-	if (ix->ops_since_ckpt >=
-		    (uint64_t)s->cfg->core.journal.checkpoint.ops ||
-	    svc_now() - ix->last_ckpt >=
-		    s->cfg->core.journal.checkpoint.seconds) {
-		svc_checkpoint_locked(s, ix, &err);
-		svc_trim(s);
-	}
 	return 0;
 }
 
-/* Smallest LSN any index still needs from the log. */
-static void svc_trim(struct osai_service *s)
+/* Mark the index ready, then catch up with what was committed while it was
+ * not (a writer skips an index that is not ready). */
+static int svc_ready_locked(struct osai_service *s, struct svc_index *ix)
+{
+	svc_set_state(ix, SVC_READY, NULL);
+	return svc_catch_up_locked(s, ix, 0, NULL, 0);
+}
+
+/* Is a checkpoint of this index due (wlock held)?  After
+ * `checkpoint_interval`, or when its part of the log holds more srns than
+ * half the journal's records (so that the log stays small next to them). */
+static int svc_ckpt_due(struct osai_service *s, struct svc_index *ix,
+			uint64_t records)
+{
+	const struct osai_checkpoint_config *c =
+		&s->cfg->core.journal.checkpoint;
+	uint64_t log_max = records / 2;
+	double now = svc_now();
+
+	if (!ix->be || ix->state != SVC_READY ||
+	    ix->checkpointed == ix->applied || now < ix->ckpt_after)
+		return 0;
+	if (log_max < SVC_LOG_MIN_RECORDS)
+		log_max = SVC_LOG_MIN_RECORDS;
+	return ix->ops_since_ckpt >= (uint64_t)c->ops ||
+	       now - ix->last_ckpt >= c->seconds ||
+	       ix->recs_since_ckpt >= log_max;
+}
+
+/* Drop the log entries no index needs any more.  Takes each index's mu in
+ * turn (any wlock may be held). */
+static int svc_trim(struct osai_service *s, struct osa_error *err)
 {
 	uint64_t keep = UINT64_MAX;
-	struct osa_error err;
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
 		struct svc_index *ix = &s->ix[i];
+		uint64_t need;
+		int state;
 
-		/* Indexes without snapshots rebuild from records at open;
-		 * degraded ones need the log from where they stopped. */
-		if (!ix->cfg->backend->checkpoint && ix->state == SVC_READY)
+		pthread_mutex_lock(&ix->mu);
+		state = ix->state;
+		/* An index with snapshots replays from its checkpoint, whatever
+		 * its state.  One without rebuilds from the records at open,
+		 * and needs the log only while it catches up. */
+		need = ix->cfg->backend->checkpoint ? ix->checkpointed
+						    : ix->applied;
+		pthread_mutex_unlock(&ix->mu);
+		if (!ix->cfg->backend->checkpoint && state == SVC_READY)
 			continue;
-		if (ix->state == SVC_DEGRADED || ix->state == SVC_LOADING)
-			keep = ix->applied < keep ? ix->applied : keep;
-		else
-			keep = ix->checkpointed < keep ? ix->checkpointed
-						       : keep;
+		if (need < keep)
+			keep = need;
 	}
-	if (keep == UINT64_MAX)
-		osai_journal_stats(s->journal, NULL, &keep, NULL, NULL);
-	if (keep > 0 && osai_journal_trim(s->journal, keep + 1, &err))
-		osa_log(OSA_LOG_WARN, "log trim failed: %s", err.msg);
+	if (keep == UINT64_MAX) {
+		int rc = osai_journal_stats(s->journal, NULL, &keep, NULL, err);
+
+		if (rc)
+			return rc;
+	}
+	return keep > 0 ? osai_journal_trim(s->journal, keep + 1, err) : 0;
 }
 
 struct svc_rebuild {
 	struct svc_index *ix;
+	void *be;
 	struct osa_error *err;
 	uint64_t done, total;
 	osa_progress_fn progress;
@@ -419,7 +547,7 @@ static int svc_rebuild_cb(void *ctx, size_t n, const char *const *srns,
 			  const char *const *docs, const size_t *lens)
 {
 	struct svc_rebuild *r = ctx;
-	int rc = svc_apply_docs(r->ix, n, srns, docs, lens, r->err);
+	int rc = svc_apply_docs(r->ix, r->be, n, srns, docs, lens, r->err);
 
 	r->done += n;
 	if (r->progress)
@@ -427,8 +555,20 @@ static int svc_rebuild_cb(void *ctx, size_t n, const char *const *srns,
 	return rc;
 }
 
+/* nftw callback: remove one entry of an index directory (children first). */
+static int svc_rm_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	if (ftw->level == 0)
+		return 0; /* the directory itself stays */
+	return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
 /* Open the backend fresh (after clearing its directory) and load every
- * record (write lock held). */
+ * record (wlock held).  Queries see no instance until it holds every
+ * record; then it catches up with the log and checkpoints. */
 static int svc_rebuild_locked(struct osai_service *s, struct svc_index *ix,
 			      const char *why, osa_progress_fn progress,
 			      void *pctx, struct osa_error *err)
@@ -436,63 +576,64 @@ static int svc_rebuild_locked(struct osai_service *s, struct svc_index *ix,
 	const struct osa_backend *b = ix->cfg->backend;
 	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
 					 ix->dir };
-	struct svc_rebuild r = { ix, err, 0, 0, progress, pctx };
+	struct svc_rebuild r = { ix, NULL, err, 0, 0, progress, pctx };
 	uint64_t start_lsn = 0, lsn, damaged = 0;
 	double t0 = svc_now();
 	int rc;
 
 	osa_log(OSA_LOG_INFO, "index=%s rebuilding from the journal: %s",
 		ix->cfg->name, why);
-	pthread_rwlock_wrlock(&ix->life);
-	if (ix->be)
-		b->close(ix->be);
-	ix->be = NULL;
-	ix->state = SVC_REBUILDING;
-	pthread_rwlock_unlock(&ix->life);
+	svc_set_state(ix, SVC_REBUILDING, NULL);
+	svc_close_be(ix);
 	/* The directory holds only derived data of ours. */
-	{
-		DIR *d = opendir(ix->dir);
-		struct dirent *e;
-
-		while (d && (e = readdir(d))) {
-			char path[4400];
-
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", ix->dir,
-				 e->d_name);
-			unlink(path);
-		}
-		if (d)
-			closedir(d);
+	if (nftw(ix->dir, svc_rm_entry, 16, FTW_DEPTH | FTW_PHYS) &&
+	    errno != ENOENT) {
+		osa_error_set(err, OSA_EIO,
+			      "index %s: cannot clear %s for a rebuild: %s "
+			      "(check its owner and permissions)",
+			      ix->cfg->name, ix->dir, strerror(errno));
+		svc_degrade(ix, err);
+		return err ? err->code : OSA_EIO;
 	}
-	osai_journal_stats(s->journal, &r.total, &start_lsn, NULL, NULL);
-	rc = b->open(&args, &ix->be, &lsn, err);
+	rc = osai_journal_stats(s->journal, &r.total, &start_lsn, NULL, err);
+	if (!rc)
+		rc = b->open(&args, &r.be, &lsn, err);
 	if (rc) {
-		ix->be = NULL;
 		svc_degrade(ix, err);
 		return rc;
 	}
+	pthread_mutex_lock(&ix->mu);
 	ix->skipped = 0;
+	pthread_mutex_unlock(&ix->mu);
 	rc = osai_journal_scan_records(s->journal, 1000, svc_rebuild_cb, &r,
 				       &damaged, err);
 	if (rc) {
+		b->close(r.be);
 		svc_degrade(ix, err);
 		return rc;
 	}
 	/* Damaged records were reported by the journal, each by name. */
+	pthread_mutex_lock(&ix->mu);
 	ix->skipped += damaged;
-	ix->applied = start_lsn;
-	ix->checkpointed = 0;
-	ix->state = SVC_READY;
-	ix->why[0] = '\0';
-	svc_catch_up_locked(s, ix, 0, NULL, 0);
-	rc = svc_checkpoint_locked(s, ix, err);
+	pthread_mutex_unlock(&ix->mu);
+	svc_set_lsns(ix, start_lsn, 0);
+	ix->ops_since_ckpt = 0;
+	ix->recs_since_ckpt = r.done;
+	svc_swap_be(ix, r.be);
+	rc = svc_ready_locked(s, ix);
+	if (!rc)
+		rc = svc_checkpoint_locked(s, ix, err);
+	else
+		osa_error_set(err, rc,
+			      "index %s: catching up after the rebuild "
+			      "failed: %s",
+			      ix->cfg->name, ix->why);
 	osa_log(OSA_LOG_INFO, "index=%s rebuilt records=%llu seconds=%.2f",
 		ix->cfg->name, (unsigned long long)r.done, svc_now() - t0);
 	return rc;
 }
 
+/* Move an unreadable index directory aside (wlock held, no instance). */
 static void svc_quarantine(struct osai_service *s, struct svc_index *ix,
 			   const char *why)
 {
@@ -508,12 +649,15 @@ static void svc_quarantine(struct osai_service *s, struct svc_index *ix,
 			ix->cfg->name, dest, strerror(errno));
 		return;
 	}
+	pthread_mutex_lock(&ix->mu);
 	snprintf(ix->quarantined, sizeof(ix->quarantined), "%s", dest);
+	pthread_mutex_unlock(&ix->mu);
 	osa_log(OSA_LOG_WARN,
 		"index=%s unreadable data moved to %s (%s); rebuilding from "
 		"the journal",
 		ix->cfg->name, dest, why);
-	osa_mkdirs(ix->dir, &err);
+	if (osa_mkdirs(ix->dir, &err))
+		osa_log(OSA_LOG_ERROR, "index=%s %s", ix->cfg->name, err.msg);
 }
 
 /* Whether an index directory holds anything (its data, not dot files). */
@@ -531,74 +675,72 @@ static int svc_dir_has_files(const char *dir)
 }
 
 /*
- * Open one index: snapshot + log replay, or a rebuild.  Index data the
- * journal cannot explain (a snapshot ahead of it) fills `fatal` and returns
- * OSA_ECORRUPT when `fatal` is given (at open), and degrades the index
- * otherwise; with OSA_OPEN_REBUILD_FROM_JOURNAL the old files go to
+ * Open one index (wlock held, no instance): snapshot + log replay, or a
+ * rebuild.  A replay that was long is followed by a checkpoint, so that a
+ * process killed again and again never replays more at each start.  Index
+ * data the journal cannot explain (a snapshot ahead of it) fills `fatal` and
+ * returns OSA_ECORRUPT when `fatal` is given (at open), and degrades the
+ * index otherwise; with OSA_OPEN_REBUILD_FROM_JOURNAL the old files go to
  * quarantine and the index is rebuilt.
  */
-static int svc_open_index(struct osai_service *s, struct svc_index *ix,
-			  osa_progress_fn progress, void *pctx,
-			  struct osa_error *fatal)
+static int svc_open_index_locked(struct osai_service *s, struct svc_index *ix,
+				 osa_progress_fn progress, void *pctx,
+				 struct osa_error *fatal)
 {
 	const struct osa_backend *b = ix->cfg->backend;
+	const struct osai_checkpoint_config *c =
+		&s->cfg->core.journal.checkpoint;
 	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
 					 ix->dir };
 	struct osai_istate st = { 0 };
 	struct osa_error err = { 0 };
 	uint64_t lsn = 0, last = 0, nlog = 0;
+	void *be = NULL;
 	int have_state, rc;
+	double t0;
 
-	pthread_mutex_lock(&ix->wlock);
+	svc_set_state(ix, SVC_LOADING, NULL);
+	ix->ops_since_ckpt = ix->recs_since_ckpt = 0;
 	if (osa_mkdirs(ix->dir, &err)) {
 		svc_degrade(ix, &err);
-		pthread_mutex_unlock(&ix->wlock);
 		return err.code;
 	}
 	svc_clean_tmp(ix->dir);
 	if (s->open_flags & OSA_OPEN_REBUILD_FROM_JOURNAL) {
 		if (svc_dir_has_files(ix->dir))
 			svc_quarantine(s, ix, "--rebuild-from-journal");
-		rc = svc_rebuild_locked(s, ix,
-					"requested (--rebuild-from-journal)",
-					progress, pctx, &err);
-		pthread_mutex_unlock(&ix->wlock);
-		return rc;
+		return svc_rebuild_locked(s, ix,
+					  "requested (--rebuild-from-journal)",
+					  progress, pctx, &err);
 	}
 	rc = osai_journal_get_state(s->journal, ix->cfg->name, &st, &err);
 	have_state = !rc;
 	if (rc == OSA_ECORRUPT) {
 		/* Its config hash and LSNs cannot be trusted: start over. */
 		osa_log(OSA_LOG_ERROR, "index=%s %s", ix->cfg->name, err.msg);
-		rc = svc_rebuild_locked(s, ix, "its journal state is damaged",
-					progress, pctx, &err);
-		pthread_mutex_unlock(&ix->wlock);
-		return rc;
+		return svc_rebuild_locked(s, ix, "its journal state is damaged",
+					  progress, pctx, &err);
 	}
-	if (have_state && st.config_hash != ix->hash) {
-		rc = svc_rebuild_locked(s, ix,
-					"its configuration changed what it "
-					"stores",
-					progress, pctx, &err);
-		pthread_mutex_unlock(&ix->wlock);
-		return rc;
-	}
-	rc = b->open(&args, &ix->be, &lsn, &err);
+	memset(&err, 0, sizeof(err));
+	if (have_state && st.config_hash != ix->hash)
+		return svc_rebuild_locked(s, ix,
+					  "its configuration changed what it "
+					  "stores",
+					  progress, pctx, &err);
+	rc = b->open(&args, &be, &lsn, &err);
 	if (rc == OSA_ECORRUPT || rc == OSA_EVERSION) {
-		ix->be = NULL;
 		svc_quarantine(s, ix, err.msg);
-		rc = svc_rebuild_locked(s, ix, "its snapshot was unreadable",
-					progress, pctx, &err);
-		pthread_mutex_unlock(&ix->wlock);
-		return rc;
+		return svc_rebuild_locked(s, ix, "its snapshot was unreadable",
+					  progress, pctx, &err);
 	}
+	if (!rc)
+		rc = osai_journal_stats(s->journal, NULL, &last, &nlog, &err);
 	if (rc) {
-		ix->be = NULL;
+		if (be)
+			b->close(be);
 		svc_degrade(ix, &err);
-		pthread_mutex_unlock(&ix->wlock);
 		return rc;
 	}
-	osai_journal_stats(s->journal, NULL, &last, &nlog, NULL);
 	if (lsn > last) {
 		/* The journal lost changes this index saw: never paper over
 		 * it by deleting the index. */
@@ -613,67 +755,151 @@ static int svc_open_index(struct osai_service *s, struct svc_index *ix,
 			      ix->cfg->name, (unsigned long long)lsn,
 			      s->data_dir, (unsigned long long)last,
 			      s->data_dir);
-		b->close(ix->be);
-		ix->be = NULL;
+		b->close(be);
 		if (fatal)
 			*fatal = err;
-		else
-			svc_degrade(ix, &err);
-		pthread_mutex_unlock(&ix->wlock);
+		svc_degrade(ix, &err);
 		return OSA_ECORRUPT;
 	}
-	ix->applied = lsn;
-	ix->checkpointed = lsn;
-	ix->state = SVC_READY;
-	if (have_state)
+	svc_set_lsns(ix, lsn, lsn);
+	svc_swap_be(ix, be);
+	if (have_state) {
+		pthread_mutex_lock(&ix->mu);
 		ix->skipped = st.skipped;
-	if (!b->checkpoint && last > 0) {
-		rc = svc_rebuild_locked(s, ix, "it keeps no snapshots",
-					progress, pctx, &err);
-	} else if (lsn < last && last - nlog > lsn) {
-		/* The log was trimmed past what the snapshot covers. */
-		rc = svc_rebuild_locked(s, ix,
-					"the log no longer reaches its "
-					"snapshot",
-					progress, pctx, &err);
-	} else {
-		if (lsn < last)
-			osa_log(OSA_LOG_INFO,
-				"index=%s replaying changes %llu..%llu",
-				ix->cfg->name, (unsigned long long)lsn + 1,
-				(unsigned long long)last);
-		rc = svc_catch_up_locked(s, ix, 0, NULL, 0);
-		if (!rc && !have_state)
-			rc = svc_checkpoint_locked(s, ix, &err);
+		pthread_mutex_unlock(&ix->mu);
 	}
-	pthread_mutex_unlock(&ix->wlock);
+	if (!b->checkpoint && last > 0)
+		return svc_rebuild_locked(s, ix, "it keeps no snapshots",
+					  progress, pctx, &err);
+	if (lsn < last && last - nlog > lsn)
+		/* The log was trimmed past what the snapshot covers. */
+		return svc_rebuild_locked(s, ix,
+					  "the log no longer reaches its "
+					  "snapshot",
+					  progress, pctx, &err);
+	if (lsn < last)
+		osa_log(OSA_LOG_INFO, "index=%s replaying changes %llu..%llu",
+			ix->cfg->name, (unsigned long long)lsn + 1,
+			(unsigned long long)last);
+	t0 = svc_now();
+	rc = svc_catch_up_locked(s, ix, 0, NULL, 0);
+	if (!rc)
+		rc = svc_ready_locked(s, ix);
+	if (rc)
+		return rc;
+	if (!have_state || ix->ops_since_ckpt >= (uint64_t)c->replay_ops ||
+	    svc_now() - t0 >= SVC_REPLAY_SECONDS)
+		rc = svc_checkpoint_locked(s, ix, &err);
 	return rc;
 }
 
-/* Retry degraded indexes (at most every 5 s each). */
-void osai_service_retry(struct osai_service *s)
+/* Retry a degraded index (wlock held): catch the open instance up, or open
+ * it again. */
+static void svc_retry_locked(struct osai_service *s, struct svc_index *ix)
 {
-	size_t i;
+	ix->last_retry = svc_now();
+	osa_log(OSA_LOG_INFO, "index=%s retrying", ix->cfg->name);
+	if (!ix->be) {
+		svc_open_index_locked(s, ix, NULL, NULL, NULL);
+		return;
+	}
+	svc_set_state(ix, SVC_LOADING, NULL);
+	if (!svc_catch_up_locked(s, ix, 0, NULL, 0))
+		svc_ready_locked(s, ix); /* a failure degrades it again */
+}
 
+/* ---- the maintenance thread ------------------------------------------- */
+
+void osai_service_tick(struct osai_service *s)
+{
+	struct osa_error err = { 0 };
+	uint64_t records = 0;
+	size_t i;
+	int trim = 0;
+
+	if (osai_journal_stats(s->journal, &records, NULL, NULL, &err))
+		osa_log(OSA_LOG_ERROR, "maintenance: %s", err.msg);
+	else
+		s->records_hint = records;
 	for (i = 0; i < s->n; i++) {
 		struct svc_index *ix = &s->ix[i];
 
-		if (ix->state != SVC_DEGRADED || svc_now() - ix->last_retry < 5)
-			continue;
-		if (pthread_mutex_trylock(&ix->wlock))
-			continue;
-		ix->last_retry = svc_now();
-		osa_log(OSA_LOG_INFO, "index=%s retrying", ix->cfg->name);
-		if (ix->be) {
-			ix->state = SVC_READY;
-			svc_catch_up_locked(s, ix, 0, NULL, 0);
-			pthread_mutex_unlock(&ix->wlock);
-		} else {
-			pthread_mutex_unlock(&ix->wlock);
-			ix->state = SVC_LOADING;
-			svc_open_index(s, ix, NULL, NULL, NULL);
+		pthread_mutex_lock(&ix->wlock);
+		if (ix->state == SVC_DEGRADED) {
+			if (svc_now() - ix->last_retry >= SVC_RETRY_SECONDS)
+				svc_retry_locked(s, ix);
+		} else if (ix->state == SVC_READY &&
+			   !svc_catch_up_locked(s, ix, 0, NULL, 0) &&
+			   svc_ckpt_due(s, ix, records)) {
+			if (!svc_checkpoint_locked(s, ix, &err))
+				trim = 1;
 		}
+		pthread_mutex_unlock(&ix->wlock);
 	}
+	if (trim && svc_trim(s, &err))
+		osa_log(OSA_LOG_WARN, "log trim failed: %s", err.msg);
+}
+
+static void *svc_tick_main(void *arg)
+{
+	struct osai_service *s = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&s->tick_mu);
+	while (!s->tick_stop) {
+		if (!s->tick_wake) {
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += SVC_TICK_SECONDS;
+			pthread_cond_timedwait(&s->tick_cv, &s->tick_mu,
+					       &until);
+			if (s->tick_stop)
+				break;
+		}
+		s->tick_wake = 0;
+		pthread_mutex_unlock(&s->tick_mu);
+		osai_service_tick(s);
+		pthread_mutex_lock(&s->tick_mu);
+	}
+	pthread_mutex_unlock(&s->tick_mu);
+	return NULL;
+}
+
+static int svc_tick_start(struct osai_service *s, struct osa_error *err)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	rc = pthread_condattr_init(&ca);
+	if (!rc) {
+		rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		if (!rc)
+			rc = pthread_cond_init(&s->tick_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (!rc) {
+		rc = pthread_create(&s->tick_thread, NULL, svc_tick_main, s);
+		if (rc)
+			pthread_cond_destroy(&s->tick_cv);
+	}
+	if (rc)
+		return osa_error_set(err, OSA_ENOMEM,
+				     "cannot start the maintenance thread: %s",
+				     strerror(rc));
+	s->tick_running = 1;
+	return 0;
+}
+
+static void svc_tick_stop(struct osai_service *s)
+{
+	if (!s->tick_running)
+		return;
+	pthread_mutex_lock(&s->tick_mu);
+	s->tick_stop = 1;
+	pthread_cond_signal(&s->tick_cv);
+	pthread_mutex_unlock(&s->tick_mu);
+	pthread_join(s->tick_thread, NULL);
+	pthread_cond_destroy(&s->tick_cv);
+	s->tick_running = 0;
 }
 
 /* ---- open / close ------------------------------------------------------ */
@@ -718,6 +944,7 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 {
 	struct osai_service *s = calloc(1, sizeof(*s));
 	char path[4200];
+	uint64_t records = 0;
 	size_t i;
 	int rc;
 
@@ -729,6 +956,7 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 	s->cfg = cfg;
 	s->lock_fd = -1;
 	s->data_dir = cfg->core.data_dir;
+	pthread_mutex_init(&s->tick_mu, NULL);
 	rc = osai_registry_init(err);
 	if (!rc)
 		rc = osa_mkdirs(s->data_dir, err);
@@ -755,9 +983,14 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 		struct svc_index *ix = &s->ix[i];
 		const struct osai_index_config *ic = &cfg->indexes[i];
 
+		if (pthread_mutex_init(&ix->wlock, NULL) ||
+		    osa_rwlock_init(&ix->life) ||
+		    pthread_mutex_init(&ix->mu, NULL)) {
+			osai_service_close(s);
+			return osa_error_set(err, OSA_ENOMEM,
+					     "cannot create a lock");
+		}
 		ix->cfg = ic;
-		pthread_mutex_init(&ix->wlock, NULL);
-		pthread_rwlock_init(&ix->life, NULL);
 		ix->state = SVC_LOADING;
 		ix->hash = svc_fnv(0xcbf29ce484222325ull, ic->backend->name,
 				   strlen(ic->backend->name) + 1);
@@ -775,16 +1008,28 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 		}
 	}
 	for (i = 0; i < s->n; i++) {
+		struct svc_index *ix = &s->ix[i];
 		struct osa_error fatal = { 0 };
 
-		rc = svc_open_index(s, &s->ix[i], opt ? opt->progress : NULL,
-				    opt ? opt->progress_ctx : NULL, &fatal);
+		/* A failure degrades the index (logged); the tick retries.  Data
+		 * the journal cannot explain stops the open. */
+		pthread_mutex_lock(&ix->wlock);
+		svc_open_index_locked(s, ix, opt ? opt->progress : NULL,
+				      opt ? opt->progress_ctx : NULL, &fatal);
+		pthread_mutex_unlock(&ix->wlock);
 		if (fatal.code) {
 			if (err)
 				*err = fatal;
 			osai_service_close(s);
 			return fatal.code;
 		}
+	}
+	if (!osai_journal_stats(s->journal, &records, NULL, NULL, NULL))
+		s->records_hint = records;
+	rc = svc_tick_start(s, err);
+	if (rc) {
+		osai_service_close(s);
+		return rc;
 	}
 	*out = s;
 	return 0;
@@ -797,34 +1042,34 @@ void osai_service_close(struct osai_service *s)
 
 	if (!s)
 		return;
+	svc_tick_stop(s);
 	for (i = 0; s->ix && i < s->n; i++) {
 		struct svc_index *ix = &s->ix[i];
 
 		if (!ix->cfg)
 			continue;
 		pthread_mutex_lock(&ix->wlock);
-		if (ix->be && ix->state == SVC_READY) {
-			svc_catch_up_locked(s, ix, 0, NULL, 0);
-			svc_checkpoint_locked(s, ix, &err);
-		}
-		if (ix->be)
-			ix->cfg->backend->close(ix->be);
-		ix->be = NULL;
+		if (ix->be && ix->state == SVC_READY &&
+		    !svc_catch_up_locked(s, ix, 0, NULL, 0))
+			svc_checkpoint_locked(s, ix, &err); /* logs failures */
+		svc_close_be(ix);
 		pthread_mutex_unlock(&ix->wlock);
 	}
-	if (s->journal && s->ix)
-		svc_trim(s);
+	if (s->journal && s->ix && svc_trim(s, &err))
+		osa_log(OSA_LOG_WARN, "log trim failed: %s", err.msg);
 	for (i = 0; s->ix && i < s->n; i++) {
 		if (!s->ix[i].cfg)
 			continue;
 		pthread_mutex_destroy(&s->ix[i].wlock);
 		pthread_rwlock_destroy(&s->ix[i].life);
+		pthread_mutex_destroy(&s->ix[i].mu);
 		free(s->ix[i].dir);
 	}
 	free(s->ix);
 	osai_journal_close(s->journal);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* releases the flock */
+	pthread_mutex_destroy(&s->tick_mu);
 	osai_config_free(s->cfg);
 	free(s);
 }
@@ -938,21 +1183,40 @@ static int svc_cmp_srn(const void *a, const void *b)
 	return c ? c : (x->pos < y->pos ? -1 : x->pos > y->pos);
 }
 
-/* Apply the committed change at `lsn` (our own parsed records) to every
- * index, then anything else pending. */
+/*
+ * Apply the committed change at `lsn` (our own parsed records) to every
+ * ready index, then anything else pending, so that a search after the write
+ * finds it.  An index that is not ready (loading, rebuilding, degraded) is
+ * skipped without waiting: it catches up from the log when it becomes ready.
+ * Maintenance that is due is left to the maintenance thread.
+ */
 static void svc_fan_out(struct osai_service *s, uint64_t lsn,
 			const struct osa_record *const *recs, size_t n)
 {
+	const struct osai_checkpoint_config *c =
+		&s->cfg->core.journal.checkpoint;
+	uint64_t log_max = s->records_hint / 2;
+	int wake = 0;
 	size_t i;
 
+	if (log_max < SVC_LOG_MIN_RECORDS)
+		log_max = SVC_LOG_MIN_RECORDS;
 	for (i = 0; i < s->n; i++) {
 		struct svc_index *ix = &s->ix[i];
 
+		/* An index seen not ready here becomes ready after this change
+		 * was committed: the catch-up that follows includes it. */
+		if (svc_get_state(ix) != SVC_READY)
+			continue;
 		pthread_mutex_lock(&ix->wlock);
-		svc_catch_up_locked(s, ix, lsn, recs, n);
+		if (svc_catch_up_locked(s, ix, lsn, recs, n) ||
+		    ix->ops_since_ckpt >= (uint64_t)c->ops ||
+		    ix->recs_since_ckpt >= log_max)
+			wake = 1;
 		pthread_mutex_unlock(&ix->wlock);
 	}
-	osai_service_retry(s);
+	if (wake)
+		svc_tick_wake(s);
 }
 
 int osa_ingest(struct osa_db *db, const char *const *docs, const size_t *lens,
@@ -1147,10 +1411,12 @@ int osa_search(struct osa_db *db, const struct osa_search *q,
 	bq.ef_search = q->ef_search;
 	pthread_rwlock_rdlock(&ix->life);
 	if (!ix->be) {
+		pthread_mutex_lock(&ix->mu);
 		rc = osa_error_set(err, OSA_EDEGRADED, "index %s is %s%s%s",
 				   ix->cfg->name,
 				   osai_index_state_name(ix->state),
 				   ix->why[0] ? ": " : "", ix->why);
+		pthread_mutex_unlock(&ix->mu);
 		pthread_rwlock_unlock(&ix->life);
 		return rc;
 	}
@@ -1227,7 +1493,8 @@ json_t *osai_results_json(const char *query, const char *index,
 
 /* ---- stats, health, maintenance --------------------------------------- */
 
-static json_t *svc_index_json(struct svc_index *ix, int health)
+/* One index's entry of stats and /health; *ready tells whether it is. */
+static json_t *svc_index_json(struct svc_index *ix, int health, int *ready)
 {
 	uint64_t count = 0;
 	json_t *o;
@@ -1235,6 +1502,8 @@ static json_t *svc_index_json(struct svc_index *ix, int health)
 	pthread_rwlock_rdlock(&ix->life);
 	if (ix->be)
 		ix->cfg->backend->count(ix->be, &count);
+	pthread_mutex_lock(&ix->mu);
+	*ready = ix->state == SVC_READY;
 	o = json_pack("{s:s, s:I, s:s, s:I, s:I}", "backend",
 		      ix->cfg->backend->name, "count", (json_int_t)count,
 		      "state", osai_index_state_name(ix->state), "applied_lsn",
@@ -1244,13 +1513,6 @@ static json_t *svc_index_json(struct svc_index *ix, int health)
 		json_object_set_new(
 			o, "kernel",
 			json_string(osa_backend_kernel(ix->cfg->backend)));
-	if (o && health && ix->be && ix->cfg->backend->health) {
-		struct osa_error e = { 0 };
-
-		if (ix->cfg->backend->health(ix->be, &e))
-			json_object_set_new(o, "problem", json_string(e.msg));
-	}
-	pthread_rwlock_unlock(&ix->life);
 	if (o && ix->why[0])
 		json_object_set_new(o, "reason", json_string(ix->why));
 	if (o && ix->skipped)
@@ -1259,6 +1521,14 @@ static json_t *svc_index_json(struct svc_index *ix, int health)
 	if (o && ix->quarantined[0])
 		json_object_set_new(o, "quarantined",
 				    json_string(ix->quarantined));
+	pthread_mutex_unlock(&ix->mu);
+	if (o && health && ix->be && ix->cfg->backend->health) {
+		struct osa_error e = { 0 };
+
+		if (ix->cfg->backend->health(ix->be, &e))
+			json_object_set_new(o, "problem", json_string(e.msg));
+	}
+	pthread_rwlock_unlock(&ix->life);
 	return o;
 }
 
@@ -1276,7 +1546,7 @@ int osa_stats(struct osa_db *db, char **json, struct osa_error *err)
 	uint64_t records = 0, last = 0, nlog = 0;
 	json_t *doc, *ixs;
 	size_t i;
-	int rc;
+	int rc, ready;
 
 	rc = osai_journal_stats(s->journal, &records, &last, &nlog, err);
 	if (rc)
@@ -1284,7 +1554,7 @@ int osa_stats(struct osa_db *db, char **json, struct osa_error *err)
 	ixs = json_object();
 	for (i = 0; i < s->n; i++)
 		json_object_set_new(ixs, s->ix[i].cfg->name,
-				    svc_index_json(&s->ix[i], 0));
+				    svc_index_json(&s->ix[i], 0, &ready));
 	doc = json_pack("{s:I, s:I, s:I, s:I, s:o}", "records",
 			(json_int_t)records, "last_lsn", (json_int_t)last,
 			"log_entries", (json_int_t)nlog, "journal_bytes",
@@ -1298,14 +1568,14 @@ int osa_health(struct osa_db *db, char **json, int *healthy,
 {
 	struct osai_service *s = (struct osai_service *)db;
 	json_t *ixs = json_object();
-	int ok = 1;
+	int ok = 1, ready;
 	size_t i;
 
-	osai_service_retry(s);
+	/* Reports only: retrying a degraded index is the tick's work. */
 	for (i = 0; i < s->n; i++) {
 		json_object_set_new(ixs, s->ix[i].cfg->name,
-				    svc_index_json(&s->ix[i], 1));
-		if (s->ix[i].state != SVC_READY)
+				    svc_index_json(&s->ix[i], 1, &ready));
+		if (!ready)
 			ok = 0;
 	}
 	if (healthy)
@@ -1320,6 +1590,7 @@ int osa_reindex(struct osa_db *db, const char *index, osa_progress_fn progress,
 {
 	struct osai_service *s = (struct osai_service *)db;
 	struct svc_index *ix = osai_service_index(s, index);
+	struct osa_error terr;
 	int rc;
 
 	if (!ix)
@@ -1328,48 +1599,43 @@ int osa_reindex(struct osa_db *db, const char *index, osa_progress_fn progress,
 	pthread_mutex_lock(&ix->wlock);
 	rc = svc_rebuild_locked(s, ix, "requested", progress, ctx, err);
 	pthread_mutex_unlock(&ix->wlock);
-	if (!rc)
-		svc_trim(s);
+	/* The index is rebuilt either way; a log kept longer costs space. */
+	if (!rc && svc_trim(s, &terr))
+		osa_log(OSA_LOG_WARN, "log trim failed: %s", terr.msg);
 	return rc;
 }
 
+/*
+ * Catch every index up and checkpoint it, trim the log, then rewrite the
+ * journal without free pages.  Any failure is returned, and the journal is
+ * then left as it was.  Holds every index's write lock throughout: writes
+ * wait, queries go on (the journal part blocks them only while it copies).
+ */
 int osa_compact(struct osa_db *db, struct osa_error *err)
 {
 	struct osai_service *s = (struct osai_service *)db;
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < s->n; i++) {
+	for (i = 0; i < s->n; i++)
 		pthread_mutex_lock(&s->ix[i].wlock);
-		svc_catch_up_locked(s, &s->ix[i], 0, NULL, 0);
-		svc_checkpoint_locked(s, &s->ix[i], err);
+	for (i = 0; i < s->n && !rc; i++) {
+		struct svc_index *ix = &s->ix[i];
+
+		if (ix->state != SVC_READY)
+			continue; /* keeps the log it needs; said by health */
+		rc = svc_catch_up_locked(s, ix, 0, NULL, 0);
+		if (rc)
+			osa_error_set(err, rc, "index %s: %s", ix->cfg->name,
+				      ix->why);
+		else
+			rc = svc_checkpoint_locked(s, ix, err);
 	}
-	svc_trim(s);
-	rc = osai_journal_compact(s->journal, err);
+	if (!rc)
+		rc = svc_trim(s, err);
+	if (!rc)
+		rc = osai_journal_compact(s->journal, err);
 	for (i = 0; i < s->n; i++)
 		pthread_mutex_unlock(&s->ix[i].wlock);
 	return rc;
-}
-
-void osai_service_tick(struct osai_service *s)
-{
-	struct osa_error err;
-	size_t i;
-	int trimmed = 0;
-
-	osai_service_retry(s);
-	for (i = 0; i < s->n; i++) {
-		struct svc_index *ix = &s->ix[i];
-
-		if (svc_now() - ix->last_ckpt <
-			    s->cfg->core.journal.checkpoint.seconds ||
-		    ix->checkpointed == ix->applied ||
-		    pthread_mutex_trylock(&ix->wlock))
-			continue;
-		svc_checkpoint_locked(s, ix, &err);
-		pthread_mutex_unlock(&ix->wlock);
-		trimmed = 1;
-	}
-	if (trimmed)
-		svc_trim(s);
 }

@@ -5,8 +5,9 @@
 # example every third round) and kill it with SIGKILL at a random moment;
 # then start again and check that every batch it acknowledged is present,
 # nothing is half-applied (each batch all there or all absent), every
-# index's count equals the journal's, and queries work.  Finally a corrupt
-# snapshot falls back to a rebuild with a warning.
+# index's count equals the journal's, and queries work.  Then a corrupt
+# snapshot falls back to a rebuild with a warning.  Finally, repeated kills
+# do not make each start replay more (see below).
 set -u
 OSA=$1
 EMBED=$2
@@ -79,6 +80,72 @@ done
 out=$("$OSA" health 2>&1) || die "health after a torn snapshot: $out"
 grep -q quarantined <<<"$out" || die "torn snapshot not quarantined: $out"
 "$OSA" search papers "analysis" --limit 3 >/dev/null || die "search after rebuild"
+
+# Restart time that does not grow with crashes.  24 times, a writer takes
+# 120 changes (batches of 5 records) and is killed with SIGKILL after its
+# last acknowledgement, before any periodic checkpoint (seconds = 86400).
+# Each start replays the log from the last checkpoint; a long replay is
+# followed by a checkpoint at once (checkpoint_interval.replay_ops), so the
+# start after the 24th kill replays no more than twice what the start after
+# the first did.  Counted in replayed changes (the "replaying changes A..B"
+# log line), not seconds, so a slow or busy machine cannot fail it; without
+# the checkpoint the count grows by 120 each round (2880 at the end).
+R=$W/restart
+mkdir -p "$R"
+cat >"$R/osa.cfg" <<CFG
+data_dir = "$R/data";
+logging = { level = "info"; };
+checkpoint_interval = { seconds = 86400; };
+indexes = (
+  { name = "papers"; backend = "vector"; config = { dim = 32; }; },
+  { name = "exact"; backend = "flat"; config = { dim = 32; }; }
+);
+CFG
+CHANGES=120
+# The most changes one start replayed, from the log of that process.
+replayed() {
+	grep -o 'replaying changes [0-9]*\.\.[0-9]*' "$1" |
+		awk -F'[ .]+' '{ n = $4 - $3 + 1; if (n > m) m = n } END { print m + 0 }'
+}
+first=
+for round in $(seq 1 24); do
+	head -n $((CHANGES * 5)) "$SRC/samples/records.ndjson" |
+		sed "s/\(s-[0-9]*\)@1/\1-k$round@1/" >"$R/in.ndjson"
+	rm -f "$R/fifo"
+	mkfifo "$R/fifo"
+	t0=$(date +%s.%N)
+	OSA_CONFIG=$R/osa.cfg "$OSA" ingest - --batch 5 --acks <"$R/fifo" \
+		>"$R/acks" 2>"$R/log" &
+	pid=$!
+	exec 3>"$R/fifo"
+	cat "$R/in.ndjson" >&3
+	n=0
+	for _ in $(seq 1 6000); do
+		n=$(grep -c '^ack ' "$R/acks")
+		[ "$n" -ge $CHANGES ] || ! kill -0 $pid 2>/dev/null && break
+		[ "$n" -ge 1 ] && [ -z "${t1:-}" ] && t1=$(date +%s.%N)
+		sleep 0.1
+	done
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	exec 3>&-
+	[ "$n" -ge $CHANGES ] ||
+		{ die "restart round $round: $n of $CHANGES acknowledged: $(tail -n 3 "$R/log")"; break; }
+	if [ "$round" -gt 1 ]; then
+		r=$(replayed "$R/log")
+		echo "start after kill $((round - 1)): replayed $r changes, first ack after $(awk "BEGIN { printf \"%.2f\", ${t1:-$t0} - $t0 }") s"
+		[ -z "$first" ] && first=$r
+	fi
+	t1=
+done
+# The start after the 24th kill.
+OSA_CONFIG=$R/osa.cfg "$OSA" stats >/dev/null 2>"$R/log" ||
+	die "stats after the 24th kill: $(tail -n 3 "$R/log")"
+last=$(replayed "$R/log")
+echo "start after kill 24: replayed $last changes (after kill 1: ${first:-?})"
+[ "${first:-0}" -gt 0 ] || die "the start after the first kill replayed nothing"
+[ "$last" -le $((2 * ${first:-0})) ] ||
+	die "the start after the 24th kill replayed $last changes, more than twice the $first after the first"
 
 [ $fail = 0 ] && rm -rf "$W"
 exit $fail

@@ -56,7 +56,7 @@ static void test_loading_and_bounds(void)
 	struct osai_router r = { .max_body = 100, .max_query = 50 };
 	char *body;
 
-	snprintf(r.loading_index, sizeof(r.loading_index), "papers");
+	atomic_store(&r.loading_index, "papers");
 	OSA_CHECK(status_of(&r, "GET", "/health", NULL, 0, &body) == 503);
 	OSA_CHECK_CONTAINS(body, "\"status\":\"loading\"");
 	OSA_CHECK_CONTAINS(body, "\"index\":\"papers\"");

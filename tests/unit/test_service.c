@@ -3,10 +3,12 @@
  * test_service.c - the index service through the public C API (osa/osa.h):
  * ingest/search/get/delete, batch validation (all or nothing, both positions
  * of a duplicate named), the data directory lock, replay after reopen,
- * rebuild on a config change, quarantine of a corrupt snapshot, bounded disk
- * use on re-ingest, compaction after deleting everything, concurrent
- * writers and readers, the count of skipped records across restarts, and a
- * lost journal (refused; OSA_OPEN_REBUILD_FROM_JOURNAL quarantines).
+ * rebuild on a config change, quarantine of a corrupt snapshot, reindex
+ * after deletes, a failed checkpoint failing compaction, retry of a degraded
+ * index by the maintenance thread, bounded disk use on re-ingest, compaction
+ * after deleting everything, concurrent writers and readers, the count of
+ * skipped records across restarts, and a lost journal (refused;
+ * OSA_OPEN_REBUILD_FROM_JOURNAL quarantines).
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -225,23 +227,180 @@ static void corrupt_snapshots(const char *index)
 	closedir(d);
 }
 
+/* Does a search of `index` for `q` return `srn`? */
+static int finds(struct osa_db *db, const char *index, const char *q,
+		 const char *srn)
+{
+	struct osa_search s = { .index = index, .text = q, .limit = 100 };
+	struct osa_results *r = NULL;
+	struct osa_error err;
+	size_t i;
+	int found = 0;
+
+	OSA_CHECK_MSG(osa_search(db, &s, &r, &err) == 0, "%s", err.msg);
+	for (i = 0; r && i < r->n; i++)
+		if (!strcmp(r->v[i].srn, srn))
+			found = 1;
+	osa_results_free(r);
+	return found;
+}
+
+/* The JSON of stats, which the caller frees. */
+static char *stats_of(struct osa_db *db)
+{
+	struct osa_error err;
+	char *text = NULL;
+
+	OSA_CHECK_MSG(osa_stats(db, &text, &err) == 0, "%s", err.msg);
+	return text;
+}
+
 static void test_quarantine(void)
 {
 	struct osa_db *db;
 	struct osa_error err;
 	char *text, q[600];
 	struct stat st;
+	int n = 0;
+	DIR *d;
+	struct dirent *e;
 
 	corrupt_snapshots("exact");
+	corrupt_snapshots("papers");
 	db = open_db(32);
 	OSA_CHECK(osa_health(db, &text, NULL, &err) == 0);
 	OSA_CHECK_CONTAINS(text, "quarantined");
 	free(text);
+	/* Rebuilt from the journal: every record is back in both. */
+	text = stats_of(db);
+	OSA_CHECK_CONTAINS(text, "\"papers\":{\"backend\":\"vector\","
+				 "\"count\":99,\"state\":\"ready\"");
+	OSA_CHECK_CONTAINS(text, "\"exact\":{\"backend\":\"flat\","
+				 "\"count\":99,\"state\":\"ready\"");
+	free(text);
 	OSA_CHECK(search_n(db, "exact", "glacier 12",
 			   "urn:osa:test.org:rec:r-12") > 0);
+	OSA_CHECK(search_n(db, "papers", "glacier 12", NULL) > 0);
 	osa_close(db);
+	/* The damaged files were moved aside, not deleted. */
 	snprintf(q, sizeof(q), "%s/data/quarantine", dir);
 	OSA_CHECK(stat(q, &st) == 0 && S_ISDIR(st.st_mode));
+	d = opendir(q);
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "exact.", 6) ||
+		    !strncmp(e->d_name, "papers.", 7))
+			n++;
+	if (d)
+		closedir(d);
+	OSA_CHECK_MSG(n == 2, "%d quarantined index directories", n);
+}
+
+/*
+ * Reindex after deletes: the rebuild clears the index's directory, which
+ * holds everything the backend wrote, so a snapshot taken before the
+ * deletes cannot bring deleted records back (nor can a reopen after).
+ */
+static void test_reindex_after_deletes(void)
+{
+	const char *gone[] = { "urn:osa:test.org:rec:r-1007",
+			       "urn:osa:test.org:rec:r-1008" };
+	const char *const names[] = { "papers", "exact" };
+	struct osa_db *db = open_db(32);
+	struct osa_error err;
+	size_t deleted, i, k;
+	char *text;
+	int round;
+
+	ingest_range(db, 1000, 1020, "lagoon");
+	osa_close(db); /* every snapshot now holds r-1007 and r-1008 */
+	db = open_db(32);
+	OSA_CHECK(finds(db, "exact", "lagoon 1007", gone[0]));
+	OSA_CHECK(osa_delete(db, gone, 2, &deleted, &err) == 0 && deleted == 2);
+	for (i = 0; i < 2; i++)
+		OSA_CHECK_MSG(osa_reindex(db, names[i], NULL, NULL, &err) == 0,
+			      "%s", err.msg);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 2; i++)
+			for (k = 0; k < 2; k++)
+				OSA_CHECK_MSG(!finds(db, names[i],
+						     k ? "lagoon 1008"
+						       : "lagoon 1007",
+						     gone[k]),
+					      "%s returns deleted %s (%s)",
+					      names[i], gone[k],
+					      round ? "after reopen"
+						    : "after reindex");
+		text = stats_of(db);
+		OSA_CHECK_CONTAINS(text, "\"records\":117");
+		OSA_CHECK_CONTAINS(text, "\"papers\":{\"backend\":\"vector\","
+					 "\"count\":117");
+		OSA_CHECK_CONTAINS(text, "\"exact\":{\"backend\":\"flat\","
+					 "\"count\":117");
+		free(text);
+		osa_close(db);
+		db = open_db(32);
+	}
+	osa_close(db);
+}
+
+/* `osa compact` fails, and says which index, when a checkpoint fails. */
+static void test_compact_checkpoint_failure(void)
+{
+	struct osa_db *db = open_db(32);
+	struct osa_error err;
+	char snap[700], inner[800];
+	int rc;
+
+	/* A directory where the snapshot goes: its rename fails. */
+	snprintf(snap, sizeof(snap), "%s/data/indexes/exact/flat.snap", dir);
+	snprintf(inner, sizeof(inner), "%s/keep", snap);
+	unlink(snap);
+	OSA_REQUIRE(mkdir(snap, 0755) == 0 && mkdir(inner, 0755) == 0);
+	ingest_range(db, 2000, 2010, "fjord");
+	rc = osa_compact(db, &err);
+	OSA_CHECK_MSG(rc != 0, "compaction reported success");
+	if (rc)
+		OSA_CHECK_CONTAINS(err.msg, "index exact: checkpoint failed");
+	OSA_REQUIRE(rmdir(inner) == 0 && rmdir(snap) == 0);
+	rc = osa_compact(db, &err);
+	OSA_CHECK_MSG(rc == 0, "%s", err.msg);
+	osa_close(db);
+}
+
+/* A degraded index is retried by the service's own thread: no request
+ * has to come (stats never retries). */
+static void test_retry_on_tick(void)
+{
+	struct osa_db *db;
+	char path[700], *text;
+	FILE *f;
+	int i, ready = 0;
+
+	snprintf(path, sizeof(path), "rm -rf %s/data/indexes/exact", dir);
+	OSA_REQUIRE(system(path) == 0);
+	/* A file where the index's directory should be. */
+	snprintf(path, sizeof(path), "%s/data/indexes/exact", dir);
+	f = fopen(path, "w");
+	OSA_REQUIRE(f);
+	fclose(f);
+	db = open_db(32);
+	text = stats_of(db);
+	OSA_CHECK_CONTAINS(text, "\"state\":\"degraded\"");
+	free(text);
+	unlink(path);
+	for (i = 0; i < 600 && !ready; i++) {
+		text = stats_of(db);
+		ready = text && strstr(text, "\"exact\":{\"backend\":\"flat\","
+					     "\"count\":127,\"state\":"
+					     "\"ready\"");
+		free(text);
+		if (!ready)
+			usleep(100000);
+	}
+	OSA_CHECK_MSG(ready, "exact was not retried within 60 s");
+	OSA_CHECK(search_n(db, "exact", "fjord 2003",
+			   "urn:osa:test.org:rec:r-2003") > 0);
+	osa_close(db);
 }
 
 static long long du(void)
@@ -480,6 +639,9 @@ int main(void)
 	OSA_REQUIRE(mkdtemp(dir));
 	test_basic();
 	test_quarantine();
+	test_reindex_after_deletes();
+	test_compact_checkpoint_failure();
+	test_retry_on_tick();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s/data", dir);
 	OSA_REQUIRE(system(cmd) == 0);
 	test_disk_bounded();

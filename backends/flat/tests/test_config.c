@@ -9,7 +9,6 @@ struct flat_config_view {
 	int dim;
 	int metric;
 	int initial_capacity;
-	char *persist_dir;
 	struct osa_embedding_config embedding;
 };
 
@@ -46,18 +45,15 @@ static void test_defaults(void)
 	OSA_CHECK(c->dim == 384);
 	OSA_CHECK(c->metric == 0);
 	OSA_CHECK(c->initial_capacity == 10000);
-	OSA_CHECK(c->persist_dir == NULL);
 	OSA_CHECK_STR(c->embedding.embedder, "hash");
 	OSA_CHECK(c->embedding.fields.n == 2);
 	osa_schema_free(schema(), cfg);
 	OSA_REQUIRE(osa_schema_parse(schema(),
 				     "dim = 3; metric = \"l2\";"
-				     "initial_capacity = 5;"
-				     "persist_dir = \"/tmp/x\";",
+				     "initial_capacity = 5;",
 				     &cfg, NULL, &err) == 0);
 	c = cfg;
 	OSA_CHECK(c->dim == 3 && c->metric == 1 && c->initial_capacity == 5);
-	OSA_CHECK_STR(c->persist_dir, "/tmp/x");
 	osa_schema_free(schema(), cfg);
 }
 
@@ -72,7 +68,10 @@ static void test_errors(void)
 	expect_error("initial_capacity = 0;",
 		     "initial_capacity: expected an integer in [1, "
 		     "1000000000], got 0");
-	expect_error("persist_dir = 3;", "persist_dir: expected a path");
+	/* Removed: an index writes only under its own directory. */
+	expect_error("persist_dir = \"/tmp/x\";",
+		     "persist_dir was removed: an index keeps all its files "
+		     "in <data_dir>/indexes/<index>/");
 	expect_error("dimm = 3;", "did you mean \"dim\"");
 	expect_error("embedding = { embedder = 3; };", "embedding.embedder");
 	expect_error("embedding = { fields = \"title\"; };",

@@ -12,7 +12,6 @@ struct vector_config_view {
 	int ef_construction;
 	int ef_search;
 	int initial_capacity;
-	char *persist_dir;
 	double compact_deleted_ratio;
 	struct osa_embedding_config embedding;
 };
@@ -52,19 +51,16 @@ static void test_defaults(void)
 	OSA_CHECK(c->m == 16 && c->ef_construction == 200);
 	OSA_CHECK(c->ef_search == 64);
 	OSA_CHECK(c->initial_capacity == 10000);
-	OSA_CHECK(c->persist_dir == NULL);
 	OSA_CHECK(c->compact_deleted_ratio == 0.3);
 	OSA_CHECK_STR(c->embedding.embedder, "hash");
 	OSA_CHECK(c->embedding.fields.n == 2);
 	osa_schema_free(schema(), cfg);
 	OSA_REQUIRE(osa_schema_parse(schema(),
 				     "dim = 3; metric = \"l2\";"
-				     "initial_capacity = 5;"
-				     "persist_dir = \"/tmp/x\";",
+				     "initial_capacity = 5;",
 				     &cfg, NULL, &err) == 0);
 	c = cfg;
 	OSA_CHECK(c->dim == 3 && c->metric == 1 && c->initial_capacity == 5);
-	OSA_CHECK_STR(c->persist_dir, "/tmp/x");
 	osa_schema_free(schema(), cfg);
 }
 
@@ -79,7 +75,10 @@ static void test_errors(void)
 	expect_error("initial_capacity = 0;",
 		     "initial_capacity: expected an integer in [1, "
 		     "1000000000], got 0");
-	expect_error("persist_dir = 3;", "persist_dir: expected a path");
+	/* Removed: an index writes only under its own directory. */
+	expect_error("persist_dir = \"/tmp/x\";",
+		     "persist_dir was removed: an index keeps all its files "
+		     "in <data_dir>/indexes/<index>/");
 	expect_error("m = 1;", "m: expected an integer in [2, 100], got 1");
 	expect_error("m = 101;", "m: expected an integer in [2, 100], got 101");
 	expect_error("ef_construction = 0;",

@@ -80,7 +80,10 @@ struct osa_open_options {
  * index whose backend fails to open is reported degraded, not fatal.  A
  * truncated or damaged journal file is refused (OSA_ECORRUPT, "journal
  * truncated: ..."), as is index data the journal cannot explain (see
- * OSA_OPEN_REBUILD_FROM_JOURNAL); nothing is changed then.
+ * OSA_OPEN_REBUILD_FROM_JOURNAL); nothing is changed then.  Starts
+ * the database's maintenance thread (retries, checkpoints, log trimming),
+ * which osa_close stops; signals a program handles itself should be blocked
+ * before this call.
  */
 int osa_open_file(const char *path, const struct osa_open_options *opt,
 		  struct osa_db **out, struct osa_error *err);
