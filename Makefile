@@ -71,7 +71,7 @@ test-asan:
 TSAN_DEADLOCKS ?= 0
 test-tsan:
 	$(CMAKE) -S . -B $(TSAN_BUILD) -DOSA_SANITIZE=thread \
-		-DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+		-DCMAKE_BUILD_TYPE=Debug $(DEV_ARGS) $(CMAKE_ARGS)
 	$(CMAKE) --build $(TSAN_BUILD) -j$(JOBS)
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
 	detect_deadlocks=$(TSAN_DEADLOCKS) \
