@@ -18,17 +18,22 @@
 #include <strings.h>
 
 #include "http.h"
+#include "metrics.h"
 
 /* Most results one can page to: offset + limit stays bounded. */
 #define HTTP_MAX_OFFSET 10000
 
-const char *const osai_http_routes[] = {
-	"GET /search/",		"GET /search/{index}",
-	"POST /search/{index}", "POST /records",
-	"GET /records/{srn}",	"DELETE /records/{srn}",
-	"GET /health",		"GET /stats",
-	"GET /backends",	NULL
-};
+const char *const osai_http_routes[] = { "GET /search/",
+					 "GET /search/{index}",
+					 "POST /search/{index}",
+					 "POST /records",
+					 "GET /records/{srn}",
+					 "DELETE /records/{srn}",
+					 "GET /health",
+					 "GET /stats",
+					 "GET /backends",
+					 "GET /metrics",
+					 NULL };
 
 static void reply(struct osai_http_res *rs, int status, json_t *doc)
 {
@@ -865,6 +870,23 @@ static void do_indexes(struct osai_service *s, struct osai_http_res *rs)
 	reply(rs, 200, json_pack("{s:o}", "indexes", arr));
 }
 
+/* GET /metrics: Prometheus text; while loading, the request and process
+ * figures only. */
+static void do_metrics(struct osai_service *s, struct osai_http_res *rs)
+{
+	struct osa_error err = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+
+	if (osai_metrics_render((struct osa_db *)s, &text, &len, &err)) {
+		fail(rs, 500, "internal", NULL, "metrics: %s", err.msg);
+		return;
+	}
+	rs->status = 200;
+	rs->body = text;
+	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
 void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 		      struct osai_http_res *rs)
 {
@@ -905,6 +927,16 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 			     "%s /health: use GET", m);
 		} else {
 			do_health(r, s, rs);
+		}
+		return;
+	}
+	if (!strcmp(path, "/metrics")) {
+		if (!method_is(m, "GET")) {
+			rs->allow = "GET";
+			fail(rs, 405, "method_not_allowed", NULL,
+			     "%s /metrics: use GET", m);
+		} else {
+			do_metrics(s, rs);
 		}
 		return;
 	}

@@ -44,6 +44,7 @@ struct osai_http_res {
 	int status;
 	char *body;	   /* malloc'd JSON text */
 	const char *allow; /* Allow header for 405, or NULL */
+	const char *content_type; /* NULL: application/json */
 };
 
 /* Replace the API key (copied; NULL or "" for none): the next request

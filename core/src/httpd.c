@@ -50,6 +50,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include "httpd.h"
+#include "metrics.h"
 #include "osa_autoconf.h"
 
 #ifdef CONFIG_OSA_TLS
@@ -201,7 +202,7 @@ static int httpd_send_all(struct httpd_conn *c, const char *p, size_t n,
  * and body go out in one send: two would meet Nagle and delayed ACKs. */
 static int httpd_reply(struct httpd_conn *c, int status, const char *body,
 		       const char *allow, const char *extra, int close,
-		       int head_only)
+		       int head_only, const char *ctype)
 {
 	size_t blen = body ? strlen(body) : 0;
 	char head[512], *all;
@@ -209,12 +210,14 @@ static int httpd_reply(struct httpd_conn *c, int status, const char *body,
 
 	n = snprintf(head, sizeof(head),
 		     "HTTP/1.1 %d %s\r\n"
-		     "Content-Type: application/json; charset=utf-8\r\n"
+		     "Content-Type: %s\r\n"
 		     "Content-Length: %zu\r\n"
 		     "%s%s%s%s%s\r\n",
-		     status, httpd_reason(status), blen, allow ? "Allow: " : "",
-		     allow ? allow : "", allow ? "\r\n" : "",
-		     extra ? extra : "", close ? "Connection: close\r\n" : "");
+		     status, httpd_reason(status),
+		     ctype ? ctype : "application/json; charset=utf-8", blen,
+		     allow ? "Allow: " : "", allow ? allow : "",
+		     allow ? "\r\n" : "", extra ? extra : "",
+		     close ? "Connection: close\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return NNG_EINVAL;
 	if (head_only)
@@ -254,7 +257,8 @@ static void httpd_fail(struct httpd_conn *c, int status, const char *code,
 		    body ? body
 			 : "{\"error\":{\"code\":\"internal\",\"message\":"
 			   "\"out of memory\"}}",
-		    NULL, NULL, 1, 0);
+		    NULL, NULL, 1, 0, NULL);
+	osai_metrics_observe(OSAI_ROUTE_OTHER, status, 0);
 	free(body);
 }
 
@@ -609,12 +613,13 @@ static int httpd_answer(struct httpd_conn *c, struct httpd_req *q)
 	if (atomic_load(&h->stopping))
 		keep = 0;
 	rv = httpd_reply(c, rs.status, rs.body, rs.allow, NULL, !keep,
-			 !strcmp(q->method, "HEAD"));
+			 !strcmp(q->method, "HEAD"), rs.content_type);
 	free(rs.body);
 	qm = strchr(q->target, '?');
 	snprintf(path, sizeof(path), "%.*s",
 		 (int)(qm ? (size_t)(qm - q->target) : strlen(q->target)),
 		 q->target);
+	osai_metrics_observe(osai_route_of(path), rs.status, mono() - t0);
 	osa_log(OSA_LOG_INFO, "method=%s path=%s status=%d dur_ms=%.2f",
 		q->method, path, rs.status, (mono() - t0) * 1000);
 	return keep && !rv;
@@ -672,7 +677,8 @@ static void httpd_reject(struct httpd_conn *c)
 		 "shortly",
 		 c->h->max_conns);
 	body = httpd_error_json("busy", msg);
-	if (!httpd_reply(c, 503, body, NULL, "Retry-After: 1\r\n", 1, 0))
+	osai_metrics_observe(OSAI_ROUTE_OTHER, 503, 0);
+	if (!httpd_reply(c, 503, body, NULL, "Retry-After: 1\r\n", 1, 0, NULL))
 		/* Closing with unread input would reset the connection and
 		 * could discard the reply at the client. */
 		httpd_io(c, 0, c->buf, sizeof(c->buf), nng_clock() + 200, &got);

@@ -37,6 +37,7 @@ static const char *const route_names[OSAI_ROUTE_N] = {
 	[OSAI_ROUTE_SEARCH_INDEX] = "/search/{index}",
 	[OSAI_ROUTE_RECORDS] = "/records",
 	[OSAI_ROUTE_RECORD] = "/records/{srn}",
+	[OSAI_ROUTE_OSA] = "/api/v1/*",
 	[OSAI_ROUTE_OTHER] = "other",
 };
 
@@ -56,6 +57,33 @@ static struct route_stats routes[OSAI_ROUTE_N];
 const char *osai_route_name(enum osai_route r)
 {
 	return (unsigned)r < OSAI_ROUTE_N ? route_names[r] : "other";
+}
+
+enum osai_route osai_route_of(const char *path)
+{
+	static const struct {
+		const char *exact, *prefix;
+		enum osai_route r;
+	} map[] = {
+		{ "/health", NULL, OSAI_ROUTE_HEALTH },
+		{ "/backends", NULL, OSAI_ROUTE_BACKENDS },
+		{ "/stats", NULL, OSAI_ROUTE_STATS },
+		{ "/metrics", NULL, OSAI_ROUTE_METRICS },
+		{ "/search", NULL, OSAI_ROUTE_SEARCH },
+		{ "/search/", NULL, OSAI_ROUTE_SEARCH },
+		{ NULL, "/search/", OSAI_ROUTE_SEARCH_INDEX },
+		{ "/records", NULL, OSAI_ROUTE_RECORDS },
+		{ NULL, "/records/", OSAI_ROUTE_RECORD },
+		{ NULL, "/api/v1/", OSAI_ROUTE_OSA },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].exact ? !strcmp(path, map[i].exact)
+				 : !strncmp(path, map[i].prefix,
+					    strlen(map[i].prefix)))
+			return map[i].r;
+	return OSAI_ROUTE_OTHER;
 }
 
 void osai_metrics_observe(enum osai_route r, int status, double seconds)
@@ -156,13 +184,13 @@ static void render_requests(FILE *out)
 }
 
 /* One gauge family over every index. */
-#define INDEX_GAUGE(out, st, name, help, fmt, expr)                            \
+#define INDEX_GAUGE(out, st, metric, help, fmt, expr)                          \
 	do {                                                                   \
 		size_t i_;                                                     \
-		family(out, name, "gauge", help);                              \
+		family(out, metric, "gauge", help);                            \
 		for (i_ = 0; i_ < (st)->n; i_++) {                             \
 			const struct osa_index_stats *x = &(st)->v[i_];        \
-			fprintf(out, name "{index=\"");                        \
+			fprintf(out, metric "{index=\"");                      \
 			label(out, x->name);                                   \
 			fprintf(out, "\",backend=\"");                         \
 			label(out, x->backend);                                \

@@ -19,9 +19,13 @@ enum osai_route {
 	OSAI_ROUTE_SEARCH_INDEX,
 	OSAI_ROUTE_RECORDS,
 	OSAI_ROUTE_RECORD,
+	OSAI_ROUTE_OSA, /* the OSA-compatible surface under /api/v1/ */
 	OSAI_ROUTE_OTHER,
 	OSAI_ROUTE_N
 };
+
+/* The route a request path belongs to. */
+enum osai_route osai_route_of(const char *path);
 
 /* The route's label ("/search/{index}", ...). */
 const char *osai_route_name(enum osai_route r);

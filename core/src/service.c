@@ -437,6 +437,9 @@ static int svc_checkpoint_locked(struct osai_service *s, struct svc_index *ix,
 	ix->ops_since_ckpt = 0;
 	ix->recs_since_ckpt = 0;
 	ix->last_ckpt = svc_now();
+	pthread_mutex_lock(&ix->mu);
+	ix->ckpt_seen = ix->last_ckpt;
+	pthread_mutex_unlock(&ix->mu);
 	return 0;
 }
 
@@ -999,7 +1002,7 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 		ix->vector_field =
 			svc_find_string(ic->backend->schema, ic->config,
 					"embedding", "vector_field");
-		ix->last_ckpt = svc_now();
+		ix->last_ckpt = ix->ckpt_seen = svc_now();
 		if (asprintf(&ix->dir, "%s/indexes/%s", s->data_dir, ic->name) <
 		    0) {
 			ix->dir = NULL;
@@ -1561,6 +1564,79 @@ int osa_stats(struct osa_db *db, char **json, struct osa_error *err)
 			(json_int_t)osai_journal_file_bytes(s->journal),
 			"indexes", ixs);
 	return svc_dump(doc, json, err);
+}
+
+/* nftw callback: add up the bytes of regular files. */
+static __thread uint64_t svc_du_total;
+static int svc_du_entry(const char *path, const struct stat *st, int type,
+			struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (type == FTW_F)
+		svc_du_total += (uint64_t)st->st_size;
+	return 0;
+}
+
+int osa_stats_get(struct osa_db *db, struct osa_db_stats **out,
+		  struct osa_error *err)
+{
+	struct osai_service *s = (struct osai_service *)db;
+	struct osa_db_stats *st;
+	double now = svc_now();
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	st = calloc(1, sizeof(*st));
+	if (st)
+		st->v = calloc(s->n ? s->n : 1, sizeof(*st->v));
+	if (!st || !st->v) {
+		free(st);
+		return osa_error_set(err, OSA_ENOMEM, "stats: out of memory");
+	}
+	rc = osai_journal_stats(s->journal, &st->records, &st->last_lsn, NULL,
+				err);
+	if (rc) {
+		osa_stats_free(st);
+		return rc;
+	}
+	st->journal_bytes = osai_journal_file_bytes(s->journal);
+	for (i = 0; i < s->n; i++) {
+		struct svc_index *ix = &s->ix[i];
+		struct osa_index_stats *x = &st->v[i];
+		uint64_t count = 0;
+
+		x->name = ix->cfg->name;
+		x->backend = ix->cfg->backend->name;
+		pthread_rwlock_rdlock(&ix->life);
+		if (ix->be)
+			ix->cfg->backend->count(ix->be, &count);
+		pthread_rwlock_unlock(&ix->life);
+		x->count = count;
+		pthread_mutex_lock(&ix->mu);
+		x->state = osai_index_state_name(ix->state);
+		x->degraded = ix->state == SVC_DEGRADED;
+		x->applied_lsn = ix->applied;
+		x->checkpoint_lsn = ix->checkpointed;
+		x->skipped = ix->skipped;
+		x->checkpoint_age = now - ix->ckpt_seen;
+		pthread_mutex_unlock(&ix->mu);
+		svc_du_total = 0;
+		nftw(ix->dir, svc_du_entry, 16, FTW_PHYS);
+		x->bytes = svc_du_total;
+	}
+	st->n = s->n;
+	*out = st;
+	return 0;
+}
+
+void osa_stats_free(struct osa_db_stats *s)
+{
+	if (!s)
+		return;
+	free(s->v);
+	free(s);
 }
 
 int osa_health(struct osa_db *db, char **json, int *healthy,

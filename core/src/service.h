@@ -44,6 +44,7 @@ struct svc_index {
 	uint64_t ops_since_ckpt;  /* [wlock] changes since the checkpoint */
 	uint64_t recs_since_ckpt; /* [wlock] srns of those changes */
 	double last_ckpt;	  /* [wlock] time of the last checkpoint */
+	double ckpt_seen;	  /* [wlock+mu] the same, for readers (stats) */
 	double ckpt_after;	  /* [wlock] no checkpoint before (backoff) */
 	double last_retry;	  /* [wlock] time of the last retry */
 };
