@@ -26,6 +26,7 @@ struct osai_router {
 	atomic_int loading_done, loading_total; /* progress while loading */
 	char loading_index[64];
 	atomic_int stopping; /* shutting down: 503 for new work */
+	int osa_api_off;     /* no /api/v1 (server.osa_api = false) */
 };
 
 struct osai_http_req {
