@@ -23,11 +23,9 @@
 #define HTTP_MAX_OFFSET 10000
 
 const char *const osai_http_routes[] = {
-	"GET /search/",		"GET /search/{index}",
-	"POST /search/{index}", "POST /records",
-	"GET /records/{srn}",	"DELETE /records/{srn}",
-	"GET /health",		"GET /stats",
-	"GET /backends",
+	"GET /search/", "GET /search/{index}", "POST /search/{index}",
+	"POST /records", "GET /records/{srn}", "DELETE /records/{srn}",
+	"GET /health", "GET /stats", "GET /backends",
 	/* the OSA surface (server.osa_api) */
 	"GET /api/v1/search/", "GET /api/v1/search/{index}",
 	"GET /api/v1/records/{srn}", "GET /api/v1/health", NULL
@@ -893,10 +891,10 @@ static void do_indexes(struct osai_service *s, struct osai_http_res *rs)
  */
 
 static void v1_detail(struct osai_http_res *rs, int status, const char *fmt,
-		       ...) __attribute__((format(printf, 3, 4)));
+		      ...) __attribute__((format(printf, 3, 4)));
 
 static void v1_detail(struct osai_http_res *rs, int status, const char *fmt,
-		       ...)
+		      ...)
 {
 	char msg[1024];
 	json_t *d;
@@ -914,8 +912,8 @@ static void v1_detail(struct osai_http_res *rs, int status, const char *fmt,
 /* Append one FastAPI-style validation error about query parameter `name`
  * (input NULL: the parameter is missing). */
 static void v1_invalid(json_t *errs, const char *type, const char *name,
-			const char *msg, const char *input,
-			const char *ctx_key, long long ctx_val)
+		       const char *msg, const char *input, const char *ctx_key,
+		       long long ctx_val)
 {
 	json_t *it = json_pack("{s:s, s:[s,s], s:s}", "type", type, "loc",
 			       "query", name, "msg", msg);
@@ -927,16 +925,16 @@ static void v1_invalid(json_t *errs, const char *type, const char *name,
 	}
 	json_object_set_new(it, "input", in ? in : json_null());
 	if (ctx_key)
-		json_object_set_new(it, "ctx",
-				    json_pack("{s:I}", ctx_key,
-					      (json_int_t)ctx_val));
+		json_object_set_new(
+			it, "ctx",
+			json_pack("{s:I}", ctx_key, (json_int_t)ctx_val));
 	json_array_append_new(errs, it);
 }
 
 /* An integer query parameter in [lo, hi] as FastAPI reads one (sign and
  * surrounding blanks allowed): its value in *out, or an error in errs. */
 static void v1_int_param(json_t *errs, const char *name, const char *v,
-			  long long lo, long long hi, long long *out)
+			 long long lo, long long hi, long long *out)
 {
 	const char *p = v;
 	long long n = 0;
@@ -955,9 +953,9 @@ static void v1_int_param(json_t *errs, const char *name, const char *v,
 		p++;
 	if (!digits || *p) {
 		v1_invalid(errs, "int_parsing", name,
-			    "Input should be a valid integer, unable to parse "
-			    "string as an integer",
-			    v, NULL, 0);
+			   "Input should be a valid integer, unable to parse "
+			   "string as an integer",
+			   v, NULL, 0);
 		return;
 	}
 	n = neg ? -n : n;
@@ -982,8 +980,8 @@ static void v1_take(char **slot, char *v)
 	*slot = v;
 }
 
-static void v1_index_not_found(struct osai_http_res *rs,
-				struct osai_service *s, const char *name)
+static void v1_index_not_found(struct osai_http_res *rs, struct osai_service *s,
+			       const char *name)
 {
 	char list[1024] = "";
 	size_t i, pos = 0;
@@ -992,14 +990,13 @@ static void v1_index_not_found(struct osai_http_res *rs,
 		pos += (size_t)snprintf(list + pos, sizeof(list) - pos,
 					"%s'%s'", i ? ", " : "",
 					s->ix[i].cfg->name);
-	v1_detail(rs, 404, "Index '%s' not found. Available: [%s]", name,
-		   list);
+	v1_detail(rs, 404, "Index '%s' not found. Available: [%s]", name, list);
 }
 
 /* GET /api/v1/search/{index}?q=&offset=&limit=&filter:<key>=<value> */
 static void v1_search(struct osai_router *r, struct osai_service *s,
-		       const char *index, const char *query,
-		       struct osai_http_res *rs)
+		      const char *index, const char *query,
+		      struct osai_http_res *rs)
 {
 	json_t *errs = json_array(), *ferrs = json_array();
 	char *q = NULL, *off = NULL, *lim = NULL;
@@ -1019,9 +1016,9 @@ static void v1_search(struct osai_router *r, struct osai_service *s,
 		const char *eq = memchr(p, '=', len);
 		size_t kl = eq ? (size_t)(eq - p) : len;
 		char *k = len ? osai_url_decode(p, kl, 1) : NULL;
-		char *v = !k ? NULL
-		       : eq  ? osai_url_decode(eq + 1, len - kl - 1, 1)
-			     : strdup("");
+		char *v = !k   ? NULL
+			  : eq ? osai_url_decode(eq + 1, len - kl - 1, 1)
+			       : strdup("");
 
 		if (len && (!k || !v)) {
 			bad = 1;
@@ -1041,8 +1038,8 @@ static void v1_search(struct osai_router *r, struct osai_service *s,
 				 "server has no attribute filters yet; search "
 				 "without it",
 				 k + 7);
-			v1_invalid(ferrs, "filter_unsupported", k, msg, v,
-				    NULL, 0);
+			v1_invalid(ferrs, "filter_unsupported", k, msg, v, NULL,
+				   0);
 		}
 		free(k);
 		free(v);
@@ -1050,13 +1047,13 @@ static void v1_search(struct osai_router *r, struct osai_service *s,
 	}
 	if (bad) {
 		v1_detail(rs, 400,
-			   "the query string has a bad %%-escape, a NUL byte "
-			   "or invalid UTF-8");
+			  "the query string has a bad %%-escape, a NUL byte "
+			  "or invalid UTF-8");
 		goto out;
 	}
 	if (!q) {
 		v1_invalid(errs, "missing", "q", "Field required", NULL, NULL,
-			    0);
+			   0);
 	} else if (strlen(q) > r->max_query) {
 		char msg[128];
 
@@ -1065,7 +1062,7 @@ static void v1_search(struct osai_router *r, struct osai_service *s,
 			 "(server.max_query)",
 			 r->max_query);
 		v1_invalid(errs, "string_too_long", "q", msg, q, "max_length",
-			    (long long)r->max_query);
+			   (long long)r->max_query);
 	}
 	if (off)
 		v1_int_param(errs, "offset", off, 0, HTTP_MAX_OFFSET, &offset);
@@ -1101,7 +1098,7 @@ static void v1_search(struct osai_router *r, struct osai_service *s,
 			json_t *one = json_array();
 
 			v1_invalid(one, "value_error", "q", err.msg, q, NULL,
-				    0);
+				   0);
 			reply(rs, 422, json_pack("{s:o}", "detail", one));
 		} else if (rc) {
 			v1_detail(rs, service_error_status(rc), "%s", err.msg);
@@ -1120,7 +1117,7 @@ out:
 
 /* GET /api/v1/records/{srn}: {"record": {"srn", "metadata"}}. */
 static void v1_record(struct osai_service *s, const char *raw,
-		       struct osai_http_res *rs)
+		      struct osai_http_res *rs)
 {
 	char *srn = osai_url_decode(raw, strlen(raw), 0), *doc = NULL;
 	struct osa_error err;
@@ -1128,11 +1125,10 @@ static void v1_record(struct osai_service *s, const char *raw,
 	int rc;
 
 	if (!srn || !*srn || strlen(srn) > 512) {
-		v1_detail(rs, 400,
-			   "Invalid SRN: the srn in the path is %s",
-			   !srn    ? "badly %-encoded or not UTF-8"
-			   : *srn ? "longer than 512 bytes"
-				  : "empty");
+		v1_detail(rs, 400, "Invalid SRN: the srn in the path is %s",
+			  !srn	 ? "badly %-encoded or not UTF-8"
+			  : *srn ? "longer than 512 bytes"
+				 : "empty");
 		free(srn);
 		return;
 	}
@@ -1163,8 +1159,8 @@ static void v1_record(struct osai_service *s, const char *raw,
 /* Answer a request under /api/v1; 0 if the path is not there (or the
  * surface is off: server.osa_api = false). */
 static int v1_route(struct osai_router *r, struct osai_service *s,
-		     const char *m, const char *path, const char *query,
-		     struct osai_http_res *rs)
+		    const char *m, const char *path, const char *query,
+		    struct osai_http_res *rs)
 {
 	const char *sub = path + 7;
 	enum { HEALTH, INDEXES, SEARCH, RECORD } kind;
@@ -1199,10 +1195,10 @@ static int v1_route(struct osai_router *r, struct osai_service *s,
 	}
 	if (!s) {
 		v1_detail(rs, 503,
-			   "indexes are loading (%d of %d records of %s): try "
-			   "again shortly; GET /health shows progress",
-			   atomic_load(&r->loading_done),
-			   atomic_load(&r->loading_total), r->loading_index);
+			  "indexes are loading (%d of %d records of %s): try "
+			  "again shortly; GET /health shows progress",
+			  atomic_load(&r->loading_done),
+			  atomic_load(&r->loading_total), r->loading_index);
 		return 1;
 	}
 	if (atomic_load(&r->stopping)) {
@@ -1218,8 +1214,8 @@ static int v1_route(struct osai_router *r, struct osai_service *s,
 
 		if (!index)
 			v1_detail(rs, 404,
-				   "Index not found: its name in the path is "
-				   "badly %%-encoded");
+				  "Index not found: its name in the path is "
+				  "badly %%-encoded");
 		else
 			v1_search(r, s, index, query, rs);
 		free(index);
