@@ -14,6 +14,7 @@ fi
 if "$OSA" --help | grep -q "^  serve"; then
 	echo "run: serving; try:"
 	echo "  curl -s 'http://127.0.0.1:8080/search/text?q=analysis&limit=3'"
+	echo "  curl -s 'http://127.0.0.1:8080/api/v1/search/papers?q=analysis&limit=3'   (OSA's API)"
 	exec "$OSA" serve
 fi
 "$OSA" stats

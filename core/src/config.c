@@ -220,7 +220,12 @@ static const struct osa_field cfg_server_fields[] = {
 			8388608, 1024, 1073741824,
 			"Largest request body in bytes."),
 	OSA_FIELD_INT(struct osai_server_config, max_query, "max_query", 4096,
-		      16, 65536, "Longest query text (q) in bytes."),
+		      16, 65536,
+		      "Longest query text (q) in bytes, on every route and "
+		      "protocol."),
+	OSA_FIELD_BOOL(struct osai_server_config, osa_api, "osa_api", true,
+		       "Serve the Open Science Archive's search API under "
+		       "/api/v1 (docs/http-api.md, \"Coming from OSA\")."),
 	OSA_FIELD_INT(struct osai_server_config, max_connections,
 		      "max_connections", 0, 0, 1000000,
 		      "Open HTTP connections at most; more get 503 with "

@@ -23,17 +23,14 @@
 /* Most results one can page to: offset + limit stays bounded. */
 #define HTTP_MAX_OFFSET 10000
 
-const char *const osai_http_routes[] = { "GET /search/",
-					 "GET /search/{index}",
-					 "POST /search/{index}",
-					 "POST /records",
-					 "GET /records/{srn}",
-					 "DELETE /records/{srn}",
-					 "GET /health",
-					 "GET /stats",
-					 "GET /backends",
-					 "GET /metrics",
-					 NULL };
+const char *const osai_http_routes[] = {
+	"GET /search/", "GET /search/{index}", "POST /search/{index}",
+	"POST /records", "GET /records/{srn}", "DELETE /records/{srn}",
+	"GET /health", "GET /stats", "GET /backends", "GET /metrics",
+	/* the OSA surface (server.osa_api) */
+	"GET /api/v1/search/", "GET /api/v1/search/{index}",
+	"GET /api/v1/records/{srn}", "GET /api/v1/health", NULL
+};
 
 static void reply(struct osai_http_res *rs, int status, json_t *doc)
 {
@@ -328,6 +325,27 @@ static void index_not_found(struct osai_http_res *rs, struct osai_service *s,
 	     name, *list ? list : "(none)");
 }
 
+/* The one search path of both surfaces.  An empty q (and no vector)
+ * searches nothing: rc 0 with *res NULL, answered as an empty page with
+ * total 0 (docs/http-api.md, "Empty q"). */
+static int search_run(struct osai_service *s, struct osa_search *q,
+		      struct osa_results **res, struct osa_error *err)
+{
+	*res = NULL;
+	if (q->text && !*q->text && !q->vector)
+		return 0;
+	return osa_search((struct osa_db *)s, q, res, err);
+}
+
+/* The response body of a search: the same on both surfaces. */
+static json_t *search_json_reply(const struct osa_search *q,
+				 const struct osa_results *res)
+{
+	static const struct osa_results none = { 0 };
+
+	return osai_results_json(q->text, q->index, res ? res : &none);
+}
+
 static void do_search(struct osai_router *r, struct osai_service *s,
 		      const char *index, struct osa_search *q,
 		      struct osai_http_res *rs)
@@ -342,14 +360,14 @@ static void do_search(struct osai_router *r, struct osai_service *s,
 		return;
 	}
 	(void)r;
-	rc = osa_search((struct osa_db *)s, q, &res, &err);
+	rc = search_run(s, q, &res, &err);
 	if (rc) {
 		fail(rs, service_error_status(rc), service_error_code(rc),
 		     rc == OSA_ENOFEATURES || rc == OSA_ERANGE ? "q" : NULL,
 		     "%s", err.msg);
 		return;
 	}
-	reply(rs, 200, osai_results_json(q->text, index, res));
+	reply(rs, 200, search_json_reply(q, res));
 	osa_results_free(res);
 }
 
@@ -370,8 +388,10 @@ static void route_search_get(struct osai_router *r, struct osai_service *s,
 		fail(rs, 400, "bad_encoding", NULL,
 		     "the query string has a bad %%-escape, a NUL byte or "
 		     "invalid UTF-8");
-	} else if (!text || !*text) {
-		fail(rs, 422, "invalid", "q", "q is required: ?q=words");
+	} else if (!text) {
+		fail(rs, 422, "invalid", "q",
+		     "q is required: ?q=words (q= with no words answers an "
+		     "empty page)");
 	} else if (strlen(text) > r->max_query) {
 		fail(rs, 422, "invalid", "q",
 		     "q is %zu bytes; at most %zu (server.max_query)",
@@ -413,7 +433,7 @@ static void search_json(struct osai_router *r, struct osai_service *s,
 	size_t i;
 
 	if ((v = json_object_get(doc, "q")) && !json_is_null(v)) {
-		if (!json_is_string(v) || !json_string_length(v)) {
+		if (!json_is_string(v)) {
 			fail(rs, 422, "invalid", "q", "q must be a string");
 			goto out;
 		}
@@ -452,6 +472,8 @@ static void search_json(struct osai_router *r, struct osai_service *s,
 		q.vector = vec;
 		q.dim = json_array_size(v);
 	}
+	if (q.text && !*q.text && q.vector)
+		q.text = NULL; /* "q": "" beside a vector: search the vector */
 	if (!q.text && !q.vector) {
 		fail(rs, 422, "invalid", "q",
 		     "give \"q\" (text) or \"vector\"");
@@ -887,6 +909,349 @@ static void do_metrics(struct osai_service *s, struct osai_http_res *rs)
 	rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+/* ---- the OSA surface: /api/v1 -------------------------------------------
+ *
+ * The routes of the Open Science Archive's search API (opensciencearchive/
+ * server at 5484889), answered the way its FastAPI server answered them:
+ * errors are {"detail": "..."}, parameter errors 422 {"detail": [{"type",
+ * "loc", "msg", "input"}]}.  Searches go through search_run() like the
+ * native routes.  docs/http-api.md, "Coming from OSA", lists every
+ * difference that remains.
+ */
+
+static void v1_detail(struct osai_http_res *rs, int status, const char *fmt,
+		      ...) __attribute__((format(printf, 3, 4)));
+
+static void v1_detail(struct osai_http_res *rs, int status, const char *fmt,
+		      ...)
+{
+	char msg[1024];
+	json_t *d;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	d = json_string(msg);
+	if (!d)
+		d = json_string("(message not valid UTF-8)");
+	reply(rs, status, json_pack("{s:o}", "detail", d));
+}
+
+/* Append one FastAPI-style validation error about query parameter `name`
+ * (input NULL: the parameter is missing). */
+static void v1_invalid(json_t *errs, const char *type, const char *name,
+		       const char *msg, const char *input, const char *ctx_key,
+		       long long ctx_val)
+{
+	json_t *it = json_pack("{s:s, s:[s,s], s:s}", "type", type, "loc",
+			       "query", name, "msg", msg);
+	json_t *in = input ? json_string(input) : NULL;
+
+	if (!it) {
+		json_decref(in);
+		return;
+	}
+	json_object_set_new(it, "input", in ? in : json_null());
+	if (ctx_key)
+		json_object_set_new(
+			it, "ctx",
+			json_pack("{s:I}", ctx_key, (json_int_t)ctx_val));
+	json_array_append_new(errs, it);
+}
+
+/* An integer query parameter in [lo, hi] as FastAPI reads one (sign and
+ * surrounding blanks allowed): its value in *out, or an error in errs. */
+static void v1_int_param(json_t *errs, const char *name, const char *v,
+			 long long lo, long long hi, long long *out)
+{
+	const char *p = v;
+	long long n = 0;
+	size_t digits = 0;
+	int neg = 0;
+	char msg[96];
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		if (n < 1000000000000LL)
+			n = n * 10 + (*p - '0');
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!digits || *p) {
+		v1_invalid(errs, "int_parsing", name,
+			   "Input should be a valid integer, unable to parse "
+			   "string as an integer",
+			   v, NULL, 0);
+		return;
+	}
+	n = neg ? -n : n;
+	if (n < lo) {
+		snprintf(msg, sizeof(msg),
+			 "Input should be greater than or equal to %lld", lo);
+		v1_invalid(errs, "greater_than_equal", name, msg, v, "ge", lo);
+	} else if (n > hi) {
+		snprintf(msg, sizeof(msg),
+			 "Input should be less than or equal to %lld", hi);
+		v1_invalid(errs, "less_than_equal", name, msg, v, "le", hi);
+	} else {
+		*out = n;
+	}
+}
+
+/* Replace *slot with v (the last of repeated parameters wins, as in
+ * Starlette). */
+static void v1_take(char **slot, char *v)
+{
+	free(*slot);
+	*slot = v;
+}
+
+static void v1_index_not_found(struct osai_http_res *rs, struct osai_service *s,
+			       const char *name)
+{
+	char list[1024] = "";
+	size_t i, pos = 0;
+
+	for (i = 0; i < s->n && pos + 70 < sizeof(list); i++)
+		pos += (size_t)snprintf(list + pos, sizeof(list) - pos,
+					"%s'%s'", i ? ", " : "",
+					s->ix[i].cfg->name);
+	v1_detail(rs, 404, "Index '%s' not found. Available: [%s]", name, list);
+}
+
+/* GET /api/v1/search/{index}?q=&offset=&limit=&filter:<key>=<value> */
+static void v1_search(struct osai_router *r, struct osai_service *s,
+		      const char *index, const char *query,
+		      struct osai_http_res *rs)
+{
+	json_t *errs = json_array(), *ferrs = json_array();
+	char *q = NULL, *off = NULL, *lim = NULL;
+	long long offset = 0, limit = 20;
+	struct osa_results *res = NULL;
+	struct osa_error err;
+	const char *p = query;
+	int bad = 0, rc;
+
+	if (!errs || !ferrs) {
+		v1_detail(rs, 500, "out of memory");
+		goto out;
+	}
+	while (p && *p && !bad) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		size_t kl = eq ? (size_t)(eq - p) : len;
+		char *k = len ? osai_url_decode(p, kl, 1) : NULL;
+		char *v = !k   ? NULL
+			  : eq ? osai_url_decode(eq + 1, len - kl - 1, 1)
+			       : strdup("");
+
+		if (len && (!k || !v)) {
+			bad = 1;
+		} else if (!len) {
+			;
+		} else if (!strcmp(k, "q")) {
+			v1_take(&q, v), v = NULL;
+		} else if (!strcmp(k, "offset")) {
+			v1_take(&off, v), v = NULL;
+		} else if (!strcmp(k, "limit")) {
+			v1_take(&lim, v), v = NULL;
+		} else if (!strncmp(k, "filter:", 7)) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg),
+				 "filter \"%.400s\" is not supported: this "
+				 "server has no attribute filters yet; search "
+				 "without it",
+				 k + 7);
+			v1_invalid(ferrs, "filter_unsupported", k, msg, v, NULL,
+				   0);
+		}
+		free(k);
+		free(v);
+		p = amp ? amp + 1 : NULL;
+	}
+	if (bad) {
+		v1_detail(rs, 400,
+			  "the query string has a bad %%-escape, a NUL byte "
+			  "or invalid UTF-8");
+		goto out;
+	}
+	if (!q) {
+		v1_invalid(errs, "missing", "q", "Field required", NULL, NULL,
+			   0);
+	} else if (strlen(q) > r->max_query) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg),
+			 "String should have at most %zu bytes "
+			 "(server.max_query)",
+			 r->max_query);
+		v1_invalid(errs, "string_too_long", "q", msg, q, "max_length",
+			   (long long)r->max_query);
+	}
+	if (off)
+		v1_int_param(errs, "offset", off, 0, HTTP_MAX_OFFSET, &offset);
+	if (lim)
+		v1_int_param(errs, "limit", lim, 1, 100, &limit);
+	json_array_extend(errs, ferrs);
+	if (json_array_size(errs)) {
+		reply(rs, 422, json_pack("{s:O}", "detail", errs));
+		goto out;
+	}
+	if (!s->n) {
+		v1_detail(rs, 503, "No search indexes configured");
+		goto out;
+	}
+	if (!osai_service_index(s, index)) {
+		v1_index_not_found(rs, s, index);
+		goto out;
+	}
+	{
+		struct osa_search sq = { .index = index,
+					 .text = q,
+					 .offset = (size_t)offset,
+					 .limit = (size_t)limit };
+
+		rc = search_run(s, &sq, &res, &err);
+		if (rc == OSA_ENOFEATURES) {
+			/* No searchable word in q: an empty page, as for q=. */
+			osa_results_free(res);
+			res = NULL;
+			rc = 0;
+		}
+		if (rc == OSA_EINVAL || rc == OSA_ERANGE) {
+			json_t *one = json_array();
+
+			v1_invalid(one, "value_error", "q", err.msg, q, NULL,
+				   0);
+			reply(rs, 422, json_pack("{s:o}", "detail", one));
+		} else if (rc) {
+			v1_detail(rs, service_error_status(rc), "%s", err.msg);
+		} else {
+			reply(rs, 200, search_json_reply(&sq, res));
+		}
+		osa_results_free(res);
+	}
+out:
+	json_decref(errs);
+	json_decref(ferrs);
+	free(q);
+	free(off);
+	free(lim);
+}
+
+/* GET /api/v1/records/{srn}: {"record": {"srn", "metadata"}}. */
+static void v1_record(struct osai_service *s, const char *raw,
+		      struct osai_http_res *rs)
+{
+	char *srn = osai_url_decode(raw, strlen(raw), 0), *doc = NULL;
+	struct osa_error err;
+	json_t *meta, *id;
+	int rc;
+
+	if (!srn || !*srn || strlen(srn) > 512) {
+		v1_detail(rs, 400, "Invalid SRN: the srn in the path is %s",
+			  !srn	 ? "badly %-encoded or not UTF-8"
+			  : *srn ? "longer than 512 bytes"
+				 : "empty");
+		free(srn);
+		return;
+	}
+	rc = osa_get((struct osa_db *)s, srn, &doc, &err);
+	if (rc == OSA_ENOTFOUND) {
+		v1_detail(rs, 404, "Record not found");
+	} else if (rc == OSA_EINVAL) {
+		v1_detail(rs, 400, "Invalid SRN: %s", err.msg);
+	} else if (rc) {
+		v1_detail(rs, service_error_status(rc), "%s", err.msg);
+	} else {
+		meta = json_loads(doc, 0, NULL);
+		if (!json_is_object(meta)) {
+			json_decref(meta);
+			meta = json_object();
+		}
+		id = json_object_get(meta, "srn");
+		reply(rs, 200,
+		      json_pack("{s:{s:s, s:o}}", "record", "srn",
+				json_is_string(id) ? json_string_value(id)
+						   : srn,
+				"metadata", meta));
+	}
+	free(doc);
+	free(srn);
+}
+
+/* Answer a request under /api/v1; 0 if the path is not there (or the
+ * surface is off: server.osa_api = false). */
+static int v1_route(struct osai_router *r, struct osai_service *s,
+		    const char *m, const char *path, const char *query,
+		    struct osai_http_res *rs)
+{
+	const char *sub = path + 7;
+	enum { HEALTH, INDEXES, SEARCH, RECORD } kind;
+
+	if (r->osa_api_off || strncmp(path, "/api/v1", 7) ||
+	    (*sub && *sub != '/'))
+		return 0;
+	if (!strcmp(sub, "/health")) {
+		kind = HEALTH;
+	} else if (!strcmp(sub, "/search") || !strcmp(sub, "/search/")) {
+		kind = INDEXES;
+	} else if (!strncmp(sub, "/search/", 8) && !strchr(sub + 8, '/')) {
+		kind = SEARCH;
+	} else if (!strncmp(sub, "/records/", 9)) {
+		kind = RECORD;
+	} else {
+		v1_detail(rs, 404, "Not Found");
+		return 1;
+	}
+	if (!method_is(m, "GET")) {
+		rs->allow = "GET";
+		v1_detail(rs, 405, "Method Not Allowed");
+		return 1;
+	}
+	if (kind == HEALTH) {
+		/* OSA's /health is a liveness probe: it answers while the
+		 * process serves.  Readiness is the native GET /health. */
+		reply(rs, 200,
+		      json_pack("{s:s, s:s}", "status", "healthy", "version",
+				OSA_VERSION_STRING));
+		return 1;
+	}
+	if (!s) {
+		v1_detail(rs, 503,
+			  "indexes are loading (%d of %d records of %s): try "
+			  "again shortly; GET /health shows progress",
+			  atomic_load(&r->loading_done),
+			  atomic_load(&r->loading_total), r->loading_index);
+		return 1;
+	}
+	if (atomic_load(&r->stopping)) {
+		v1_detail(rs, 503, "the server is shutting down");
+		return 1;
+	}
+	if (kind == INDEXES) {
+		do_indexes(s, rs);
+	} else if (kind == RECORD) {
+		v1_record(s, sub + 9, rs);
+	} else {
+		char *index = osai_url_decode(sub + 8, strlen(sub + 8), 0);
+
+		if (!index)
+			v1_detail(rs, 404,
+				  "Index not found: its name in the path is "
+				  "badly %%-encoded");
+		else
+			v1_search(r, s, index, query, rs);
+		free(index);
+	}
+	return 1;
+}
+
 void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 		      struct osai_http_res *rs)
 {
@@ -920,6 +1285,8 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 		return;
 	}
 
+	if (v1_route(r, s, m, path, query, rs))
+		return;
 	if (!strcmp(path, "/health")) {
 		if (!method_is(m, "GET")) {
 			rs->allow = "GET";

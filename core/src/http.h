@@ -28,6 +28,7 @@ struct osai_router {
 	 * server stops. */
 	const char *_Atomic loading_index;
 	atomic_int stopping; /* shutting down: 503 for new work */
+	int osa_api_off;     /* no /api/v1 (server.osa_api = false) */
 };
 
 struct osai_http_req {

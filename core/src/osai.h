@@ -144,6 +144,7 @@ struct osai_server_config {
 	bool allow_open_writes; /* no api_key beyond loopback is allowed */
 	int64_t max_body; /* bytes */
 	int max_query;	  /* bytes of q */
+	bool osa_api;	  /* the OSA surface under /api/v1 */
 	int max_connections; /* HTTP connections; 0: from RLIMIT_NOFILE */
 	struct osai_timeouts_config timeouts;
 	struct osai_tls_config tls;

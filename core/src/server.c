@@ -288,6 +288,7 @@ int osai_serve(struct osai_config *cfg, const char *config_path,
 		sv.n_names++;
 	sv.router.max_body = (size_t)cfg->core.server.max_body;
 	sv.router.max_query = (size_t)cfg->core.server.max_query;
+	sv.router.osa_api_off = !cfg->core.server.osa_api;
 	rc = start_http(&sv, cfg, &err);
 	if (!rc)
 		rc = start_rep(&sv, cfg, &err);

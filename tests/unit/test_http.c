@@ -85,6 +85,50 @@ static void test_loading_and_bounds(void)
 	OSA_CHECK(status_of(&r, NULL, NULL, NULL, 0, NULL) == 404);
 }
 
+/* The OSA surface: its envelope while loading, its liveness probe, its
+ * own 404 and 405, and server.osa_api = false. */
+static void test_osa_surface(void)
+{
+	struct osai_router r = { .max_body = 100, .max_query = 50 };
+	char *body;
+
+	snprintf(r.loading_index, sizeof(r.loading_index), "papers");
+	OSA_CHECK(status_of(&r, "GET", "/api/v1/health", NULL, 0, &body) ==
+		  200);
+	OSA_CHECK_CONTAINS(body, "\"status\":\"healthy\"");
+	OSA_CHECK_CONTAINS(body, "\"version\":\"" OSA_VERSION_STRING "\"");
+	free(body);
+	OSA_CHECK(status_of(&r, "GET", "/api/v1/search/papers?q=x", NULL, 0,
+			    &body) == 503);
+	OSA_CHECK_CONTAINS(body, "{\"detail\":\"indexes are loading");
+	free(body);
+	OSA_CHECK(status_of(&r, "GET", "/api/v1/records/a%3Ab", NULL, 0,
+			    &body) == 503);
+	OSA_CHECK_CONTAINS(body, "\"detail\"");
+	free(body);
+	OSA_CHECK(status_of(&r, "GET", "/api/v1/nowhere", NULL, 0, &body) ==
+		  404);
+	OSA_CHECK_STR(body, "{\"detail\":\"Not Found\"}");
+	free(body);
+	OSA_CHECK(status_of(&r, "GET", "/api/v1/search/a/b", NULL, 0, &body) ==
+		  404);
+	OSA_CHECK_STR(body, "{\"detail\":\"Not Found\"}");
+	free(body);
+	OSA_CHECK(status_of(&r, "DELETE", "/api/v1/records/x", NULL, 0,
+			    &body) == 405);
+	OSA_CHECK_STR(body, "{\"detail\":\"Method Not Allowed\"}");
+	free(body);
+	/* /api/v1x is not under /api/v1: the native 404. */
+	OSA_CHECK(status_of(&r, "GET", "/api/v1x", NULL, 0, &body) == 404);
+	OSA_CHECK_CONTAINS(body, "\"code\":\"not_found\"");
+	free(body);
+	r.osa_api_off = 1;
+	OSA_CHECK(status_of(&r, "GET", "/api/v1/health", NULL, 0, &body) ==
+		  404);
+	OSA_CHECK_CONTAINS(body, "\"code\":\"not_found\"");
+	free(body);
+}
+
 static void test_nng(void)
 {
 	struct osai_router r = { .max_body = 100, .max_query = 50 };
@@ -151,6 +195,7 @@ int main(void)
 {
 	test_decode();
 	test_loading_and_bounds();
+	test_osa_surface();
 	test_nng();
 	test_spec();
 	OSA_TEST_END();
