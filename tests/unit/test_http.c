@@ -92,7 +92,7 @@ static void test_osa_surface(void)
 	struct osai_router r = { .max_body = 100, .max_query = 50 };
 	char *body;
 
-	snprintf(r.loading_index, sizeof(r.loading_index), "papers");
+	atomic_store(&r.loading_index, "papers");
 	OSA_CHECK(status_of(&r, "GET", "/api/v1/health", NULL, 0, &body) ==
 		  200);
 	OSA_CHECK_CONTAINS(body, "\"status\":\"healthy\"");
