@@ -205,7 +205,10 @@ static struct jbounds j_bounds(struct osai_journal *j)
 	MDB_stat st;
 	struct jbounds b = { NULL, NULL };
 
-	if (!mdb_env_info(j->env, &info) && !mdb_env_stat(j->env, &st)) {
+	/* LMDB reports the map's address only for MDB_FIXEDMAP
+	 * environments; without it there are no bounds to check. */
+	if (!mdb_env_info(j->env, &info) && !mdb_env_stat(j->env, &st) &&
+	    info.me_mapaddr) {
 		b.lo = info.me_mapaddr;
 		b.hi = b.lo + (info.me_last_pgno + 1) * (size_t)st.ms_psize;
 	}
