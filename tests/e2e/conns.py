@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+import osaserve
+
 OSA = sys.argv[1]
 W = tempfile.mkdtemp(prefix="osa-conns-")
 failures = []
@@ -52,19 +54,11 @@ def check(name, cond, detail=""):
         print("FAIL %s: %s" % (name, detail), file=sys.stderr)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 class Server:
     def __init__(self, name, server_extra="", nofile=None, key=""):
         self.dir = os.path.join(W, name)
         os.makedirs(self.dir)
-        self.port = free_port()
+        self.port = osaserve.free_port()
         self.cfg = os.path.join(self.dir, "osa.cfg")
         self.key = key
         self.extra = server_extra

@@ -13,27 +13,19 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
+import osaserve
+
 osa, src, work = sys.argv[1:4]
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
-port = 20000 + os.getpid() % 2000
+port = osaserve.free_port()
 base = "http://127.0.0.1:%d" % port
-with open(os.path.join(src, "configs/examples/default.cfg")) as f:
-    cfg = f.read()
-cfg = cfg.replace('data_dir = "./data";', 'data_dir = "%s/data";' % work)
-cfg = cfg.replace("http://127.0.0.1:8080", base)
-path = os.path.join(work, "osa.cfg")
-with open(path, "w") as f:
-    f.write(cfg)
-log = open(os.path.join(work, "serve.log"), "w")
-p = subprocess.Popen([osa, "-c", path, "serve"], stdout=log,
-                     stderr=subprocess.STDOUT)
+p = osaserve.serve(osa, osaserve.default_config(src, work, port), work)
 fails = []
 
 
@@ -47,13 +39,8 @@ def req(method, url, body=None):
 
 
 try:
-    for _ in range(300):
-        try:
-            if req("GET", "/health")[0] == 200:
-                break
-        except OSError:
-            pass
-        time.sleep(0.1)
+    if not osaserve.wait_ready(base):
+        fails.append("/health never answered 200")
     recs = "\n".join(json.dumps({
         "srn": "urn:osa:metrics.test:rec:r-%03d@1" % i,
         "title": "glacier survey %d" % i,

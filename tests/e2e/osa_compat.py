@@ -36,11 +36,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+import osaserve
 
 OSA, SRC = sys.argv[1], sys.argv[2]
 W = tempfile.mkdtemp(prefix="osa-compat-")
@@ -78,19 +79,11 @@ def url_search_params(pairs):
 
 # ---- the server ----
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 class Server:
     def __init__(self, name, server_extra=""):
         self.dir = os.path.join(W, name)
         os.makedirs(self.dir)
-        self.port = free_port()
+        self.port = osaserve.free_port()
         cfg = os.path.join(self.dir, "osa.cfg")
         with open(cfg, "w") as f:
             f.write('data_dir = "%s/data";\nsrn_format = "any";\n'

@@ -10,10 +10,11 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
+
+import osaserve
 
 osa, src, work = sys.argv[1:4]
 shutil.rmtree(work, ignore_errors=True)
@@ -23,19 +24,10 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sock_path)
 s.settimeout(60)
 
-port = 18000 + os.getpid() % 2000
-cfg = os.path.join(work, "osa.cfg")
-with open(os.path.join(src, "configs/examples/default.cfg")) as f:
-    text = f.read()
-text = text.replace('data_dir = "./data";', 'data_dir = "%s/data";' % work)
-text = text.replace("http://127.0.0.1:8080", "http://127.0.0.1:%d" % port)
-with open(cfg, "w") as f:
-    f.write(text)
-
-env = dict(os.environ, NOTIFY_SOCKET=sock_path)
-log = open(os.path.join(work, "serve.log"), "w")
-p = subprocess.Popen([osa, "-c", cfg, "serve"], env=env, stdout=log,
-                     stderr=subprocess.STDOUT)
+port = osaserve.free_port()
+cfg = osaserve.default_config(src, work, port)
+p = osaserve.serve(osa, cfg, work, env=dict(os.environ,
+                                            NOTIFY_SOCKET=sock_path))
 fails = []
 
 
