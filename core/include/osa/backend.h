@@ -18,11 +18,13 @@
 #ifndef OSA_BACKEND_H
 #define OSA_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <osa/embedder.h>
 #include <osa/error.h>
+#include <osa/filter.h>
 #include <osa/log.h>
 #include <osa/plugin.h>
 #include <osa/record.h>
@@ -33,14 +35,18 @@
 extern "C" {
 #endif
 
-/* ABI of struct osa_backend: 1.1. */
-#define OSA_BACKEND_ABI OSA_ABI(1, 1)
+/* ABI of struct osa_backend: 1.2. */
+#define OSA_BACKEND_ABI OSA_ABI(1, 2)
 
 /* What `open` receives.  Valid until `close`. */
 struct osa_backend_args {
 	const char *index;  /* the index's name */
 	const void *config; /* the validated struct, `schema->size` bytes */
 	const char *dir;    /* a private directory, existing and writable */
+	/* --- since ABI 1.2 --- */
+	/* The index's declared attributes (n == 0 when none; never NULL).
+	 * Changing them makes the core rebuild the index. */
+	const struct osa_attrs *attrs;
 };
 
 /* A query.  `text` and/or `vector`; limit >= 1. */
@@ -51,6 +57,11 @@ struct osa_query {
 	size_t limit;	     /* at most this many hits */
 	size_t offset;	     /* skip this many best hits first */
 	int ef_search;	     /* search breadth; 0: the index's default */
+	/* --- since ABI 1.2; set only for a backend declaring the caps --- */
+	const struct osa_filter *filter; /* NULL: every record (FILTER cap) */
+	const size_t *facets; /* attribute numbers to count (FACETS cap) */
+	size_t nfacets;	      /* 0: no facets */
+	size_t facet_limit;   /* most values per facet (>= 1) */
 };
 
 /* One hit. */
@@ -64,11 +75,14 @@ struct osa_hits {
 	struct osa_hit *v;
 	size_t n, cap;
 	size_t total; /* matches in the index (for paging), set by query */
+	/* --- since ABI 1.2 --- */
+	bool total_estimated;	  /* `total` is an estimate, not a count */
+	struct osa_facets facets; /* q->facets counted, when asked */
 };
 
 /* Append a copy of `srn` with `score`.  0 or OSA_ENOMEM. */
 int osa_hits_push(struct osa_hits *hits, const char *srn, double score);
-/* Free every hit and reset the list.  NULL is allowed. */
+/* Free every hit and the facets, and reset the list.  NULL is allowed. */
 void osa_hits_free(struct osa_hits *hits);
 
 /*
@@ -131,7 +145,31 @@ struct osa_backend {
 	 */
 	const char *(*kernel)(void);
 	/* --- end of ABI 1.1 --- */
+	/*
+	 * What the backend can do beyond ranking (OSA_BACKEND_CAP_*).  The
+	 * core refuses a query with a filter (or facets) sent to an index
+	 * whose backend lacks the cap, with HTTP 422 naming the index and the
+	 * backend; it never drops a filter silently.
+	 */
+	unsigned caps;
+	/* --- end of ABI 1.2 --- */
 };
+
+/* struct osa_backend.caps */
+/* query() applies q->filter exactly: only matching records are ranked and
+ * counted in `total` (or hits->total_estimated is set). */
+#define OSA_BACKEND_CAP_FILTER 0x1u
+/* query() fills hits->facets for q->facets (hits->facets.estimated when
+ * counted over ranked candidates only). */
+#define OSA_BACKEND_CAP_FACETS 0x2u
+
+/* b->caps if `b` is new enough, else 0. */
+static inline unsigned osa_backend_caps(const struct osa_backend *b)
+{
+	if (b->size < offsetof(struct osa_backend, caps) + sizeof(b->caps))
+		return 0;
+	return b->caps;
+}
 
 /* b->kernel() if `b` is new enough and has it, else NULL. */
 static inline const char *osa_backend_kernel(const struct osa_backend *b)
