@@ -597,7 +597,9 @@ int main(int argc, char **argv)
 	t.b->close(t.self);
 	t.self = NULL;
 	{
-		struct osa_backend_args a = { "bench", t.cfg, dir };
+		struct osa_backend_args a = { .index = "bench",
+					      .config = t.cfg,
+					      .dir = dir };
 		uint64_t lsn;
 
 		t0 = now();
