@@ -56,9 +56,6 @@
 #include "service.h"
 #include "srn.h"
 
-/* Until indexes declare attributes (issue 11). */
-static const struct osa_attrs svc_no_attrs;
-
 static const char *const svc_state_names[] = { "loading", "ready", "degraded",
 					       "rebuilding" };
 
@@ -581,7 +578,7 @@ static int svc_rebuild_locked(struct osai_service *s, struct svc_index *ix,
 {
 	const struct osa_backend *b = ix->cfg->backend;
 	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
-					 ix->dir, &svc_no_attrs };
+					 ix->dir, &ix->cfg->attrs };
 	struct svc_rebuild r = { ix, NULL, err, 0, 0, progress, pctx };
 	uint64_t start_lsn = 0, lsn, damaged = 0;
 	double t0 = svc_now();
@@ -697,7 +694,7 @@ static int svc_open_index_locked(struct osai_service *s, struct svc_index *ix,
 	const struct osai_checkpoint_config *c =
 		&s->cfg->core.journal.checkpoint;
 	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
-					 ix->dir, &svc_no_attrs };
+					 ix->dir, &ix->cfg->attrs };
 	struct osai_istate st = { 0 };
 	struct osa_error err = { 0 };
 	uint64_t lsn = 0, last = 0, nlog = 0;
