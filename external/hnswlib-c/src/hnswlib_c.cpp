@@ -1157,10 +1157,9 @@ extern "C" int hnswc_distances(const hnswc_index *idx, const float *query,
 			       float *distances, hnswc_error *err)
 {
 	if (!idx || !query || (n && (!labels || !distances)))
-		return err_set(err, HNSWC_EINVAL,
-			       "hnswc_distances: %s is NULL",
-			       !idx	? "index"
-			       : !query ? "query"
+		return err_set(err, HNSWC_EINVAL, "hnswc_distances: %s is NULL",
+			       !idx	 ? "index"
+			       : !query	 ? "query"
 			       : !labels ? "labels"
 					 : "distances");
 	if (n > (size_t)INT32_MAX)
@@ -1178,8 +1177,8 @@ extern "C" int hnswc_distances(const hnswc_index *idx, const float *query,
 		const bool sq8 = idx->quant == HNSWC_QUANT_SQ8;
 		hnswlib::DISTFUNC<float> dist =
 			sq8 ? sp->float_dist() : h->fstdistfunc_;
-		const void *param = sq8 ? (const void *)&sp->dim
-					: h->dist_func_param_;
+		const void *param =
+			sq8 ? (const void *)&sp->dim : h->dist_func_param_;
 		const bool deletions = h->num_deleted_ != 0;
 		tableint ids[CHUNK];
 		size_t found = 0;
