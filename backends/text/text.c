@@ -683,18 +683,17 @@ static int text_check_attrs(struct text *t, struct osa_error *err)
 					     t->manifest);
 		return osa_attr_table_new(t->decl, &t->attrs, err);
 	}
-	if (osa_attr_table_live(t->attrs) != t->view->live ||
-	    osa_attr_table_rows(t->attrs) > t->nrid)
+	/* Rows past the ids (freed, merged away) are dead: the live count
+	 * and the rows of the ids cover them. */
+	if (osa_attr_table_live(t->attrs) != t->view->live)
 		return osa_error_set(
 			err, OSA_ECORRUPT,
 			"%s: the attribute table has %llu live "
-			"rows of %u, the segments %llu live "
-			"records of %zu ids; the index will be "
-			"rebuilt",
+			"rows, the segments %llu live records; "
+			"the index will be rebuilt",
 			t->manifest,
 			(unsigned long long)osa_attr_table_live(t->attrs),
-			osa_attr_table_rows(t->attrs),
-			(unsigned long long)t->view->live, t->nrid);
+			(unsigned long long)t->view->live);
 	for (r = 0; r < t->nrid; r++)
 		if (osa_filter_match(NULL, t->attrs, (uint32_t)r) !=
 		    (t->srns[r] != NULL))

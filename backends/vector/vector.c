@@ -552,15 +552,14 @@ static int vector_load_attrs(struct vector *v, struct osa_snap_reader *r,
 	free(buf);
 	if (rc)
 		return rc;
-	if (osa_attr_table_rows(v->attrs) > v->nlabels ||
-	    osa_attr_table_live(v->attrs) != v->live)
+	/* Rows past the labels (left by a compaction) must be dead. */
+	if (osa_attr_table_live(v->attrs) != v->live)
 		return osa_snap_corrupt(
 			r, err,
 			"the attribute table has %llu live "
-			"rows of %u, the maps %zu live labels "
-			"of %zu",
+			"rows, the maps %zu live labels",
 			(unsigned long long)osa_attr_table_live(v->attrs),
-			osa_attr_table_rows(v->attrs), v->live, v->nlabels);
+			v->live);
 	for (l = 0; l < v->nlabels; l++)
 		if (osa_filter_match(NULL, v->attrs, (uint32_t)l) !=
 		    (v->srns[l] != NULL))
