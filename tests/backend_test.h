@@ -84,10 +84,13 @@ struct bt_index {
 	uint64_t lsn;
 };
 
-static inline int bt_open(struct bt_index *ix, const char *backend,
-			  const char *text, const char *dir,
-			  struct osa_error *err)
+/* bt_open() for an index declaring `attrs` (NULL: none). */
+static inline int bt_open_attrs(struct bt_index *ix, const char *backend,
+				const char *text, const char *dir,
+				const struct osa_attrs *attrs,
+				struct osa_error *err)
 {
+	static const struct osa_attrs none = { 0, NULL };
 	struct osa_backend_args args;
 	char *report = NULL;
 	int rc;
@@ -104,12 +107,20 @@ static inline int bt_open(struct bt_index *ix, const char *backend,
 	args.index = "t";
 	args.config = ix->cfg;
 	args.dir = dir;
+	args.attrs = attrs ? attrs : &none;
 	rc = ix->b->open(&args, &ix->self, &ix->lsn, err);
 	if (rc) {
 		osa_schema_free(ix->b->schema, ix->cfg);
 		ix->cfg = NULL;
 	}
 	return rc;
+}
+
+static inline int bt_open(struct bt_index *ix, const char *backend,
+			  const char *text, const char *dir,
+			  struct osa_error *err)
+{
+	return bt_open_attrs(ix, backend, text, dir, NULL, err);
 }
 
 static inline void bt_close(struct bt_index *ix)

@@ -54,6 +54,9 @@ struct opts {
 	char why[512];
 };
 
+/* No declared attributes (osa_backend_args.attrs is never NULL). */
+static const struct osa_attrs ba_no_attrs = { 0, NULL };
+
 static const char *const metric_names[] = { "cosine", "l2", "ip" };
 
 static int usage(const char *why)
@@ -198,6 +201,7 @@ static void *open_index(const char *backend, const char *sub,
 	args.index = backend;
 	args.config = *cfg;
 	args.dir = dir;
+	args.attrs = &ba_no_attrs;
 	if ((*b)->open(&args, &self, &lsn, &err)) {
 		fprintf(stderr, "osa-bench-ann: open %s: %s\n", backend,
 			err.msg);

@@ -32,7 +32,11 @@ struct cand {
 	long id;
 };
 
+/* No declared attributes (osa_backend_args.attrs is never NULL). */
+static const struct osa_attrs bf_no_attrs = { 0, NULL };
+
 /* The plain loop: scalar dot products, a sorted insertion top-k. */
+
 static void plain_search(const float *base, size_t n, size_t dim,
 			 const float *q, size_t k, long *ids)
 {
@@ -248,6 +252,7 @@ int main(int argc, char **argv)
 	args.index = "bench";
 	args.config = cfg;
 	args.dir = dir;
+	args.attrs = &bf_no_attrs;
 	if (b->open(&args, &self, &lsn, &err))
 		return fprintf(stderr, "osa-bench-flat: %s\n", err.msg), 1;
 	recs = bench_records(base, n, dim);

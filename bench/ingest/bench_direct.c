@@ -26,7 +26,8 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	const struct osa_backend *b;
-	struct osa_backend_args args = { .index = "papers" };
+	static const struct osa_attrs none = { 0, NULL };
+	struct osa_backend_args args = { .index = "papers", .attrs = &none };
 	struct osa_record **recs = NULL;
 	size_t n = 0, cap = 0, i, len = 0;
 	struct osa_error err;

@@ -194,6 +194,7 @@ static long long dir_bytes(const char *dir)
 }
 
 static const char *tb_config = "";
+static const struct osa_attrs tb_no_attrs = { 0, NULL };
 
 static void tb_open(struct tb *t, const char *dir)
 {
@@ -209,6 +210,7 @@ static void tb_open(struct tb *t, const char *dir)
 	a.index = "bench";
 	a.config = t->cfg;
 	a.dir = dir;
+	a.attrs = &tb_no_attrs;
 	if (t->b->open(&a, &t->self, &lsn, &err))
 		die(err.msg);
 }
@@ -443,7 +445,8 @@ int main(int argc, char **argv)
 	t.b->close(t.self);
 	t.self = NULL;
 	{
-		struct osa_backend_args a = { "bench", t.cfg, dir };
+		struct osa_attrs none = { 0, NULL };
+		struct osa_backend_args a = { "bench", t.cfg, dir, &none };
 		uint64_t lsn;
 
 		t0 = now();

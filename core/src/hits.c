@@ -52,5 +52,6 @@ void osa_hits_free(struct osa_hits *hits)
 	for (i = 0; i < hits->n; i++)
 		free(hits->v[i].srn);
 	free(hits->v);
+	osa_facets_free(&hits->facets);
 	memset(hits, 0, sizeof(*hits));
 }

@@ -16,6 +16,7 @@
 
 #include <osa/embedder.h>
 #include <osa/error.h>
+#include <osa/filter.h>
 #include <osa/log.h>
 #include <osa/record.h>
 #include <osa/schema.h>
@@ -111,6 +112,14 @@ void osai_diags_print(struct osai_diags *d, FILE *out);
 char *osai_diags_join(struct osai_diags *d);
 void osai_diags_free(struct osai_diags *d);
 
+/* ---- records (record.c) ---------------------------------------------- */
+
+struct json_t;
+/* The top-level member `field` of a record's JSON object (jansson's json_t),
+ * or NULL when absent.  Valid while the record lives. */
+const struct json_t *osai_record_member(const struct osa_record *rec,
+					const char *field);
+
 /* ---- client JSON -------------------------------------------------------- */
 
 /*
@@ -189,6 +198,9 @@ struct osai_index_config {
 	const struct osa_backend *backend;
 	void *config; /* filled struct of backend->schema */
 	int line;     /* line of the index's group */
+	/* `attributes`, in configuration order (n == 0 when none); names
+	 * owned by the config */
+	struct osa_attrs attrs;
 };
 
 struct osai_config {

@@ -506,3 +506,9 @@ int osa_record_render(const struct osa_record *rec, const char *tmpl,
 		*len = b.n;
 	return 0;
 }
+
+const struct json_t *osai_record_member(const struct osa_record *rec,
+					const char *field)
+{
+	return rec && field ? json_object_get(rec->root, field) : NULL;
+}

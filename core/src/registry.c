@@ -131,7 +131,7 @@ int osai_registry_check(const struct osa_backend **b, size_t nb,
 
 		if (reg_check_header("backend", p->name, p->abi,
 				     OSA_BACKEND_ABI, p->size,
-				     sizeof(struct osa_backend), err))
+				     offsetof(struct osa_backend, kernel), err))
 			continue;
 		missing = !p->open	     ? "open"
 			  : !p->ingest_batch ? "ingest_batch"

@@ -578,7 +578,7 @@ static int svc_rebuild_locked(struct osai_service *s, struct svc_index *ix,
 {
 	const struct osa_backend *b = ix->cfg->backend;
 	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
-					 ix->dir };
+					 ix->dir, &ix->cfg->attrs };
 	struct svc_rebuild r = { ix, NULL, err, 0, 0, progress, pctx };
 	uint64_t start_lsn = 0, lsn, damaged = 0;
 	double t0 = svc_now();
@@ -694,7 +694,7 @@ static int svc_open_index_locked(struct osai_service *s, struct svc_index *ix,
 	const struct osai_checkpoint_config *c =
 		&s->cfg->core.journal.checkpoint;
 	struct osa_backend_args args = { ix->cfg->name, ix->cfg->config,
-					 ix->dir };
+					 ix->dir, &ix->cfg->attrs };
 	struct osai_istate st = { 0 };
 	struct osa_error err = { 0 };
 	uint64_t lsn = 0, last = 0, nlog = 0;

@@ -33,7 +33,8 @@ static void fz_setup(struct fz *f, const char *name, const char *file)
 {
 	const char *doc = "{\"srn\":\"urn:osa:f.org:rec:abc\",\"title\":\"sea "
 			  "ice\",\"summary\":\"cold water\"}";
-	struct osa_backend_args args = { 0 };
+	static const struct osa_attrs none = { 0, NULL };
+	struct osa_backend_args args = { .attrs = &none };
 	struct osa_record *rec;
 	struct osa_error err;
 	uint64_t lsn;
@@ -90,7 +91,8 @@ static int fz_body(void *ctx, struct osa_snap_writer *w, struct osa_error *err)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct osa_backend_args args = { 0 };
+	static const struct osa_attrs none = { 0, NULL };
+	struct osa_backend_args args = { .attrs = &none };
 	struct osa_error err;
 	struct fz *f;
 	uint64_t lsn;

@@ -155,6 +155,29 @@ static void test_refusals(void)
 	OSA_CHECK_CONTAINS(err.msg,
 			   "backend \"small\": descriptor is 16 bytes");
 
+	/* Descriptors of ABI 1.0 and 1.1 (shorter) are accepted; their
+	 * caps read as none. */
+	{
+		struct osa_backend v10 = T_BACKEND("v10", OSA_ABI(1, 0));
+		struct osa_backend v11 = T_BACKEND("v11", OSA_ABI(1, 1));
+		struct osa_backend v12 = T_BACKEND("v12", OSA_BACKEND_ABI);
+
+		v10.size = (unsigned)offsetof(struct osa_backend, kernel);
+		v11.size = (unsigned)offsetof(struct osa_backend, caps);
+		v11.caps = v10.caps = OSA_BACKEND_CAP_FILTER;
+		v12.caps = OSA_BACKEND_CAP_FILTER | OSA_BACKEND_CAP_FACETS;
+		v[0] = &v10, v[1] = &v11;
+		OSA_CHECK(osai_registry_check(v, 2, NULL, 0, &err) == 0);
+		OSA_CHECK(osa_backend_caps(&v10) == 0);
+		OSA_CHECK(osa_backend_caps(&v11) == 0);
+		OSA_CHECK(osa_backend_caps(&v12) ==
+			  (OSA_BACKEND_CAP_FILTER | OSA_BACKEND_CAP_FACETS));
+		v10.size--;
+		v[0] = &v10;
+		OSA_CHECK(osai_registry_check(v, 1, NULL, 0, &err) ==
+			  OSA_EABI);
+	}
+
 	v[0] = &nomethod;
 	OSA_CHECK(osai_registry_check(v, 1, NULL, 0, &err) == OSA_EINVAL);
 	OSA_CHECK_CONTAINS(err.msg, "backend \"lazy\" has no `query` method");
