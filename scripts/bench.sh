@@ -13,12 +13,14 @@ if [ "$Q" = 1 ]; then
 	run "$B/bench/ann/osa-bench-ann" --n 20000 --dim 64
 	run "$B/bench/flat/osa-bench-flat"
 	run "$B/bench/text/osa-bench-text" --n 20000 --queries 500
+	run "$B/bench/filter/osa-bench-filter" --n 20000 --text-n 20000 --nq 100
 	run bench/http/run.sh "$B" 20000 10
 	run bench/soak/soak.py "$B/core/cli/osa" --seconds 15
 else
 	run "$B/bench/ann/osa-bench-ann"
 	run "$B/bench/flat/osa-bench-flat"
 	run "$B/bench/text/osa-bench-text"
+	run "$B/bench/filter/osa-bench-filter"
 	run bench/http/run.sh "$B"
 	run bench/soak/soak.py "$B/core/cli/osa"
 fi

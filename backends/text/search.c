@@ -28,6 +28,12 @@
  * phrases, + or - are evaluated document at a time (a phrase's lists
  * leapfrog to the documents holding all its words before positions are
  * compared).
+ *
+ * Filters (struct text_where): a document the filter rejects is passed
+ * over exactly like a deleted one, wherever deletions are checked: it
+ * never enters the heap, so the MaxScore threshold only rises on documents
+ * that may match and pruning stays exact; it is not counted in `total`.
+ * Facets count the record id of every match where `total` counts it.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -91,7 +97,29 @@ struct ctx {
 	uint32_t *pbuf[3];
 	size_t pcap[3];
 	struct text_cur scratch;
+	const struct text_where *where; /* NULL: no filter, no facets */
 };
+
+/* Does the filter let document d of segment s through? */
+static inline bool w_allow(const struct ctx *x, const struct text_seg *s,
+			   uint32_t d)
+{
+	const struct text_where *w = x->where;
+	uint32_t rid;
+
+	if (!w || !w->allow)
+		return true;
+	rid = s->docs[d].rid;
+	return rid < w->nallow && text_bit(w->allow, rid);
+}
+
+/* A match counted in `total`: count it in the facets too. */
+static inline void w_count(const struct ctx *x, const struct text_seg *s,
+			   uint32_t d)
+{
+	if (x->where && x->where->fc)
+		osa_facet_counter_add(x->where->fc, s->docs[d].rid);
+}
 
 /* ---- parsing ---------------------------------------------------------------
  */
@@ -484,7 +512,7 @@ static int or_count(struct ctx *x, uint32_t si, struct text_cur **cs, size_t m,
 	size_t nw = ((size_t)s->ndocs + 63) / 64, i;
 	uint64_t n = 0;
 
-	if (m == 1 && !sl->del) {
+	if (m == 1 && !sl->del && !x->where) {
 		x->total += cs[0]->df;
 		return 0;
 	}
@@ -499,9 +527,24 @@ static int or_count(struct ctx *x, uint32_t si, struct text_cur **cs, size_t m,
 		if (c->bad)
 			return OSA_ECORRUPT;
 	}
-	for (i = 0; i < nw; i++)
-		n += (uint64_t)__builtin_popcountll(
-			bits[i] & (sl->del ? ~sl->del->w[i] : ~(uint64_t)0));
+	for (i = 0; i < nw; i++) {
+		uint64_t b =
+			bits[i] & (sl->del ? ~sl->del->w[i] : ~(uint64_t)0);
+
+		if (!x->where) {
+			n += (uint64_t)__builtin_popcountll(b);
+			continue;
+		}
+		for (; b; b &= b - 1) {
+			uint32_t d = (uint32_t)(i * 64) +
+				     (uint32_t)__builtin_ctzll(b);
+
+			if (w_allow(x, s, d)) {
+				w_count(x, s, d);
+				n++;
+			}
+		}
+	}
 	x->total += n;
 	return 0;
 }
@@ -543,7 +586,7 @@ static int or_segment(struct ctx *x, uint32_t si, struct text_cur **cs,
 				d = cs[i]->doc;
 		if (d == TEXT_NO_DOC)
 			break;
-		if (text_bit(del, d)) {
+		if (text_bit(del, d) || !w_allow(x, s, d)) {
 			for (i = ness; i < m; i++)
 				if (cs[i]->doc == d)
 					text_cur_next(cs[i]);
@@ -733,7 +776,7 @@ static int dat_segment(struct ctx *x, uint32_t si, struct text_cur **cs)
 		}
 		if (d == TEXT_NO_DOC)
 			break;
-		if (text_bit(del, d))
+		if (text_bit(del, d) || !w_allow(x, s, d))
 			ok = false;
 		for (c = 0; c < q->ncl && ok; c++) {
 			const struct clause *cl = &q->cl[c];
@@ -766,6 +809,7 @@ static int dat_segment(struct ctx *x, uint32_t si, struct text_cur **cs)
 		}
 		if (ok && any) {
 			x->total++;
+			w_count(x, s, d);
 			h_push(&x->heap, contrib_sum(x), si, d);
 		} else {
 			contrib_clear(x);
@@ -806,7 +850,8 @@ static double list_bound(const struct ctx *x, const struct text_cur *c)
 
 int text_search(const struct text_view *v, struct text_analyzer *a,
 		const struct text_params *p, const char *text, size_t limit,
-		size_t offset, struct osa_hits *hits, struct osa_error *err)
+		size_t offset, const struct text_where *w,
+		struct osa_hits *hits, struct osa_error *err)
 {
 	struct query q;
 	struct ctx x;
@@ -840,6 +885,7 @@ int text_search(const struct text_view *v, struct text_analyzer *a,
 	x.v = v;
 	x.p = p;
 	x.q = &q;
+	x.where = w && (w->allow || w->fc) ? w : NULL;
 	x.avgdl = (double)v->sum_dl / TEXT_TF_SCALE / (double)v->live;
 	if (!(x.avgdl > 0))
 		x.avgdl = 1;

@@ -27,8 +27,24 @@
  * be applied during search later.  The writer alone keeps srn -> rid
  * (osa/srnmap.h) and rid -> (segment, doc).
  *
- * Locking: `vlock` guards `view`; `plock` the analyzer pool; everything else
- * belongs to the writer.  Segments and bitmaps are reference-counted.
+ * Attributes (osa/filter.h), when the index declares some: an
+ * osa_attr_table whose rows are the rids, set when a batch is published and
+ * cleared when a record is removed (merges keep rids, so rows never move),
+ * written at the end of text.manifest (u64 length, osa_attr_table_encode).
+ * A manifest without it loads as an index without attributes; one without
+ * it for an index that declares some (and has records) is refused as
+ * corrupt, so the core rebuilds it.  A filter is evaluated on every row at
+ * once (osa_filter_bitmap) and search passes over the documents whose rid
+ * it rejects as over deleted ones; `total` and facets count every match
+ * exactly.
+ *
+ * Locking: `vlock` guards `view`; `plock` the analyzer pool; `alock` (a
+ * writer-preferring rwlock) the attribute table: a query that filters or
+ * counts facets holds it shared from taking the view to its last read of
+ * the table, and the writer holds it exclusively while it changes rows and
+ * publishes the view that goes with them, so a query sees rows and
+ * documents of the same state.  Everything else belongs to the writer.
+ * Order: alock, then vlock.  Segments and bitmaps are reference-counted.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +57,7 @@
 #include <libstemmer.h>
 #include <utf8proc.h>
 
+#include <osa/filter.h>
 #include <osa/snapshot.h>
 #include <osa/srnmap.h>
 #include <osa/sys.h>
@@ -226,6 +243,15 @@ struct text {
 
 	pthread_mutex_t vlock; /* guards view (the pointer) */
 	struct text_view *view;
+
+	/* Declared attributes (args->attrs, valid until close) and their
+	 * values by rid, NULL when none are declared; rows change under
+	 * `alock` held exclusively. */
+	const struct osa_attrs *decl;
+	struct osa_attr_table *attrs;
+	pthread_rwlock_t alock;
+	size_t attrs_lost; /* rows cleared for lack of memory */
+	char attrs_why[OSA_ERROR_MSG_MAX];
 
 	/* The writer's own. */
 	const char **srns; /* rid -> srn (in a segment), NULL: free */
@@ -492,6 +518,8 @@ static int text_write_seg(struct text *t, uint64_t gen,
 
 struct text_mctx {
 	const struct text_view *v;
+	const void *attrs; /* the encoded attribute table, or NULL */
+	size_t alen;
 };
 
 static int text_write_manifest(void *ctx, struct osa_snap_writer *w,
@@ -517,6 +545,14 @@ static int text_write_manifest(void *ctx, struct osa_snap_writer *w,
 		else
 			for (size_t k = 0; k < nw && !rc; k++)
 				rc = osa_snap_write(w, &zero, 8, err);
+	}
+	if (!rc && ((struct text_mctx *)ctx)->attrs) {
+		const struct text_mctx *mc = ctx;
+		uint64_t len = mc->alen;
+
+		rc = osa_snap_write(w, &len, 8, err);
+		if (!rc)
+			rc = osa_snap_write(w, mc->attrs, mc->alen, err);
 	}
 	return rc;
 }
@@ -554,6 +590,9 @@ static void text_sweep(const struct text *t, const struct text_view *v)
 
 /* ---- open --------------------------------------------------------------- */
 
+/* For a caller older than ABI 1.2 (no args->attrs). */
+static const struct osa_attrs text_no_attrs = { 0, NULL };
+
 static void text_free(struct text *t)
 {
 	size_t i;
@@ -577,12 +616,95 @@ static void text_free(struct text *t)
 	free(t->loc);
 	free(t->freel);
 	osa_srnmap_free(&t->map);
+	osa_attr_table_free(t->attrs);
+	pthread_rwlock_destroy(&t->alock);
 	pthread_mutex_destroy(&t->plock);
 	pthread_mutex_destroy(&t->vlock);
 	free(t->index);
 	free(t->dir);
 	free(t->manifest);
 	free(t);
+}
+
+/* The attribute table at the end of the manifest, if any. */
+static int text_load_attrs(struct text *t, struct osa_snap_reader *r,
+			   struct osa_error *err)
+{
+	struct osa_error de = { 0 };
+	uint64_t len;
+	void *buf;
+	int rc;
+
+	if (!osa_snap_remaining(r))
+		return 0; /* checked against the records by text_check_attrs */
+	if (!t->decl->n)
+		return osa_snap_corrupt(r, err,
+					"holds attributes but the index "
+					"declares none");
+	if ((rc = osa_snap_read(r, &len, 8, err)))
+		return rc;
+	if (len > osa_snap_remaining(r))
+		return osa_snap_corrupt(r, err,
+					"attribute table of %llu bytes is "
+					"truncated",
+					(unsigned long long)len);
+	if (!(buf = malloc(len ? (size_t)len : 1)))
+		return osa_error_set(err, OSA_ENOMEM, "out of memory");
+	rc = osa_snap_read(r, buf, (size_t)len, err);
+	if (!rc) {
+		rc = osa_attr_table_decode(t->decl, buf, (size_t)len, &t->attrs,
+					   &de);
+		if (rc == OSA_ECORRUPT)
+			rc = osa_snap_corrupt(r, err, "attribute table: %s",
+					      de.msg);
+		else if (rc)
+			rc = osa_error_set(err, rc, "%s", de.msg);
+	}
+	free(buf);
+	return rc;
+}
+
+/*
+ * After text_index_rids: the loaded table (or a new one) agrees with the
+ * records: a row is live exactly when its rid is.
+ */
+static int text_check_attrs(struct text *t, struct osa_error *err)
+{
+	size_t r;
+
+	if (!t->decl->n)
+		return 0;
+	if (!t->attrs) {
+		if (t->view->live)
+			return osa_error_set(err, OSA_ECORRUPT,
+					     "%s has no attribute table but "
+					     "the index declares attributes; "
+					     "the index will be rebuilt",
+					     t->manifest);
+		return osa_attr_table_new(t->decl, &t->attrs, err);
+	}
+	/* Rows past the ids (freed, merged away) are dead: the live count
+	 * and the rows of the ids cover them. */
+	if (osa_attr_table_live(t->attrs) != t->view->live)
+		return osa_error_set(
+			err, OSA_ECORRUPT,
+			"%s: the attribute table has %llu live "
+			"rows, the segments %llu live records; "
+			"the index will be rebuilt",
+			t->manifest,
+			(unsigned long long)osa_attr_table_live(t->attrs),
+			(unsigned long long)t->view->live);
+	for (r = 0; r < t->nrid; r++)
+		if (osa_filter_match(NULL, t->attrs, (uint32_t)r) !=
+		    (t->srns[r] != NULL))
+			return osa_error_set(err, OSA_ECORRUPT,
+					     "%s: record id %zu is %s in the "
+					     "segments but not in the "
+					     "attribute table; the index will "
+					     "be rebuilt",
+					     t->manifest, r,
+					     t->srns[r] ? "live" : "free");
+	return 0;
 }
 
 /* Read text.manifest and map its segments into t->view. */
@@ -663,6 +785,8 @@ static int text_load(struct text *t, uint64_t *lsn, struct osa_error *err)
 		if (hdr[0] >= t->gen_next)
 			t->gen_next = hdr[0] + 1;
 	}
+	if ((rc = text_load_attrs(t, r, err)))
+		goto out;
 	rc = osa_snap_close(r, err);
 	r = NULL;
 	if (rc)
@@ -762,6 +886,15 @@ static int text_open(const struct osa_backend_args *args, void **self,
 				     args->index);
 	pthread_mutex_init(&t->plock, NULL);
 	pthread_mutex_init(&t->vlock, NULL);
+	if (osa_rwlock_init(&t->alock)) {
+		pthread_mutex_destroy(&t->plock);
+		pthread_mutex_destroy(&t->vlock);
+		free(t);
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: cannot create a lock",
+				     args->index);
+	}
+	t->decl = args->attrs ? args->attrs : &text_no_attrs;
 	t->gen_next = 1;
 	t->params.k1 = cfg->k1;
 	t->params.b = cfg->b;
@@ -819,6 +952,8 @@ static int text_open(const struct osa_backend_args *args, void **self,
 	if ((rc = text_load(t, lsn, err)))
 		goto fail;
 	if ((rc = text_index_rids(t, err)))
+		goto fail;
+	if ((rc = text_check_attrs(t, err)))
 		goto fail;
 	text_sweep(t, t->view);
 	if (t->view->nseg)
@@ -1097,6 +1232,35 @@ out:
 
 /* ---- writes -------------------------------------------------------------- */
 
+/*
+ * Set the rows of a published batch (alock held exclusively).  A row that
+ * cannot be stored (out of memory: the types were checked before) is
+ * cleared, so its record matches no filter, and health reports it until a
+ * rebuild.
+ */
+static void text_attrs_set(struct text *t, const struct osa_record *const *recs,
+			   const size_t *keep, const uint32_t *rids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct osa_error e = { 0 };
+
+		if (!osa_attr_table_set(t->attrs, rids[i], recs[keep[i]], &e))
+			continue;
+		osa_attr_table_clear(t->attrs, rids[i]);
+		t->attrs_lost++;
+		snprintf(t->attrs_why, sizeof(t->attrs_why),
+			 "the attributes of %zu record(s) could not be "
+			 "stored (last: %.120s: %.120s); they match no filter "
+			 "until the index is rebuilt (osa reindex %.64s)",
+			 t->attrs_lost, osa_record_srn(recs[keep[i]]), e.msg,
+			 t->index);
+		osa_log(OSA_LOG_WARN, "index=%s backend=text %s", t->index,
+			t->attrs_why);
+	}
+}
+
 /* The slot of `v` holding segment `seg`. */
 static size_t text_slot_of(const struct text_view *v,
 			   const struct text_seg *seg)
@@ -1302,6 +1466,11 @@ static int text_ingest(void *self, const struct osa_record *const *recs,
 		}
 		rids[nkeep++] = (uint32_t)r;
 	}
+	for (i = 0; i < nkeep && t->attrs; i++)
+		if ((rc = osa_attrs_check(t->decl, recs[keep[i]], err))) {
+			osa_error_prefix(err, "index %s: ", t->index);
+			goto out;
+		}
 	if ((rc = text_reserve_rids(t, nexti + 1)) ||
 	    (rc = osa_srnmap_reserve(&t->map, t->srns, t->hash, t->nrid,
 				     (size_t)old->live + nfresh, false))) {
@@ -1357,7 +1526,12 @@ static int text_ingest(void *self, const struct osa_record *const *recs,
 		osa_error_prefix(err, "index %s: ", t->index);
 		goto out;
 	}
-	/* Nothing below fails. */
+	/* Nothing below fails.  Queries that read attributes wait for the
+	 * rows and the view together. */
+	if (t->attrs) {
+		pthread_rwlock_wrlock(&t->alock);
+		text_attrs_set(t, recs, keep, rids, nkeep);
+	}
 	text_adopt_new(t, old, nv);
 	for (i = 0; i < nkeep; i++) {
 		uint32_t r = rids[i];
@@ -1375,6 +1549,8 @@ static int text_ingest(void *self, const struct osa_record *const *recs,
 		if (own[i])
 			t->dirty = true;
 	text_publish(t, nv);
+	if (t->attrs)
+		pthread_rwlock_unlock(&t->alock);
 	nv = NULL;
 	goto out;
 nomem:
@@ -1422,6 +1598,8 @@ static int text_remove(void *self, const char *const *srns, size_t n,
 		}
 	}
 	/* Nothing below fails: free the rids (duplicates only once). */
+	if (t->attrs)
+		pthread_rwlock_wrlock(&t->alock);
 	for (i = 0; i < n; i++) {
 		uint64_t h;
 		size_t at;
@@ -1433,6 +1611,8 @@ static int text_remove(void *self, const char *const *srns, size_t n,
 		if (!t->map.slot[at])
 			continue;
 		osa_srnmap_delete(&t->map, t->hash, at);
+		if (t->attrs)
+			osa_attr_table_clear(t->attrs, (uint32_t)rid[i]);
 		t->srns[rid[i]] = NULL;
 		t->freel[t->nfree++] = (uint32_t)rid[i];
 	}
@@ -1440,12 +1620,60 @@ static int text_remove(void *self, const char *const *srns, size_t n,
 		if (own[i])
 			t->dirty = true;
 	text_publish(t, nv);
+	if (t->attrs)
+		pthread_rwlock_unlock(&t->alock);
 	free(own);
 	free(rid);
 	return 0;
 }
 
 /* ---- reads -------------------------------------------------------------- */
+
+/* A query with a filter or facets: the rows and the view of one state
+ * (alock shared throughout).  Returns `a` to the pool. */
+static int text_query_where(struct text *t, struct text_analyzer *a,
+			    const struct osa_query *q, struct osa_hits *hits,
+			    struct osa_error *err)
+{
+	struct text_where w = { NULL, 0, NULL };
+	uint64_t *bits = NULL;
+	struct text_view *v;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&t->alock);
+	v = text_view_get(t);
+	if (q->filter) {
+		w.nallow = osa_attr_table_rows(t->attrs);
+		if (!(bits = malloc(((w.nallow + 63) / 64 + 1) *
+				    sizeof(*bits)))) {
+			rc = osa_error_set(err, OSA_ENOMEM, "out of memory");
+			goto out;
+		}
+		osa_filter_bitmap(q->filter, t->attrs, bits,
+				  (uint32_t)w.nallow);
+		w.allow = bits;
+	}
+	if (q->nfacets &&
+	    (rc = osa_facet_counter_new(t->attrs, q->facets, q->nfacets,
+					q->facet_limit, &w.fc, err)))
+		goto out;
+	rc = text_search(v, a, &t->params, q->text, q->limit, q->offset, &w,
+			 hits, err);
+	if (!rc && w.fc) {
+		rc = osa_facet_counter_finish(w.fc, &hits->facets, err);
+		w.fc = NULL;
+		hits->facets.estimated = false;
+	}
+out:
+	text_view_put(v);
+	pthread_rwlock_unlock(&t->alock);
+	osa_facet_counter_free(w.fc);
+	free(bits);
+	text_pool_put(t, a);
+	if (rc)
+		osa_error_prefix(err, "index %s: ", t->index);
+	return rc;
+}
 
 static int text_query(void *self, const struct osa_query *q,
 		      struct osa_hits *hits, struct osa_error *err)
@@ -1466,11 +1694,19 @@ static int text_query(void *self, const struct osa_query *q,
 				     "index %s: a text query needs words in "
 				     "\"q\"",
 				     t->index);
+	if ((q->filter || q->nfacets) && !t->attrs)
+		return osa_error_set(err, OSA_EINVAL,
+				     "index %s: a filter or facets need "
+				     "declared attributes; add `attributes` "
+				     "to the index's configuration",
+				     t->index);
 	if (!(a = text_pool_get(t, err)))
 		return osa_error_prefix(err, "index %s: ", t->index);
+	if (q->filter || q->nfacets)
+		return text_query_where(t, a, q, hits, err);
 	v = text_view_get(t);
-	rc = text_search(v, a, &t->params, q->text, q->limit, q->offset, hits,
-			 err);
+	rc = text_search(v, a, &t->params, q->text, q->limit, q->offset, NULL,
+			 hits, err);
 	text_view_put(v);
 	text_pool_put(t, a);
 	if (rc)
@@ -1490,9 +1726,17 @@ static int text_count(void *self, uint64_t *count)
 
 static int text_health(void *self, struct osa_error *err)
 {
-	(void)self;
-	(void)err;
-	return 0;
+	struct text *t = self;
+	int rc = 0;
+
+	if (!t->attrs)
+		return 0;
+	pthread_rwlock_rdlock(&t->alock);
+	if (t->attrs_lost)
+		rc = osa_error_set(err, OSA_EDEGRADED, "index %s: %s", t->index,
+				   t->attrs_why);
+	pthread_rwlock_unlock(&t->alock);
+	return rc;
 }
 
 /* ---- checkpoint ------------------------------------------------------- */
@@ -1510,6 +1754,7 @@ static int text_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 	size_t len = 0;
 	struct osa_snap_info info;
 	struct text_mctx mc;
+	void *abuf = NULL;
 	uint64_t gen = 0;
 	int rc = 0;
 
@@ -1580,6 +1825,13 @@ static int text_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 	info.count = nv->live;
 	info.lsn = lsn;
 	mc.v = nv;
+	mc.attrs = NULL;
+	mc.alen = 0;
+	/* The writer is the only one to change rows: no lock to read. */
+	if (t->attrs &&
+	    (rc = osa_attr_table_encode(t->attrs, &abuf, &mc.alen, err)))
+		goto fail;
+	mc.attrs = abuf;
 	rc = osa_snap_save(t->manifest, &info, text_write_manifest, &mc, err);
 	if (rc)
 		goto fail;
@@ -1608,6 +1860,7 @@ out:
 		unlink(out->path);
 	text_seg_unref(out);
 	text_view_put(nv);
+	free(abuf);
 	free(body);
 	free(merge);
 	free(in);
@@ -1636,5 +1889,6 @@ static const struct osa_backend text_backend = {
 	.health = text_health,
 	.checkpoint = text_checkpoint,
 	.close = text_close,
+	.caps = OSA_BACKEND_CAP_FILTER | OSA_BACKEND_CAP_FACETS,
 };
 OSA_BACKEND_REGISTER(text_backend);

@@ -268,13 +268,26 @@ struct text_params {
 	double k1, b;
 };
 
+/* What a filtered or faceted query adds to text_search(). */
+struct text_where {
+	/* Bit per record id: set when the record passes the filter; NULL:
+	 * every record does.  Ids at or past `nallow` do not. */
+	const uint64_t *allow;
+	size_t nallow;
+	/* Counts the record id of every match (not only the hits), or NULL. */
+	struct osa_facet_counter *fc;
+};
+
 /*
  * Run query `text` over view `v`: hits best first (ties by srn), total
- * exact.  Takes an analyzer from the caller.  OSA_EINVAL (syntax, invalid
- * UTF-8), OSA_ENOFEATURES (nothing to search), OSA_ECORRUPT, OSA_ENOMEM.
+ * exact.  `w` (NULL: none) restricts the matches to the allowed records
+ * and counts facets over all of them.  Takes an analyzer from the caller.
+ * OSA_EINVAL (syntax, invalid UTF-8), OSA_ENOFEATURES (nothing to search),
+ * OSA_ECORRUPT, OSA_ENOMEM.
  */
 int text_search(const struct text_view *v, struct text_analyzer *a,
 		const struct text_params *p, const char *text, size_t limit,
-		size_t offset, struct osa_hits *hits, struct osa_error *err);
+		size_t offset, const struct text_where *w,
+		struct osa_hits *hits, struct osa_error *err);
 
 #endif /* OSA_BACKEND_TEXT_H */

@@ -221,6 +221,20 @@ int hnswc_search(const hnswc_index *idx, const float *query, size_t k,
 		 float *distances, hnswc_error *err);
 
 /*
+ * Exact distances from `query` (dim floats) to the elements labels[0..n)
+ * into distances[0..n), as hnswc_search() reports them (an SQ8 index scores
+ * its float vectors, not the codes), with the kernels hnswc_kernels()
+ * picked.  For an exact search over a known set of labels, e.g. the few
+ * that pass a very selective filter.  An absent or deleted label gets
+ * HUGE_VALF.  Returns how many labels were scored (live), or a negative
+ * HNSWC_E* code.  Safe with concurrent searches and writers; a label whose
+ * hnswc_add() has not returned yet gives an unspecified distance.
+ */
+int hnswc_distances(const hnswc_index *idx, const float *query,
+		    const uint64_t *labels, size_t n, float *distances,
+		    hnswc_error *err);
+
+/*
  * Mark `label` deleted: searches stop returning it; it keeps its slot and
  * its place in the graph (as a waypoint).  hnswc_add() with the same label
  * undeletes it.  Marking an already deleted label succeeds (no-op).

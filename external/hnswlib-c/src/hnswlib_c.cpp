@@ -1147,6 +1147,88 @@ extern "C" int hnswc_search(const hnswc_index *idx, const float *query,
 	});
 }
 
+/*
+ * Exact distances to listed labels.  The labels are resolved a chunk at a
+ * time under the label map's lock, then scored with each vector prefetched
+ * two ahead.  Caller holds rw shared.
+ */
+extern "C" int hnswc_distances(const hnswc_index *idx, const float *query,
+			       const uint64_t *labels, size_t n,
+			       float *distances, hnswc_error *err)
+{
+	if (!idx || !query || (n && (!labels || !distances)))
+		return err_set(err, HNSWC_EINVAL, "hnswc_distances: %s is NULL",
+			       !idx	 ? "index"
+			       : !query	 ? "query"
+			       : !labels ? "labels"
+					 : "distances");
+	if (n > (size_t)INT32_MAX)
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_distances: %zu labels are too many", n);
+	if (!all_finite(query, idx->dim))
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_distances: the query has a NaN or "
+			       "infinite component");
+	return guarded(err, "hnswc_distances", [&]() -> int {
+		enum { CHUNK = 256 };
+		RdLock l(&idx->rw);
+		Hnsw *h = idx->h.get();
+		const KernelSpace *sp = idx->sp.get();
+		const bool sq8 = idx->quant == HNSWC_QUANT_SQ8;
+		hnswlib::DISTFUNC<float> dist =
+			sq8 ? sp->float_dist() : h->fstdistfunc_;
+		const void *param =
+			sq8 ? (const void *)&sp->dim : h->dist_func_param_;
+		const bool deletions = h->num_deleted_ != 0;
+		tableint ids[CHUNK];
+		size_t found = 0;
+		auto vec = [&](tableint id) -> const char * {
+			return sq8 ? (const char *)(idx->raw +
+						    (size_t)id * idx->dim)
+				   : h->getDataByInternalId(id);
+		};
+		auto fetch = [&](tableint id) {
+			const char *p = vec(id);
+			size_t bytes = idx->dim * sizeof(float);
+			for (size_t o = 0; o < bytes; o += 64)
+				__builtin_prefetch(p + o);
+		};
+		for (size_t at = 0; at < n; at += CHUNK) {
+			size_t m = std::min((size_t)CHUNK, n - at);
+			{
+				std::lock_guard<std::mutex> g(
+					h->cur_element_count_guard_);
+				for (size_t i = 0; i < m; i++) {
+					auto it = h->label_lookup_.find(
+						labels[at + i]);
+					ids[i] = it == h->label_lookup_.end()
+							 ? (tableint)-1
+							 : it->second;
+				}
+			}
+			for (size_t i = 0; i < m; i++)
+				if (ids[i] != (tableint)-1 && deletions &&
+				    h->isMarkedDeleted(ids[i]))
+					ids[i] = (tableint)-1;
+			for (size_t i = 0; i < 2 && i < m; i++)
+				if (ids[i] != (tableint)-1)
+					fetch(ids[i]);
+			for (size_t i = 0; i < m; i++) {
+				if (i + 2 < m && ids[i + 2] != (tableint)-1)
+					fetch(ids[i + 2]);
+				if (ids[i] == (tableint)-1) {
+					distances[at + i] = HUGE_VALF;
+					continue;
+				}
+				distances[at + i] =
+					dist(query, vec(ids[i]), param);
+				found++;
+			}
+		}
+		return (int)found;
+	});
+}
+
 /* ---- resize ---- */
 
 /*

@@ -2,7 +2,8 @@
 /*
  * test_hnswlib_c.c - unit test of the hnswlib C shim, in C11.
  *
- * Recall against brute force (L2 and IP), filters, replace, delete and
+ * Recall against brute force (L2 and IP), filters, exact distances to
+ * listed labels, replace, delete and
  * re-add, resize, save/load round trips (file, FILE*, memory), corrupt,
  * truncated, random and bit-flipped inputs, argument checks, and searches
  * in 4 threads while another thread adds, replaces, deletes and resizes.
@@ -427,6 +428,68 @@ static void test_filter(void)
 	CHECK(none.calls > 0, "filter never called");
 	hnswc_free(x);
 	printf("ok filter (recall %.4f)\n", r);
+}
+
+/*
+ * hnswc_distances(): the same distances as the reference for float and SQ8
+ * indexes (SQ8 on its float vectors), HUGE_VALF for deleted and absent
+ * labels, and the count of labels scored; bad arguments refused.
+ */
+static void test_distances(void)
+{
+	for (int quant = 0; quant < 2; quant++) {
+		for (int space = 0; space < 2; space++) {
+			const float *data =
+				space == HNSWC_L2 ? data_l2 : data_ip;
+			const float *q =
+				space == HNSWC_L2 ? queries : queries_ip;
+			uint64_t lab[64];
+			float dis[64];
+			hnswc_index *x;
+			hnswc_error e;
+
+			OK(hnswc_create_q(space, quant, DIM, N, 16, 100, 42, &x,
+					  &e));
+			if (quant)
+				OK(hnswc_train(x, data, N, &e));
+			for (size_t i = 0; i < 500; i++)
+				OK(hnswc_add(x, data + i * DIM, i, &e));
+			OK(hnswc_mark_deleted(x, 7, &e));
+			for (size_t i = 0; i < 64; i++)
+				lab[i] = (i * 37) % 520; /* some >= 500 */
+			int n = hnswc_distances(x, q, lab, 64, dis, &e);
+			int want = 0;
+			for (size_t i = 0; i < 64; i++) {
+				if (lab[i] >= 500 || lab[i] == 7) {
+					CHECK(dis[i] == HUGE_VALF,
+					      "label %llu: %g, not HUGE_VALF",
+					      (unsigned long long)lab[i],
+					      dis[i]);
+					continue;
+				}
+				want++;
+				float d = dist(space, q, data + lab[i] * DIM);
+				CHECK(fabsf(d - dis[i]) <=
+					      1e-4f * (1 + fabsf(d)),
+				      "label %llu: %g, expected %g",
+				      (unsigned long long)lab[i], dis[i], d);
+			}
+			CHECK(n == want, "scored %d, expected %d", n, want);
+			CHECK(hnswc_distances(x, q, lab, 0, NULL, &e) == 0,
+			      "no labels");
+			CHECK(hnswc_distances(x, q, NULL, 3, dis, &e) ==
+				      HNSWC_EINVAL,
+			      "NULL labels accepted");
+			float bad[DIM];
+			memcpy(bad, q, sizeof(bad));
+			bad[3] = NAN;
+			CHECK(hnswc_distances(x, bad, lab, 3, dis, &e) ==
+				      HNSWC_EINVAL,
+			      "NaN query accepted");
+			hnswc_free(x);
+		}
+	}
+	printf("ok distances\n");
 }
 
 static void test_replace_delete(void)
@@ -1135,6 +1198,7 @@ int main(int argc, char **argv)
 		       { "recall", test_recall },
 		       { "sq8", test_sq8 },
 		       { "filter", test_filter },
+		       { "distances", test_distances },
 		       { "replace", test_replace_delete },
 		       { "resize", test_resize },
 		       { "save_load", test_save_load },
