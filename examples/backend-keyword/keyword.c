@@ -48,9 +48,9 @@
 #include <osa/srnmap.h>
 #include <osa/sys.h>
 
-#define KEYWORD_TERM_MAX 64	   /* bytes of a token */
-#define KEYWORD_SRN_MAX 4096	   /* longest srn read from a snapshot */
-#define KEYWORD_BODY_VERSION 1u	   /* of keyword.snap's body */
+#define KEYWORD_TERM_MAX 64	    /* bytes of a token */
+#define KEYWORD_SRN_MAX 4096	    /* longest srn read from a snapshot */
+#define KEYWORD_BODY_VERSION 1u	    /* of keyword.snap's body */
 #define KEYWORD_BLOB_FIELDS_MAX 160 /* "fields=" + names fit in the blob */
 
 /* ---- configuration --------------------------------------------------- */
@@ -67,7 +67,7 @@ struct keyword_config {
 };
 
 static const char *const keyword_default_fields[] = { "title", "summary",
-						       NULL };
+						      NULL };
 static const char *const keyword_matches[] = { "any", "all", NULL };
 static const char *const keyword_scores[] = { "terms", "tf", NULL };
 
@@ -106,8 +106,8 @@ static const struct osa_field keyword_fields[] = {
 		       "often they occur."),
 	OSA_FIELD_INT(struct keyword_config, min_terms, "min_terms", 1, 1, 64,
 		      "With match = \"any\": query terms a hit must hold."),
-	OSA_FIELD_INT(struct keyword_config, max_query_terms,
-		      "max_query_terms", 32, 1, 256,
+	OSA_FIELD_INT(struct keyword_config, max_query_terms, "max_query_terms",
+		      32, 1, 256,
 		      "Refuse queries with more distinct terms than this."),
 	OSA_FIELD_END
 };
@@ -176,8 +176,8 @@ static size_t keyword_next(const char **p, const char *end, char *out)
 		s++;
 	for (; s < e && keyword_is_word(*s); s++)
 		if (n < KEYWORD_TERM_MAX)
-			out[n++] = (char)(*s >= 'A' && *s <= 'Z' ? *s + 32
-								 : *s);
+			out[n++] =
+				(char)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s);
 	out[n] = '\0';
 	*p = (const char *)s;
 	return n;
@@ -206,8 +206,7 @@ static void keyword_bag_free(struct keyword_bag *b)
 }
 
 /* Append the tokens of text[0..len) (duplicates kept until _seal). */
-static int keyword_bag_text(struct keyword_bag *b, const char *text,
-			    size_t len)
+static int keyword_bag_text(struct keyword_bag *b, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len;
 	char tok[KEYWORD_TERM_MAX + 1];
@@ -284,8 +283,8 @@ struct keyword {
 	pthread_rwlock_t lock;	   /* guards everything below but hmu/why */
 
 	/* documents: position = doc id */
-	char **srns;	  /* NULL: a free id */
-	uint64_t *shash;  /* osa_srn_hash(srns[id]) */
+	char **srns;	 /* NULL: a free id */
+	uint64_t *shash; /* osa_srn_hash(srns[id]) */
 	struct keyword_doc *docs;
 	uint32_t *free_ids;
 	size_t ndocs, dcap; /* ids used (live or free), allocated */
@@ -350,8 +349,7 @@ static long keyword_term_id(const struct keyword *k, const char *t, uint64_t h)
  * lock held.  0 or OSA_ENOMEM, with the index unchanged as far as a query
  * can see.
  */
-static int keyword_reserve(struct keyword *k, struct keyword_prep *pr,
-			   size_t n)
+static int keyword_reserve(struct keyword *k, struct keyword_prep *pr, size_t n)
 {
 	size_t i, j, nt = 0;
 	int rc = 0;
@@ -394,8 +392,8 @@ static int keyword_reserve(struct keyword *k, struct keyword_prep *pr,
 			if (id < 0) {
 				size_t at = osa_srnmap_slot(
 					&k->termmap,
-					(const char *const *)k->terms,
-					k->thash, t, h);
+					(const char *const *)k->terms, k->thash,
+					t, h);
 				char *copy = strdup(t);
 
 				if (!copy) {
@@ -418,10 +416,12 @@ static int keyword_reserve(struct keyword *k, struct keyword_prep *pr,
 	}
 	for (i = 0; i < n; i++)
 		for (j = 0; j < pr[i].bag.n; j++) {
-			struct keyword_postings *p = &k->post[pr[i].doc.term[j]];
+			struct keyword_postings *p =
+				&k->post[pr[i].doc.term[j]];
 
 			if (!rc && p->pend && p->n + p->pend > p->cap) {
-				size_t cap = keyword_cap(p->cap, p->n + p->pend);
+				size_t cap =
+					keyword_cap(p->cap, p->n + p->pend);
 
 				KEYWORD_RESIZE(p->doc, cap, rc);
 				KEYWORD_RESIZE(p->tf, cap, rc);
@@ -468,8 +468,7 @@ static void keyword_drop(struct keyword *k, uint32_t id)
  * Put `n` reserved preps in (the later of two equal srns wins).  Cannot
  * fail; takes ownership of each prep's srn and doc arrays.  Write lock.
  */
-static void keyword_apply(struct keyword *k, struct keyword_prep *pr,
-			  size_t n)
+static void keyword_apply(struct keyword *k, struct keyword_prep *pr, size_t n)
 {
 	size_t i, at;
 	uint32_t j, id;
@@ -486,7 +485,8 @@ static void keyword_apply(struct keyword *k, struct keyword_prep *pr,
 		k->shash[id] = pr[i].h;
 		k->docs[id] = pr[i].doc;
 		for (j = 0; j < pr[i].doc.n; j++) {
-			struct keyword_postings *p = &k->post[pr[i].doc.term[j]];
+			struct keyword_postings *p =
+				&k->post[pr[i].doc.term[j]];
 
 			p->doc[p->n] = id;
 			p->tf[p->n++] = pr[i].doc.tf[j];
@@ -501,8 +501,7 @@ static void keyword_apply(struct keyword *k, struct keyword_prep *pr,
 }
 
 /* Reserve then apply, under the write lock.  0 or OSA_ENOMEM. */
-static int keyword_insert(struct keyword *k, struct keyword_prep *pr,
-			  size_t n)
+static int keyword_insert(struct keyword *k, struct keyword_prep *pr, size_t n)
 {
 	int rc;
 
@@ -525,8 +524,8 @@ static int keyword_ingest(void *self, const struct osa_record *const *recs,
 	int rc = 0;
 
 	if (!pr)
-		return osa_error_set(err, OSA_ENOMEM,
-				     "index %s: out of memory", k->index);
+		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				     k->index);
 	/* Everything that can fail about a record, before the lock. */
 	for (i = 0; i < n && !rc; i++) {
 		const char *srn = osa_record_srn(recs[i]);
@@ -573,10 +572,9 @@ static int keyword_remove(void *self, const char *const *srns, size_t n,
 	(void)err;
 	pthread_rwlock_wrlock(&k->lock);
 	for (i = 0; i < n; i++) {
-		long id = osa_srnmap_find(&k->docmap,
-					  (const char *const *)k->srns,
-					  k->shash, srns[i],
-					  osa_srn_hash(srns[i]));
+		long id = osa_srnmap_find(
+			&k->docmap, (const char *const *)k->srns, k->shash,
+			srns[i], osa_srn_hash(srns[i]));
 
 		if (id >= 0)
 			keyword_drop(k, (uint32_t)id);
@@ -640,8 +638,7 @@ static int keyword_query(void *self, const struct osa_query *q,
 		keyword_bag_free(&bag);
 		return rc;
 	}
-	need = k->cfg->match == KEYWORD_ALL ? bag.n
-					    : (size_t)k->cfg->min_terms;
+	need = k->cfg->match == KEYWORD_ALL ? bag.n : (size_t)k->cfg->min_terms;
 	pthread_rwlock_rdlock(&k->lock);
 	slot = calloc(k->ndocs ? k->ndocs : 1, sizeof(*slot));
 	acc = malloc((k->live ? k->live : 1) * sizeof(*acc));
@@ -677,9 +674,8 @@ static int keyword_query(void *self, const struct osa_query *q,
 	}
 	if (!rc) {
 		qsort(acc, ntotal, sizeof(*acc), keyword_hit_cmp);
-		for (i = q->offset; i < ntotal && i - q->offset < q->limit &&
-				    !rc;
-		     i++)
+		for (i = q->offset;
+		     i < ntotal && i - q->offset < q->limit && !rc; i++)
 			rc = osa_hits_push(hits, acc[i].srn, acc[i].score);
 		hits->total = ntotal;
 	}
@@ -687,8 +683,7 @@ static int keyword_query(void *self, const struct osa_query *q,
 	free(slot);
 	free(acc);
 	keyword_bag_free(&bag);
-	return rc ? osa_error_set(err, rc, "index %s: out of memory",
-				  k->index)
+	return rc ? osa_error_set(err, rc, "index %s: out of memory", k->index)
 		  : 0;
 }
 
@@ -770,8 +765,8 @@ static int keyword_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 	rc = osa_snap_save(k->snap_path, &info, keyword_body, k, err);
 	pthread_rwlock_unlock(&k->lock);
 	if (rc)
-		osa_error_prefix(err, "index %s: checkpoint failed: ",
-				 k->index);
+		osa_error_prefix(err,
+				 "index %s: checkpoint failed: ", k->index);
 	pthread_mutex_lock(&k->hmu);
 	snprintf(k->why, sizeof(k->why), "%s", rc ? err->msg : "");
 	pthread_mutex_unlock(&k->hmu);
@@ -823,8 +818,8 @@ static int keyword_read_doc(struct osa_snap_reader *r, struct keyword_prep *p,
 	n = keyword_get32(lb);
 	/* A term takes at least 9 bytes: check before allocating. */
 	if (n > osa_snap_remaining(r) / 9)
-		return osa_snap_corrupt(r, err, "record %s: %u terms do not fit",
-					p->srn, n);
+		return osa_snap_corrupt(
+			r, err, "record %s: %u terms do not fit", p->srn, n);
 	b->cap = n ? n : 1;
 	b->t = calloc(b->cap, sizeof(*b->t));
 	b->h = malloc(b->cap * sizeof(*b->h));
@@ -858,8 +853,7 @@ static int keyword_read_doc(struct osa_snap_reader *r, struct keyword_prep *p,
 }
 
 /* Load keyword.snap, if any.  *lsn: what it covers (0 without one). */
-static int keyword_load(struct keyword *k, uint64_t *lsn,
-			struct osa_error *err)
+static int keyword_load(struct keyword *k, uint64_t *lsn, struct osa_error *err)
 {
 	struct osa_snap_reader *r;
 	struct osa_snap_info got;
@@ -883,9 +877,8 @@ static int keyword_load(struct keyword *k, uint64_t *lsn,
 			if (osa_srnmap_find(&k->docmap,
 					    (const char *const *)k->srns,
 					    k->shash, p.srn, p.h) >= 0)
-				rc = osa_snap_corrupt(r, err,
-						      "srn %s appears twice",
-						      p.srn);
+				rc = osa_snap_corrupt(
+					r, err, "srn %s appears twice", p.srn);
 			pthread_rwlock_unlock(&k->lock);
 		}
 		if (!rc && keyword_insert(k, &p, 1))
@@ -951,8 +944,8 @@ static int keyword_open(const struct osa_backend_args *args, void **self,
 	osa_rwlock_init(&k->lock);
 	pthread_mutex_init(&k->hmu, NULL);
 	k->index = strdup(args->index);
-	if (!k->index || asprintf(&k->snap_path, "%s/keyword.snap",
-				  args->dir) < 0) {
+	if (!k->index ||
+	    asprintf(&k->snap_path, "%s/keyword.snap", args->dir) < 0) {
 		k->snap_path = NULL;
 		keyword_close(k);
 		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",

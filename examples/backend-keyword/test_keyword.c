@@ -89,8 +89,8 @@ static const char *query(struct ix *ix, const char *text, size_t offset,
 }
 
 static const char *const docs[] = {
-	"{\"srn\":\"a1\",\"title\":\"Deep sea vents\",\"summary\":\"Vents, "
-	"VENTS and vents\"}",
+	"{\"srn\":\"a1\",\"title\":\"Deep sea vents\",\"summary\":\"Vents "
+	"VENTS\"}",
 	"{\"srn\":\"b2\",\"title\":\"Sea ice decline\",\"summary\":\"arctic\"}",
 	"{\"srn\":\"c3\",\"title\":\"Desert soils\",\"summary\":null}",
 	"{\"srn\":\"b1\",\"title\":\"sea-ice\"}",
@@ -102,9 +102,8 @@ static void test_config(void)
 	char *report = NULL;
 	void *cfg;
 
-	CHECK(osa_schema_parse(b->schema,
-			       "min_terms = 5; max_query_terms = 4;", &cfg,
-			       &report, &err) == OSA_ECONFIG);
+	CHECK(osa_schema_parse(b->schema, "min_terms = 5; max_query_terms = 4;",
+			       &cfg, &report, &err) == OSA_ECONFIG);
 	CHECK(report && strstr(report, "min_terms: min_terms (5) is more "
 				       "than max_query_terms (4)"));
 	free(report);
@@ -138,17 +137,16 @@ static void test_search(void)
 	CHECK(!strcmp(query(&ix, "SEA vents", 1, &rc), "b1:1 b2:1"));
 	CHECK(!strcmp(query(&ix, "tundra", 0, &rc), "") && rc == 0);
 	ix_close(&ix);
-	/* all, scored by counts: "vents" 4 times in a1. */
+	/* all, scored by counts: "vents" 3 times in a1, "sea" once. */
 	CHECK(ix_open(&ix, "match = \"all\"; score = \"tf\";", &err) == 0);
 	CHECK(ingest(&ix, docs, 4, &err) == 0);
-	CHECK(!strcmp(query(&ix, "sea vents", 0, &rc), "a1:5"));
+	CHECK(!strcmp(query(&ix, "sea vents", 0, &rc), "a1:4"));
 	CHECK(!strcmp(query(&ix, "ice sea", 0, &rc), "b1:2 b2:2"));
 	/* min_terms is for "any" only. */
 	ix_close(&ix);
 	CHECK(ix_open(&ix, "min_terms = 2;", &err) == 0);
 	CHECK(ingest(&ix, docs, 4, &err) == 0);
-	CHECK(!strcmp(query(&ix, "sea ice vents", 0, &rc),
-		      "a1:2 b1:2 b2:2"));
+	CHECK(!strcmp(query(&ix, "sea ice vents", 0, &rc), "a1:2 b1:2 b2:2"));
 	/* Upsert, delete (unknown srns are fine). */
 	CHECK(ingest(&ix, &upd, 1, &err) == 0);
 	CHECK(!strcmp(query(&ix, "desert soils", 0, &rc), ""));
