@@ -89,8 +89,7 @@ static const char *query(struct ix *ix, const char *text, size_t offset,
 }
 
 static const char *const docs[] = {
-	"{\"srn\":\"a1\",\"title\":\"Deep sea vents\",\"summary\":\"Vents "
-	"VENTS\"}",
+	"{\"srn\":\"a1\",\"title\":\"Deep sea vents\",\"summary\":\"VENTS\"}",
 	"{\"srn\":\"b2\",\"title\":\"Sea ice decline\",\"summary\":\"arctic\"}",
 	"{\"srn\":\"c3\",\"title\":\"Desert soils\",\"summary\":null}",
 	"{\"srn\":\"b1\",\"title\":\"sea-ice\"}",
@@ -137,10 +136,10 @@ static void test_search(void)
 	CHECK(!strcmp(query(&ix, "SEA vents", 1, &rc), "b1:1 b2:1"));
 	CHECK(!strcmp(query(&ix, "tundra", 0, &rc), "") && rc == 0);
 	ix_close(&ix);
-	/* all, scored by counts: "vents" 3 times in a1, "sea" once. */
+	/* all, scored by counts: "vents" twice in a1, "sea" once. */
 	CHECK(ix_open(&ix, "match = \"all\"; score = \"tf\";", &err) == 0);
 	CHECK(ingest(&ix, docs, 4, &err) == 0);
-	CHECK(!strcmp(query(&ix, "sea vents", 0, &rc), "a1:4"));
+	CHECK(!strcmp(query(&ix, "sea vents", 0, &rc), "a1:3"));
 	CHECK(!strcmp(query(&ix, "ice sea", 0, &rc), "b1:2 b2:2"));
 	/* min_terms is for "any" only. */
 	ix_close(&ix);
