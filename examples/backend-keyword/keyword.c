@@ -768,7 +768,10 @@ static int keyword_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 		osa_error_prefix(err,
 				 "index %s: checkpoint failed: ", k->index);
 	pthread_mutex_lock(&k->hmu);
-	snprintf(k->why, sizeof(k->why), "%s", rc ? err->msg : "");
+	snprintf(k->why, sizeof(k->why), "%s",
+		 !rc   ? ""
+		 : err ? err->msg
+		       : "checkpoint failed");
 	pthread_mutex_unlock(&k->hmu);
 	return rc;
 }
