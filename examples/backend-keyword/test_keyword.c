@@ -185,6 +185,22 @@ static void test_search(void)
 	CHECK(ix_open(&ix, "fields = [\"title\"];", &err) == OSA_ECORRUPT);
 	CHECK(strstr(err.msg, "keyword.snap") &&
 	      strstr(err.msg, "\"fields=title,summary\""));
+	/* A failed checkpoint (its folder gone) shows in health until the
+	 * next one succeeds. */
+	{
+		char away[80];
+
+		snprintf(away, sizeof(away), "%s.away", dir);
+		CHECK(ix_open(&ix, "", &err) == 0);
+		CHECK(rename(dir, away) == 0);
+		CHECK(b->checkpoint(ix.self, 78, &err) == OSA_EIO);
+		CHECK(b->health(ix.self, &err) == OSA_EIO);
+		CHECK(strstr(err.msg, "checkpoint failed"));
+		CHECK(rename(away, dir) == 0);
+		CHECK(b->checkpoint(ix.self, 79, &err) == 0);
+		CHECK(b->health(ix.self, &err) == 0);
+		ix_close(&ix);
+	}
 }
 
 int main(void)
