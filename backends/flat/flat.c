@@ -241,14 +241,18 @@ static void flat_free(struct flat *f)
 	free(f);
 }
 
+/* "dim=4096 metric=cosine embedder=" is 32 bytes, the description < 128. */
+_Static_assert(32 + OSA_SNAP_EMBEDDER_MAX <= OSA_SNAP_BLOB_MAX,
+	       "flat's snapshot blob always fits");
+
+/* The header of flat.snap; its blob says what the rows were built from. */
 static void flat_expect(const struct flat *f, struct osa_snap_info *in)
 {
 	memset(in, 0, sizeof(*in));
 	snprintf(in->kind, sizeof(in->kind), "flat");
 	in->body_version = FLAT_BODY_VERSION;
-	in->dim = (uint32_t)f->dim;
-	in->metric = (uint32_t)f->metric;
-	snprintf(in->embedder, sizeof(in->embedder), "%s", f->desc);
+	osa_snap_set_blob(in, NULL, "dim=%zu metric=%s embedder=%s", f->dim,
+			  flat_metrics[f->metric], f->desc);
 }
 
 /* Load flat.snap into the empty instance; *lsn gets its LSN. */
@@ -260,7 +264,7 @@ static int flat_load(struct flat *f, uint64_t *lsn, struct osa_error *err)
 	int rc;
 
 	flat_expect(f, &exp);
-	rc = osa_snap_open(f->snap_path, &exp, flat_metrics, &r, &got, err);
+	rc = osa_snap_open(f->snap_path, &exp, &r, &got, err);
 	if (rc == OSA_ENOTFOUND) {
 		osa_error_clear(err);
 		*lsn = 0;

@@ -277,10 +277,10 @@ int text_seg_open(const char *path, uint64_t gen, const char *desc,
 	memset(&exp, 0, sizeof(exp));
 	snprintf(exp.kind, sizeof(exp.kind), "text");
 	exp.body_version = 1;
-	snprintf(exp.embedder, sizeof(exp.embedder), "%s", desc);
+	osa_snap_set_blob(&exp, NULL, "%s", desc); /* < 128 bytes: fits */
 	/* Header, checksum and configuration checks; the body is then
 	 * mapped, not read. */
-	rc = osa_snap_open(path, &exp, NULL, &r, &got, err);
+	rc = osa_snap_open(path, &exp, &r, &got, err);
 	if (rc == OSA_ENOTFOUND)
 		return text_bad(path, err, "the file is missing");
 	if (rc)

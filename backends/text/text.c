@@ -474,7 +474,8 @@ static void text_expect(const struct text *t, struct osa_snap_info *in)
 	memset(in, 0, sizeof(*in));
 	snprintf(in->kind, sizeof(in->kind), "text");
 	in->body_version = 1;
-	snprintf(in->embedder, sizeof(in->embedder), "%s", t->desc);
+	/* The analysis description (< 128 bytes): always fits. */
+	osa_snap_set_blob(in, NULL, "%s", t->desc);
 }
 
 struct text_body {
@@ -718,7 +719,7 @@ static int text_load(struct text *t, uint64_t *lsn, struct osa_error *err)
 
 	*lsn = 0;
 	text_expect(t, &exp);
-	rc = osa_snap_open(t->manifest, &exp, NULL, &r, &got, err);
+	rc = osa_snap_open(t->manifest, &exp, &r, &got, err);
 	if (rc == OSA_ENOTFOUND) {
 		osa_error_clear(err);
 		return 0;

@@ -396,14 +396,18 @@ static void vector_put64(unsigned char *p, uint64_t x)
 	vector_put32(p + 4, (uint32_t)(x >> 32));
 }
 
+/* "dim=4096 metric=cosine embedder=" is 32 bytes, the description < 128. */
+_Static_assert(32 + OSA_SNAP_EMBEDDER_MAX <= OSA_SNAP_BLOB_MAX,
+	       "vector's snapshot blob always fits");
+
+/* The header of vector.snap; its blob says what the graph was built from. */
 static void vector_expect(const struct vector *v, struct osa_snap_info *in)
 {
 	memset(in, 0, sizeof(*in));
 	snprintf(in->kind, sizeof(in->kind), "vector");
 	in->body_version = VECTOR_BODY_VERSION;
-	in->dim = (uint32_t)v->dim;
-	in->metric = (uint32_t)v->metric;
-	snprintf(in->embedder, sizeof(in->embedder), "%s", v->desc);
+	osa_snap_set_blob(in, NULL, "dim=%zu metric=%s embedder=%s",
+			  (size_t)v->dim, vector_metrics[v->metric], v->desc);
 }
 
 /* The maps of the body, checked against the loaded graph. */
@@ -589,7 +593,7 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 	int rc;
 
 	vector_expect(v, &exp);
-	rc = osa_snap_open(v->snap_path, &exp, vector_metrics, &r, &got, err);
+	rc = osa_snap_open(v->snap_path, &exp, &r, &got, err);
 	if (rc == OSA_ENOTFOUND) {
 		osa_error_clear(err);
 		*lsn = 0;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * snapshot.c - snapshot files (osa/snapshot.h): the CRC-32C, the header
- * codec, the atomic writer and the checking reader.
+ * snapshot.c - snapshot files (osa/snapshot.h): the header codec (XXH3-64
+ * checksums), the atomic writer and the checking reader.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,118 +16,28 @@
 
 #include <osa/snapshot.h>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <nmmintrin.h>
-#define SNAP_HAVE_SSE42 1
-#endif
+#include <xxhash.h>
 
 /* Buffer of the writer and of the checksum pass. */
 #define SNAP_BUF (1u << 20)
 
-/* Offsets in the header. */
+/* Offsets in the header (format 2). */
 #define SNAP_OFF_FORMAT 8
 #define SNAP_OFF_HSIZE 12
 #define SNAP_OFF_KIND 16
 #define SNAP_OFF_BODYV 32
-#define SNAP_OFF_DIM 36
-#define SNAP_OFF_METRIC 40
-#define SNAP_OFF_EMBEDDER 48
-#define SNAP_OFF_COUNT 176
-#define SNAP_OFF_LSN 184
-#define SNAP_OFF_BODYLEN 192
-#define SNAP_OFF_BODYCRC 200
-#define SNAP_OFF_HCRC 252
+#define SNAP_OFF_BLOBLEN 36
+#define SNAP_OFF_COUNT 40
+#define SNAP_OFF_LSN 48
+#define SNAP_OFF_BODYLEN 56
+#define SNAP_OFF_BODYSUM 64
+#define SNAP_OFF_BLOB 72
+#define SNAP_OFF_HSUM 248
 
-/* ---- CRC-32C --------------------------------------------------------- */
-
-/* Table of the reflected polynomial 0x82f63b78, one byte at a time. */
-static const uint32_t snap_crc_table[256] = {
-	0x00000000, 0xf26b8303, 0xe13b70f7, 0x1350f3f4, 0xc79a971f, 0x35f1141c,
-	0x26a1e7e8, 0xd4ca64eb, 0x8ad958cf, 0x78b2dbcc, 0x6be22838, 0x9989ab3b,
-	0x4d43cfd0, 0xbf284cd3, 0xac78bf27, 0x5e133c24, 0x105ec76f, 0xe235446c,
-	0xf165b798, 0x030e349b, 0xd7c45070, 0x25afd373, 0x36ff2087, 0xc494a384,
-	0x9a879fa0, 0x68ec1ca3, 0x7bbcef57, 0x89d76c54, 0x5d1d08bf, 0xaf768bbc,
-	0xbc267848, 0x4e4dfb4b, 0x20bd8ede, 0xd2d60ddd, 0xc186fe29, 0x33ed7d2a,
-	0xe72719c1, 0x154c9ac2, 0x061c6936, 0xf477ea35, 0xaa64d611, 0x580f5512,
-	0x4b5fa6e6, 0xb93425e5, 0x6dfe410e, 0x9f95c20d, 0x8cc531f9, 0x7eaeb2fa,
-	0x30e349b1, 0xc288cab2, 0xd1d83946, 0x23b3ba45, 0xf779deae, 0x05125dad,
-	0x1642ae59, 0xe4292d5a, 0xba3a117e, 0x4851927d, 0x5b016189, 0xa96ae28a,
-	0x7da08661, 0x8fcb0562, 0x9c9bf696, 0x6ef07595, 0x417b1dbc, 0xb3109ebf,
-	0xa0406d4b, 0x522bee48, 0x86e18aa3, 0x748a09a0, 0x67dafa54, 0x95b17957,
-	0xcba24573, 0x39c9c670, 0x2a993584, 0xd8f2b687, 0x0c38d26c, 0xfe53516f,
-	0xed03a29b, 0x1f682198, 0x5125dad3, 0xa34e59d0, 0xb01eaa24, 0x42752927,
-	0x96bf4dcc, 0x64d4cecf, 0x77843d3b, 0x85efbe38, 0xdbfc821c, 0x2997011f,
-	0x3ac7f2eb, 0xc8ac71e8, 0x1c661503, 0xee0d9600, 0xfd5d65f4, 0x0f36e6f7,
-	0x61c69362, 0x93ad1061, 0x80fde395, 0x72966096, 0xa65c047d, 0x5437877e,
-	0x4767748a, 0xb50cf789, 0xeb1fcbad, 0x197448ae, 0x0a24bb5a, 0xf84f3859,
-	0x2c855cb2, 0xdeeedfb1, 0xcdbe2c45, 0x3fd5af46, 0x7198540d, 0x83f3d70e,
-	0x90a324fa, 0x62c8a7f9, 0xb602c312, 0x44694011, 0x5739b3e5, 0xa55230e6,
-	0xfb410cc2, 0x092a8fc1, 0x1a7a7c35, 0xe811ff36, 0x3cdb9bdd, 0xceb018de,
-	0xdde0eb2a, 0x2f8b6829, 0x82f63b78, 0x709db87b, 0x63cd4b8f, 0x91a6c88c,
-	0x456cac67, 0xb7072f64, 0xa457dc90, 0x563c5f93, 0x082f63b7, 0xfa44e0b4,
-	0xe9141340, 0x1b7f9043, 0xcfb5f4a8, 0x3dde77ab, 0x2e8e845f, 0xdce5075c,
-	0x92a8fc17, 0x60c37f14, 0x73938ce0, 0x81f80fe3, 0x55326b08, 0xa759e80b,
-	0xb4091bff, 0x466298fc, 0x1871a4d8, 0xea1a27db, 0xf94ad42f, 0x0b21572c,
-	0xdfeb33c7, 0x2d80b0c4, 0x3ed04330, 0xccbbc033, 0xa24bb5a6, 0x502036a5,
-	0x4370c551, 0xb11b4652, 0x65d122b9, 0x97baa1ba, 0x84ea524e, 0x7681d14d,
-	0x2892ed69, 0xdaf96e6a, 0xc9a99d9e, 0x3bc21e9d, 0xef087a76, 0x1d63f975,
-	0x0e330a81, 0xfc588982, 0xb21572c9, 0x407ef1ca, 0x532e023e, 0xa145813d,
-	0x758fe5d6, 0x87e466d5, 0x94b49521, 0x66df1622, 0x38cc2a06, 0xcaa7a905,
-	0xd9f75af1, 0x2b9cd9f2, 0xff56bd19, 0x0d3d3e1a, 0x1e6dcdee, 0xec064eed,
-	0xc38d26c4, 0x31e6a5c7, 0x22b65633, 0xd0ddd530, 0x0417b1db, 0xf67c32d8,
-	0xe52cc12c, 0x1747422f, 0x49547e0b, 0xbb3ffd08, 0xa86f0efc, 0x5a048dff,
-	0x8ecee914, 0x7ca56a17, 0x6ff599e3, 0x9d9e1ae0, 0xd3d3e1ab, 0x21b862a8,
-	0x32e8915c, 0xc083125f, 0x144976b4, 0xe622f5b7, 0xf5720643, 0x07198540,
-	0x590ab964, 0xab613a67, 0xb831c993, 0x4a5a4a90, 0x9e902e7b, 0x6cfbad78,
-	0x7fab5e8c, 0x8dc0dd8f, 0xe330a81a, 0x115b2b19, 0x020bd8ed, 0xf0605bee,
-	0x24aa3f05, 0xd6c1bc06, 0xc5914ff2, 0x37faccf1, 0x69e9f0d5, 0x9b8273d6,
-	0x88d28022, 0x7ab90321, 0xae7367ca, 0x5c18e4c9, 0x4f48173d, 0xbd23943e,
-	0xf36e6f75, 0x0105ec76, 0x12551f82, 0xe03e9c81, 0x34f4f86a, 0xc69f7b69,
-	0xd5cf889d, 0x27a40b9e, 0x79b737ba, 0x8bdcb4b9, 0x988c474d, 0x6ae7c44e,
-	0xbe2da0a5, 0x4c4623a6, 0x5f16d052, 0xad7d5351,
-};
-
-static uint32_t snap_crc_soft(uint32_t c, const unsigned char *p, size_t len)
-{
-	while (len--)
-		c = snap_crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
-	return c;
-}
-
-#ifdef SNAP_HAVE_SSE42
-__attribute__((target("sse4.2"))) static uint32_t
-snap_crc_hw(uint32_t c, const unsigned char *p, size_t len)
-{
-	uint64_t c64 = c;
-
-	while (len && ((uintptr_t)p & 7)) {
-		c64 = _mm_crc32_u8((uint32_t)c64, *p++);
-		len--;
-	}
-	while (len >= 8) {
-		uint64_t v;
-
-		memcpy(&v, p, 8);
-		c64 = _mm_crc32_u64(c64, v);
-		p += 8;
-		len -= 8;
-	}
-	while (len--)
-		c64 = _mm_crc32_u8((uint32_t)c64, *p++);
-	return (uint32_t)c64;
-}
-#endif
-
-uint32_t osa_crc32c(uint32_t crc, const void *buf, size_t len)
-{
-	uint32_t c = ~crc;
-
-#ifdef SNAP_HAVE_SSE42
-	if (__builtin_cpu_supports("sse4.2"))
-		return ~snap_crc_hw(c, buf, len);
-#endif
-	return ~snap_crc_soft(c, buf, len);
-}
+_Static_assert(SNAP_OFF_BLOB + OSA_SNAP_BLOB_MAX == SNAP_OFF_HSUM,
+	       "the blob ends where the header checksum starts");
+_Static_assert(SNAP_OFF_HSUM + 8 == OSA_SNAP_HEADER_SIZE,
+	       "the header checksum ends the header");
 
 /* ---- header codec ---------------------------------------------------- */
 
@@ -178,9 +88,10 @@ static void snap_get_str(char *out, size_t max, const unsigned char *p,
 }
 
 static void snap_encode(unsigned char *h, const struct osa_snap_info *in,
-			uint64_t body_len, uint32_t body_crc)
+			uint64_t body_len, uint64_t body_sum)
 {
-	char emb[OSA_SNAP_EMBEDDER_MAX];
+	uint32_t bl = in->blob_len < OSA_SNAP_BLOB_MAX ? in->blob_len
+						       : OSA_SNAP_BLOB_MAX;
 
 	memset(h, 0, OSA_SNAP_HEADER_SIZE);
 	memcpy(h, OSA_SNAP_MAGIC, 8);
@@ -188,16 +99,13 @@ static void snap_encode(unsigned char *h, const struct osa_snap_info *in,
 	snap_put32(h + SNAP_OFF_HSIZE, OSA_SNAP_HEADER_SIZE);
 	snap_put_str(h + SNAP_OFF_KIND, OSA_SNAP_KIND_MAX, in->kind);
 	snap_put32(h + SNAP_OFF_BODYV, in->body_version);
-	snap_put32(h + SNAP_OFF_DIM, in->dim);
-	snap_put32(h + SNAP_OFF_METRIC, in->metric);
-	/* At most 127 bytes, so the field always ends with a NUL. */
-	snprintf(emb, sizeof(emb), "%s", in->embedder);
-	snap_put_str(h + SNAP_OFF_EMBEDDER, OSA_SNAP_EMBEDDER_MAX, emb);
+	snap_put32(h + SNAP_OFF_BLOBLEN, bl);
 	snap_put64(h + SNAP_OFF_COUNT, in->count);
 	snap_put64(h + SNAP_OFF_LSN, in->lsn);
 	snap_put64(h + SNAP_OFF_BODYLEN, body_len);
-	snap_put32(h + SNAP_OFF_BODYCRC, body_crc);
-	snap_put32(h + SNAP_OFF_HCRC, osa_crc32c(0, h, SNAP_OFF_HCRC));
+	snap_put64(h + SNAP_OFF_BODYSUM, body_sum);
+	memcpy(h + SNAP_OFF_BLOB, in->blob, bl);
+	snap_put64(h + SNAP_OFF_HSUM, XXH3_64bits(h, SNAP_OFF_HSUM));
 }
 
 static void snap_decode(const unsigned char *h, struct osa_snap_info *out)
@@ -206,10 +114,9 @@ static void snap_decode(const unsigned char *h, struct osa_snap_info *out)
 	snap_get_str(out->kind, sizeof(out->kind), h + SNAP_OFF_KIND,
 		     OSA_SNAP_KIND_MAX);
 	out->body_version = snap_get32(h + SNAP_OFF_BODYV);
-	out->dim = snap_get32(h + SNAP_OFF_DIM);
-	out->metric = snap_get32(h + SNAP_OFF_METRIC);
-	snap_get_str(out->embedder, sizeof(out->embedder),
-		     h + SNAP_OFF_EMBEDDER, OSA_SNAP_EMBEDDER_MAX);
+	out->blob_len = snap_get32(h + SNAP_OFF_BLOBLEN);
+	if (out->blob_len <= OSA_SNAP_BLOB_MAX)
+		memcpy(out->blob, h + SNAP_OFF_BLOB, out->blob_len);
 	out->count = snap_get64(h + SNAP_OFF_COUNT);
 	out->lsn = snap_get64(h + SNAP_OFF_LSN);
 	out->body_len = snap_get64(h + SNAP_OFF_BODYLEN);
@@ -308,7 +215,7 @@ struct osa_snap_writer {
 	int fd;
 	struct osa_snap_info info;
 	uint64_t body_len;
-	uint32_t crc;
+	XXH3_state_t *sum; /* of the body so far */
 	unsigned char *buf;
 	size_t nbuf;
 	bool failed;
@@ -334,8 +241,10 @@ int osa_snap_create(const char *path, const struct osa_snap_info *info,
 	w->path = strdup(path);
 	w->tmp = malloc(tl);
 	w->buf = malloc(SNAP_BUF);
+	w->sum = XXH3_createState();
 	w->fd = -1;
-	if (!w->path || !w->tmp || !w->buf) {
+	if (!w->path || !w->tmp || !w->buf || !w->sum ||
+	    XXH3_64bits_reset(w->sum) != XXH_OK) {
 		osa_snap_abort(w);
 		return snap_err(err, OSA_ENOMEM, path, "out of memory");
 	}
@@ -389,7 +298,7 @@ int osa_snap_write(struct osa_snap_writer *w, const void *buf, size_t len,
 	if (w->failed)
 		return snap_err(err, OSA_EIO, w->path,
 				"write after a failed write");
-	w->crc = osa_crc32c(w->crc, buf, len);
+	XXH3_64bits_update(w->sum, buf, len);
 	w->body_len += len;
 	if (len >= SNAP_BUF) {
 		if (snap_drain(w, err))
@@ -462,7 +371,7 @@ int osa_snap_wrote_fd(struct osa_snap_writer *w, uint64_t len,
 					"cannot read back the body: %s",
 					got < 0 ? strerror(errno) : "short");
 		}
-		w->crc = osa_crc32c(w->crc, w->buf, n);
+		XXH3_64bits_update(w->sum, w->buf, n);
 		done += n;
 	}
 	w->body_len += len;
@@ -512,7 +421,7 @@ int osa_snap_commit(struct osa_snap_writer *w, struct osa_error *err)
 	}
 	if ((rc = snap_drain(w, err)))
 		goto out;
-	snap_encode(hdr, &w->info, w->body_len, w->crc);
+	snap_encode(hdr, &w->info, w->body_len, XXH3_64bits_digest(w->sum));
 	if (pwrite(w->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
 	    fsync(w->fd)) {
 		e = errno;
@@ -559,6 +468,7 @@ void osa_snap_abort(struct osa_snap_writer *w)
 	free(w->tmp);
 	free(w->path);
 	free(w->buf);
+	XXH3_freeState(w->sum);
 	free(w);
 }
 
@@ -587,29 +497,36 @@ struct osa_snap_reader {
 	uint64_t len; /* body length */
 };
 
-/* Describe a metric value for messages. */
-static void snap_metric_name(char *buf, size_t n, uint32_t m,
-			     const char *const *names)
+/* A blob for messages: quoted text when it is printable, else hex. */
+static void snap_blob_str(char *buf, size_t n, const unsigned char *b,
+			  uint32_t len)
 {
+	size_t o = 0;
 	uint32_t i;
+	bool text = true;
 
-	for (i = 0; names && names[i]; i++)
-		if (i == m) {
-			snprintf(buf, n, "metric \"%s\"", names[i]);
-			return;
-		}
-	snprintf(buf, n, "metric %u", m);
+	if (!len) {
+		snprintf(buf, n, "nothing (no blob)");
+		return;
+	}
+	for (i = 0; i < len; i++)
+		if (b[i] < 0x20 || b[i] > 0x7e)
+			text = false;
+	if (text) {
+		snprintf(buf, n, "\"%.*s\"", (int)len, (const char *)b);
+		return;
+	}
+	o = (size_t)snprintf(buf, n, "%u bytes 0x", len);
+	for (i = 0; i < len && o + 3 < n; i++)
+		o += (size_t)snprintf(buf + o, n - o, "%02x", b[i]);
 }
 
 /* Compare the header with what the caller expects. */
 static int snap_check_expect(const char *path, const struct osa_snap_info *got,
 			     const struct osa_snap_info *exp,
-			     const char *const *metric_names,
 			     struct osa_error *err)
 {
-	char was[OSA_ERROR_MSG_MAX], want[OSA_ERROR_MSG_MAX];
-	char cut[OSA_SNAP_EMBEDDER_MAX], m1[64], m2[64];
-	size_t nw = 0, nx = 0;
+	char was[2 * OSA_SNAP_BLOB_MAX + 24], want[2 * OSA_SNAP_BLOB_MAX + 24];
 
 	if (strncmp(got->kind, exp->kind, OSA_SNAP_KIND_MAX))
 		return snap_err(err, OSA_ECORRUPT, path,
@@ -622,45 +539,43 @@ static int snap_check_expect(const char *path, const struct osa_snap_info *got,
 				"build reads; upgrade osa or rebuild the "
 				"index (osa reindex)",
 				got->body_version, exp->body_version);
-	snprintf(cut, sizeof(cut), "%s", exp->embedder);
-	was[0] = want[0] = '\0';
-#define SNAP_ADD(buf, n, ...)                                                  \
-	do {                                                                   \
-		int k_ = snprintf(buf + n, sizeof(buf) - n, "%s",              \
-				  n ? ", " : "");                              \
-		if (k_ > 0 && (size_t)k_ < sizeof(buf) - n)                    \
-			n += (size_t)k_;                                       \
-		k_ = snprintf(buf + n, sizeof(buf) - n, __VA_ARGS__);          \
-		if (k_ > 0)                                                    \
-			n = n + (size_t)k_ < sizeof(buf) ? n + (size_t)k_      \
-							 : sizeof(buf) - 1;    \
-	} while (0)
-	if (got->dim != exp->dim) {
-		SNAP_ADD(was, nw, "dim %u", got->dim);
-		SNAP_ADD(want, nx, "dim %u", exp->dim);
-	}
-	if (got->metric != exp->metric) {
-		snap_metric_name(m1, sizeof(m1), got->metric, metric_names);
-		snap_metric_name(m2, sizeof(m2), exp->metric, metric_names);
-		SNAP_ADD(was, nw, "%s", m1);
-		SNAP_ADD(want, nx, "%s", m2);
-	}
-	if (strcmp(got->embedder, cut)) {
-		SNAP_ADD(was, nw, "embedder \"%s\"", got->embedder);
-		SNAP_ADD(want, nx, "embedder \"%s\"", cut);
-	}
-#undef SNAP_ADD
-	if (nw)
+	if (got->blob_len != exp->blob_len ||
+	    memcmp(got->blob, exp->blob, got->blob_len)) {
+		snap_blob_str(was, sizeof(was), got->blob, got->blob_len);
+		snap_blob_str(want, sizeof(want), exp->blob, exp->blob_len);
 		return snap_err(err, OSA_ECORRUPT, path,
-				"was written for %s but the config says %s; "
-				"the index must be rebuilt (osa reindex)",
+				"was written for %s but this index expects "
+				"%s; the index must be rebuilt (osa reindex)",
 				was, want);
+	}
+	return 0;
+}
+
+int osa_snap_set_blob(struct osa_snap_info *info, struct osa_error *err,
+		      const char *fmt, ...)
+{
+	char buf[OSA_SNAP_BLOB_MAX + 1];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	info->blob_len = 0;
+	if (n < 0 || (size_t)n > OSA_SNAP_BLOB_MAX)
+		return osa_error_set(err, OSA_ERANGE,
+				     "snapshot blob of backend \"%s\" is %d "
+				     "bytes, more than the %u a header holds: "
+				     "%.40s...",
+				     info->kind, n, OSA_SNAP_BLOB_MAX, buf);
+	memcpy(info->blob, buf, (size_t)n);
+	info->blob_len = (uint32_t)n;
 	return 0;
 }
 
 int osa_snap_open(const char *path, const struct osa_snap_info *expect,
-		  const char *const *metric_names, struct osa_snap_reader **out,
-		  struct osa_snap_info *got, struct osa_error *err)
+		  struct osa_snap_reader **out, struct osa_snap_info *got,
+		  struct osa_error *err)
 {
 	unsigned char hdr[OSA_SNAP_HEADER_SIZE];
 	struct osa_snap_reader *r = NULL;
@@ -668,7 +583,7 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 	unsigned char *buf = NULL;
 	struct stat st;
 	uint64_t size, done;
-	uint32_t crc = 0;
+	XXH3_state_t *sum = NULL;
 	uint32_t fmt, hsize;
 	ssize_t n;
 	int fd, rc;
@@ -716,13 +631,24 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 	fmt = snap_get32(hdr + SNAP_OFF_FORMAT);
 	hsize = snap_get32(hdr + SNAP_OFF_HSIZE);
 	/*
+	 * Format 1 (CRC-32C, vector-shaped fields) is refused before its
+	 * checksum is even looked at: its index is rebuilt from the journal.
+	 */
+	if (fmt == 1) {
+		rc = snap_err(err, OSA_ECORRUPT, path,
+			      "format 1 (written by osa before 0.4) is no "
+			      "longer read; the index is rebuilt from the "
+			      "journal (the old folder is kept in quarantine)");
+		goto fail;
+	}
+	/*
 	 * A damaged header is corrupt, whatever its version field says; a
 	 * newer format may change the header size (it keeps the magic, the
 	 * version and the size in bytes 0..15).
 	 */
 	if (hsize == OSA_SNAP_HEADER_SIZE &&
-	    snap_get32(hdr + SNAP_OFF_HCRC) !=
-		    osa_crc32c(0, hdr, SNAP_OFF_HCRC)) {
+	    snap_get64(hdr + SNAP_OFF_HSUM) !=
+		    XXH3_64bits(hdr, SNAP_OFF_HSUM)) {
 		rc = snap_err(err, OSA_ECORRUPT, path,
 			      "header checksum mismatch (torn or damaged "
 			      "file)");
@@ -742,6 +668,12 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 		goto fail;
 	}
 	snap_decode(hdr, &info);
+	if (info.blob_len > OSA_SNAP_BLOB_MAX) {
+		rc = snap_err(err, OSA_ECORRUPT, path,
+			      "bad header (blob length %u, at most %u)",
+			      info.blob_len, OSA_SNAP_BLOB_MAX);
+		goto fail;
+	}
 	if (info.body_len != size - OSA_SNAP_HEADER_SIZE) {
 		rc = snap_err(
 			err, OSA_ECORRUPT, path,
@@ -752,11 +684,12 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 			(unsigned long long)(size - OSA_SNAP_HEADER_SIZE));
 		goto fail;
 	}
-	if ((rc = snap_check_expect(path, &info, expect, metric_names, err)))
+	if (expect && (rc = snap_check_expect(path, &info, expect, err)))
 		goto fail;
 	/* Checksum the body in one streaming pass before anyone parses it. */
 	buf = malloc(SNAP_BUF);
-	if (!buf) {
+	sum = XXH3_createState();
+	if (!buf || !sum || XXH3_64bits_reset(sum) != XXH_OK) {
 		rc = snap_err(err, OSA_ENOMEM, path, "out of memory");
 		goto fail;
 	}
@@ -773,12 +706,12 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 					    : "the file shrank");
 			goto fail;
 		}
-		crc = osa_crc32c(crc, buf, want);
+		XXH3_64bits_update(sum, buf, want);
 		done += want;
 	}
 	free(buf);
 	buf = NULL;
-	if (crc != snap_get32(hdr + SNAP_OFF_BODYCRC)) {
+	if (XXH3_64bits_digest(sum) != snap_get64(hdr + SNAP_OFF_BODYSUM)) {
 		rc = snap_err(err, OSA_ECORRUPT, path,
 			      "body checksum mismatch (damaged file)");
 		goto fail;
@@ -789,6 +722,8 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 		rc = snap_err(err, OSA_ENOMEM, path, "out of memory");
 		goto fail;
 	}
+	XXH3_freeState(sum);
+	sum = NULL;
 	r->fd = fd;
 	r->len = info.body_len;
 	if (got)
@@ -797,6 +732,7 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 	return 0;
 fail:
 	free(buf);
+	XXH3_freeState(sum);
 	close(fd);
 	return rc;
 }

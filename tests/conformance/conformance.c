@@ -14,8 +14,9 @@
  *     --config-file F, --bad-file F   the same, read from file F
  *
  * Cases: upsert, delete, all-or-nothing batch, deterministic ties and
- * paging, checkpoint/reopen identity, torn and corrupt snapshots refused with
- * OSA_ECORRUPT, concurrent readers during writes.  Backends without a
+ * paging, checkpoint/reopen identity, torn and corrupt snapshots (and files
+ * of osa/snapshot.h in its old format 1) refused with OSA_ECORRUPT naming
+ * the file, concurrent readers during writes.  Backends without a
  * checkpoint method skip the two snapshot cases (reported).  Built into
  * libosa_conformance; osa_add_backend_conformance_test() (OsaPlugin.cmake)
  * runs it as a ctest test.
@@ -392,6 +393,26 @@ static void case_snapshots(void)
 			      path, n / 2, rc);
 		if (rc == 0)
 			bt_close(&ix);
+		/* A file of osa/snapshot.h in its old format 1 (osa < 0.4):
+		 * refused as corrupt, so that the core rebuilds the index. */
+		if (n >= 16 && !memcmp(keep, "OSASNAP1", 8)) {
+			char fmt[4];
+
+			memcpy(fmt, keep + 8, 4);
+			memcpy(keep + 8, "\1\0\0\0", 4);
+			conf_spit(path, keep, n);
+			memcpy(keep + 8, fmt, 4);
+			memset(&err, 0, sizeof(err));
+			rc = bt_open(&ix, C.backend, C.config, sub, &err);
+			OSA_CHECK_MSG(rc == OSA_ECORRUPT &&
+					      strstr(err.msg, de->d_name),
+				      "%s as a format-1 snapshot: open "
+				      "returned %d (%s), want OSA_ECORRUPT "
+				      "naming the file",
+				      path, rc, err.msg);
+			if (rc == 0)
+				bt_close(&ix);
+		}
 		conf_spit(path, keep, n);
 		free(keep);
 	}

@@ -70,10 +70,11 @@ static void fz_setup(struct fz *f, const char *name, const char *file)
 		fclose(fp);
 		memcpy(f->info.kind, h + 16, 16);
 		memcpy(&f->info.body_version, h + 32, 4);
-		memcpy(&f->info.dim, h + 36, 4);
-		memcpy(&f->info.metric, h + 40, 4);
-		memcpy(f->info.embedder, h + 48, OSA_SNAP_EMBEDDER_MAX - 1);
-		memcpy(&f->info.lsn, h + 184, 8);
+		memcpy(&f->info.blob_len, h + 36, 4);
+		if (f->info.blob_len > OSA_SNAP_BLOB_MAX)
+			abort();
+		memcpy(f->info.blob, h + 72, f->info.blob_len);
+		memcpy(&f->info.lsn, h + 48, 8);
 	}
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <osa/osa.h>
@@ -293,6 +294,84 @@ static void test_quarantine(void)
 	if (d)
 		closedir(d);
 	OSA_CHECK_MSG(n == 2, "%d quarantined index directories", n);
+}
+
+/* Mark every snapshot of `index` as format 1 (osa before 0.4). */
+static int old_format_snapshots(const char *index)
+{
+	char path[600];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/data/indexes/%s", dir, index);
+	d = opendir(path);
+	OSA_REQUIRE(d);
+	while ((e = readdir(d))) {
+		char f[900], magic[8];
+		FILE *fp;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", path, e->d_name);
+		fp = fopen(f, "r+");
+		if (!fp)
+			continue;
+		if (fread(magic, 1, 8, fp) == 8 &&
+		    !memcmp(magic, "OSASNAP1", 8)) {
+			fseek(fp, 8, SEEK_SET);
+			fputc(1, fp);
+			n++;
+		}
+		fclose(fp);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Snapshots of the old format (1: CRC-32C, vector fields in the header)
+ * are refused as corrupt: the core quarantines them and rebuilds the index
+ * from the journal, with every record back.
+ */
+static void test_old_snapshot_format(void)
+{
+	struct osa_db *db;
+	char *text, q[700];
+	int n = 0;
+	DIR *d;
+	struct dirent *e;
+
+	time_t t0 = time(NULL);
+
+	db = open_db(32);
+	osa_close(db); /* checkpoints: fresh snapshots on disk */
+	/* Quarantine folders are named <index>.<unix time>: let the second
+	 * of test_quarantine's pass so that the two do not collide. */
+	while (time(NULL) == t0)
+		usleep(20000);
+	OSA_CHECK(old_format_snapshots("exact") > 0);
+	OSA_CHECK(old_format_snapshots("papers") > 0);
+	db = open_db(32);
+	text = stats_of(db);
+	OSA_CHECK_CONTAINS(text, "\"papers\":{\"backend\":\"vector\","
+				 "\"count\":99,\"state\":\"ready\"");
+	OSA_CHECK_CONTAINS(text, "\"exact\":{\"backend\":\"flat\","
+				 "\"count\":99,\"state\":\"ready\"");
+	free(text);
+	OSA_CHECK(search_n(db, "exact", "glacier 12",
+			   "urn:osa:test.org:rec:r-12") > 0);
+	osa_close(db);
+	/* The old folders are kept in quarantine (2 each with the above). */
+	snprintf(q, sizeof(q), "%s/data/quarantine", dir);
+	d = opendir(q);
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "exact.", 6) ||
+		    !strncmp(e->d_name, "papers.", 7))
+			n++;
+	if (d)
+		closedir(d);
+	OSA_CHECK_MSG(n == 4, "%d quarantined index directories", n);
 }
 
 /*
@@ -639,6 +718,7 @@ int main(void)
 	OSA_REQUIRE(mkdtemp(dir));
 	test_basic();
 	test_quarantine();
+	test_old_snapshot_format();
 	test_reindex_after_deletes();
 	test_compact_checkpoint_failure();
 	test_retry_on_tick();

@@ -1,29 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_snapshot.c - the snapshot helper (osa/snapshot.h) on its own: the
- * CRC-32C, a streamed multi-megabyte body, the descriptor path, atomic
+ * XXH3-64 checksums, the backend's blob, a streamed multi-megabyte body, the descriptor path, atomic
  * replacement, and every check of the reader.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include <osa/snapshot.h>
+#include <xxhash.h>
 
 #include "backend_test.h"
 
 static char dir[64];
 
-static const char *const metrics[] = { "cosine", "l2", "ip", NULL };
-
 static struct osa_snap_info base_info(void)
 {
-	struct osa_snap_info in = { .kind = "test",
-				    .body_version = 2,
-				    .dim = 128,
-				    .metric = 1,
-				    .embedder = "hash v1 dim=128 seed=7",
-				    .count = 3,
-				    .lsn = 99 };
+	struct osa_snap_info in = {
+		.kind = "test", .body_version = 2, .count = 3, .lsn = 99
+	};
+
+	OSA_REQUIRE(osa_snap_set_blob(&in, NULL, "dim=%d metric=%s", 128,
+				      "l2") == 0);
 	return in;
 }
 
@@ -57,7 +55,7 @@ static int read_all(const char *path, size_t len, struct osa_error *err)
 	size_t i;
 	int rc;
 
-	rc = osa_snap_open(path, &exp, metrics, &r, &got, err);
+	rc = osa_snap_open(path, &exp, &r, &got, err);
 	if (rc)
 		return rc;
 	OSA_CHECK(got.lsn == 99 && got.count == 3 && got.body_len == len);
@@ -77,17 +75,51 @@ static int read_all(const char *path, size_t len, struct osa_error *err)
 	return osa_snap_close(r, err);
 }
 
-static void test_crc(void)
+/* The header as written: offsets of osa/snapshot.h, XXH3-64 sums. */
+static void test_layout(void)
 {
-	const char *s = "123456789";
-	uint32_t c;
+	struct osa_snap_info in = base_info(), got;
+	struct osa_error err = { 0 };
+	struct osa_snap_reader *r;
+	unsigned char h[256];
+	uint64_t sum;
+	uint32_t v;
+	char path[128];
+	size_t len = 1000;
+	int fd;
 
-	/* The standard check value of CRC-32C. */
-	OSA_CHECK(osa_crc32c(0, s, 9) == 0xe3069283u);
-	/* Incremental == one shot. */
-	c = osa_crc32c(0, s, 4);
-	OSA_CHECK(osa_crc32c(c, s + 4, 5) == 0xe3069283u);
-	OSA_CHECK(osa_crc32c(0, NULL, 0) == 0);
+	snprintf(path, sizeof(path), "%s/layout.snap", dir);
+	OSA_REQUIRE(osa_snap_save(path, &in, body_fn, &len, &err) == 0);
+	fd = open(path, O_RDONLY);
+	OSA_REQUIRE(fd >= 0 && pread(fd, h, 256, 0) == 256);
+	OSA_CHECK(!memcmp(h, "OSASNAP1", 8));
+	memcpy(&v, h + 8, 4);
+	OSA_CHECK(v == 2 && OSA_SNAP_FORMAT == 2);
+	memcpy(&v, h + 36, 4);
+	OSA_CHECK(v == in.blob_len && v == strlen("dim=128 metric=l2"));
+	OSA_CHECK(!memcmp(h + 72, "dim=128 metric=l2", v));
+	OSA_CHECK(h[72 + v] == 0);
+	memcpy(&sum, h + 248, 8);
+	OSA_CHECK(sum == XXH3_64bits(h, 248));
+	{
+		unsigned char *body = malloc(len);
+
+		OSA_REQUIRE(body && pread(fd, body, len, 256) == (ssize_t)len);
+		memcpy(&sum, h + 64, 8);
+		OSA_CHECK(sum == XXH3_64bits(body, len));
+		free(body);
+	}
+	close(fd);
+	/* NULL expectations read any header. */
+	OSA_REQUIRE(osa_snap_open(path, NULL, &r, &got, &err) == 0);
+	OSA_CHECK_STR(got.kind, "test");
+	OSA_CHECK(got.blob_len == in.blob_len &&
+		  !memcmp(got.blob, in.blob, in.blob_len));
+	osa_snap_close(r, NULL);
+	/* A blob that does not fit is refused, not cut. */
+	OSA_CHECK(osa_snap_set_blob(&in, &err, "%0200d", 1) == OSA_ERANGE);
+	OSA_CHECK(in.blob_len == 0);
+	OSA_CHECK_CONTAINS(err.msg, "176");
 }
 
 static void test_roundtrip(void)
@@ -129,7 +161,7 @@ static void test_fd(void)
 	osa_snap_set_count(w, 12);
 	OSA_REQUIRE(osa_snap_commit(w, &err) == 0);
 	in.count = 0;
-	OSA_REQUIRE(osa_snap_open(path, &in, metrics, &r, &got, &err) == 0);
+	OSA_REQUIRE(osa_snap_open(path, &in, &r, &got, &err) == 0);
 	OSA_CHECK(got.count == 12);
 	OSA_REQUIRE(osa_snap_read(r, back, 12, &err) == 0);
 	OSA_CHECK(!memcmp(back, "hello world!", 12));
@@ -141,7 +173,7 @@ static void test_fd(void)
 	OSA_CHECK(osa_snap_wrote_fd(w, 4, &err) != 0);
 	OSA_CHECK(osa_snap_commit(w, &err) != 0);
 	/* ... and the old snapshot is still there, intact. */
-	OSA_REQUIRE(osa_snap_open(path, &in, metrics, &r, &got, &err) == 0);
+	OSA_REQUIRE(osa_snap_open(path, &in, &r, &got, &err) == 0);
 	OSA_CHECK(got.count == 12);
 	osa_snap_close(r, NULL);
 }
@@ -166,8 +198,7 @@ static void test_checks(void)
 	long off;
 
 	snprintf(path, sizeof(path), "%s/c.snap", dir);
-	OSA_CHECK(osa_snap_open(path, &in, metrics, &r, NULL, &err) ==
-		  OSA_ENOTFOUND);
+	OSA_CHECK(osa_snap_open(path, &in, &r, NULL, &err) == OSA_ENOTFOUND);
 	/* Any single flipped byte, header or body, is caught. */
 	for (off = 0; off < 256 + 1000; off += off < 256 ? 1 : 37) {
 		unsigned char x = 0x5a;
@@ -184,65 +215,83 @@ static void test_checks(void)
 				x ^= 1;
 		}
 		put_bytes(path, off, &x, 1);
-		OSA_CHECK_MSG(
-			osa_snap_open(path, &in, metrics, &r, NULL, &err) < 0,
-			"offset %ld accepted", off);
+		OSA_CHECK_MSG(osa_snap_open(path, &in, &r, NULL, &err) < 0,
+			      "offset %ld accepted", off);
 		OSA_CHECK_CONTAINS(err.msg, path);
 	}
 	/* Extended by one byte. */
 	OSA_REQUIRE(osa_snap_save(path, &in, body_fn, &len, &err) == 0);
 	OSA_REQUIRE(truncate(path, 256 + 1001) == 0);
-	OSA_CHECK(osa_snap_open(path, &in, metrics, &r, NULL, &err) ==
-		  OSA_ECORRUPT);
+	OSA_CHECK(osa_snap_open(path, &in, &r, NULL, &err) == OSA_ECORRUPT);
 	OSA_CHECK_CONTAINS(err.msg, "1000-byte body");
 	/* A newer format version (with a valid header checksum). */
 	{
 		unsigned char h[256];
-		uint32_t c;
+		uint64_t c;
 		int fd;
 
 		OSA_REQUIRE(osa_snap_save(path, &in, body_fn, &len, &err) == 0);
 		fd = open(path, O_RDWR);
 		OSA_REQUIRE(pread(fd, h, 256, 0) == 256);
 		h[8] = 9;
-		c = osa_crc32c(0, h, 252);
-		memcpy(h + 252, &c, 4);
+		c = XXH3_64bits(h, 248);
+		memcpy(h + 248, &c, 8);
 		OSA_REQUIRE(pwrite(fd, h, 256, 0) == 256);
 		close(fd);
-		OSA_CHECK(osa_snap_open(path, &in, metrics, &r, NULL, &err) ==
+		OSA_CHECK(osa_snap_open(path, &in, &r, NULL, &err) ==
 			  OSA_EVERSION);
 		OSA_CHECK_CONTAINS(err.msg, "format version 9");
+	}
+	/* A format-1 file (osa before 0.4): refused as corrupt, so that the
+	 * core quarantines it and rebuilds, with a message that says so. */
+	{
+		unsigned char h[256];
+		int fd;
+
+		OSA_REQUIRE(osa_snap_save(path, &in, body_fn, &len, &err) == 0);
+		fd = open(path, O_RDWR);
+		OSA_REQUIRE(pread(fd, h, 256, 0) == 256);
+		h[8] = 1;
+		OSA_REQUIRE(pwrite(fd, h, 256, 0) == 256);
+		close(fd);
+		OSA_CHECK(osa_snap_open(path, &in, &r, NULL, &err) ==
+			  OSA_ECORRUPT);
+		OSA_CHECK_CONTAINS(err.msg, path);
+		OSA_CHECK_CONTAINS(err.msg, "format 1");
+		OSA_CHECK_CONTAINS(err.msg, "rebuilt from the journal");
+		OSA_CHECK_STR(err.file, path);
 	}
 	/* A newer body version. */
 	OSA_REQUIRE(osa_snap_save(path, &in, body_fn, &len, &err) == 0);
 	exp = in;
 	exp.body_version = 1;
-	OSA_CHECK(osa_snap_open(path, &exp, metrics, &r, NULL, &err) ==
-		  OSA_EVERSION);
-	/* Mismatches: kind, then dim + metric + embedder together. */
+	OSA_CHECK(osa_snap_open(path, &exp, &r, NULL, &err) == OSA_EVERSION);
+	/* Mismatches: kind, then the blob (text, then binary). */
 	exp = in;
 	snprintf(exp.kind, sizeof(exp.kind), "other");
-	OSA_CHECK(osa_snap_open(path, &exp, metrics, &r, NULL, &err) ==
-		  OSA_ECORRUPT);
+	OSA_CHECK(osa_snap_open(path, &exp, &r, NULL, &err) == OSA_ECORRUPT);
 	OSA_CHECK_CONTAINS(err.msg, "\"test\"");
 	exp = in;
-	exp.dim = 64;
-	exp.metric = 0;
-	snprintf(exp.embedder, sizeof(exp.embedder), "hash v1 dim=64");
-	OSA_CHECK(osa_snap_open(path, &exp, metrics, &r, NULL, &err) ==
-		  OSA_ECORRUPT);
+	OSA_REQUIRE(osa_snap_set_blob(&exp, NULL, "dim=64 metric=cosine") == 0);
+	OSA_CHECK(osa_snap_open(path, &exp, &r, NULL, &err) == OSA_ECORRUPT);
 	OSA_CHECK_CONTAINS(err.msg, path);
-	OSA_CHECK_CONTAINS(err.msg, "written for dim 128, metric \"l2\", "
-				    "embedder \"hash v1 dim=128 seed=7\"");
-	OSA_CHECK_CONTAINS(err.msg, "config says dim 64, metric \"cosine\"");
+	OSA_CHECK_CONTAINS(err.msg, "written for \"dim=128 metric=l2\" but "
+				    "this index expects \"dim=64 "
+				    "metric=cosine\"");
 	OSA_CHECK_STR(err.file, path);
+	exp.blob_len = 3;
+	memcpy(exp.blob, "\x01\x02\xff", 3);
+	OSA_CHECK(osa_snap_open(path, &exp, &r, NULL, &err) == OSA_ECORRUPT);
+	OSA_CHECK_CONTAINS(err.msg, "expects 3 bytes 0x0102ff");
+	exp.blob_len = 0;
+	OSA_CHECK(osa_snap_open(path, &exp, &r, NULL, &err) == OSA_ECORRUPT);
+	OSA_CHECK_CONTAINS(err.msg, "expects nothing (no blob)");
 	/* Unread trailing bytes are an error at close. */
-	OSA_REQUIRE(osa_snap_open(path, &in, metrics, &r, NULL, &err) == 0);
+	OSA_REQUIRE(osa_snap_open(path, &in, &r, NULL, &err) == 0);
 	OSA_CHECK(osa_snap_close(r, &err) == OSA_ECORRUPT);
 	OSA_CHECK_CONTAINS(err.msg, "1000 unexpected bytes");
 	/* A directory is not a snapshot. */
-	OSA_CHECK(osa_snap_open(dir, &in, metrics, &r, NULL, &err) ==
-		  OSA_ECORRUPT);
+	OSA_CHECK(osa_snap_open(dir, &in, &r, NULL, &err) == OSA_ECORRUPT);
 	/* A writer in a missing directory fails cleanly. */
 	{
 		struct osa_snap_writer *w;
@@ -257,7 +306,7 @@ static void test_checks(void)
 int main(void)
 {
 	bt_tmpdir(dir);
-	test_crc();
+	test_layout();
 	test_roundtrip();
 	test_fd();
 	test_checks();

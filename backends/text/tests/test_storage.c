@@ -230,9 +230,11 @@ static void recheck(const char *path, const char *good, size_t len,
 	memset(&got, 0, sizeof(got));
 	memcpy(got.kind, good + 16, 16);
 	memcpy(&got.body_version, good + 32, 4);
-	memcpy(got.embedder, good + 48, 127);
-	memcpy(&got.count, good + 176, 8);
-	memcpy(&got.lsn, good + 184, 8);
+	memcpy(&got.blob_len, good + 36, 4);
+	OSA_REQUIRE(got.blob_len <= OSA_SNAP_BLOB_MAX);
+	memcpy(got.blob, good + 72, got.blob_len);
+	memcpy(&got.count, good + 40, 8);
+	memcpy(&got.lsn, good + 48, 8);
 	OSA_REQUIRE(osa_snap_save(path, &got, body_fn, &b, &err) == 0);
 }
 

@@ -7,25 +7,35 @@
  * helper and read it back at `open`, so none of them hand-rolls headers,
  * checksums, fsync or size checks.
  *
- * File layout (all integers little-endian, header 256 bytes):
+ * File layout (format 2; all integers little-endian, header 256 bytes):
  *
  *   off size  field
  *     0    8  magic "OSASNAP1"
- *     8    4  format version of this header (OSA_SNAP_FORMAT, 1)
+ *     8    4  format version of this header (OSA_SNAP_FORMAT, 2)
  *    12    4  header size (256)
  *    16   16  kind: the backend name, NUL-padded
  *    32    4  body version: the backend's own body format
- *    36    4  dim
- *    40    4  metric (the backend's enum value)
- *    44    4  reserved (0)
- *    48  128  embedder description (osa_embed_describe), NUL-padded
- *   176    8  count of items (records) in the body
- *   184    8  LSN the snapshot covers
- *   192    8  body length in bytes (the file is exactly 256 + this long)
- *   200    4  CRC-32C of the body
- *   204   48  reserved (0)
- *   252    4  CRC-32C of bytes 0..251
+ *    36    4  blob length (0..OSA_SNAP_BLOB_MAX)
+ *    40    8  count of items (records) in the body
+ *    48    8  LSN the snapshot covers
+ *    56    8  body length in bytes (the file is exactly 256 + this long)
+ *    64    8  XXH3-64 of the body
+ *    72  176  blob: the backend's own description of what the body was
+ *             built from (e.g. "dim=384 metric=cosine embedder=..."),
+ *             opaque to the core, zero-padded after its length
+ *   248    8  XXH3-64 of bytes 0..247 (so the blob is checksummed too)
  *   256    .  body (the backend's bytes)
+ *
+ * The blob is how a backend records the parameters its body depends on
+ * without the core knowing their shape: the reader compares it byte for
+ * byte with the blob the caller expects and refuses a snapshot built from
+ * other parameters.  Text blobs make the best messages (they are quoted in
+ * them); binary blobs are shown in hex.
+ *
+ * Format 1 (before osa 0.4: dim, metric and embedder slots in the header,
+ * CRC-32C checksums) is not read any more: osa_snap_open() refuses it with
+ * OSA_ECORRUPT naming the file, and the core then quarantines the index
+ * folder and rebuilds the index from the journal.
  *
  * Writing: osa_snap_create() opens `<path>.tmp.<pid>` (the core removes stale
  * `.tmp.` files at open), osa_snap_write() streams body bytes through a
@@ -37,8 +47,8 @@
  * Reading: osa_snap_open() checks, before anything is allocated beyond a
  * fixed buffer: magic, format version (newer: OSA_EVERSION), header size and
  * checksum, that the body length equals the file's real length minus the
- * header, the body checksum (one streaming pass), then kind, body version,
- * dim, metric and embedder against what the caller expects.  The backend
+ * header, the body checksum (one streaming pass), then kind, body version
+ * and blob against what the caller expects.  The backend
  * then reads the body with osa_snap_read(), which refuses to read past the
  * body; osa_snap_remaining() lets it check a size it read from the body
  * before it allocates.  Every error is OSA_ECORRUPT (or OSA_EIO, OSA_EVERSION)
@@ -60,33 +70,39 @@ extern "C" {
 #endif
 
 #define OSA_SNAP_MAGIC "OSASNAP1" /* 8 bytes, no NUL in the file */
-#define OSA_SNAP_FORMAT 1u	  /* version of the header layout */
+#define OSA_SNAP_FORMAT 2u	  /* version of the header layout */
 #define OSA_SNAP_HEADER_SIZE 256u
-#define OSA_SNAP_KIND_MAX 16	  /* bytes of `kind` in the file */
-#define OSA_SNAP_EMBEDDER_MAX 128 /* bytes of `embedder` in the file */
+#define OSA_SNAP_KIND_MAX 16   /* bytes of `kind` in the file */
+#define OSA_SNAP_BLOB_MAX 176u /* bytes of `blob` in the file */
+/*
+ * Size of a buffer for osa_embed_describe() (a format-1 header field); kept
+ * so that backends sizing their descriptions with it still compile.
+ */
+#define OSA_SNAP_EMBEDDER_MAX 128
 
 /*
- * What a snapshot header says.  Strings are NUL-terminated here; longer
- * strings are cut to the field size (kind: 16 bytes, embedder: 127 bytes, so
- * the comparison at read time is done on the cut form).
+ * What a snapshot header says.  `kind` is NUL-terminated here (cut to 16
+ * bytes in the file); `blob` holds `blob_len` bytes of the backend's own
+ * (see osa_snap_set_blob()).
  */
 struct osa_snap_info {
-	char kind[OSA_SNAP_KIND_MAX + 1];     /* backend name ("vector") */
-	uint32_t body_version;		      /* the backend's body format */
-	uint32_t dim;			      /* vector dimension (or 0) */
-	uint32_t metric;		      /* backend's metric enum value */
-	char embedder[OSA_SNAP_EMBEDDER_MAX]; /* osa_embed_describe() */
-	uint64_t count;			      /* items in the body */
-	uint64_t lsn;			      /* LSN the snapshot covers */
-	uint64_t body_len;		      /* set by the reader/commit */
+	char kind[OSA_SNAP_KIND_MAX + 1];      /* backend name ("vector") */
+	uint32_t body_version;		       /* the backend's body format */
+	uint32_t blob_len;		       /* bytes used in `blob` */
+	unsigned char blob[OSA_SNAP_BLOB_MAX]; /* backend-specific, opaque */
+	uint64_t count;			       /* items in the body */
+	uint64_t lsn;			       /* LSN the snapshot covers */
+	uint64_t body_len;		       /* set by the reader/commit */
 };
 
 /*
- * CRC-32C (Castagnoli) of buf[0..len), continuing from `crc` (0 to start):
- * osa_crc32c(osa_crc32c(0, a, n), b, m) == CRC of a followed by b.  Uses the
- * SSE4.2 instruction when the CPU has it.
+ * Set info->blob from a printf format (a text blob, the usual kind:
+ * "dim=%u metric=%s embedder=%s").  OSA_ERANGE (err filled, blob left
+ * empty) when the text does not fit in OSA_SNAP_BLOB_MAX bytes, else 0.
  */
-uint32_t osa_crc32c(uint32_t crc, const void *buf, size_t len);
+int osa_snap_set_blob(struct osa_snap_info *info, struct osa_error *err,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 struct osa_snap_writer;
 
@@ -148,17 +164,18 @@ struct osa_snap_reader;
 
 /*
  * Open and check the snapshot `path` (see the top of this file).  `expect`
- * gives kind, the highest body_version the caller reads, dim, metric and
- * embedder; `metric_names` (NULL-terminated, optional) names metric values
- * in messages.  On success *out reads the body and `got` (optional) receives
- * the header.  OSA_ENOTFOUND (err filled, nothing logged) when the file does
- * not exist; OSA_ECORRUPT for any damage or mismatch ("snapshot F was
- * written for dim 128, embedder "hash v1 ..." but the config says dim 64,
- * ..."); OSA_EVERSION for a newer format or body version; OSA_EIO.
+ * gives kind, the highest body_version the caller reads and the blob the
+ * body must have been built with (blob_len 0: none); NULL accepts any
+ * (for tools and tests reading a header).  On success *out reads
+ * the body and `got` (optional) receives the header.  OSA_ENOTFOUND (err
+ * filled, nothing logged) when the file does not exist; OSA_ECORRUPT for
+ * any damage, a format-1 file, or a blob mismatch ("snapshot F was written
+ * for "dim=128 ..." but this index expects "dim=64 ..."; ..."); OSA_EVERSION
+ * for a newer format or body version; OSA_EIO.
  */
 int osa_snap_open(const char *path, const struct osa_snap_info *expect,
-		  const char *const *metric_names, struct osa_snap_reader **out,
-		  struct osa_snap_info *got, struct osa_error *err);
+		  struct osa_snap_reader **out, struct osa_snap_info *got,
+		  struct osa_error *err);
 
 /* Body bytes not read yet. */
 uint64_t osa_snap_remaining(const struct osa_snap_reader *r);
