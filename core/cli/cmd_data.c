@@ -279,11 +279,26 @@ int osai_cmd_ingest(struct osai_cli *cli, int argc, char **argv)
 	if (c != EOF)
 		ungetc(c, in);
 	if (c == '[') {
+		/* Read whole, validated, then each record's text as written. */
+		struct osai_buf all = { 0 };
 		json_error_t je;
-		json_t *arr = json_loadf(in, OSAI_JSON_IN, &je);
-		size_t i;
+		json_t *arr = NULL;
+		size_t i, pos = 0, b, e, got;
+		char chunk[65536];
 
+		while ((got = fread(chunk, 1, sizeof(chunk), in)) > 0)
+			osai_buf_put(&all, chunk, got);
+		if (all.oom || ferror(in)) {
+			rc = all.oom ? OSA_ENOMEM : OSA_EIO;
+			fprintf(stderr, "osa: %s: %s\n", file,
+				all.oom ? "out of memory" : strerror(errno));
+			osai_buf_free(&all);
+			goto out;
+		}
+		/* all.n > 0: it holds the '[' seen above. */
+		arr = osai_jtext_load(all.p, all.n, OSAI_JSON_IN, &je);
 		if (!arr || !json_is_array(arr)) {
+			osai_buf_free(&all);
 			fprintf(stderr, "osa: %s:%d:%d: %s\n", file,
 				arr ? 1 : je.line, arr ? 1 : je.column,
 				arr ? "expected a JSON array of records"
@@ -293,10 +308,10 @@ int osai_cmd_ingest(struct osai_cli *cli, int argc, char **argv)
 			g.bad++;
 			goto out;
 		}
-		for (i = 0; i < json_array_size(arr) && !rc; i++) {
-			char *d = json_dumps(json_array_get(arr, i),
-					     JSON_COMPACT | JSON_ENCODE_ANY |
-						     JSON_PRESERVE_ORDER);
+		for (i = 0; i < json_array_size(arr) && !rc &&
+			    osai_jtext_item(all.p, all.n, &pos, &b, &e);
+		     i++) {
+			char *d = strndup(all.p + b, e - b);
 
 			if (!d) {
 				rc = OSA_ENOMEM;
@@ -307,6 +322,7 @@ int osai_cmd_ingest(struct osai_cli *cli, int argc, char **argv)
 			rc = ingest_add(&g, d, strlen(d), (long)i + 1, file);
 		}
 		json_decref(arr);
+		osai_buf_free(&all);
 	} else {
 		while (!rc && (len = getline(&line, &cap, in)) >= 0) {
 			char *d;
@@ -427,11 +443,17 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		return rc == OSA_ENOTFOUND ? OSAI_EXIT_USAGE : exit_for(rc);
 	}
 	if (json) {
-		json_t *doc = osai_results_json(q.text, q.index, r);
+		/* Compact, with each record as it was written. */
+		struct osai_buf b = { 0 };
 
-		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(doc);
+		if (osai_results_text(&b, q.text, q.index, r)) {
+			fputs("osa: out of memory\n", stderr);
+			status = exit_for(OSA_ENOMEM);
+		} else {
+			fwrite(b.p, 1, b.n, stdout);
+			putchar('\n');
+		}
+		osai_buf_free(&b);
 	} else {
 		printf("%4s  %8s  %-44s  %s\n", "rank", "score", "srn",
 		       "title");
@@ -449,7 +471,7 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 	}
 	osa_results_free(r);
 	osai_service_close(s);
-	return OSAI_EXIT_OK;
+	return status;
 }
 
 /* ---- get, delete ------------------------------------------------------- */

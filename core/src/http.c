@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "jtext.h"
 #include "metrics.h"
 
 /* Most results one can page to: offset + limit stays bounded. */
@@ -337,13 +338,35 @@ static int search_run(struct osai_service *s, struct osa_search *q,
 	return osa_search((struct osa_db *)s, q, res, err);
 }
 
-/* The response body of a search: the same on both surfaces. */
-static json_t *search_json_reply(const struct osa_search *q,
-				 const struct osa_results *res)
+/* Reply with text built in b: rs->scratch (borrowed) or a buffer of the
+ * caller's, whose memory the reply then takes. */
+static void reply_buf(struct osai_http_res *rs, int status,
+		      struct osai_buf *b)
+{
+	if (b->oom || !b->p) {
+		if (b != rs->scratch)
+			osai_buf_free(b);
+		reply(rs, 500, NULL);
+		return;
+	}
+	rs->status = status;
+	rs->body = b->p;
+	rs->borrowed = b == rs->scratch;
+	if (!rs->borrowed)
+		*b = (struct osai_buf){ 0 };
+}
+
+/* The response body of a search: the same on both surfaces, with each
+ * record spliced in as stored. */
+static void search_reply(struct osai_http_res *rs, const struct osa_search *q,
+			 const struct osa_results *res)
 {
 	static const struct osa_results none = { 0 };
+	struct osai_buf own = { 0 }, *b = rs->scratch ? rs->scratch : &own;
 
-	return osai_results_json(q->text, q->index, res ? res : &none);
+	osai_buf_reset(b);
+	osai_results_text(b, q->text, q->index, res ? res : &none);
+	reply_buf(rs, 200, b);
 }
 
 static void do_search(struct osai_router *r, struct osai_service *s,
@@ -367,7 +390,7 @@ static void do_search(struct osai_router *r, struct osai_service *s,
 		     "%s", err.msg);
 		return;
 	}
-	reply(rs, 200, search_json_reply(q, res));
+	search_reply(rs, q, res);
 	osa_results_free(res);
 }
 
@@ -547,9 +570,10 @@ static int split_records(const char *body, size_t len, char ***docs,
 		return -1;
 	}
 	if (body[i] == '[') {
+		/* Validated whole, then each item's text as written. */
 		json_error_t je;
-		json_t *arr = json_loadb(body, len, OSAI_JSON_IN, &je), *x;
-		size_t k;
+		json_t *arr = osai_jtext_load(body, len, OSAI_JSON_IN, &je);
+		size_t k, pos = 0, b, e;
 
 		if (!arr) {
 			fail(rs, 400, "bad_json", NULL,
@@ -558,22 +582,21 @@ static int split_records(const char *body, size_t len, char ***docs,
 			     je.line, je.column, je.position, je.text);
 			return -1;
 		}
-		d = calloc(json_array_size(arr) + 1, sizeof(*d));
-		l = calloc(json_array_size(arr) + 1, sizeof(*l));
+		m = json_array_size(arr);
+		json_decref(arr);
+		d = calloc(m + 1, sizeof(*d));
+		l = calloc(m + 1, sizeof(*l));
 		if (!d || !l) {
-			json_decref(arr);
 			free(d);
 			free(l);
 			fail(rs, 500, "internal", NULL, "out of memory");
 			return -1;
 		}
-		json_array_foreach (arr, k, x) {
-			d[k] = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY |
-						     JSON_PRESERVE_ORDER);
-			l[k] = d[k] ? strlen(d[k]) : 0;
+		for (k = 0; k < m && osai_jtext_item(body, len, &pos, &b, &e);
+		     k++) {
+			d[k] = strndup(body + b, e - b);
+			l[k] = e - b;
 		}
-		m = json_array_size(arr);
-		json_decref(arr);
 		for (k = 0; k < m; k++)
 			if (!d[k]) {
 				while (m)
@@ -628,15 +651,14 @@ static int split_records(const char *body, size_t len, char ***docs,
 		}
 		/* A pretty-printed single object spans lines: try whole. */
 		if (m > 1 && body[i] == '{') {
-			json_t *one = json_loadb(body, len, OSAI_JSON_IN, NULL);
+			json_t *one =
+				osai_jtext_load(body, len, OSAI_JSON_IN, NULL);
 
 			if (one && json_is_object(one)) {
 				while (m)
 					free(d[--m]);
-				d[0] = json_dumps(one,
-						  JSON_COMPACT |
-							  JSON_PRESERVE_ORDER);
-				l[0] = d[0] ? strlen(d[0]) : 0;
+				d[0] = strndup(body + i, len - i);
+				l[0] = len - i;
 				m = 1;
 			}
 			json_decref(one);
@@ -733,10 +755,9 @@ static void record_op(struct osai_service *s, int get, const char *srn,
 	if (get) {
 		rc = osa_get((struct osa_db *)s, srn, &doc, &err);
 		if (!rc) {
-			json_t *j = json_loads(doc, 0, NULL);
-
-			reply(rs, 200, j ? j : json_object());
-			free(doc);
+			/* The record as it was written. */
+			rs->status = 200;
+			rs->body = doc;
 		} else {
 			fail(rs, service_error_status(rc),
 			     service_error_code(rc), NULL, "%s", err.msg);
@@ -1132,7 +1153,7 @@ static void v1_search(struct osai_router *r, struct osai_service *s,
 		} else if (rc) {
 			v1_detail(rs, service_error_status(rc), "%s", err.msg);
 		} else {
-			reply(rs, 200, search_json_reply(&sq, res));
+			search_reply(rs, &sq, res);
 		}
 		osa_results_free(res);
 	}
@@ -1150,7 +1171,6 @@ static void v1_record(struct osai_service *s, const char *raw,
 {
 	char *srn = osai_url_decode(raw, strlen(raw), 0), *doc = NULL;
 	struct osa_error err;
-	json_t *meta, *id;
 	int rc;
 
 	if (!srn || !*srn || strlen(srn) > 512) {
@@ -1169,17 +1189,20 @@ static void v1_record(struct osai_service *s, const char *raw,
 	} else if (rc) {
 		v1_detail(rs, service_error_status(rc), "%s", err.msg);
 	} else {
-		meta = json_loads(doc, 0, NULL);
-		if (!json_is_object(meta)) {
-			json_decref(meta);
-			meta = json_object();
-		}
-		id = json_object_get(meta, "srn");
-		reply(rs, 200,
-		      json_pack("{s:{s:s, s:o}}", "record", "srn",
-				json_is_string(id) ? json_string_value(id)
-						   : srn,
-				"metadata", meta));
+		/* {"record":{"srn":...,"metadata":<the record as written>}} */
+		struct osai_buf b = { 0 };
+		size_t len = strlen(doc), vb, ve;
+
+		osai_buf_puts(&b, "{\"record\":{\"srn\":");
+		if (osai_jtext_member(doc, len, "srn", &vb, &ve, NULL, NULL) &&
+		    doc[vb] == '"')
+			osai_buf_put(&b, doc + vb, ve - vb);
+		else
+			osai_buf_jstr(&b, srn, strlen(srn));
+		osai_buf_puts(&b, ",\"metadata\":");
+		osai_buf_put(&b, doc, len);
+		osai_buf_puts(&b, "}}");
+		reply_buf(rs, 200, &b);
 	}
 	free(doc);
 	free(srn);
@@ -1262,6 +1285,7 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 	size_t plen;
 
 	memset(rs, 0, sizeof(*rs));
+	rs->scratch = rq->scratch;
 	query = strchr(uri, '?');
 	plen = query ? (size_t)(query - uri) : strlen(uri);
 	if (plen >= sizeof(path)) {
@@ -1398,12 +1422,15 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 
 /* ---- the nng REQ/REP protocol ----------------------------------------- */
 
-/* The "records" of an nng ingest: an object or an array of objects, each
- * serialised for osa_ingest.  0, or -1 with the reply filled. */
-static int nng_records(json_t *recs, char ***docs, size_t **lens, size_t *n,
+/* The "records" of an nng ingest (`recs`, parsed from msg[0..len)): an
+ * object or an array of objects, each copied as written for osa_ingest.
+ * 0, or -1 with the reply filled. */
+static int nng_records(const char *msg, size_t len, json_t *recs,
+		       char ***docs, size_t **lens, size_t *n,
 		       struct osai_http_res *rs)
 {
 	size_t m = json_is_array(recs) ? json_array_size(recs) : 1, k;
+	size_t vb = 0, ve = 0, pos = 0, b = 0, e = 0;
 
 	if (!json_is_array(recs) && !json_is_object(recs)) {
 		fail(rs, 422, "invalid", "records",
@@ -1416,18 +1443,25 @@ static int nng_records(json_t *recs, char ***docs, size_t **lens, size_t *n,
 		     "no records in \"records\"");
 		return -1;
 	}
+	if (!osai_jtext_member(msg, len, "records", &vb, &ve, NULL, NULL)) {
+		fail(rs, 500, "internal", NULL, "\"records\" not found");
+		return -1;
+	}
 	*docs = calloc(m, sizeof(**docs));
 	*lens = calloc(m, sizeof(**lens));
 	*n = m;
 	for (k = 0; *docs && *lens && k < m; k++) {
-		json_t *x =
-			json_is_array(recs) ? json_array_get(recs, k) : recs;
-
-		(*docs)[k] = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY |
-						   JSON_PRESERVE_ORDER);
+		if (json_is_array(recs)) {
+			if (!osai_jtext_item(msg + vb, ve - vb, &pos, &b, &e))
+				break;
+		} else {
+			b = 0;
+			e = ve - vb;
+		}
+		(*docs)[k] = strndup(msg + vb + b, e - b);
 		if (!(*docs)[k])
 			break;
-		(*lens)[k] = strlen((*docs)[k]);
+		(*lens)[k] = e - b;
 	}
 	if (!*docs || !*lens || k < m) {
 		fail(rs, 500, "internal", NULL, "out of memory");
@@ -1441,10 +1475,11 @@ char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 	struct osai_service *s = atomic_load(&r->svc);
 	struct osai_http_res rs = { 0 };
 	json_error_t je;
-	json_t *doc = json_loadb(msg, len, OSAI_JSON_IN, &je);
-	json_t *out = NULL, *key, *ix, *srn;
+	json_t *doc = osai_jtext_load(msg, len, OSAI_JSON_IN, &je);
+	json_t *key, *ix, *srn;
 	const char *op, *given = NULL;
-	char *result;
+	struct osai_buf out = { 0 };
+	size_t blen, vb, ve, end;
 	int get;
 
 	if (!doc || !json_is_object(doc) ||
@@ -1500,8 +1535,8 @@ char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 		if (!key_ok(r, given))
 			fail(&rs, 401, "unauthorized", NULL,
 			     "writes need \"api_key\": <server.api_key>");
-		else if (!nng_records(json_object_get(doc, "records"), &docs,
-				      &lens, &n, &rs))
+		else if (!nng_records(msg, len, json_object_get(doc, "records"),
+				      &docs, &lens, &n, &rs))
 			ingest_docs(s, docs, lens, n, &rs);
 		free_docs(docs, lens, docs ? n : 0);
 	} else if (!get && !key_ok(r, given)) {
@@ -1511,17 +1546,32 @@ char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 		record_op(s, get, json_string_value(srn), &rs);
 	}
 done:
-	out = rs.body ? json_loads(rs.body, 0, NULL) : NULL;
-	if (!out || !json_is_object(out)) {
-		json_decref(out);
-		out = json_object();
+	/* The HTTP body as written, plus "http_status" and "status" (unless
+	 * the body has its own) before its closing brace. */
+	blen = rs.body ? strlen(rs.body) : 0;
+	end = blen;
+	while (end && rs.body[end - 1] != '}')
+		end--;
+	if (!end || rs.body[osai_jtext_ws(rs.body, blen, 0)] != '{') {
+		osai_buf_put(&out, "{", 1);
+	} else {
+		osai_buf_put(&out, rs.body, end - 1);
+		if (osai_jtext_ws(rs.body, end - 1,
+				  osai_jtext_ws(rs.body, blen, 0) + 1) <
+		    end - 1)
+			osai_buf_put(&out, ",", 1);
 	}
-	json_object_set_new(out, "http_status", json_integer(rs.status));
-	if (!json_object_get(out, "status"))
-		json_object_set_new(out, "status", json_integer(rs.status));
-	result = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(out);
+	osai_buf_printf(&out, "\"http_status\":%d", rs.status);
+	if (!rs.body ||
+	    !osai_jtext_member(rs.body, blen, "status", &vb, &ve, NULL, NULL))
+		osai_buf_printf(&out, ",\"status\":%d", rs.status);
+	osai_buf_put(&out, "}", 1);
 	json_decref(doc);
-	free(rs.body);
-	return result;
+	if (!rs.borrowed)
+		free(rs.body);
+	if (out.oom) {
+		osai_buf_free(&out);
+		return NULL;
+	}
+	return out.p;
 }

@@ -39,13 +39,18 @@ struct osai_http_req {
 	const char *content_len;  /* Content-Length header, or NULL */
 	const char *body;
 	size_t body_len;
+	/* A buffer of the calling thread, kept across its requests, that a
+	 * reply may be built in; NULL: replies are malloc'd. */
+	struct osai_buf *scratch;
 };
 
 struct osai_http_res {
 	int status;
-	char *body;	   /* malloc'd JSON text */
+	char *body;	   /* malloc'd JSON text, or scratch->p (borrowed) */
 	const char *allow; /* Allow header for 405, or NULL */
 	const char *content_type; /* NULL: application/json */
+	struct osai_buf *scratch; /* the request's scratch, or NULL */
+	int borrowed; /* body is scratch->p: the caller must not free it */
 };
 
 /* Replace the API key (copied; NULL or "" for none): the next request

@@ -50,6 +50,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include "httpd.h"
+#include "jtext.h"
 #include "metrics.h"
 #include "osa_autoconf.h"
 
@@ -70,8 +71,14 @@ struct httpd_conn {
 	int busy;			/* guarded by h->lock */
 	int reject;			/* answer 503 and close */
 	size_t off, len;		/* unparsed bytes: buf[off..len) */
+	/* Kept across the connection's requests: replies are built in
+	 * scratch (by the router) and sent from out (head and body). */
+	struct osai_buf scratch, out;
 	char buf[OSAI_HTTPD_MAX_HEAD];
 };
+
+/* A connection keeps at most this much buffer memory between requests. */
+#define HTTPD_KEEP_BUF (1u << 20)
 
 struct osai_httpd {
 	struct osai_router *r;
@@ -205,7 +212,7 @@ static int httpd_reply(struct httpd_conn *c, int status, const char *body,
 		       int head_only, const char *ctype)
 {
 	size_t blen = body ? strlen(body) : 0;
-	char head[512], *all;
+	char head[512];
 	int n, rv;
 
 	n = snprintf(head, sizeof(head),
@@ -222,15 +229,18 @@ static int httpd_reply(struct httpd_conn *c, int status, const char *body,
 		return NNG_EINVAL;
 	if (head_only)
 		blen = 0;
-	all = malloc((size_t)n + blen);
-	if (!all)
-		return NNG_ENOMEM;
-	memcpy(all, head, (size_t)n);
+	osai_buf_reset(&c->out);
+	osai_buf_put(&c->out, head, (size_t)n);
 	if (blen)
-		memcpy(all + n, body, blen);
-	rv = httpd_send_all(c, all, (size_t)n + blen,
+		osai_buf_put(&c->out, body, blen);
+	if (c->out.oom) {
+		osai_buf_free(&c->out);
+		return NNG_ENOMEM;
+	}
+	rv = httpd_send_all(c, c->out.p, c->out.n,
 			    nng_clock() + c->h->body_ms);
-	free(all);
+	if (c->out.cap > HTTPD_KEEP_BUF)
+		osai_buf_free(&c->out);
 	return rv;
 }
 
@@ -608,13 +618,17 @@ static int httpd_answer(struct httpd_conn *c, struct httpd_req *q)
 		free(body);
 		return 0; /* stopping: the stream was closed */
 	}
+	rq.scratch = &c->scratch;
 	osai_http_handle(h->r, &rq, &rs);
 	free(body);
 	if (atomic_load(&h->stopping))
 		keep = 0;
 	rv = httpd_reply(c, rs.status, rs.body, rs.allow, NULL, !keep,
 			 !strcmp(q->method, "HEAD"), rs.content_type);
-	free(rs.body);
+	if (!rs.borrowed)
+		free(rs.body);
+	if (c->scratch.cap > HTTPD_KEEP_BUF)
+		osai_buf_free(&c->scratch);
 	qm = strchr(q->target, '?');
 	snprintf(path, sizeof(path), "%.*s",
 		 (int)(qm ? (size_t)(qm - q->target) : strlen(q->target)),
@@ -691,6 +705,8 @@ static void httpd_conn_free(struct httpd_conn *c)
 		nng_stream_free(c->s);
 	if (c->aio)
 		nng_aio_free(c->aio);
+	osai_buf_free(&c->scratch);
+	osai_buf_free(&c->out);
 	free(c);
 }
 

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "jtext.h"
 #include "osai.h"
 
 struct osa_record {
@@ -171,8 +172,8 @@ int osa_record_parse(const char *json, size_t len, const char *srn,
 				     "bytes",
 				     srn ? " " : "", srn ? srn : "",
 				     (size_t)(nul - json));
-	root = json_loadb(json, len, OSAI_JSON_IN | JSON_DECODE_ANY,
-			  &je);
+	/* Any valid JSON number is accepted (the text keeps it exactly). */
+	root = osai_jtext_load(json, len, OSAI_JSON_IN | JSON_DECODE_ANY, &je);
 	if (!root)
 		return rec_parse_error(&je, srn, err);
 	if (!json_is_object(root)) {
@@ -408,10 +409,14 @@ static int rec_number(const json_t *v, char *buf, size_t n)
 	return snprintf(buf, n, "%.*g", prec, d);
 }
 
-/* Append the JSON value `v` as a template renders it. */
-static void rec_put_value(struct rec_buf *b, const json_t *v)
+/* Append the member `name` (n bytes) as a template renders it.  An integer
+ * beyond int64 (a real in the tree) renders as the record writes it. */
+static void rec_put_value(struct rec_buf *b, const struct osa_record *rec,
+			  const char *name, size_t n)
 {
-	char num[40];
+	const json_t *v = json_object_getn(rec->root, name, n);
+	char num[40], key[256];
+	size_t vb, ve;
 	int len;
 
 	if (!v)
@@ -422,6 +427,18 @@ static void rec_put_value(struct rec_buf *b, const json_t *v)
 		break;
 	case JSON_INTEGER:
 	case JSON_REAL:
+		if (json_is_real(v) && n < sizeof(key) &&
+		    !memchr(name, '\0', n)) {
+			memcpy(key, name, n);
+			key[n] = '\0';
+			if (osai_jtext_member(rec->json, rec->json_len, key,
+					      &vb, &ve, NULL, NULL) &&
+			    ve - vb > 18 &&
+			    strspn(rec->json + vb, "-0123456789") == ve - vb) {
+				rec_put(b, rec->json + vb, ve - vb);
+				break;
+			}
+		}
 		len = rec_number(v, num, sizeof(num));
 		if (len > 0 && (size_t)len < sizeof(num))
 			rec_put(b, num, (size_t)len);
@@ -489,8 +506,7 @@ int osa_record_render(const struct osa_record *rec, const char *tmpl,
 					     "(name a member: {title})",
 					     srn, (size_t)(p - tmpl));
 		}
-		rec_put_value(&b, json_object_getn(rec->root, p + 1,
-						   (size_t)(end - p - 1)));
+		rec_put_value(&b, rec, p + 1, (size_t)(end - p - 1));
 		p = lit = end + 1;
 	}
 	rec_put(&b, lit, (size_t)(p - lit));

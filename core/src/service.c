@@ -52,6 +52,7 @@
 #include <osa/sys.h>
 
 #include "journal.h"
+#include "jtext.h"
 #include "osai.h"
 #include "service.h"
 #include "srn.h"
@@ -1362,21 +1363,24 @@ void osa_results_free(struct osa_results *r)
 	free(r);
 }
 
+/* The stored record minus its vector member, cut out of the text as
+ * written: numbers and member order stay the client's. */
 static char *svc_metadata(const char *doc, const char *vector_field)
 {
-	json_t *j;
+	size_t len, vb, ve, cb, ce;
 	char *out;
 
 	if (!doc)
 		return strdup("{}");
-	if (!vector_field)
+	len = strlen(doc);
+	if (!vector_field || !osai_jtext_member(doc, len, vector_field, &vb,
+						&ve, &cb, &ce))
 		return strdup(doc);
-	j = json_loads(doc, 0, NULL);
-	if (!j)
-		return strdup(doc);
-	json_object_del(j, vector_field);
-	out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(j);
+	out = malloc(len - (ce - cb) + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, doc, cb);
+	memcpy(out + cb, doc + ce, len - ce + 1);
 	return out;
 }
 
@@ -1473,25 +1477,30 @@ fail:
 	return rc;
 }
 
-json_t *osai_results_json(const char *query, const char *index,
-			  const struct osa_results *r)
+int osai_results_text(struct osai_buf *b, const char *query,
+		      const char *index, const struct osa_results *r)
 {
-	json_t *arr = json_array(), *doc;
 	size_t i;
 
+	osai_buf_puts(b, "{\"query\":");
+	osai_buf_jstr(b, query ? query : "", query ? strlen(query) : 0);
+	osai_buf_puts(b, ",\"index\":");
+	osai_buf_jstr(b, index, strlen(index));
+	osai_buf_printf(b, ",\"total\":%zu,\"has_more\":%s,\"results\":[",
+			r->total, r->has_more ? "true" : "false");
 	for (i = 0; i < r->n; i++) {
-		json_t *meta = json_loads(r->v[i].metadata, 0, NULL);
+		const char *m = r->v[i].metadata;
 
-		json_array_append_new(
-			arr, json_pack("{s:s, s:f, s:o}", "srn", r->v[i].srn,
-				       "score", r->v[i].score, "metadata",
-				       meta ? meta : json_object()));
+		osai_buf_puts(b, i ? ",{\"srn\":" : "{\"srn\":");
+		osai_buf_jstr(b, r->v[i].srn, strlen(r->v[i].srn));
+		osai_buf_puts(b, ",\"score\":");
+		osai_buf_jreal(b, r->v[i].score);
+		osai_buf_puts(b, ",\"metadata\":");
+		osai_buf_puts(b, m && *m ? m : "{}");
+		osai_buf_put(b, "}", 1);
 	}
-	doc = json_pack("{s:s, s:s, s:I, s:b, s:o}", "query",
-			query ? query : "", "index", index, "total",
-			(json_int_t)r->total, "has_more", r->has_more,
-			"results", arr);
-	return doc;
+	osai_buf_put(b, "]}", 2);
+	return b->oom ? -1 : 0;
 }
 
 /* ---- stats, health, maintenance --------------------------------------- */

@@ -85,10 +85,11 @@ void osai_service_tick(struct osai_service *s);
 struct svc_index *osai_service_index(struct osai_service *s, const char *name);
 const char *osai_index_state_name(int state);
 
-#include <jansson.h>
-/* The search reply of HTTP and `osa search --json`: {query, index, total,
- * has_more, results: [{srn, score, metadata}]}. */
-json_t *osai_results_json(const char *query, const char *index,
-			  const struct osa_results *r);
+#include "jtext.h"
+/* The search reply of HTTP and `osa search --json`, appended to b: {query,
+ * index, total, has_more, results: [{srn, score, metadata}]}, each metadata
+ * spliced in as stored.  0, or -1 when out of memory (b->oom). */
+int osai_results_text(struct osai_buf *b, const char *query,
+		      const char *index, const struct osa_results *r);
 
 #endif

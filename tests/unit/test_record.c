@@ -92,6 +92,9 @@ static void test_parse(void)
 	osa_record_free(rec);
 }
 
+static void render_ok(const struct osa_record *rec, const char *tmpl,
+		      const char *want);
+
 static void test_parse_errors(void)
 {
 	const char nul[] = "{\"srn\":\"x\"}\0";
@@ -137,8 +140,22 @@ static void test_parse_errors(void)
 	    "\\u0000", "may not");
 	bad("{\"srn\":\"x\",\"a\\u0000\":1}", 22, NULL, OSA_EINVAL,
 	    "member name contains \\u0000", NULL);
-	/* Numbers jansson cannot hold. */
-	bad("{\"srn\":\"x\",\"n\":1e999}", 20, NULL, OSA_EINVAL, "overflow",
+	/* Numbers jansson cannot hold are valid JSON: kept as written, read
+	 * as the nearest double. */
+	{
+		const char t[] = "{\"srn\":\"x\",\"n\":1e999,"
+				 "\"i\":-12345678901234567890}";
+		struct osa_record *rec = parse(t, NULL);
+		double d = 0;
+
+		OSA_CHECK_STR(osa_record_json(rec, NULL), t);
+		OSA_CHECK(osa_record_number(rec, "n", &d) == 0 && d > 1e308);
+		OSA_CHECK(osa_record_number(rec, "i", &d) == 0 &&
+			  d < -1.2e19 && d > -1.3e19);
+		render_ok(rec, "{i}", "-12345678901234567890");
+		osa_record_free(rec);
+	}
+	bad("{\"srn\":\"x\",\"n\":01}", 18, NULL, OSA_EINVAL, "invalid",
 	    NULL);
 	/* No output. */
 	{
