@@ -180,7 +180,7 @@ static const struct osa_schema pg_schema = { .name = "postgres",
 
 /* ---- connections ------------------------------------------------------- */
 
-struct pg_conn {
+struct pgx_conn {
 	PGconn *c;
 	int ready;	   /* connected and statements prepared */
 	double next_try;   /* monotonic seconds: no reconnect before */
@@ -195,8 +195,8 @@ struct pg {
 	char table[64];
 	char *q_table, *q_state, *q_tsv; /* quoted identifiers (PQescape) */
 	char owner[33];			 /* this folder's id (hex) */
-	struct pg_conn writer;
-	struct pg_conn readers[PG_READERS_MAX];
+	struct pgx_conn writer;
+	struct pgx_conn readers[PG_READERS_MAX];
 	int nreaders;
 	pthread_mutex_t pool_mu;
 	pthread_cond_t pool_cv;
@@ -321,7 +321,7 @@ static int pg_prepare_all(struct pg *p, PGconn *c, struct osa_error *err)
 static int pg_names(struct pg *p, PGconn *c, struct osa_error *err);
 
 /* Make `k` usable: reconnect (within its backoff) and prepare. */
-static int pg_conn_get(struct pg *p, struct pg_conn *k, struct osa_error *err)
+static int pg_conn_get(struct pg *p, struct pgx_conn *k, struct osa_error *err)
 {
 	const char *keys[8], *vals[8];
 	char buf[512], tmo[16], *pw = NULL;
@@ -388,7 +388,7 @@ static int pg_conn_get(struct pg *p, struct pg_conn *k, struct osa_error *err)
 
 /* After a failed call: schedule a reconnect when the connection is gone,
  * and say why. */
-static int pg_fail(struct pg *p, struct pg_conn *k, PGresult *r,
+static int pg_fail(struct pg *p, struct pgx_conn *k, PGresult *r,
 		   const char *what, struct osa_error *err)
 {
 	char buf[512];
@@ -416,7 +416,7 @@ static PGresult *pg_exec(PGconn *c, const char *stmt, int n,
 }
 
 /* A plain statement without parameters, expecting COMMAND_OK. */
-static int pg_cmd(struct pg *p, struct pg_conn *k, const char *sql,
+static int pg_cmd(struct pg *p, struct pgx_conn *k, const char *sql,
 		  struct osa_error *err)
 {
 	PGresult *r = PQexec(k->c, sql);
@@ -436,7 +436,7 @@ struct pg_state {
 	int exists;
 };
 
-static int pg_read_state(struct pg *p, struct pg_conn *k, struct pg_state *st,
+static int pg_read_state(struct pg *p, struct pgx_conn *k, struct pg_state *st,
 			 struct osa_error *err)
 {
 	PGresult *r = pg_exec(k->c, "osa_state", 0, NULL);
@@ -457,7 +457,7 @@ static int pg_read_state(struct pg *p, struct pg_conn *k, struct pg_state *st,
 }
 
 /* The schema comment of the table, or "" when it has none; *exists. */
-static int pg_table_comment(struct pg *p, struct pg_conn *k, int *exists,
+static int pg_table_comment(struct pg *p, struct pgx_conn *k, int *exists,
 			    char *out, size_t n, struct osa_error *err)
 {
 	const char *v[1] = { p->q_table };
@@ -480,7 +480,7 @@ static int pg_table_comment(struct pg *p, struct pg_conn *k, int *exists,
 	return rc;
 }
 
-static int pg_check_language(struct pg *p, struct pg_conn *k,
+static int pg_check_language(struct pg *p, struct pgx_conn *k,
 			     struct osa_error *err)
 {
 	const char *v[1] = { p->cfg->language };
@@ -503,7 +503,7 @@ static int pg_check_language(struct pg *p, struct pg_conn *k,
 }
 
 /* Create the table, its index and state row if missing (writer). */
-static int pg_create(struct pg *p, struct pg_conn *k, struct osa_error *err)
+static int pg_create(struct pg *p, struct pgx_conn *k, struct osa_error *err)
 {
 	char sql[1024];
 	int rc;
@@ -540,7 +540,7 @@ static int pg_create(struct pg *p, struct pg_conn *k, struct osa_error *err)
 }
 
 /* Empty the table and take it over for this folder (writer). */
-static int pg_reset(struct pg *p, struct pg_conn *k, struct osa_error *err)
+static int pg_reset(struct pg *p, struct pgx_conn *k, struct osa_error *err)
 {
 	const char *v[1] = { p->owner };
 	char sql[512];
@@ -571,7 +571,7 @@ static int pg_reset(struct pg *p, struct pg_conn *k, struct osa_error *err)
 }
 
 /* The writer's session lock on the table: one writer per table. */
-static int pg_lock(struct pg *p, struct pg_conn *k, struct osa_error *err)
+static int pg_lock(struct pg *p, struct pgx_conn *k, struct osa_error *err)
 {
 	const char *v[1] = { p->q_table };
 	PGresult *r = PQexecParams(
@@ -594,7 +594,7 @@ static int pg_lock(struct pg *p, struct pg_conn *k, struct osa_error *err)
 }
 
 /* The schema check: the table exists (or may be created) and is ours. */
-static int pg_check_table(struct pg *p, struct pg_conn *k, int may_create,
+static int pg_check_table(struct pg *p, struct pgx_conn *k, int may_create,
 			  struct osa_error *err)
 {
 	char comment[256];
@@ -637,7 +637,7 @@ static int pg_check_table(struct pg *p, struct pg_conn *k, int may_create,
 /* Connect the writer: lock, create, prepare. */
 static int pg_writer(struct pg *p, struct osa_error *err)
 {
-	struct pg_conn *k = &p->writer;
+	struct pgx_conn *k = &p->writer;
 	int rc;
 
 	if (k->ready && PQstatus(k->c) == CONNECTION_OK)
@@ -648,16 +648,16 @@ static int pg_writer(struct pg *p, struct osa_error *err)
 	if (!rc)
 		rc = pg_check_table(p, k, 1, err);
 	if (!rc)
-		rc = pg_prepare_all(p, k, err);
+		rc = pg_prepare_all(p, k->c, err);
 	if (!rc)
 		k->ready = 1;
 	return rc;
 }
 
 /* Take a reader connection (blocks while all are busy). */
-static struct pg_conn *pg_reader_take(struct pg *p, struct osa_error *err)
+static struct pgx_conn *pg_reader_take(struct pg *p, struct osa_error *err)
 {
-	struct pg_conn *k = NULL;
+	struct pgx_conn *k = NULL;
 	int i, rc;
 
 	pthread_mutex_lock(&p->pool_mu);
@@ -677,7 +677,7 @@ static struct pg_conn *pg_reader_take(struct pg *p, struct osa_error *err)
 	if (!rc)
 		rc = pg_check_table(p, k, 0, err);
 	if (!rc)
-		rc = pg_prepare_all(p, k, err);
+		rc = pg_prepare_all(p, k->c, err);
 	if (!rc) {
 		k->ready = 1;
 		return k;
@@ -689,7 +689,7 @@ static struct pg_conn *pg_reader_take(struct pg *p, struct osa_error *err)
 	return NULL;
 }
 
-static void pg_reader_give(struct pg *p, struct pg_conn *k)
+static void pg_reader_give(struct pg *p, struct pgx_conn *k)
 {
 	pthread_mutex_lock(&p->pool_mu);
 	k->busy = 0;
@@ -836,9 +836,10 @@ static int pg_open(const struct osa_backend_args *args, void **self,
 		   uint64_t *lsn, struct osa_error *err)
 {
 	struct pg *p = calloc(1, sizeof(*p));
-	struct pg_conn *k;
+	struct pgx_conn *k;
 	struct pg_state st;
 	int rc, fresh = 0;
+	size_t i;
 
 	*self = NULL;
 	*lsn = 0;
@@ -915,7 +916,11 @@ static int pg_open(const struct osa_backend_args *args, void **self,
 				   p->index, path, p->table, p->owner,
 				   st.exists ? "says owner " : "is missing",
 				   st.exists ? st.owner : "");
-		snprintf(err->file, sizeof(err->file), "%s", path);
+		i = strlen(path);
+		if (i >= sizeof(err->file))
+			i = sizeof(err->file) - 1;
+		memcpy(err->file, path, i);
+		err->file[i] = '\0';
 	}
 	if (rc) {
 		pg_close(p);
@@ -943,13 +948,25 @@ static int pg_body(const struct pg *p, const struct osa_record *rec,
 	size_t i, len = 0, cap = 256, n;
 	char *b = malloc(cap), *nb;
 	const char *s;
+	int rc;
 
 	if (!b)
 		return osa_error_set(err, OSA_ENOMEM, "out of memory");
 	b[0] = '\0';
 	for (i = 0; i < p->cfg->fields.n; i++) {
-		if (osa_record_string(rec, p->cfg->fields.v[i], &s, &n))
+		rc = osa_record_string(rec, p->cfg->fields.v[i], &s, &n);
+		if (rc == OSA_ENOTFOUND)
 			continue;
+		if (rc) {
+			free(b);
+			return osa_error_set(err, OSA_ETYPE,
+					     "index %s: srn %s: field %s is "
+					     "not a string (postgres indexes "
+					     "string fields): fix the record "
+					     "or the index's `fields`",
+					     p->index, osa_record_srn(rec),
+					     p->cfg->fields.v[i]);
+		}
 		if (len + n + 2 > cap) {
 			cap = (len + n + 2) * 2;
 			nb = realloc(b, cap);
@@ -984,13 +1001,13 @@ static int pg_change(struct pg *p, int upsert,
 		     const struct osa_record *const *recs,
 		     const char *const *srns, size_t n, struct osa_error *err)
 {
-	struct pg_conn *k = &p->writer;
+	struct pgx_conn *k = &p->writer;
 	char delta_s[32];
 	const char *v[3], *dv[1];
 	int64_t delta = 0;
 	PGresult *r;
 	size_t i;
-	char *body;
+	char *body = NULL;
 	int rc;
 
 	if (p->cfg->read_only)
@@ -1064,7 +1081,7 @@ static int pg_query(void *self, const struct osa_query *q,
 	struct pg *p = self;
 	char lim[32], off[32];
 	const char *v[4];
-	struct pg_conn *k;
+	struct pgx_conn *k;
 	PGresult *r;
 	int i, rc = 0;
 
@@ -1114,7 +1131,7 @@ static int pg_count(void *self, uint64_t *count)
 	struct pg *p = self;
 	struct osa_error err = { 0 };
 	struct pg_state st;
-	struct pg_conn *k;
+	struct pgx_conn *k;
 
 	if (p->cfg->read_only && (k = pg_reader_take(p, &err))) {
 		/* Another node writes: read its count. */
@@ -1134,7 +1151,7 @@ static int pg_count(void *self, uint64_t *count)
 static int pg_health(void *self, struct osa_error *err)
 {
 	struct pg *p = self;
-	struct pg_conn *k = pg_reader_take(p, err);
+	struct pgx_conn *k = pg_reader_take(p, err);
 	PGresult *r;
 	int rc = 0;
 

@@ -59,5 +59,5 @@ else
 			die "--version does not say why it is dynamic: $ver"
 	fi
 fi
-echo "ok: $OSA is $( [ "$STATIC" = ON ] && echo static || echo dynamic ) and says so"
+[ $fail = 0 ] && echo "ok: $OSA is $( [ "$STATIC" = ON ] && echo static || echo dynamic ) and says so"
 exit $fail
