@@ -272,12 +272,34 @@ static int pg_prepare(struct pg *p, PGconn *c, const char *name,
 	return rc;
 }
 
-/* The statements every connection prepares (after the table exists). */
-static int pg_prepare_all(struct pg *p, PGconn *c, struct osa_error *err)
+/* The statements a connection prepares (after the table exists): the
+ * readers' only, or every one for the writer (a read-only role needs only
+ * SELECT on the two tables). */
+static int pg_prepare_all(struct pg *p, PGconn *c, int writer,
+			  struct osa_error *err)
 {
 	char sql[1024];
-	int rc;
+	int rc = 0;
 
+	snprintf(sql, sizeof(sql), "SELECT lsn, n, owner FROM %s WHERE id = 1",
+		 p->q_state);
+	rc = pg_prepare(p, c, "osa_state", sql, 0, err);
+	snprintf(sql, sizeof(sql),
+		 "SELECT srn, ts_rank_cd(tsv, q)::float8 AS score, count(*) "
+		 "OVER () FROM %s, websearch_to_tsquery($1::regconfig, $2) q "
+		 "WHERE tsv @@ q ORDER BY score DESC, srn LIMIT $3::bigint "
+		 "OFFSET $4::bigint",
+		 p->q_table);
+	if (!rc)
+		rc = pg_prepare(p, c, "osa_query", sql, 4, err);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM %s, websearch_to_tsquery($1::regconfig, "
+		 "$2) q WHERE tsv @@ q",
+		 p->q_table);
+	if (!rc)
+		rc = pg_prepare(p, c, "osa_total", sql, 2, err);
+	if (rc || !writer)
+		return rc;
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO %s (srn, body, tsv) VALUES ($1, $2, "
 		 "to_tsvector($3::regconfig, $2)) ON CONFLICT (srn) DO "
@@ -297,24 +319,6 @@ static int pg_prepare_all(struct pg *p, PGconn *c, struct osa_error *err)
 		 "UPDATE %s SET lsn = $1::bigint WHERE id = 1", p->q_state);
 	if (!rc)
 		rc = pg_prepare(p, c, "osa_set_lsn", sql, 1, err);
-	snprintf(sql, sizeof(sql), "SELECT lsn, n, owner FROM %s WHERE id = 1",
-		 p->q_state);
-	if (!rc)
-		rc = pg_prepare(p, c, "osa_state", sql, 0, err);
-	snprintf(sql, sizeof(sql),
-		 "SELECT srn, ts_rank_cd(tsv, q)::float8 AS score, count(*) "
-		 "OVER () FROM %s, websearch_to_tsquery($1::regconfig, $2) q "
-		 "WHERE tsv @@ q ORDER BY score DESC, srn LIMIT $3::bigint "
-		 "OFFSET $4::bigint",
-		 p->q_table);
-	if (!rc)
-		rc = pg_prepare(p, c, "osa_query", sql, 4, err);
-	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM %s, websearch_to_tsquery($1::regconfig, "
-		 "$2) q WHERE tsv @@ q",
-		 p->q_table);
-	if (!rc)
-		rc = pg_prepare(p, c, "osa_total", sql, 2, err);
 	return rc;
 }
 
@@ -648,7 +652,7 @@ static int pg_writer(struct pg *p, struct osa_error *err)
 	if (!rc)
 		rc = pg_check_table(p, k, 1, err);
 	if (!rc)
-		rc = pg_prepare_all(p, k->c, err);
+		rc = pg_prepare_all(p, k->c, 1, err);
 	if (!rc)
 		k->ready = 1;
 	return rc;
@@ -677,7 +681,7 @@ static struct pgx_conn *pg_reader_take(struct pg *p, struct osa_error *err)
 	if (!rc)
 		rc = pg_check_table(p, k, 0, err);
 	if (!rc)
-		rc = pg_prepare_all(p, k->c, err);
+		rc = pg_prepare_all(p, k->c, 0, err);
 	if (!rc) {
 		k->ready = 1;
 		return k;

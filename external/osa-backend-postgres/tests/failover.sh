@@ -65,11 +65,11 @@ S=urn:osa:failover.example.org:rec
 batch() {
 	local b=$1 i lo=$(($1 * 10))
 	for i in $(seq $lo $((lo + 9))); do
-		echo "{\"srn\":\"$S:r$i\",\"title\":\"Record $i\",\"summary\":\"sediment core number $i v1\"}"
+		echo "{\"srn\":\"$S:item-$i\",\"title\":\"Record $i\",\"summary\":\"sediment core number $i v1\"}"
 	done
 	if [ $((b % 3)) = 0 ] && [ $lo -ge 20 ]; then
 		i=$((lo - 20))
-		echo "{\"srn\":\"$S:r$i\",\"title\":\"Record $i\",\"summary\":\"sediment core number $i v2 rewritten\"}"
+		echo "{\"srn\":\"$S:item-$i\",\"title\":\"Record $i\",\"summary\":\"sediment core number $i v2 rewritten\"}"
 	fi
 }
 post() { # post BATCH: 200 or fail
@@ -80,18 +80,31 @@ post() { # post BATCH: 200 or fail
 	[ "$code" = 200 ] || die "batch $1: HTTP $code: $(head -c 300 "$W/post.out")"
 	if [ $(($1 % 5)) = 0 ] && [ "$1" -ge 2 ]; then
 		code=$(curl -s -o "$W/post.out" -w '%{http_code}' -X DELETE \
-			"$URL/records/$S:r$(($1 * 10 - 15))")
+			"$URL/records/$S:item-$(($1 * 10 - 15))")
 		[ "$code" = 200 ] || die "delete in batch $1: HTTP $code: $(head -c 300 "$W/post.out")"
 	fi
 }
 
 echo "== ingest, the server killed in the middle"
-for b in $(seq 0 39); do
-	post "$b"
-	if [ "$b" = 14 ]; then
-		PG kill || die "cannot kill the PostgreSQL server"
-	fi
+# The client posts in the background; the server is killed while it does
+# (after batch 10 was acknowledged, with more in flight).
+(
+	for b in $(seq 0 39); do
+		post "$b"
+		echo "$b" >"$W/posted"
+	done
+	echo $fail >"$W/client-fail"
+) &
+client=$!
+for _ in $(seq 1 600); do
+	[ "$(cat "$W/posted" 2>/dev/null)" -ge 10 ] 2>/dev/null && break
+	sleep 0.05
 done
+PG kill || die "cannot kill the PostgreSQL server"
+echo "(server killed after batch $(cat "$W/posted") was acknowledged)"
+wait $client
+[ "$(cat "$W/client-fail")" = 0 ] || die "writes were refused while the server was down"
+[ "$(cat "$W/posted")" = 39 ] || die "the client stopped at batch $(cat "$W/posted")"
 # Down: writes were acknowledged (above), the index is degraded with
 # libpq's message, the other index answers.
 st=$(curl -s -o "$W/health" -w '%{http_code}' "$URL/health")
@@ -136,8 +149,8 @@ for b in range(40):
         live[i] = "Record %d\nsediment core number %d v2 rewritten" % (i, i)
     if b % 5 == 0 and b >= 2:
         live.pop(b * 10 - 15, None)
-for i in sorted(live, key=lambda i: "%s:r%d" % (S, i)):
-    print("%s:r%d|%s" % (S, i, live[i].replace("\n", "\\n")))
+for i in sorted(live, key=lambda i: "%s:item-%d" % (S, i)):
+    print("%s:item-%d|%s" % (S, i, live[i].replace("\n", "\\n")))
 PY
 PSQL "SELECT srn || '|' || replace(body, E'\n', '\\n') FROM failover ORDER BY srn COLLATE \"C\"" >"$W/table" ||
 	die "cannot read the table"
@@ -151,7 +164,7 @@ curl -s "$URL/stats" >"$W/stats"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); c=d['indexes']['pg']['count']; assert c==int(sys.argv[2]), c" \
 	"$W/stats" "$n" || die "stats count: $(cat "$W/stats")"
 curl -s "$URL/search/pg?q=sediment+core+number+395" >"$W/q1"
-python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['results'][0]['srn'].endswith(':r395'), d" "$W/q1" ||
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['results'][0]['srn'].endswith(':item-395'), d" "$W/q1" ||
 	die "a record posted while the server was down is not found: $(cat "$W/q1")"
 
 echo "== osa restarted: opens at the stored LSN, same answers"

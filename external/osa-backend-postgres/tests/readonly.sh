@@ -16,7 +16,7 @@ PIDS=""
 fail=0
 die() { echo "FAIL: $*" >&2; fail=1; }
 cleanup() {
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	[ $fail = 0 ] && rm -rf "$W"
 }
 trap cleanup EXIT
@@ -62,9 +62,9 @@ node other ro_other false
 S=urn:osa:ro.example.org:rec
 post() { curl -s -o "$W/out" -w '%{http_code}' -X POST "$1/records" -d "$2"; }
 
-[ "$(post "$URL_writer" "[{\"srn\":\"$S:a\",\"title\":\"Glacier mass balance\",\"summary\":\"Alps\"},{\"srn\":\"$S:b\",\"title\":\"Glacier flow models\",\"summary\":\"Greenland\"}]")" = 200 ] ||
+[ "$(post "$URL_writer" "[{\"srn\":\"$S:rec-a\",\"title\":\"Glacier mass balance\",\"summary\":\"Alps\"},{\"srn\":\"$S:rec-b\",\"title\":\"Glacier flow models\",\"summary\":\"Greenland\"}]")" = 200 ] ||
 	die "writer: post: $(cat "$W/out")"
-[ "$(post "$URL_other" "{\"srn\":\"$S:z\",\"title\":\"Glacier lakes\",\"summary\":\"Andes\"}")" = 200 ] ||
+[ "$(post "$URL_other" "{\"srn\":\"$S:rec-z\",\"title\":\"Glacier lakes\",\"summary\":\"Andes\"}")" = 200 ] ||
 	die "other: post: $(cat "$W/out")"
 [ "$(total "$URL_reader" glacier)" = 2 ] || die "reader: glacier: $(get "$URL_reader/search/papers?q=glacier")"
 [ "$(total "$URL_writer" glacier)" = 2 ] || die "writer: glacier: $(get "$URL_writer/search/papers?q=glacier")"
@@ -72,9 +72,9 @@ post() { curl -s -o "$W/out" -w '%{http_code}' -X POST "$1/records" -d "$2"; }
 get "$URL_reader/stats" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['indexes']['papers']['count']==2, d" ||
 	die "reader: stats count: $(get "$URL_reader/stats")"
 # The writer's upsert and delete reach the reader.
-[ "$(post "$URL_writer" "{\"srn\":\"$S:a\",\"title\":\"Moraine dating\",\"summary\":\"Alps\"}")" = 200 ] ||
+[ "$(post "$URL_writer" "{\"srn\":\"$S:rec-a\",\"title\":\"Moraine dating\",\"summary\":\"Alps\"}")" = 200 ] ||
 	die "writer: upsert: $(cat "$W/out")"
-curl -s -o /dev/null -X DELETE "$URL_writer/records/$S:b"
+curl -s -o /dev/null -X DELETE "$URL_writer/records/$S:rec-b"
 [ "$(total "$URL_reader" glacier)" = 0 ] || die "reader after upsert+delete: glacier: $(get "$URL_reader/search/papers?q=glacier")"
 [ "$(total "$URL_reader" moraine)" = 1 ] || die "reader: moraine: $(get "$URL_reader/search/papers?q=moraine")"
 get "$URL_reader/health" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['indexes']['papers']['state']=='ready', d" ||
