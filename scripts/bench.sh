@@ -13,12 +13,15 @@ if [ "$Q" = 1 ]; then
 	run "$B/bench/ann/osa-bench-ann" --n 20000 --dim 64
 	run "$B/bench/flat/osa-bench-flat"
 	run "$B/bench/text/osa-bench-text" --n 20000 --queries 500
+	[ -x "$B/bench/postgres/osa-bench-postgres" ] &&
+		run bench/postgres/run.sh "$B" --n 20000 --queries 500
 	run bench/http/run.sh "$B" 20000 10
 	run bench/soak/soak.py "$B/core/cli/osa" --seconds 15
 else
 	run "$B/bench/ann/osa-bench-ann"
 	run "$B/bench/flat/osa-bench-flat"
 	run "$B/bench/text/osa-bench-text"
+	[ -x "$B/bench/postgres/osa-bench-postgres" ] && run bench/postgres/run.sh "$B"
 	run bench/http/run.sh "$B"
 	run bench/soak/soak.py "$B/core/cli/osa"
 fi

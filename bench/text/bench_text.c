@@ -30,6 +30,8 @@
 
 #include <osa/backend.h>
 
+#include "gcide.h"
+
 struct rec {
 	char *title, *summary, *json;
 	size_t jlen;
@@ -56,180 +58,6 @@ static uint64_t rng(void)
 	rng_s ^= rng_s >> 7;
 	rng_s ^= rng_s << 17;
 	return rng_s;
-}
-
-/* dictd's base64 numbers. */
-static long b64(const char *s)
-{
-	static const char *al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst"
-				"uvwxyz0123456789+/";
-	long v = 0;
-
-	for (; *s; s++) {
-		const char *p = strchr(al, *s);
-
-		if (!p)
-			return -1;
-		v = v * 64 + (p - al);
-	}
-	return v;
-}
-
-/* Replace invalid UTF-8 by '?' and collapse white space. */
-static char *clean(const char *s, size_t n)
-{
-	char *o = malloc(n + 1);
-	size_t i = 0, k = 0;
-	int sp = 1;
-
-	if (!o)
-		die("out of memory");
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		size_t len = c < 0x80		  ? 1
-			     : (c & 0xe0) == 0xc0 ? 2
-			     : (c & 0xf0) == 0xe0 ? 3
-			     : (c & 0xf8) == 0xf0 ? 4
-						  : 0;
-		size_t j;
-
-		if (c < 0x80) {
-			if (c <= ' ' || c == 0x7f) {
-				if (!sp)
-					o[k++] = ' ';
-				sp = 1;
-			} else {
-				o[k++] = (char)c;
-				sp = 0;
-			}
-			i++;
-			continue;
-		}
-		for (j = 1; len && j < len; j++)
-			if (i + j >= n ||
-			    ((unsigned char)s[i + j] & 0xc0) != 0x80)
-				len = 0;
-		if (len == 2 && c < 0xc2)
-			len = 0;
-		if (!len) {
-			o[k++] = '?';
-			i++;
-		} else {
-			memcpy(o + k, s + i, len);
-			k += len;
-			i += len;
-		}
-		sp = 0;
-	}
-	while (k && o[k - 1] == ' ')
-		k--;
-	o[k] = '\0';
-	return o;
-}
-
-static size_t json_str(char *o, const char *s)
-{
-	size_t k = 0;
-
-	o[k++] = '"';
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\') {
-			o[k++] = '\\';
-			o[k++] = *s;
-		} else {
-			o[k++] = *s;
-		}
-	}
-	o[k++] = '"';
-	return k;
-}
-
-struct ent {
-	char *hw;
-	long off, len;
-};
-
-static int ent_cmp(const void *a, const void *b)
-{
-	const struct ent *x = a, *y = b;
-
-	if (x->off != y->off)
-		return (x->off > y->off) - (x->off < y->off);
-	return strcmp(x->hw, y->hw);
-}
-
-/* Load up to `max` records: one per distinct definition, in file order. */
-static struct rec *load(const char *dict, const char *index, size_t max,
-			size_t *n)
-{
-	char cmd[1024], line[4096];
-	FILE *p;
-	char *text = NULL;
-	size_t tlen = 0, cap = 0, got, ne = 0, cape = 0, i;
-	struct ent *e = NULL;
-	struct rec *r;
-	size_t nr = 0;
-
-	snprintf(cmd, sizeof(cmd), "zcat '%s'", dict);
-	if (!(p = popen(cmd, "r")))
-		die("cannot run zcat");
-	for (;;) {
-		if (tlen + 65536 > cap) {
-			cap = cap ? cap * 2 : 1 << 24;
-			if (!(text = realloc(text, cap)))
-				die("out of memory");
-		}
-		got = fread(text + tlen, 1, cap - tlen, p);
-		if (!got)
-			break;
-		tlen += got;
-	}
-	if (pclose(p) || !tlen)
-		die("cannot read the dictionary (install dict-gcide)");
-	if (!(p = fopen(index, "r")))
-		die("cannot open the dictionary index (install dict-gcide)");
-	while (fgets(line, sizeof(line), p)) {
-		char *hw = line, *o, *l;
-		long off, len;
-
-		if (!(o = strchr(hw, '\t')) || !(l = strchr(o + 1, '\t')))
-			continue;
-		*o++ = '\0';
-		*l++ = '\0';
-		l[strcspn(l, "\r\n")] = '\0';
-		off = b64(o);
-		len = b64(l);
-		if (!strncmp(hw, "00-", 3) || off < 0 || len <= 0 ||
-		    (size_t)(off + len) > tlen)
-			continue;
-		if (ne == cape) {
-			cape = cape ? cape * 2 : 4096;
-			if (!(e = realloc(e, cape * sizeof(*e))))
-				die("out of memory");
-		}
-		if (!(e[ne].hw = strdup(hw)))
-			die("out of memory");
-		e[ne].off = off;
-		e[ne].len = len;
-		ne++;
-	}
-	fclose(p);
-	qsort(e, ne, sizeof(*e), ent_cmp);
-	if (!(r = calloc(ne ? ne : 1, sizeof(*r))))
-		die("out of memory");
-	for (i = 0; i < ne; i++) {
-		if ((i && e[i].off == e[i - 1].off) || nr >= max)
-			continue;
-		r[nr].title = clean(e[i].hw, strlen(e[i].hw));
-		r[nr].summary = clean(text + e[i].off, (size_t)e[i].len);
-		nr++;
-	}
-	for (i = 0; i < ne; i++)
-		free(e[i].hw);
-	free(e);
-	free(text);
-	*n = nr;
-	return r;
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -506,7 +334,18 @@ int main(int argc, char **argv)
 			return 64;
 		}
 	}
-	recs = load(dict, idx, max, &n);
+	{
+		struct gcide_rec *g = gcide_load(dict, idx, max, &n);
+
+		recs = calloc(n ? n : 1, sizeof(*recs));
+		if (!recs)
+			die("out of memory");
+		for (i = 0; i < n; i++) {
+			recs[i].title = g[i].title;
+			recs[i].summary = g[i].summary;
+		}
+		free(g);
+	}
 	if (n < 100)
 		die("too few records");
 	for (i = 0; i < n; i++) {
@@ -519,9 +358,9 @@ int main(int argc, char **argv)
 			die("out of memory");
 		k += (size_t)sprintf(recs[i].json,
 				     "{\"srn\":\"g-%06zu\",\"title\":", i);
-		k += json_str(recs[i].json + k, recs[i].title);
+		k += gcide_json_str(recs[i].json + k, recs[i].title);
 		k += (size_t)sprintf(recs[i].json + k, ",\"summary\":");
-		k += json_str(recs[i].json + k, recs[i].summary);
+		k += gcide_json_str(recs[i].json + k, recs[i].summary);
 		recs[i].json[k++] = '}';
 		recs[i].json[k] = '\0';
 		recs[i].jlen = k;
