@@ -130,8 +130,7 @@ static double be_build(struct be *x, struct osa_record **rv, size_t n)
 		size_t m = n - i < 1000 ? n - i : 1000;
 
 		if (x->b->ingest_batch(x->self,
-				       (const struct osa_record *const *)rv +
-					       i,
+				       (const struct osa_record *const *)rv + i,
 				       m, &err))
 			die(err.msg);
 	}
@@ -202,14 +201,14 @@ int main(int argc, char **argv)
 			max = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--queries") && i + 1 < (size_t)argc)
 			nq = strtoul(argv[++i], NULL, 10);
-		else if (!strcmp(argv[i], "--conninfo") &&
-			 i + 1 < (size_t)argc)
+		else if (!strcmp(argv[i], "--conninfo") && i + 1 < (size_t)argc)
 			conninfo = argv[++i];
 		else if (!strcmp(argv[i], "--tmp") && i + 1 < (size_t)argc)
 			tmp = argv[++i];
 		else {
-			fprintf(stderr, "usage: osa-bench-postgres --conninfo "
-					"CI [--n N] [--queries Q] [--tmp DIR]\n");
+			fprintf(stderr,
+				"usage: osa-bench-postgres --conninfo "
+				"CI [--n N] [--queries Q] [--tmp DIR]\n");
 			return 64;
 		}
 	}
@@ -233,8 +232,8 @@ int main(int argc, char **argv)
 		json = malloc(cap);
 		if (!json)
 			die("out of memory");
-		j += (size_t)sprintf(json, "{\"srn\":\"%s\",\"title\":",
-				     srns[i]);
+		j += (size_t)sprintf(json,
+				     "{\"srn\":\"%s\",\"title\":", srns[i]);
 		j += gcide_json_str(json + j, g[i].title);
 		j += (size_t)sprintf(json + j, ",\"summary\":");
 		j += gcide_json_str(json + j, g[i].summary);

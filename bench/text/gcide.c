@@ -147,7 +147,8 @@ struct gcide_rec *gcide_load(const char *dict, const char *index, size_t max,
 	if (pclose(p) || !tlen)
 		gcide_die("cannot read the dictionary (install dict-gcide)");
 	if (!(p = fopen(index, "r")))
-		gcide_die("cannot open the dictionary index (install dict-gcide)");
+		gcide_die("cannot open the dictionary index (install "
+			  "dict-gcide)");
 	while (fgets(line, sizeof(line), p)) {
 		char *hw = line, *o, *l;
 		long off, len;

@@ -122,8 +122,8 @@ static void pg_check(void *cfgp, struct osa_check *chk)
 						"readable by more people)");
 		PQconninfoFree(opts);
 	}
-	if (c->table && (!pg_ident_ok(c->table, 1) ||
-			 strlen(c->table) > PG_TABLE_MAX))
+	if (c->table &&
+	    (!pg_ident_ok(c->table, 1) || strlen(c->table) > PG_TABLE_MAX))
 		osa_check_error(chk, "table",
 				"\"%s\" is not a table name this backend "
 				"accepts: [a-z0-9_][a-z0-9_-]*, at most %d "
@@ -151,15 +151,15 @@ static const struct osa_field pg_fields[] = {
 		       "each connection."),
 	OSA_FIELD_ENUM(struct pg_config, sslmode, "sslmode", 0, pg_sslmodes,
 		       "libpq sslmode, passed through."),
-	OSA_FIELD_STRING_F(struct pg_config, table, "table", OSA_F_STORED,
-			   NULL, 0, 0,
+	OSA_FIELD_STRING_F(struct pg_config, table, "table", OSA_F_STORED, NULL,
+			   0, 0,
 			   "Table holding the index (default: the index "
 			   "name); also <table>_state."),
 	OSA_FIELD_STRLIST_F(struct pg_config, fields, "fields", OSA_F_STORED,
 			    pg_default_fields, 1, 32,
 			    "Record fields indexed (strings, joined)."),
-	OSA_FIELD_STRING_F(struct pg_config, language, "language",
-			   OSA_F_STORED, "english", 1, 63,
+	OSA_FIELD_STRING_F(struct pg_config, language, "language", OSA_F_STORED,
+			   "english", 1, 63,
 			   "PostgreSQL text search configuration (stemming, "
 			   "stopwords): english, simple, german, ..."),
 	OSA_FIELD_BOOL(struct pg_config, read_only, "read_only", false,
@@ -168,8 +168,8 @@ static const struct osa_field pg_fields[] = {
 	OSA_FIELD_INT(struct pg_config, readers, "readers", 4, 1,
 		      PG_READERS_MAX,
 		      "Reader connections (queries in parallel)."),
-	OSA_FIELD_INT(struct pg_config, connect_timeout, "connect_timeout",
-		      5, 1, 300, "Seconds to wait for a connection."),
+	OSA_FIELD_INT(struct pg_config, connect_timeout, "connect_timeout", 5,
+		      1, 300, "Seconds to wait for a connection."),
 	OSA_FIELD_END
 };
 
@@ -182,10 +182,10 @@ static const struct osa_schema pg_schema = { .name = "postgres",
 
 struct pgx_conn {
 	PGconn *c;
-	int ready;	   /* connected and statements prepared */
-	double next_try;   /* monotonic seconds: no reconnect before */
-	double delay;	   /* current backoff */
-	int busy;	   /* readers: taken (pool_mu) */
+	int ready;	 /* connected and statements prepared */
+	double next_try; /* monotonic seconds: no reconnect before */
+	double delay;	 /* current backoff */
+	int busy;	 /* readers: taken (pool_mu) */
 };
 
 struct pg {
@@ -201,6 +201,7 @@ struct pg {
 	pthread_mutex_t pool_mu;
 	pthread_cond_t pool_cv;
 	uint64_t n_cache; /* live records, as last read or written */
+	int opened;	  /* open succeeded (writer thread only) */
 };
 
 static double pg_now(void)
@@ -307,8 +308,7 @@ static int pg_prepare_all(struct pg *p, PGconn *c, int writer,
 		 "RETURNING (xmax = 0)",
 		 p->q_table);
 	rc = pg_prepare(p, c, "osa_upsert", sql, 3, err);
-	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE srn = $1",
-		 p->q_table);
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE srn = $1", p->q_table);
 	if (!rc)
 		rc = pg_prepare(p, c, "osa_delete", sql, 1, err);
 	snprintf(sql, sizeof(sql),
@@ -578,9 +578,9 @@ static int pg_reset(struct pg *p, struct pgx_conn *k, struct osa_error *err)
 static int pg_lock(struct pg *p, struct pgx_conn *k, struct osa_error *err)
 {
 	const char *v[1] = { p->q_table };
-	PGresult *r = PQexecParams(
-		k->c, "SELECT pg_try_advisory_lock(hashtext($1))", 1, NULL, v,
-		NULL, NULL, 0);
+	PGresult *r =
+		PQexecParams(k->c, "SELECT pg_try_advisory_lock(hashtext($1))",
+			     1, NULL, v, NULL, NULL, 0);
 	int rc = 0;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
@@ -638,10 +638,12 @@ static int pg_check_table(struct pg *p, struct pgx_conn *k, int may_create,
 	return 0;
 }
 
-/* Connect the writer: lock, create, prepare. */
+/* Connect the writer: lock, create, prepare.  On a reconnection (`open`
+ * has run), the table must still be the one this folder owns. */
 static int pg_writer(struct pg *p, struct osa_error *err)
 {
 	struct pgx_conn *k = &p->writer;
+	struct pg_state st;
 	int rc;
 
 	if (k->ready && PQstatus(k->c) == CONNECTION_OK)
@@ -653,6 +655,18 @@ static int pg_writer(struct pg *p, struct osa_error *err)
 		rc = pg_check_table(p, k, 1, err);
 	if (!rc)
 		rc = pg_prepare_all(p, k->c, 1, err);
+	if (!rc && p->opened) {
+		rc = pg_read_state(p, k, &st, err);
+		if (!rc && (!st.exists || strcmp(st.owner, p->owner)))
+			rc = osa_error_set(
+				err, OSA_EDEGRADED,
+				"index %s: table %s was reset or recreated "
+				"while this node was disconnected (its state "
+				"row %s): restart osa, which rebuilds the "
+				"index from the journal",
+				p->index, p->table,
+				st.exists ? "names another owner" : "is gone");
+	}
 	if (!rc)
 		k->ready = 1;
 	return rc;
@@ -931,6 +945,7 @@ static int pg_open(const struct osa_backend_args *args, void **self,
 		return rc;
 	}
 	p->n_cache = st.n;
+	p->opened = 1;
 	*lsn = st.lsn;
 	*self = p;
 	return 0;
@@ -946,8 +961,8 @@ static int pg_read_only(struct pg *p, const char *what, struct osa_error *err)
 }
 
 /* The indexed text of a record: its string fields, joined by newlines. */
-static int pg_body(const struct pg *p, const struct osa_record *rec,
-		   char **out, struct osa_error *err)
+static int pg_body(const struct pg *p, const struct osa_record *rec, char **out,
+		   struct osa_error *err)
 {
 	size_t i, len = 0, cap = 256, n;
 	char *b = malloc(cap), *nb;
@@ -1067,8 +1082,8 @@ static int pg_change(struct pg *p, int upsert,
 	return rc;
 }
 
-static int pg_ingest(void *self, const struct osa_record *const *recs,
-		     size_t n, struct osa_error *err)
+static int pg_ingest(void *self, const struct osa_record *const *recs, size_t n,
+		     struct osa_error *err)
 {
 	return pg_change(self, 1, recs, NULL, n, err);
 }
@@ -1113,8 +1128,7 @@ static int pg_query(void *self, const struct osa_query *q,
 		if (rc)
 			osa_error_set(err, rc, "out of memory");
 		if (PQntuples(r))
-			hits->total =
-				strtoull(PQgetvalue(r, 0, 2), NULL, 10);
+			hits->total = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
 	}
 	PQclear(r);
 	if (!rc && !hits->n && q->offset) {

@@ -170,14 +170,15 @@ static void test_writer_reader(void)
 	uint64_t n = 0;
 	const char *gone[] = { "urn:osa:t:rec:b" };
 
-	CHECK(open_ix(&w, "pgt-main", "w", "fields = [\"title\"];", &err) ==
-	      0);
+	CHECK(open_ix(&w, "pgt-main", "w", "fields = [\"title\"];", &err) == 0);
 	CHECK(w.lsn == 0);
-	CHECK(ingest(&w, "{\"srn\":\"urn:osa:t:rec:a\",\"title\":\"Deep sea "
-			 "vents\"}",
+	CHECK(ingest(&w,
+		     "{\"srn\":\"urn:osa:t:rec:a\",\"title\":\"Deep sea "
+		     "vents\"}",
 		     &err) == 0);
-	CHECK(ingest(&w, "{\"srn\":\"urn:osa:t:rec:b\",\"title\":\"Sea ice "
-			 "decline\"}",
+	CHECK(ingest(&w,
+		     "{\"srn\":\"urn:osa:t:rec:b\",\"title\":\"Sea ice "
+		     "decline\"}",
 		     &err) == 0);
 	CHECK(search(&w, "vents", "urn:osa:t:rec:a") == 1);
 	/* websearch syntax: a phrase, an exclusion. */
@@ -206,8 +207,7 @@ static void test_writer_reader(void)
 	close_ix(&r);
 	close_ix(&w);
 	/* The same folder opens at its checkpoint. */
-	CHECK(open_ix(&w, "pgt-main", "w", "fields = [\"title\"];", &err) ==
-	      0);
+	CHECK(open_ix(&w, "pgt-main", "w", "fields = [\"title\"];", &err) == 0);
 	CHECK(w.lsn == 7);
 	CHECK(B->count(w.self, &n) == 0 && n == 1);
 	close_ix(&w);
