@@ -141,7 +141,7 @@ static double be_build(struct be *x, struct osa_record **rv, size_t n)
 
 /* Run every query; returns seconds, sets *hit (hit@10 share). */
 static double be_queries(struct be *x, const struct bq *qs, size_t nq,
-			 int phrase, char (*srns)[16], double *hit)
+			 int phrase, char (*srns)[32], double *hit)
 {
 	struct osa_error err = { 0 };
 	double t0 = now();
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 	struct gcide_rec *g;
 	struct osa_record **rv;
 	struct osa_error err = { 0 };
-	char(*srns)[16];
+	char(*srns)[32];
 	struct bq *qs;
 	struct be tx, pg;
 	char pgcfg[1024], *json, cmd[1200];
