@@ -14,6 +14,8 @@ if [ "$Q" = 1 ]; then
 	run "$B/bench/flat/osa-bench-flat"
 	run "$B/bench/text/osa-bench-text" --n 20000 --queries 500
 	run "$B/bench/filter/osa-bench-filter" --n 20000 --text-n 20000 --nq 100
+	[ -x "$B/bench/postgres/osa-bench-postgres" ] &&
+		run bench/postgres/run.sh "$B" --n 20000 --queries 500
 	run bench/http/run.sh "$B" 20000 10
 	run bench/soak/soak.py "$B/core/cli/osa" --seconds 15
 else
@@ -21,6 +23,7 @@ else
 	run "$B/bench/flat/osa-bench-flat"
 	run "$B/bench/text/osa-bench-text"
 	run "$B/bench/filter/osa-bench-filter"
+	[ -x "$B/bench/postgres/osa-bench-postgres" ] && run bench/postgres/run.sh "$B"
 	run bench/http/run.sh "$B"
 	run bench/soak/soak.py "$B/core/cli/osa"
 fi

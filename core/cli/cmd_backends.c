@@ -56,6 +56,7 @@ static int list_json(void)
 	json_object_set_new(doc, "backends", b);
 	json_object_set_new(doc, "embedders", e);
 	json_object_set_new(doc, "not_built_in", a);
+	json_object_set_new(doc, "linked", json_string(OSAI_LINKAGE));
 	return print_json(doc);
 }
 
@@ -76,6 +77,7 @@ int osai_cmd_backends_list(struct osai_cli *cli, int argc, char **argv)
 	}
 	if (json)
 		return list_json();
+	printf("Binary linked: %s\n", OSAI_LINKAGE);
 	printf("Backends:\n");
 	if (!osai_backend_count())
 		printf("  (none built in)\n");

@@ -238,6 +238,7 @@ int main(int argc, char **argv)
 			       OSA_ABI_MINOR(OSA_BACKEND_ABI),
 			       OSA_ABI_MAJOR(OSA_EMBEDDER_ABI),
 			       OSA_ABI_MINOR(OSA_EMBEDDER_ABI));
+			printf("linked: %s\n", OSAI_LINKAGE);
 			free(rest);
 			return OSAI_EXIT_OK;
 		} else if (!strcmp(a, "-c") || !strcmp(a, "--config")) {

@@ -34,6 +34,7 @@ for p in vector flat hash field; do
 	grep -q "\"name\": \"$p\"" <<<"$list" || die "embedded: $p not listed"
 done
 file "$OSA" | grep -q "statically linked" || die "embedded: osa is not static: $(file "$OSA")"
+"$OSA" --version | grep -qx "linked: static" || die "embedded: --version: $("$OSA" --version)"
 grep -q "openblas" "$W/emb/CMakeCache.txt" && grep -q "OSA_BLAS_LIBRARY:.*openblas" "$W/emb/CMakeCache.txt" &&
 	die "embedded: linked OpenBLAS"
 
