@@ -90,5 +90,11 @@ const char *osai_index_state_name(int state);
  * has_more, results: [{srn, score, metadata}]}. */
 json_t *osai_results_json(const char *query, const char *index,
 			  const struct osa_results *r);
+/* The reply of a hybrid search: osai_results_json()'s, with "indexes",
+ * "fusion", "rrf_k", "totals" (per index: total and exact) and each
+ * result's "ranks" (index name -> rank from 1, for the indexes holding it
+ * in their window). */
+json_t *osai_hybrid_json(const struct osa_search *q,
+			 const struct osa_results *r);
 
 #endif
