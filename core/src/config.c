@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libconfig.h>
 
@@ -345,7 +346,48 @@ static const struct osa_schema cfg_index_schema = {
 };
 
 static const char *const cfg_root_extra[] = { "indexes", NULL };
-static const char *const cfg_index_extra[] = { "config", NULL };
+static const char *const cfg_index_extra[] = { "config", "attributes", NULL };
+
+/* One element of an index's `attributes` list. */
+struct cfg_attr {
+	char *name;
+	int type; /* index into cfg_attr_types: enum osa_attr_type - 1 */
+};
+
+static const char *const cfg_attr_types[] = {
+	"int", "float", "keyword", "keywords", "bool", "date", NULL
+};
+_Static_assert(OSA_ATTR_INT == 1 && OSA_ATTR_FLOAT == 2 &&
+		       OSA_ATTR_KEYWORD == 3 && OSA_ATTR_KEYWORDS == 4 &&
+		       OSA_ATTR_BOOL == 5 && OSA_ATTR_DATE == 6,
+	       "cfg_attr_types follows enum osa_attr_type");
+
+static const struct osa_field cfg_attr_fields[] = {
+	{ .name = "name",
+	  .type = OSA_T_STRING,
+	  .offset = offsetof(struct cfg_attr, name),
+	  .flags = OSA_F_REQUIRED,
+	  .min = 1,
+	  .max = 128,
+	  .doc = "A top-level field of the records." },
+	{ .name = "type",
+	  .type = OSA_T_ENUM,
+	  .offset = offsetof(struct cfg_attr, type),
+	  .flags = OSA_F_REQUIRED,
+	  .choices = cfg_attr_types,
+	  .doc = "int (JSON integer), float (number), keyword (string), "
+		 "keywords (list of strings), bool, date (ISO 8601 string)." },
+	OSA_FIELD_END
+};
+
+static const struct osa_schema cfg_attr_schema = {
+	.name = "attribute",
+	.size = sizeof(struct cfg_attr),
+	.fields = cfg_attr_fields,
+};
+
+/* Most attributes an index may declare. */
+#define CFG_MAX_ATTRS 64
 
 /* [a-z0-9][a-z0-9_-]{0,62}: it becomes a directory name. */
 static bool cfg_valid_index_name(const char *s)
@@ -442,6 +484,114 @@ static void cfg_unknown_backend(struct osai_schema_ctx *ctx,
 				 "unknown backend %s; available: %s", q, list);
 	free(list);
 	free(names);
+}
+
+/* Whether `s` can be named in a filter: [A-Za-z_][A-Za-z0-9_.-]*, and not
+ * one of the filter language's words. */
+static bool cfg_valid_attr_name(const char *s)
+{
+	static const char *const words[] = { "and",  "or",    "not", "in",
+					     "true", "false", NULL };
+	size_t i;
+
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+	      s[0] == '_'))
+		return false;
+	for (i = 1; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		      s[i] == '.' || s[i] == '-'))
+			return false;
+	for (i = 0; words[i]; i++)
+		if (!strcasecmp(s, words[i]))
+			return false;
+	return true;
+}
+
+/* Validate an index's `attributes` list into ix->attrs. */
+static void cfg_attributes(struct osai_schema_ctx *ctx,
+			   struct osai_index_config *ix,
+			   const config_setting_t *list, const char *ipath)
+{
+	struct osa_attr_decl *v;
+	unsigned i, n;
+	char got[300], path[200], q[300];
+
+	if (!list)
+		return;
+	n = (unsigned)config_setting_length(list);
+	snprintf(path, sizeof(path), "%s.attributes", ipath);
+	if (config_setting_type(list) != CONFIG_TYPE_LIST &&
+	    !(config_setting_type(list) == CONFIG_TYPE_ARRAY && n == 0)) {
+		osai_setting_describe(list, got, sizeof(got));
+		osai_schema_diag(ctx, list, path,
+				 "expected a list of groups like ( { name = "
+				 "\"year\"; type = \"int\"; } ), got %s",
+				 got);
+		return;
+	}
+	if (n > CFG_MAX_ATTRS) {
+		osai_schema_diag(ctx, list, path,
+				 "%u attributes; at most %d may be declared",
+				 n, CFG_MAX_ATTRS);
+		return;
+	}
+	if (!n)
+		return;
+	v = calloc(n, sizeof(*v));
+	if (!v) {
+		cfg_oom(ctx);
+		return;
+	}
+	ix->attrs.v = v;
+	for (i = 0; i < n && !ctx->oom; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const config_setting_t *nm = cfg_member(e, "name");
+		struct cfg_attr a = { 0 };
+		size_t j;
+
+		snprintf(path, sizeof(path), "%s.attributes.[%u]", ipath, i);
+		if (!config_setting_is_group(e)) {
+			osai_setting_describe(e, got, sizeof(got));
+			osai_schema_diag(ctx, e, path,
+					 "expected a group like { name = "
+					 "\"year\"; type = \"int\"; }, got %s",
+					 got);
+			continue;
+		}
+		if (osai_schema_fill(ctx, &cfg_attr_schema, e, e, path, NULL,
+				     &a) ||
+		    !a.name) {
+			osa_schema_release(&cfg_attr_schema, &a);
+			continue;
+		}
+		osai_quote(a.name, q, sizeof(q));
+		if (!cfg_valid_attr_name(a.name)) {
+			osai_schema_diag(ctx, nm, path,
+					 "attribute name %s cannot be used in "
+					 "filters: use a letter or _ then "
+					 "letters, digits, _, . and -, and not "
+					 "AND, OR, NOT, IN, TRUE or FALSE",
+					 q);
+			osa_schema_release(&cfg_attr_schema, &a);
+			continue;
+		}
+		for (j = 0; j < ix->attrs.n; j++)
+			if (!strcmp(v[j].name, a.name))
+				break;
+		if (j < ix->attrs.n) {
+			osai_schema_diag(ctx, nm, path,
+					 "attribute %s is declared twice", q);
+			osa_schema_release(&cfg_attr_schema, &a);
+			continue;
+		}
+		v[ix->attrs.n].name = a.name;
+		v[ix->attrs.n].type = (enum osa_attr_type)(a.type + 1);
+		ix->attrs.n++;
+		a.name = NULL;
+		osa_schema_release(&cfg_attr_schema, &a);
+	}
 }
 
 /* "indexes.<name>.<key>" (or the index's own path when key is NULL). */
@@ -545,6 +695,7 @@ static void cfg_index(struct osai_schema_ctx *ctx, struct osai_config *cfg,
 		free(p);
 		p = NULL;
 	}
+	cfg_attributes(ctx, ix, cfg_member(e, "attributes"), ipath);
 	osa_schema_release(&cfg_index_schema, &ci);
 	return;
 oom:
@@ -597,6 +748,9 @@ void osai_config_free(struct osai_config *cfg)
 		struct osai_index_config *ix = &cfg->indexes[i];
 
 		free(ix->name);
+		for (size_t k = 0; k < ix->attrs.n; k++)
+			free((char *)ix->attrs.v[k].name);
+		free((void *)ix->attrs.v);
 		if (ix->backend)
 			osa_schema_free(ix->backend->schema, ix->config);
 		else

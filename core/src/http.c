@@ -25,9 +25,10 @@
 #define HTTP_MAX_OFFSET 10000
 
 const char *const osai_http_routes[] = {
-	"GET /search/", "GET /search/{index}", "POST /search/{index}",
-	"POST /records", "GET /records/{srn}", "DELETE /records/{srn}",
-	"GET /health", "GET /stats", "GET /backends", "GET /metrics",
+	"GET /search/", "POST /search/", "GET /search/{index}",
+	"POST /search/{index}", "POST /records", "GET /records/{srn}",
+	"DELETE /records/{srn}", "GET /health", "GET /stats", "GET /backends",
+	"GET /metrics",
 	/* the OSA surface (server.osa_api) */
 	"GET /api/v1/search/", "GET /api/v1/search/{index}",
 	"GET /api/v1/records/{srn}", "GET /api/v1/health", NULL
@@ -340,8 +341,7 @@ static int search_run(struct osai_service *s, struct osa_search *q,
 
 /* Reply with text built in b: rs->scratch (borrowed) or a buffer of the
  * caller's, whose memory the reply then takes. */
-static void reply_buf(struct osai_http_res *rs, int status,
-		      struct osai_buf *b)
+static void reply_buf(struct osai_http_res *rs, int status, struct osai_buf *b)
 {
 	if (b->oom || !b->p) {
 		if (b != rs->scratch)
@@ -365,8 +365,32 @@ static void search_reply(struct osai_http_res *rs, const struct osa_search *q,
 	struct osai_buf own = { 0 }, *b = rs->scratch ? rs->scratch : &own;
 
 	osai_buf_reset(b);
-	osai_results_text(b, q->text, q->index, res ? res : &none);
+	if (q->nindexes)
+		osai_hybrid_text(b, q, res ? res : &none);
+	else
+		osai_results_text(b, q->text, q->index, res ? res : &none);
 	reply_buf(rs, 200, b);
+}
+
+/* The request field a search error is about, from its message: "filter:"
+ * and the like open it, after an "index NAME: " of a hybrid search. */
+static const char *search_error_field(int rc, const char *msg)
+{
+	static const char *const fields[] = { "filter",	 "facets",
+					      "indexes", "weights",
+					      "rrf_k",	 "facet_limit",
+					      NULL };
+	const char *m = msg;
+	size_t i, n;
+
+	if (!strncmp(m, "index ", 6) && strstr(m, ": "))
+		m = strstr(m, ": ") + 2;
+	for (i = 0; fields[i]; i++) {
+		n = strlen(fields[i]);
+		if (!strncmp(m, fields[i], n) && (m[n] == ':' || m[n] == ' '))
+			return fields[i];
+	}
+	return rc == OSA_ENOFEATURES || rc == OSA_ERANGE ? "q" : NULL;
 }
 
 static void do_search(struct osai_router *r, struct osai_service *s,
@@ -378,20 +402,414 @@ static void do_search(struct osai_router *r, struct osai_service *s,
 	int rc;
 
 	q->index = index;
-	if (!osai_service_index(s, index)) {
+	if (!q->nindexes && !osai_service_index(s, index)) {
 		index_not_found(rs, s, index);
 		return;
 	}
+	for (size_t i = 0; i < q->nindexes; i++)
+		if (!osai_service_index(s, q->indexes[i])) {
+			index_not_found(rs, s, q->indexes[i]);
+			return;
+		}
 	(void)r;
 	rc = search_run(s, q, &res, &err);
 	if (rc) {
-		fail(rs, service_error_status(rc), service_error_code(rc),
-		     rc == OSA_ENOFEATURES || rc == OSA_ERANGE ? "q" : NULL,
-		     "%s", err.msg);
+		/* a filter past the size or depth limit is the client's */
+		fail(rs, rc == OSA_ELIMIT ? 422 : service_error_status(rc),
+		     rc == OSA_ELIMIT ? "invalid" : service_error_code(rc),
+		     search_error_field(rc, err.msg), "%s", err.msg);
 		return;
 	}
 	search_reply(rs, q, res);
 	osa_results_free(res);
+}
+
+/* ---- filters, facets and hybrid parameters ----------------------------- */
+
+/* Most bytes of a filter expression a request may carry (the parser's own
+ * limit: a longer one is refused with 422 before parsing). */
+#define HTTP_MAX_FILTER 65536
+
+/* The filter, facets and hybrid parameters of one search, as given. */
+struct search_more {
+	char *filter;
+	char **facets;
+	size_t nfacets;
+	char **indexes;
+	size_t nindexes;
+	double *weights;
+	size_t nweights;
+	size_t facet_limit;
+	double rrf_k;
+};
+
+static void names_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void more_free(struct search_more *m)
+{
+	free(m->filter);
+	names_free(m->facets, m->nfacets);
+	names_free(m->indexes, m->nindexes);
+	free(m->weights);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Split "a, b,c" into names; -1 (with *why) for an empty item, a NUL or
+ * more than `max` items. */
+static int split_names(const char *s, size_t len, size_t max, char ***out,
+		       size_t *n, const char **why)
+{
+	const char *p = s, *end = s + len;
+	char **v;
+	size_t cnt = 1, k = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (p = s; p < end; p++)
+		cnt += *p == ',';
+	if (memchr(s, 0, len)) {
+		*why = "holds a NUL";
+		return -1;
+	}
+	if (cnt > max) {
+		*why = "lists too many names";
+		return -1;
+	}
+	v = calloc(cnt, sizeof(*v));
+	if (!v) {
+		*why = "out of memory";
+		return -1;
+	}
+	for (p = s; k < cnt; k++) {
+		const char *c = memchr(p, ',', (size_t)(end - p));
+		const char *e = c ? c : end;
+
+		while (p < e && *p == ' ')
+			p++;
+		while (e > p && e[-1] == ' ')
+			e--;
+		if (e == p || !(v[k] = strndup(p, (size_t)(e - p)))) {
+			names_free(v, k);
+			*why = e == p ? "has an empty name" : "out of memory";
+			return -1;
+		}
+		p = c ? c + 1 : end;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* A finite number from text; false if it is not one. */
+static bool parse_double(const char *s, double *out)
+{
+	char *end;
+
+	if (!s || !*s || strlen(s) > 32)
+		return false;
+	*out = strtod(s, &end);
+	return !*end && *out == *out && *out > -1e300 && *out < 1e300;
+}
+
+static void more_apply(const struct search_more *m, struct osa_search *q)
+{
+	q->filter = m->filter;
+	q->facets = (const char *const *)m->facets;
+	q->nfacets = m->nfacets;
+	q->facet_limit = m->facet_limit;
+	q->indexes = (const char *const *)m->indexes;
+	q->nindexes = m->nindexes;
+	q->weights = m->weights;
+	q->rrf_k = m->rrf_k;
+}
+
+/* Checks shared by both forms; 0 or -1 with the reply filled. */
+static int more_check(struct search_more *m, bool hybrid,
+		      struct osai_http_res *rs)
+{
+	if (m->filter && strlen(m->filter) > HTTP_MAX_FILTER) {
+		fail(rs, 422, "invalid", "filter",
+		     "filter:1:1: the filter is longer than %d bytes",
+		     HTTP_MAX_FILTER);
+		return -1;
+	}
+	if (hybrid && !m->nindexes) {
+		fail(rs, 422, "invalid", "indexes",
+		     "a search over several indexes needs \"indexes\": "
+		     "text,papers");
+		return -1;
+	}
+	if (!hybrid && m->nindexes) {
+		fail(rs, 422, "invalid", "indexes",
+		     "\"indexes\" goes with /search (hybrid search), not "
+		     "with /search/{index}");
+		return -1;
+	}
+	if (m->weights && m->nweights != m->nindexes) {
+		fail(rs, 422, "invalid", "weights",
+		     "weights has %zu numbers for %zu indexes: give one per "
+		     "index",
+		     m->nweights, m->nindexes);
+		return -1;
+	}
+	return 0;
+}
+
+/* The parameters from a query string; 0 or -1 with the reply filled. */
+static int more_from_query(const char *query, bool hybrid,
+			   struct search_more *m, struct osai_http_res *rs)
+{
+	char *facets, *flim, *idx, *w, *fusion, *k;
+	const char *why = NULL;
+	int bad = 0, rc = -1;
+	long long v = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->filter = query_param(query, "filter", &bad);
+	facets = query_param(query, "facets", &bad);
+	flim = query_param(query, "facet_limit", &bad);
+	idx = query_param(query, "indexes", &bad);
+	w = query_param(query, "weights", &bad);
+	fusion = query_param(query, "fusion", &bad);
+	k = query_param(query, "rrf_k", &bad);
+	if (bad) {
+		fail(rs, 400, "bad_encoding", NULL,
+		     "the query string has a bad %%-escape, a NUL byte or "
+		     "invalid UTF-8");
+	} else if (facets && split_names(facets, strlen(facets), 64, &m->facets,
+					 &m->nfacets, &why)) {
+		fail(rs, 422, "invalid", "facets",
+		     "facets %s: give attribute names separated by commas "
+		     "(facets=type,year), at most 64",
+		     why);
+	} else if (flim && (v = parse_int(flim, 1, OSA_MAX_FACET_LIMIT)) < 0) {
+		fail(rs, 422, "invalid", "facet_limit",
+		     "facet_limit must be an integer from 1 to %d",
+		     OSA_MAX_FACET_LIMIT);
+	} else if (idx && split_names(idx, strlen(idx), OSA_MAX_FUSED_INDEXES,
+				      &m->indexes, &m->nindexes, &why)) {
+		fail(rs, 422, "invalid", "indexes",
+		     "indexes %s: give index names separated by commas "
+		     "(indexes=text,papers), at most %d",
+		     why, OSA_MAX_FUSED_INDEXES);
+	} else if (fusion && strcmp(fusion, "rrf")) {
+		fail(rs, 422, "invalid", "fusion",
+		     "fusion must be \"rrf\" (reciprocal rank fusion)");
+	} else if (k && (!parse_double(k, &m->rrf_k) || m->rrf_k <= 0 ||
+			 m->rrf_k > 1e6)) {
+		fail(rs, 422, "invalid", "rrf_k",
+		     "rrf_k must be a number above 0 and at most 1000000");
+	} else {
+		char **ws = NULL;
+		size_t nw = 0, i;
+
+		if (flim)
+			m->facet_limit = (size_t)v;
+		if (w && split_names(w, strlen(w), OSA_MAX_FUSED_INDEXES, &ws,
+				     &nw, &why)) {
+			fail(rs, 422, "invalid", "weights",
+			     "weights %s: give one number per index, "
+			     "separated by commas (weights=1,0.5)",
+			     why);
+			goto out;
+		}
+		if (nw) {
+			m->weights = calloc(nw, sizeof(*m->weights));
+			m->nweights = nw;
+		}
+		for (i = 0; i < nw; i++)
+			if (!m->weights ||
+			    !parse_double(ws[i], &m->weights[i]) ||
+			    m->weights[i] < 0 || m->weights[i] > 1e6)
+				break;
+		names_free(ws, nw);
+		if (i < nw) {
+			fail(rs, 422, "invalid", "weights",
+			     "weights: weight %zu must be a number from 0 to "
+			     "1000000",
+			     i + 1);
+			goto out;
+		}
+		if (fusion && !hybrid && !idx) {
+			fail(rs, 422, "invalid", "fusion",
+			     "fusion goes with a search over several indexes "
+			     "(/search?indexes=...)");
+			goto out;
+		}
+		rc = more_check(m, hybrid, rs);
+	}
+out:
+	free(facets);
+	free(flim);
+	free(idx);
+	free(w);
+	free(fusion);
+	free(k);
+	if (rc)
+		more_free(m);
+	return rc;
+}
+
+/* A list of names given as an array of strings or one comma string. */
+static int json_names(json_t *v, size_t max, char ***out, size_t *n,
+		      const char **why)
+{
+	size_t i;
+	json_t *x;
+
+	if (json_is_string(v))
+		return split_names(json_string_value(v), json_string_length(v),
+				   max, out, n, why);
+	if (!json_is_array(v) || !json_array_size(v)) {
+		*why = "must be a non-empty array of strings or a comma "
+		       "separated string";
+		return -1;
+	}
+	if (json_array_size(v) > max) {
+		*why = "lists too many names";
+		return -1;
+	}
+	*out = calloc(json_array_size(v), sizeof(**out));
+	if (!*out) {
+		*why = "out of memory";
+		return -1;
+	}
+	json_array_foreach (v, i, x) {
+		if (!json_is_string(x) || !json_string_length(x) ||
+		    memchr(json_string_value(x), 0, json_string_length(x)) ||
+		    !((*out)[i] = strdup(json_string_value(x)))) {
+			names_free(*out, i);
+			*out = NULL;
+			*why = "must hold non-empty strings";
+			return -1;
+		}
+		*n = i + 1;
+	}
+	return 0;
+}
+
+/* The parameters from a JSON search; 0 or -1 with the reply filled. */
+static int more_from_json(json_t *doc, bool hybrid, struct search_more *m,
+			  struct osai_http_res *rs)
+{
+	const char *why = NULL;
+	json_t *v, *x;
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	if ((v = json_object_get(doc, "filter")) && !json_is_null(v)) {
+		if (!json_is_string(v) ||
+		    memchr(json_string_value(v), 0, json_string_length(v))) {
+			fail(rs, 422, "invalid", "filter",
+			     "filter must be a string (a filter expression)");
+			goto bad;
+		}
+		m->filter = strdup(json_string_value(v));
+		if (!m->filter)
+			goto oom;
+	}
+	if ((v = json_object_get(doc, "facets")) && !json_is_null(v) &&
+	    json_names(v, 64, &m->facets, &m->nfacets, &why)) {
+		fail(rs, 422, "invalid", "facets",
+		     "facets %s (attribute names, at most 64)", why);
+		goto bad;
+	}
+	if ((v = json_object_get(doc, "facet_limit"))) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > OSA_MAX_FACET_LIMIT) {
+			fail(rs, 422, "invalid", "facet_limit",
+			     "facet_limit must be an integer from 1 to %d",
+			     OSA_MAX_FACET_LIMIT);
+			goto bad;
+		}
+		m->facet_limit = (size_t)json_integer_value(v);
+	}
+	if ((v = json_object_get(doc, "indexes")) && !json_is_null(v) &&
+	    json_names(v, OSA_MAX_FUSED_INDEXES, &m->indexes, &m->nindexes,
+		       &why)) {
+		fail(rs, 422, "invalid", "indexes",
+		     "indexes %s (index names, at most %d)", why,
+		     OSA_MAX_FUSED_INDEXES);
+		goto bad;
+	}
+	if ((v = json_object_get(doc, "fusion")) && !json_is_null(v) &&
+	    (!json_is_string(v) || strcmp(json_string_value(v), "rrf"))) {
+		fail(rs, 422, "invalid", "fusion",
+		     "fusion must be \"rrf\" (reciprocal rank fusion)");
+		goto bad;
+	}
+	if ((v = json_object_get(doc, "rrf_k")) && !json_is_null(v)) {
+		if (!json_is_number(v) || json_number_value(v) <= 0 ||
+		    json_number_value(v) > 1e6) {
+			fail(rs, 422, "invalid", "rrf_k",
+			     "rrf_k must be a number above 0 and at most "
+			     "1000000");
+			goto bad;
+		}
+		m->rrf_k = json_number_value(v);
+	}
+	if ((v = json_object_get(doc, "weights")) && !json_is_null(v)) {
+		/* an array in the order of indexes, or {"index": weight} */
+		m->nweights = json_is_array(v)	  ? json_array_size(v)
+			      : json_is_object(v) ? m->nindexes
+						  : 0;
+		m->weights = calloc(m->nweights ? m->nweights : 1,
+				    sizeof(*m->weights));
+		if (!m->weights)
+			goto oom;
+		if (json_is_object(v)) {
+			const char *key;
+
+			for (i = 0; i < m->nindexes; i++)
+				m->weights[i] = 1;
+			json_object_foreach (v, key, x) {
+				for (i = 0; i < m->nindexes &&
+					    strcmp(m->indexes[i], key);
+				     i++)
+					;
+				if (i == m->nindexes || !json_is_number(x) ||
+				    json_number_value(x) < 0 ||
+				    json_number_value(x) > 1e6) {
+					fail(rs, 422, "invalid", "weights",
+					     "weights: \"%.200s\" must be one "
+					     "of the indexes with a number "
+					     "from 0 to 1000000",
+					     key);
+					goto bad;
+				}
+				m->weights[i] = json_number_value(x);
+			}
+		} else if (!json_is_array(v)) {
+			fail(rs, 422, "invalid", "weights",
+			     "weights must be an array of numbers (one per "
+			     "index) or an object {\"index\": weight}");
+			goto bad;
+		}
+		json_array_foreach (v, i, x) {
+			if (!json_is_number(x) || json_number_value(x) < 0 ||
+			    json_number_value(x) > 1e6) {
+				fail(rs, 422, "invalid", "weights",
+				     "weights: weight %zu must be a number "
+				     "from 0 to 1000000",
+				     i + 1);
+				goto bad;
+			}
+			m->weights[i] = json_number_value(x);
+		}
+	}
+	if (!more_check(m, hybrid, rs))
+		return 0;
+	goto bad;
+oom:
+	fail(rs, 500, "internal", NULL, "out of memory");
+bad:
+	more_free(m);
+	return -1;
 }
 
 static void route_search_get(struct osai_router *r, struct osai_service *s,
@@ -399,6 +817,7 @@ static void route_search_get(struct osai_router *r, struct osai_service *s,
 			     struct osai_http_res *rs)
 {
 	struct osa_search q = { .limit = 20 };
+	struct search_more more;
 	char *text, *lim, *off, *ef;
 	int bad = 0;
 	long long v;
@@ -428,7 +847,7 @@ static void route_search_get(struct osai_router *r, struct osai_service *s,
 	} else if (ef && parse_int(ef, 1, 65535) < 0) {
 		fail(rs, 422, "invalid", "ef_search",
 		     "ef_search must be an integer from 1 to 65535");
-	} else {
+	} else if (!more_from_query(query, !index, &more, rs)) {
 		q.text = text;
 		if (lim)
 			q.limit = (size_t)parse_int(lim, 1, 100);
@@ -436,7 +855,9 @@ static void route_search_get(struct osai_router *r, struct osai_service *s,
 			q.offset = (size_t)parse_int(off, 0, HTTP_MAX_OFFSET);
 		if (ef)
 			q.ef_search = (int)parse_int(ef, 1, 65535);
+		more_apply(&more, &q);
 		do_search(r, s, index, &q, rs);
+		more_free(&more);
 	}
 	free(text);
 	free(lim);
@@ -445,12 +866,15 @@ static void route_search_get(struct osai_router *r, struct osai_service *s,
 }
 
 /* A search given as a JSON object (POST body or nng message): "q",
- * "vector", "limit", "offset", "ef_search"; other keys are not read. */
+ * "vector", "limit", "offset", "ef_search", "filter", "facets",
+ * "facet_limit", and with index NULL (hybrid) "indexes", "weights",
+ * "fusion", "rrf_k"; other keys are not read. */
 static void search_json(struct osai_router *r, struct osai_service *s,
 			const char *index, json_t *doc,
 			struct osai_http_res *rs)
 {
 	struct osa_search q = { .limit = 20 };
+	struct search_more more;
 	json_t *v, *x;
 	float *vec = NULL;
 	size_t i;
@@ -530,7 +954,11 @@ static void search_json(struct osai_router *r, struct osai_service *s,
 		}
 		q.ef_search = (int)json_integer_value(v);
 	}
-	do_search(r, s, index, &q, rs);
+	if (!more_from_json(doc, !index, &more, rs)) {
+		more_apply(&more, &q);
+		do_search(r, s, index, &q, rs);
+		more_free(&more);
+	}
 out:
 	free(vec);
 }
@@ -1361,13 +1789,23 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 		return;
 	}
 	if (!strcmp(path, "/search") || !strcmp(path, "/search/")) {
-		if (!method_is(m, "GET")) {
-			rs->allow = "GET";
+		int bad = 0;
+		char *idx = query_param(query, "indexes", &bad);
+
+		/* with `indexes`: a hybrid search; without: the index list */
+		if (method_is(m, "POST")) {
+			route_search_post(r, s, NULL, rq->body, rq->body_len,
+					  rs);
+		} else if (!method_is(m, "GET")) {
+			rs->allow = "GET, POST";
 			fail(rs, 405, "method_not_allowed", NULL,
-			     "%s /search/: use GET", m);
-			return;
+			     "%s /search/: use GET or POST", m);
+		} else if (idx || bad) {
+			route_search_get(r, s, NULL, query, rs);
+		} else {
+			do_indexes(s, rs);
 		}
-		do_indexes(s, rs);
+		free(idx);
 		return;
 	}
 	if (!strncmp(path, "/search/", 8)) {
@@ -1425,9 +1863,8 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 /* The "records" of an nng ingest (`recs`, parsed from msg[0..len)): an
  * object or an array of objects, each copied as written for osa_ingest.
  * 0, or -1 with the reply filled. */
-static int nng_records(const char *msg, size_t len, json_t *recs,
-		       char ***docs, size_t **lens, size_t *n,
-		       struct osai_http_res *rs)
+static int nng_records(const char *msg, size_t len, json_t *recs, char ***docs,
+		       size_t **lens, size_t *n, struct osai_http_res *rs)
 {
 	size_t m = json_is_array(recs) ? json_array_size(recs) : 1, k;
 	size_t vb = 0, ve = 0, pos = 0, b = 0, e = 0;
@@ -1507,11 +1944,16 @@ char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 		     "unknown op \"%s\"; ops: search, ingest, get, delete, "
 		     "stats, health, backends, indexes",
 		     op);
-	} else if (!strcmp(op, "search") &&
+	} else if (!strcmp(op, "search") && !json_object_get(doc, "indexes") &&
 		   (!json_is_string(ix) || !json_string_length(ix) ||
 		    strlen(json_string_value(ix)) != json_string_length(ix))) {
 		fail(&rs, 422, "invalid", "index",
-		     "search needs \"index\": an index name");
+		     "search needs \"index\": an index name (or \"indexes\" "
+		     "for a hybrid search)");
+	} else if (!strcmp(op, "search") && json_object_get(doc, "indexes") &&
+		   ix) {
+		fail(&rs, 422, "invalid", "index",
+		     "give \"index\" or \"indexes\" (hybrid), not both");
 	} else if ((get || !strcmp(op, "delete")) &&
 		   (!json_is_string(srn) || !json_string_length(srn) ||
 		    json_string_length(srn) > 512 ||
@@ -1527,7 +1969,7 @@ char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 		do_indexes(s, &rs);
 	} else if (!strcmp(op, "search")) {
 		/* The name is compared as is: no path, no decoding. */
-		search_json(r, s, json_string_value(ix), doc, &rs);
+		search_json(r, s, ix ? json_string_value(ix) : NULL, doc, &rs);
 	} else if (!strcmp(op, "ingest")) {
 		char **docs = NULL;
 		size_t *lens = NULL, n = 0;

@@ -120,6 +120,27 @@ struct json_t;
 const struct json_t *osai_record_member(const struct osa_record *rec,
 					const char *field);
 
+/* ---- hybrid search (fusion.c) ----------------------------------------- */
+
+/* One fused hit: its srn (borrowed from the input lists), fused score and
+ * rank in each list (from 1; 0: absent). */
+struct osai_fused {
+	const char *srn;
+	double score;
+	size_t *ranks; /* n entries, owned */
+};
+
+/*
+ * Reciprocal rank fusion of n ranked lists (best first): score = sum of
+ * weights[i] / (k + rank_i) (weights NULL: all 1), ordered by score then
+ * srn.  *out (free with osai_fused_free) borrows the srns of `lists`.
+ * 0 or OSA_ENOMEM.
+ */
+int osai_rrf_fuse(const struct osa_hits *lists, size_t n,
+		  const double *weights, double k, struct osai_fused **out,
+		  size_t *nout, struct osa_error *err);
+void osai_fused_free(struct osai_fused *v, size_t n);
+
 /* ---- client JSON -------------------------------------------------------- */
 
 /*

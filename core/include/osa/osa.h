@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include <osa/error.h>
+#include <osa/filter.h>
 #include <osa/version.h>
 
 #ifdef __cplusplus
@@ -130,7 +131,24 @@ int osa_delete(struct osa_db *db, const char *const *srns, size_t n,
 int osa_get(struct osa_db *db, const char *srn, char **json,
 	    struct osa_error *err);
 
-/* A search: text or vector, paged. */
+/*
+ * A search: text or vector, paged; optionally filtered, faceted, or fused
+ * over several indexes (hybrid search).
+ *
+ * `filter` is an expression over the index's declared `attributes`
+ * (osa/filter.h gives the language); it is parsed once here, and an error
+ * is OSA_EINVAL with a message "filter:LINE:COL: ..." (also for a backend
+ * that cannot filter, naming the index and the backend).  `facets` names
+ * attributes whose values are counted over the matching records.
+ *
+ * Hybrid search: with `nindexes` >= 1, `indexes` replaces `index` and the
+ * ranked lists of every index (the same text, analysed or embedded by each
+ * index as it needs; the same filter, parsed against each index) are fused
+ * by reciprocal rank fusion: score = sum over indexes i of
+ * weights[i] / (rrf_k + rank_i), rank_i counted from 1 in index i's first
+ * offset + limit hits.  Ties are broken by srn, so pages are stable.
+ * Facets apply to one index and are refused with several.
+ */
 struct osa_search {
 	const char *index;   /* index name */
 	const char *text;    /* query text, or NULL */
@@ -139,12 +157,37 @@ struct osa_search {
 	size_t offset;	     /* results to skip */
 	size_t limit;	     /* 1..100 */
 	int ef_search;	     /* 0: the index's default */
+	/* --- filters, facets and hybrid search --- */
+	const char *filter;	   /* filter expression, or NULL */
+	const char *const *facets; /* attribute names to count, or NULL */
+	size_t nfacets;
+	size_t facet_limit;	    /* most values per facet, 0: 10 */
+	const char *const *indexes; /* hybrid: the indexes to fuse */
+	size_t nindexes;	    /* 0: not hybrid (use `index`) */
+	const double *weights;	    /* per entry of `indexes`; NULL: all 1 */
+	double rrf_k;		    /* 0: 60 */
 };
+
+/* Most values per facet (osa_search.facet_limit). */
+#define OSA_MAX_FACET_LIMIT 1000
+/* Most indexes one hybrid search fuses. */
+#define OSA_MAX_FUSED_INDEXES 16
 
 struct osa_result {
 	char *srn;
-	double score;
+	double score;	/* hybrid: the fused score */
 	char *metadata; /* the record as JSON, minus its vector field */
+	/* --- hybrid search --- */
+	size_t *ranks; /* rank in each of the indexes (from 1; 0 when it is
+			* not in that index's window); NULL if not hybrid */
+};
+
+/* The counts of one facet: values most frequent first (ties by value). */
+struct osa_result_facet {
+	char *name; /* the attribute */
+	size_t n;
+	struct osa_facet_value *v; /* osa/filter.h */
+	uint64_t others;	   /* records of values past facet_limit */
 };
 
 struct osa_results {
@@ -152,6 +195,15 @@ struct osa_results {
 	size_t total;  /* matches in the index */
 	bool has_more; /* more beyond offset + n */
 	struct osa_result *v;
+	/* --- filters, facets and hybrid search --- */
+	bool total_exact; /* `total` is a count (false: an estimate, or, when
+			   * hybrid, the largest of the indexes' totals) */
+	size_t nfacets;
+	struct osa_result_facet *facets;
+	bool facets_estimated; /* counted over ranked candidates only */
+	size_t nindexes;       /* hybrid: entries of `ranks` and `totals` */
+	size_t *totals;	       /* hybrid: each index's total */
+	bool *totals_exact;    /* hybrid: whether each is a count */
 };
 
 /* Search; *out is owned by the caller (osa_results_free). */
