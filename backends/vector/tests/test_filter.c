@@ -33,7 +33,9 @@
 #define K 10
 
 static char dir[64];
-static float base[N * DIM], queries[NQ * DIM];
+/* Records and queries: unseen points of the same clusters. */
+static float data[(N + NQ) * DIM];
+static float *const base = data, *const queries = data + (size_t)N * DIM;
 static struct ft_row rows[N];
 static bool live[N];
 static unsigned ver[N];
@@ -379,12 +381,9 @@ int main(void)
 	size_t nids = 0;
 
 	bt_tmpdir(dir);
-	bt_clustered(base, N, DIM, 40, 11);
-	bt_clustered(queries, NQ, DIM, 40, 11 + 7);
-	for (i = 0; i < N; i++)
-		normalise(base + i * DIM);
-	for (i = 0; i < NQ; i++)
-		normalise(queries + i * DIM);
+	bt_clustered(data, N + NQ, DIM, 40, 11);
+	for (i = 0; i < N + NQ; i++)
+		normalise(data + i * DIM);
 
 	snprintf(sub, sizeof(sub), "%s/v", dir);
 	OSA_REQUIRE(ft_open(&ix, "vector", cfg_float, sub, &ft_attrs, &err) ==
