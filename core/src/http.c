@@ -340,8 +340,7 @@ static int search_run(struct osai_service *s, struct osa_search *q,
 
 /* Reply with text built in b: rs->scratch (borrowed) or a buffer of the
  * caller's, whose memory the reply then takes. */
-static void reply_buf(struct osai_http_res *rs, int status,
-		      struct osai_buf *b)
+static void reply_buf(struct osai_http_res *rs, int status, struct osai_buf *b)
 {
 	if (b->oom || !b->p) {
 		if (b != rs->scratch)
@@ -1425,9 +1424,8 @@ void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 /* The "records" of an nng ingest (`recs`, parsed from msg[0..len)): an
  * object or an array of objects, each copied as written for osa_ingest.
  * 0, or -1 with the reply filled. */
-static int nng_records(const char *msg, size_t len, json_t *recs,
-		       char ***docs, size_t **lens, size_t *n,
-		       struct osai_http_res *rs)
+static int nng_records(const char *msg, size_t len, json_t *recs, char ***docs,
+		       size_t **lens, size_t *n, struct osai_http_res *rs)
 {
 	size_t m = json_is_array(recs) ? json_array_size(recs) : 1, k;
 	size_t vb = 0, ve = 0, pos = 0, b = 0, e = 0;

@@ -56,9 +56,9 @@ int osai_jtext_member(const char *t, size_t len, const char *name, size_t *vb,
 
 /* A growing output buffer; keep it between requests to reuse its memory. */
 struct osai_buf {
-	char *p;	  /* NUL-terminated when n > 0 */
+	char *p; /* NUL-terminated when n > 0 */
 	size_t n, cap;
-	int oom;	  /* an append failed; the content is incomplete */
+	int oom; /* an append failed; the content is incomplete */
 };
 
 void osai_buf_reset(struct osai_buf *b); /* n = 0, oom = 0, memory kept */

@@ -1373,8 +1373,8 @@ static char *svc_metadata(const char *doc, const char *vector_field)
 	if (!doc)
 		return strdup("{}");
 	len = strlen(doc);
-	if (!vector_field || !osai_jtext_member(doc, len, vector_field, &vb,
-						&ve, &cb, &ce))
+	if (!vector_field ||
+	    !osai_jtext_member(doc, len, vector_field, &vb, &ve, &cb, &ce))
 		return strdup(doc);
 	out = malloc(len - (ce - cb) + 1);
 	if (!out)
@@ -1477,8 +1477,8 @@ fail:
 	return rc;
 }
 
-int osai_results_text(struct osai_buf *b, const char *query,
-		      const char *index, const struct osa_results *r)
+int osai_results_text(struct osai_buf *b, const char *query, const char *index,
+		      const struct osa_results *r)
 {
 	size_t i;
 

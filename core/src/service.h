@@ -89,7 +89,7 @@ const char *osai_index_state_name(int state);
 /* The search reply of HTTP and `osa search --json`, appended to b: {query,
  * index, total, has_more, results: [{srn, score, metadata}]}, each metadata
  * spliced in as stored.  0, or -1 when out of memory (b->oom). */
-int osai_results_text(struct osai_buf *b, const char *query,
-		      const char *index, const struct osa_results *r);
+int osai_results_text(struct osai_buf *b, const char *query, const char *index,
+		      const struct osa_results *r);
 
 #endif
