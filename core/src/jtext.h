@@ -22,7 +22,9 @@
  * int64 becomes a real in the tree and a real beyond double becomes
  * +-DBL_MAX, where jansson alone refuses both ("too big integer", "real
  * number overflow").  The text itself is not changed: keep it for output.
- * Error positions refer to `text`.  NULL with `je` filled on invalid JSON.
+ * NULL with `je` filled on invalid JSON; its position is in `text`, except
+ * that each such number before the error moves it on a little (jansson
+ * reads a copy in which they are rewritten).
  */
 json_t *osai_jtext_load(const char *text, size_t len, size_t flags,
 			json_error_t *je);
