@@ -237,8 +237,7 @@ static int httpd_reply(struct httpd_conn *c, int status, const char *body,
 		osai_buf_free(&c->out);
 		return NNG_ENOMEM;
 	}
-	rv = httpd_send_all(c, c->out.p, c->out.n,
-			    nng_clock() + c->h->body_ms);
+	rv = httpd_send_all(c, c->out.p, c->out.n, nng_clock() + c->h->body_ms);
 	if (c->out.cap > HTTPD_KEEP_BUF)
 		osai_buf_free(&c->out);
 	return rv;

@@ -279,8 +279,8 @@ int osai_jtext_member(const char *t, size_t len, const char *name, size_t *vb,
 					/* Not the last: the member and the
 					 * comma after it. */
 					*cut_b = kb;
-					*cut_e = osai_jtext_ws(t, len,
-							       next + 1);
+					*cut_e =
+						osai_jtext_ws(t, len, next + 1);
 				} else if (!first) {
 					/* The last of several: the comma
 					 * before it and the member. */

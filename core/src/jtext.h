@@ -22,7 +22,9 @@
  * int64 becomes a real in the tree and a real beyond double becomes
  * +-DBL_MAX, where jansson alone refuses both ("too big integer", "real
  * number overflow").  The text itself is not changed: keep it for output.
- * Error positions refer to `text`.  NULL with `je` filled on invalid JSON.
+ * NULL with `je` filled on invalid JSON; its position is in `text`, except
+ * that each such number before the error moves it on a little (jansson
+ * reads a copy in which they are rewritten).
  */
 json_t *osai_jtext_load(const char *text, size_t len, size_t flags,
 			json_error_t *je);
@@ -56,9 +58,9 @@ int osai_jtext_member(const char *t, size_t len, const char *name, size_t *vb,
 
 /* A growing output buffer; keep it between requests to reuse its memory. */
 struct osai_buf {
-	char *p;	  /* NUL-terminated when n > 0 */
+	char *p; /* NUL-terminated when n > 0 */
 	size_t n, cap;
-	int oom;	  /* an append failed; the content is incomplete */
+	int oom; /* an append failed; the content is incomplete */
 };
 
 void osai_buf_reset(struct osai_buf *b); /* n = 0, oom = 0, memory kept */

@@ -1407,6 +1407,10 @@ static char *svc_metadata(const char *doc, const char *vector_field)
 	if (!doc)
 		return strdup("{}");
 	len = strlen(doc);
+	/* Most records lack the member: say so without a scan of the
+	 * structure (a name written with escapes needs the scan). */
+	if (vector_field && !strstr(doc, vector_field) && !strchr(doc, '\\'))
+		return strdup(doc);
 	if (!vector_field ||
 	    !osai_jtext_member(doc, len, vector_field, &vb, &ve, &cb, &ce))
 		return strdup(doc);

@@ -136,4 +136,26 @@ check "schema man renders" sh -c "MANWIDTH=80 man -l '$tmp/out' | grep -q 'TOP-L
 status 64 "schema bad format" "$OSA" config schema --format yaml
 has "$tmp/err" "markdown, json or man"
 
+# Records come back as written: 0.1 stays 0.1, an integer beyond 64 bits is
+# accepted, and search metadata is the record minus its vector member.
+cat >"$tmp/fid.cfg" <<CFG
+data_dir = "$tmp/fid";
+logging = { level = "warn"; };
+indexes = ( { name = "v"; backend = "vector";
+  config = { dim = 2; embedding = { embedder = "field"; }; }; },
+  { name = "t"; backend = "flat"; config = { dim = 64; }; } );
+CFG
+R1='{"srn":"urn:osa:t.org:rec:a-1","title":"sea ice","f":0.1,"big":12345678901234567890,"embedding":[1,0],"z":1.50}'
+R2='{"srn":"urn:osa:t.org:rec:a-2","title":"river","embedding":[0,1],"e":1E+2}'
+printf '[%s,\n %s]\n' "$R1" "$R2" >"$tmp/fid.json"
+status 0 "ingest a JSON array" "$OSA" -c "$tmp/fid.cfg" ingest "$tmp/fid.json"
+status 0 "get as written" "$OSA" -c "$tmp/fid.cfg" get urn:osa:t.org:rec:a-1
+check "get is byte-identical" test "$(cat "$tmp/out")" = "$R1"
+printf '%s\n' '{"srn":"urn:osa:t.org:rec:a-3","n":-99999999999999999999,"title":"x","embedding":[1,1]}' >"$tmp/fid.ndjson"
+status 0 "ingest NDJSON" "$OSA" -c "$tmp/fid.cfg" ingest "$tmp/fid.ndjson"
+status 0 "get NDJSON record" "$OSA" -c "$tmp/fid.cfg" get urn:osa:t.org:rec:a-3
+has "$tmp/out" '"n":-99999999999999999999,'
+status 0 "search --json" "$OSA" -c "$tmp/fid.cfg" search --json t "sea ice" --limit=1
+has "$tmp/out" "\"metadata\":${R1/,\"embedding\":\[1,0\]/}}"
+
 exit $fail

@@ -21,7 +21,7 @@
 #define REQUIRE_MSG(cond, ...)                                                 \
 	do {                                                                   \
 		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: required: %s: ", __FILE__,    \
+			fprintf(stderr, "%s:%d: required: %s: ", __FILE__,     \
 				__LINE__, #cond);                              \
 			fprintf(stderr, __VA_ARGS__);                          \
 			fputc('\n', stderr);                                   \
@@ -57,16 +57,17 @@ static struct osa_db *open_db(void)
 	struct osa_error err;
 	char cfg[1024];
 
-	snprintf(cfg, sizeof(cfg),
-		 "data_dir = \"%s/data\";\n"
-		 "logging = { level = \"warn\"; };\n"
-		 "indexes = (\n"
-		 " { name = \"flat\"; backend = \"flat\"; config = { dim = 3; "
-		 "embedding = { embedder = \"field\"; }; }; },\n"
-		 " { name = \"hnsw\"; backend = \"vector\"; config = { dim = 3; "
-		 "embedding = { embedder = \"field\"; }; }; }\n"
-		 ");\n",
-		 dir);
+	snprintf(
+		cfg, sizeof(cfg),
+		"data_dir = \"%s/data\";\n"
+		"logging = { level = \"warn\"; };\n"
+		"indexes = (\n"
+		" { name = \"flat\"; backend = \"flat\"; config = { dim = 3; "
+		"embedding = { embedder = \"field\"; }; }; },\n"
+		" { name = \"hnsw\"; backend = \"vector\"; config = { dim = 3; "
+		"embedding = { embedder = \"field\"; }; }; }\n"
+		");\n",
+		dir);
 	OSA_CHECK_MSG(osa_open_string(cfg, NULL, NULL, &db, &err) == 0, "%s",
 		      err.msg);
 	OSA_REQUIRE(db);
@@ -107,16 +108,17 @@ static void test_jtext(void)
 			memcpy(cut, o, cb);
 			memcpy(cut + cb, o + ce, len - ce + 1);
 			j = json_loads(cut, JSON_REJECT_DUPLICATES, &je);
-			OSA_CHECK_MSG(j && json_object_size(j) == 2,
-				      "%s: %s", cut, je.text);
-			OSA_CHECK(!json_object_get(j, i == 2 ? "cd"
-							     : names[i]));
+			OSA_CHECK_MSG(j && json_object_size(j) == 2, "%s: %s",
+				      cut, je.text);
+			OSA_CHECK(
+				!json_object_get(j, i == 2 ? "cd" : names[i]));
 			json_decref(j);
 		}
 	}
 	/* Array items as written. */
-	while (osai_jtext_item(" [ 1 , \"a,]\" ,{\"k\":[2]}, 12345678901234567890 ]",
-			       46, &pos, &b, &e))
+	while (osai_jtext_item(
+		" [ 1 , \"a,]\" ,{\"k\":[2]}, 12345678901234567890 ]", 46, &pos,
+		&b, &e))
 		n++;
 	OSA_CHECK(n == 4);
 	/* Numbers jansson refuses load; invalid ones still fail. */
@@ -137,8 +139,8 @@ static void test_jtext(void)
 	/* Strings and reals written as jansson writes them. */
 	{
 		static const char s[] = "a\"b\\c\n\t\x01/\xc3\xa9";
-		static const double d[] = { 0.1, 3, -2.5e-7, 1e300, 123456789,
-					    0.87654321 };
+		static const double d[] = { 0.1,   3,	      -2.5e-7,
+					    1e300, 123456789, 0.87654321 };
 		size_t i;
 
 		osai_buf_jstr(&buf, s, sizeof(s) - 1);
@@ -178,8 +180,7 @@ static void check_search(struct osa_db *db, const char *index)
 		json_decref(v);
 		s.vector = q;
 		s.dim = 3;
-		REQUIRE_MSG(osa_search(db, &s, &r, &err) == 0, "%s",
-				err.msg);
+		REQUIRE_MSG(osa_search(db, &s, &r, &err) == 0, "%s", err.msg);
 		OSA_REQUIRE(r->n >= 1);
 		OSA_CHECK_STR(r->v[0].metadata, metas[k]);
 		osa_results_free(r);
@@ -196,8 +197,8 @@ static void test_c_api(void)
 
 	for (i = 0; i < 3; i++)
 		lens[i] = strlen(recs[i]);
-	REQUIRE_MSG(osa_ingest(db, recs, lens, 3, &lsn, NULL, &err) == 0,
-			"%s", err.msg);
+	REQUIRE_MSG(osa_ingest(db, recs, lens, 3, &lsn, NULL, &err) == 0, "%s",
+		    err.msg);
 	for (i = 0; i < 3; i++) {
 		char srn[64];
 

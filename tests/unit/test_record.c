@@ -150,13 +150,12 @@ static void test_parse_errors(void)
 
 		OSA_CHECK_STR(osa_record_json(rec, NULL), t);
 		OSA_CHECK(osa_record_number(rec, "n", &d) == 0 && d > 1e308);
-		OSA_CHECK(osa_record_number(rec, "i", &d) == 0 &&
-			  d < -1.2e19 && d > -1.3e19);
+		OSA_CHECK(osa_record_number(rec, "i", &d) == 0 && d < -1.2e19 &&
+			  d > -1.3e19);
 		render_ok(rec, "{i}", "-12345678901234567890");
 		osa_record_free(rec);
 	}
-	bad("{\"srn\":\"x\",\"n\":01}", 18, NULL, OSA_EINVAL, "invalid",
-	    NULL);
+	bad("{\"srn\":\"x\",\"n\":01}", 18, NULL, OSA_EINVAL, "invalid", NULL);
 	/* No output. */
 	{
 		struct osa_error err = { 0 };
