@@ -7,9 +7,10 @@
  * For both: build rate (records/s in batches of 1000 until durable: text's
  * checkpoint; postgres commits every batch, then its checkpoint), and on
  * one thread the query rate and known-item hit@10 of 2-word queries drawn
- * from a sampled record's own text, OR-ed (`w1 w2` for text,
- * `w1 or w2` in websearch syntax for postgres) and as a phrase
- * (`"w1 w2"`, both).  One JSON line per measure with both figures and the
+ * from a sampled record's own text (two adjacent words), OR-ed (`w1 w2`
+ * for text, `w1 or w2` in websearch syntax for postgres), as a phrase
+ * (`"w1 w2"`, both) and AND-ed (`+w1 +w2` for text, `w1 w2` for
+ * postgres).  One JSON line per measure with both figures and the
  * postgres/text ratio.  Needs a PostgreSQL server: run it through
  * bench/postgres/run.sh, which starts a throwaway cluster.
  *
@@ -152,7 +153,13 @@ static double be_queries(struct be *x, const struct bq *qs, size_t nq,
 		struct osa_query q = { .text = text, .limit = 10 };
 		struct osa_hits h = { 0 };
 
-		if (phrase)
+		if (phrase == 2 && !strcmp(x->name, "postgres"))
+			snprintf(text, sizeof(text), "%s %s", qs[i].w1,
+				 qs[i].w2);
+		else if (phrase == 2)
+			snprintf(text, sizeof(text), "+%s +%s", qs[i].w1,
+				 qs[i].w2);
+		else if (phrase)
 			snprintf(text, sizeof(text), "\"%s %s\"", qs[i].w1,
 				 qs[i].w2);
 		else if (!strcmp(x->name, "postgres"))
@@ -265,13 +272,19 @@ int main(int argc, char **argv)
 	line("build_records_per_s", (double)n / t_pg, (double)n / t_tx,
 	     "records/s");
 	fflush(stdout);
-	for (phrase = 0; phrase < 2; phrase++) {
+	for (phrase = 0; phrase < 3; phrase++) {
+		static const char *const qps[] = { "or2_queries_per_s",
+						   "phrase2_queries_per_s",
+						   "and2_queries_per_s" };
+		static const char *const hit[] = { "or2_hit_at_10",
+						   "phrase2_hit_at_10",
+						   "and2_hit_at_10" };
+
 		t_tx = be_queries(&tx, qs, nq, phrase, srns, &h_tx);
 		t_pg = be_queries(&pg, qs, nq, phrase, srns, &h_pg);
-		line(phrase ? "phrase2_queries_per_s" : "or2_queries_per_s",
-		     (double)nq / t_pg, (double)nq / t_tx, "queries/s");
-		line(phrase ? "phrase2_hit_at_10" : "or2_hit_at_10", h_pg, h_tx,
-		     "share");
+		line(qps[phrase], (double)nq / t_pg, (double)nq / t_tx,
+		     "queries/s");
+		line(hit[phrase], h_pg, h_tx, "share");
 		fflush(stdout);
 	}
 	for (i = 0; i < n; i++)

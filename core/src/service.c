@@ -1942,6 +1942,47 @@ int osai_hybrid_text(struct osai_buf *b, const struct osa_search *q,
 	return svc_results_text(b, q->text, joined, q, r);
 }
 
+/* ---- stats, health, maintenance --------------------------------------- */
+
+/* One index's entry of stats and /health; *ready tells whether it is. */
+static json_t *svc_index_json(struct svc_index *ix, int health, int *ready)
+{
+	uint64_t count = 0;
+	json_t *o;
+
+	pthread_rwlock_rdlock(&ix->life);
+	if (ix->be)
+		ix->cfg->backend->count(ix->be, &count);
+	pthread_mutex_lock(&ix->mu);
+	*ready = ix->state == SVC_READY;
+	o = json_pack("{s:s, s:I, s:s, s:I, s:I}", "backend",
+		      ix->cfg->backend->name, "count", (json_int_t)count,
+		      "state", osai_index_state_name(ix->state), "applied_lsn",
+		      (json_int_t)ix->applied, "checkpoint_lsn",
+		      (json_int_t)ix->checkpointed);
+	if (o && osa_backend_kernel(ix->cfg->backend))
+		json_object_set_new(
+			o, "kernel",
+			json_string(osa_backend_kernel(ix->cfg->backend)));
+	if (o && ix->why[0])
+		json_object_set_new(o, "reason", json_string(ix->why));
+	if (o && ix->skipped)
+		json_object_set_new(o, "skipped_records",
+				    json_integer((json_int_t)ix->skipped));
+	if (o && ix->quarantined[0])
+		json_object_set_new(o, "quarantined",
+				    json_string(ix->quarantined));
+	pthread_mutex_unlock(&ix->mu);
+	if (o && health && ix->be && ix->cfg->backend->health) {
+		struct osa_error e = { 0 };
+
+		if (ix->cfg->backend->health(ix->be, &e))
+			json_object_set_new(o, "problem", json_string(e.msg));
+	}
+	pthread_rwlock_unlock(&ix->life);
+	return o;
+}
+
 static int svc_dump(json_t *doc, char **json, struct osa_error *err)
 {
 	*json = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)

@@ -112,7 +112,12 @@ static void pg_check(void *cfgp, struct osa_check *chk)
 				msg ? msg : "out of memory");
 		PQfreemem(msg);
 	} else {
-		for (o = opts; o->keyword; o++)
+		for (o = opts; o->keyword; o++) {
+			if (!strcmp(o->keyword, "sslmode") && o->val && *o->val)
+				osa_check_error(chk, "conninfo",
+						"holds sslmode: set it with "
+						"the `sslmode` key (which "
+						"always applies)");
 			if (!strcmp(o->keyword, "password") && o->val &&
 			    *o->val)
 				osa_check_error(chk, "conninfo",
@@ -120,6 +125,7 @@ static void pg_check(void *cfgp, struct osa_check *chk)
 						"a file named by password_file "
 						"instead (the config is "
 						"readable by more people)");
+		}
 		PQconninfoFree(opts);
 	}
 	if (c->table &&

@@ -161,6 +161,12 @@ static void test_config(void)
 	CHECK(osa_schema_parse(B->schema, "sslmode = \"sometimes\";", &cfg,
 			       &report, &err) == OSA_ECONFIG);
 	free(report);
+	report = NULL;
+	CHECK(osa_schema_parse(B->schema,
+			       "conninfo = \"host=x sslmode=disable\";", &cfg,
+			       &report, &err) == OSA_ECONFIG);
+	CHECK(report && strstr(report, "holds sslmode"));
+	free(report);
 }
 
 static void test_writer_reader(void)
