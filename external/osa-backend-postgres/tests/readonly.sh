@@ -45,8 +45,11 @@ CFG
 	pid=$!
 	PIDS="$PIDS $pid"
 	eval "URL_$name=http://127.0.0.1:$port"
-	for _ in $(seq 1 150); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/health" && return 0
+	# Up once its index left "loading" (ready, or degraded with a reason).
+	for _ in $(seq 1 300); do
+		curl -s "http://127.0.0.1:$port/health" 2>/dev/null |
+			python3 -c "import json,sys; sys.exit(json.load(sys.stdin)['indexes']['papers']['state'] == 'loading')" \
+				2>/dev/null && return 0
 		sleep 0.1
 	done
 	die "node $name does not answer: $(tail -5 "$W/$name/server.log")"
