@@ -21,6 +21,14 @@
  *
  * Snapshot (flat.snap, body version 1, osa/snapshot.h): n * dim float32
  * little-endian rows, then n times { u32 length, srn bytes }.
+ *
+ * Declared attributes (osa/filter.h): an osa_attr_table whose rows are the
+ * matrix's rows (a removal copies the last row's attributes into the hole,
+ * like its vector), checkpointed beside flat.snap as flat.attrs (the
+ * table's encoding in a snapshot of kind "flat-attrs" with the same LSN and
+ * count; any mismatch is OSA_ECORRUPT, so the core rebuilds).  A filter is
+ * evaluated into a bitmap of rows and only matching rows are ranked, so
+ * filtered results and `total` are exact; facets count every matching row.
  */
 #include <errno.h>
 #include <float.h>
@@ -55,6 +63,8 @@
 
 #define FLAT_BODY_VERSION 1u
 #define FLAT_SNAP_NAME "flat.snap"
+#define FLAT_ATTRS_NAME "flat.attrs"
+#define FLAT_ATTRS_KIND "flat-attrs"
 /* Rows are BLAS `int` indices and map slots hold row + 1 in 32 bits. */
 #define FLAT_MAX_ROWS ((size_t)INT_MAX / 2)
 /* Longest srn a snapshot may hold. */
@@ -122,6 +132,10 @@ struct flat {
 	size_t n, cap;
 
 	struct osa_srnmap map; /* srn -> row */
+
+	const struct osa_attrs *decl; /* declared attributes (args) */
+	struct osa_attr_table *attrs; /* rows = matrix rows; NULL: none */
+	char *attrs_path;	      /* flat.attrs */
 };
 
 /* The row of `srn`, or -1. */
@@ -235,6 +249,8 @@ static void flat_free(struct flat *f)
 	free(f->hash);
 	osa_srnmap_free(&f->map);
 	osa_embedder_destroy(f->emb);
+	osa_attr_table_free(f->attrs);
+	free(f->attrs_path);
 	free(f->index);
 	free(f->snap_path);
 	pthread_rwlock_destroy(&f->lock);
@@ -360,6 +376,90 @@ out:
 	return rc;
 }
 
+/* Load flat.attrs into the (empty) table: the same LSN and row count as
+ * flat.snap, every row of the matrix live and no other. */
+static int flat_load_attrs(struct flat *f, uint64_t lsn, struct osa_error *err)
+{
+	struct osa_snap_reader *r;
+	struct osa_snap_info exp, got;
+	struct osa_attr_table *t = NULL;
+	uint64_t *bits = NULL;
+	void *buf = NULL;
+	size_t len;
+	int rc;
+
+	flat_expect(f, &exp);
+	snprintf(exp.kind, sizeof(exp.kind), FLAT_ATTRS_KIND);
+	rc = osa_snap_open(f->attrs_path, &exp, flat_metrics, &r, &got, err);
+	if (rc == OSA_ENOTFOUND && !f->n) {
+		osa_error_clear(err);
+		return 0;
+	}
+	if (rc == OSA_ENOTFOUND)
+		return osa_error_set(err, OSA_ECORRUPT,
+				     "index %s: %s is missing beside %s (%zu "
+				     "rows); the index is rebuilt from the "
+				     "journal",
+				     f->index, f->attrs_path, f->snap_path,
+				     f->n);
+	if (rc)
+		return rc;
+	if (got.lsn != lsn || got.count != f->n) {
+		rc = osa_snap_corrupt(r, err,
+				      "it covers LSN %llu and %llu rows but "
+				      "%s covers LSN %llu and %zu rows",
+				      (unsigned long long)got.lsn,
+				      (unsigned long long)got.count,
+				      f->snap_path, (unsigned long long)lsn,
+				      f->n);
+		goto out;
+	}
+	len = (size_t)osa_snap_remaining(r);
+	if (!(buf = malloc(len ? len : 1))) {
+		rc = osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				   f->index);
+		goto out;
+	}
+	if ((rc = osa_snap_read(r, buf, len, err)))
+		goto out;
+	rc = osa_attr_table_decode(f->decl, buf, len, &t, err);
+	if (rc == OSA_ECORRUPT && err) {
+		char why[OSA_ERROR_MSG_MAX];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		rc = osa_snap_corrupt(r, err, "%s", why);
+	}
+	if (rc)
+		goto out;
+	bits = calloc(f->n / 64 + 1, sizeof(*bits));
+	if (!bits) {
+		rc = osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
+				   f->index);
+		goto out;
+	}
+	if (osa_filter_bitmap(NULL, t, bits, (uint32_t)f->n) != f->n ||
+	    osa_attr_table_live(t) != f->n) {
+		rc = osa_snap_corrupt(r, err,
+				      "its live rows are not the %zu rows of "
+				      "the matrix",
+				      f->n);
+		goto out;
+	}
+	rc = osa_snap_close(r, err);
+	r = NULL;
+	if (!rc) {
+		osa_attr_table_free(f->attrs);
+		f->attrs = t;
+		t = NULL;
+	}
+out:
+	osa_snap_close(r, NULL);
+	osa_attr_table_free(t);
+	free(bits);
+	free(buf);
+	return rc;
+}
+
 static int flat_open(const struct osa_backend_args *args, void **self,
 		     uint64_t *lsn, struct osa_error *err)
 {
@@ -392,6 +492,18 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 				     args->index);
 	}
 	snprintf(f->snap_path, plen, "%s/" FLAT_SNAP_NAME, dir);
+	f->decl = args->attrs;
+	if (f->decl && f->decl->n) {
+		if (asprintf(&f->attrs_path, "%s/" FLAT_ATTRS_NAME, dir) < 0)
+			f->attrs_path = NULL;
+		if (!f->attrs_path ||
+		    osa_attr_table_new(f->decl, &f->attrs, err)) {
+			flat_free(f);
+			return osa_error_set(err, OSA_ENOMEM,
+					     "index %s: out of memory",
+					     args->index);
+		}
+	}
 	rc = osa_mkdirs(dir, err);
 	if (rc) {
 		osa_error_prefix(err, "index %s: ", args->index);
@@ -416,6 +528,8 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 				     cfg->dim);
 	}
 	rc = flat_load(f, lsn, err);
+	if (!rc && f->attrs)
+		rc = flat_load_attrs(f, *lsn, err);
 	if (rc) {
 		if (err && !err->index[0])
 			snprintf(err->index, sizeof(err->index), "%s",
@@ -472,6 +586,10 @@ static int flat_ingest(void *self, const struct osa_record *const *recs,
 					   f->index, srn);
 			goto out;
 		}
+		if (f->attrs && (rc = osa_attrs_check(f->decl, recs[i], err))) {
+			osa_error_prefix(err, "index %s: ", f->index);
+			goto out;
+		}
 		if (!(copies[i] = strdup(srn))) {
 			rc = osa_error_set(err, OSA_ENOMEM,
 					   "index %s: out of memory", f->index);
@@ -496,11 +614,19 @@ static int flat_ingest(void *self, const struct osa_record *const *recs,
 				   f->index, f->n + fresh);
 		goto out;
 	}
-	/* Nothing below can fail. */
+	/* Nothing below can fail, but for the attributes running out of
+	 * memory: that row then matches no filter, and the error degrades the
+	 * index until the core rebuilds it. */
 	for (i = 0; i < n; i++) {
 		size_t at = flat_map_slot(f, copies[i], hashes[i]);
 		uint32_t v = f->map.slot[at];
+		uint32_t row = v ? v - 1 : (uint32_t)f->n;
 
+		if (f->attrs && osa_attr_table_set(f->attrs, row, recs[i],
+						   rc ? NULL : err)) {
+			osa_attr_table_clear(f->attrs, row);
+			rc = OSA_ENOMEM;
+		}
 		if (v) {
 			flat_set_row(f, v - 1, vecs + i * f->dim);
 			continue;
@@ -512,6 +638,8 @@ static int flat_ingest(void *self, const struct osa_record *const *recs,
 		f->map.slot[at] = (uint32_t)++f->n;
 	}
 	pthread_rwlock_unlock(&f->lock);
+	if (rc)
+		osa_error_prefix(err, "index %s: ", f->index);
 out:
 	if (copies)
 		for (i = 0; i < n; i++)
@@ -551,7 +679,13 @@ static int flat_remove(void *self, const char *const *srns, size_t n,
 			f->srns[v - 1] = f->srns[last];
 			f->hash[v - 1] = f->hash[last];
 			f->map.slot[ls] = v;
+			/* Cannot fail: row v - 1 exists already. */
+			if (f->attrs)
+				osa_attr_table_copy(f->attrs, v - 1,
+						    (uint32_t)last, NULL);
 		}
+		if (f->attrs)
+			osa_attr_table_clear(f->attrs, (uint32_t)last);
 		f->n = last;
 	}
 	pthread_rwlock_unlock(&f->lock);
@@ -596,16 +730,19 @@ static void flat_sift(const struct flat *f, struct flat_cand *h, size_t n,
 }
 
 /*
- * The best `k` (<= n) rows of scores[0..n) into h[0..k), best first.
+ * The best `k` rows of scores[0..n) into h[0..k), best first; only rows
+ * set in `allow` when it is not NULL (k <= the rows allowed).
  */
 static void flat_topk(const struct flat *f, const float *scores, size_t n,
-		      size_t k, struct flat_cand *h)
+		      size_t k, struct flat_cand *h, const uint64_t *allow)
 {
 	size_t i, m = 0;
 
 	for (i = 0; i < n; i++) {
 		struct flat_cand c = { scores[i], (uint32_t)i };
 
+		if (allow && !((allow[i / 64] >> (i % 64)) & 1))
+			continue;
 		if (m < k) {
 			size_t j = m++;
 
@@ -696,13 +833,43 @@ static int flat_query_vector(struct flat *f, const struct osa_query *q,
 	return 0;
 }
 
+/* Facets of q over the rows set in `rows` (f->n bits), exact. */
+static int flat_facets(struct flat *f, const struct osa_query *q,
+		       const uint64_t *rows, struct osa_hits *hits,
+		       struct osa_error *err)
+{
+	struct osa_facet_counter *c;
+	size_t w, nw = (f->n + 63) / 64;
+	int rc;
+
+	rc = osa_facet_counter_new(f->attrs, q->facets, q->nfacets,
+				   q->facet_limit, &c, err);
+	if (rc)
+		return osa_error_prefix(err, "index %s: ", f->index);
+	for (w = 0; w < nw; w++) {
+		uint64_t b = rows[w];
+
+		while (b) {
+			osa_facet_counter_add(
+				c, (uint32_t)(w * 64 +
+					      (size_t)__builtin_ctzll(b)));
+			b &= b - 1;
+		}
+	}
+	rc = osa_facet_counter_finish(c, &hits->facets, err);
+	if (rc)
+		osa_error_prefix(err, "index %s: ", f->index);
+	return rc;
+}
+
 static int flat_query(void *self, const struct osa_query *q,
 		      struct osa_hits *hits, struct osa_error *err)
 {
 	struct flat *f = self;
 	struct flat_cand *h = NULL;
 	float *qv, *scores = NULL;
-	size_t k, i;
+	uint64_t *allow = NULL;
+	size_t k, i, total;
 	int rc;
 
 	qv = malloc(f->dim * sizeof(float));
@@ -714,11 +881,31 @@ static int flat_query(void *self, const struct osa_query *q,
 		free(qv);
 		return rc;
 	}
+	if ((q->filter || q->nfacets) && !f->attrs) {
+		free(qv);
+		return osa_error_set(err, OSA_EINVAL,
+				     "index %s declares no attributes to "
+				     "filter or count",
+				     f->index);
+	}
 	pthread_rwlock_rdlock(&f->lock);
-	hits->total = f->n;
-	k = q->offset > f->n ? f->n : q->offset;
-	k += q->limit > f->n - k ? f->n - k : q->limit;
-	if (k <= q->offset)
+	total = f->n;
+	if (q->filter || q->nfacets) {
+		allow = malloc((f->n / 64 + 1) * sizeof(*allow));
+		if (!allow) {
+			rc = osa_error_set(err, OSA_ENOMEM,
+					   "index %s: out of memory", f->index);
+			goto out;
+		}
+		total = osa_filter_bitmap(q->filter, f->attrs, allow,
+					  (uint32_t)f->n);
+	}
+	if (q->nfacets)
+		rc = flat_facets(f, q, allow, hits, err);
+	hits->total = total;
+	k = q->offset > total ? total : q->offset;
+	k += q->limit > total - k ? total - k : q->limit;
+	if (rc || k <= q->offset)
 		goto out;
 	scores = malloc(f->n * sizeof(float));
 	h = malloc(k * sizeof(*h));
@@ -730,7 +917,7 @@ static int flat_query(void *self, const struct osa_query *q,
 	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)f->n, (int)f->dim, 1.0f,
 		    f->mat, (int)f->dim, qv, 1, 0.0f, scores, 1);
 	flat_finish_scores(f, scores, flat_dot(qv, qv, f->dim));
-	flat_topk(f, scores, f->n, k, h);
+	flat_topk(f, scores, f->n, k, h, q->filter ? allow : NULL);
 	for (i = q->offset; i < k && !rc; i++)
 		rc = osa_hits_push(hits, f->srns[h[i].row], h[i].score);
 	if (rc)
@@ -738,6 +925,7 @@ static int flat_query(void *self, const struct osa_query *q,
 				   f->index);
 out:
 	pthread_rwlock_unlock(&f->lock);
+	free(allow);
 	free(h);
 	free(scores);
 	free(qv);
@@ -794,7 +982,7 @@ int flat_search_batch(void *self, const float *queries, size_t nq, size_t k,
 
 			if (kk) {
 				flat_finish_scores(f, s, qq[b + i]);
-				flat_topk(f, s, f->n, kk, h);
+				flat_topk(f, s, f->n, kk, h, NULL);
 			}
 			for (j = 0; j < k; j++) {
 				srns[o + j] = j < kk ? f->srns[h[j].row] : NULL;
@@ -856,6 +1044,22 @@ static int flat_body(void *ctx, struct osa_snap_writer *w,
 	return rc;
 }
 
+static int flat_attrs_body(void *ctx, struct osa_snap_writer *w,
+			   struct osa_error *err)
+{
+	struct flat *f = ctx;
+	void *buf;
+	size_t len;
+	int rc;
+
+	rc = osa_attr_table_encode(f->attrs, &buf, &len, err);
+	if (rc)
+		return rc;
+	rc = osa_snap_write(w, buf, len, err);
+	free(buf);
+	return rc;
+}
+
 static int flat_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 {
 	struct flat *f = self;
@@ -868,6 +1072,11 @@ static int flat_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 	info.count = f->n;
 	info.lsn = lsn;
 	rc = osa_snap_save(f->snap_path, &info, flat_body, f, err);
+	if (!rc && f->attrs) {
+		snprintf(info.kind, sizeof(info.kind), FLAT_ATTRS_KIND);
+		rc = osa_snap_save(f->attrs_path, &info, flat_attrs_body, f,
+				   err);
+	}
 	pthread_rwlock_unlock(&f->lock);
 	if (rc)
 		osa_error_prefix(err,
@@ -895,5 +1104,6 @@ static const struct osa_backend flat_backend = {
 	.checkpoint = flat_checkpoint,
 	.close = flat_close,
 	.kernel = flat_kernel,
+	.caps = OSA_BACKEND_CAP_FILTER | OSA_BACKEND_CAP_FACETS,
 };
 OSA_BACKEND_REGISTER(flat_backend);

@@ -560,9 +560,10 @@ static void cfg_attributes(struct osai_schema_ctx *ctx,
 					 got);
 			continue;
 		}
-		if (osai_schema_fill(ctx, &cfg_attr_schema, e, e, path, NULL,
-				     &a) ||
-		    !a.name) {
+		/* A bad type still declares the name (for the checks
+		 * below); the config fails anyway. */
+		osai_schema_fill(ctx, &cfg_attr_schema, e, e, path, NULL, &a);
+		if (!a.name) {
 			osa_schema_release(&cfg_attr_schema, &a);
 			continue;
 		}

@@ -686,7 +686,7 @@ static void test_index_errors(void)
 		"indexes = ( { name = \"a\"; backend = \"alpha\"; "
 		"shards = 3; } );",
 		"t.cfg:1: indexes.a.shards: unknown key \"shards\"; valid "
-		"keys: name, backend, config\n");
+		"keys: name, backend, config, attributes\n");
 	/* wrong shapes */
 	EXPECT_ERRORS("indexes = ( { name = \"a\"; backend = \"alpha\"; "
 		      "config = 5; } );",
@@ -758,6 +758,80 @@ static void test_index_errors(void)
 		fprintf(stderr, "note: no absent backend in this build; the "
 				"not-built-in hint is not tested\n");
 	}
+}
+
+/* `attributes`: a list of { name; type; }, all errors at once. */
+static void test_attributes(void)
+{
+	struct osai_config *cfg = NULL;
+	char *errs;
+
+	errs = load("indexes = ( { name = \"a\"; backend = \"alpha\";\n"
+		    "  attributes = ( { name = \"year\"; type = \"int\"; },\n"
+		    "    { name = \"type\"; type = \"keyword\"; },\n"
+		    "    { name = \"kw\"; type = \"keywords\"; },\n"
+		    "    { name = \"score\"; type = \"float\"; },\n"
+		    "    { name = \"open\"; type = \"bool\"; },\n"
+		    "    { name = \"published\"; type = \"date\"; } ); } );",
+		    &cfg);
+	OSA_CHECK_MSG(errs == NULL, "%s", errs ? errs : "");
+	free(errs);
+	if (cfg) {
+		const struct osa_attrs *a = &cfg->indexes[0].attrs;
+
+		OSA_CHECK(a->n == 6);
+		OSA_CHECK_STR(a->v[0].name, "year");
+		OSA_CHECK(a->v[0].type == OSA_ATTR_INT);
+		OSA_CHECK(a->v[1].type == OSA_ATTR_KEYWORD);
+		OSA_CHECK(a->v[2].type == OSA_ATTR_KEYWORDS);
+		OSA_CHECK(a->v[3].type == OSA_ATTR_FLOAT);
+		OSA_CHECK(a->v[4].type == OSA_ATTR_BOOL);
+		OSA_CHECK(a->v[5].type == OSA_ATTR_DATE);
+		osai_config_free(cfg);
+		cfg = NULL;
+	}
+	/* none: an empty declaration */
+	errs = load("indexes = ( { name = \"a\"; backend = \"alpha\"; "
+		    "attributes = (); } );",
+		    &cfg);
+	OSA_CHECK(errs == NULL);
+	free(errs);
+	OSA_CHECK(cfg && cfg->indexes[0].attrs.n == 0);
+	osai_config_free(cfg);
+	EXPECT_ERRORS(
+		"indexes = ( { name = \"a\"; backend = \"alpha\";\n"
+		"  attributes = ( { name = \"year\"; type = \"integer\"; },\n"
+		"    { name = \"year\"; type = \"int\"; },\n"
+		"    { name = \"not\"; type = \"bool\"; },\n"
+		"    { name = \"9x\"; type = \"bool\"; },\n"
+		"    { type = \"date\"; },\n"
+		"    { name = \"k\"; type = \"keywrds\"; kind = 1; },\n"
+		"    5 ); } );",
+		"t.cfg:2: indexes.a.attributes.[0].type: expected one of "
+		"\"int\", \"float\", \"keyword\", \"keywords\", \"bool\", "
+		"\"date\", got \"integer\"; did you mean \"int\"?\n"
+		"t.cfg:3: indexes.a.attributes.[1]: attribute \"year\" is "
+		"declared twice\n"
+		"t.cfg:4: indexes.a.attributes.[2]: attribute name \"not\" "
+		"cannot be used in filters: use a letter or _ then letters, "
+		"digits, _, . and -, and not AND, OR, NOT, IN, TRUE or FALSE\n"
+		"t.cfg:5: indexes.a.attributes.[3]: attribute name \"9x\" "
+		"cannot be used in filters: use a letter or _ then letters, "
+		"digits, _, . and -, and not AND, OR, NOT, IN, TRUE or FALSE\n"
+		"t.cfg:6: indexes.a.attributes.[4].name: missing required key "
+		"\"name\" (a string of 1 to 128 bytes)\n"
+		"t.cfg:7: indexes.a.attributes.[5].type: expected one of "
+		"\"int\", \"float\", \"keyword\", \"keywords\", \"bool\", "
+		"\"date\", got \"keywrds\"; did you mean \"keywords\"?\n"
+		"t.cfg:7: indexes.a.attributes.[5].kind: unknown key \"kind\"; "
+		"valid keys: name, type\n"
+		"t.cfg:8: indexes.a.attributes.[6]: expected a group like "
+		"{ name = \"year\"; type = \"int\"; }, got 5\n");
+	EXPECT_ERRORS("indexes = ( { name = \"a\"; backend = \"alpha\"; "
+		      "attributes = 5; } );",
+		      "t.cfg:1: indexes.a.attributes: expected a list of "
+		      "groups like ( { name = \"year\"; type = \"int\"; } ), "
+		      "got 5\n");
 }
 
 static void test_all_at_once(void)
@@ -1011,6 +1085,7 @@ int main(void)
 	test_server_checks();
 	test_index_names();
 	test_index_errors();
+	test_attributes();
 	test_all_at_once();
 	test_markdown();
 	test_json_schema();

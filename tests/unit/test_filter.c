@@ -20,6 +20,7 @@
 #include <xxhash.h>
 
 #include "osa_test.h"
+#include "osai.h"
 
 enum { A_YEAR, A_SCORE, A_TYPE, A_TAGS, A_OPEN, A_DATE, NATTR };
 
@@ -1157,6 +1158,56 @@ static void test_codec(void)
 	osa_attr_table_free(t);
 }
 
+/* Reciprocal rank fusion against a hand-computed example (core/src/fusion.c):
+ * A = [x, y, z], B = [y, w, x], k = 60, weights 1 and 2:
+ *   y = 1/62 + 2/61 = 0.0489157   x = 1/61 + 2/63 = 0.0481395
+ *   w = 2/62 = 0.0322581          z = 1/63 = 0.0158730 */
+static void test_rrf(void)
+{
+	struct osa_hits l[2] = { { 0 }, { 0 } };
+	struct osai_fused *f = NULL;
+	struct osa_error err = { 0 };
+	const double w[2] = { 1, 2 };
+	size_t n = 0;
+
+	osa_hits_push(&l[0], "x", 0.9);
+	osa_hits_push(&l[0], "y", 0.8);
+	osa_hits_push(&l[0], "z", 0.7);
+	osa_hits_push(&l[1], "y", 12);
+	osa_hits_push(&l[1], "w", 11);
+	osa_hits_push(&l[1], "x", 10);
+	OSA_REQUIRE(osai_rrf_fuse(l, 2, w, 60, &f, &n, &err) == 0);
+	OSA_REQUIRE(n == 4);
+	OSA_CHECK_STR(f[0].srn, "y");
+	OSA_CHECK(fabs(f[0].score - (1.0 / 62 + 2.0 / 61)) < 1e-12);
+	OSA_CHECK(f[0].ranks[0] == 2 && f[0].ranks[1] == 1);
+	OSA_CHECK_STR(f[1].srn, "x");
+	OSA_CHECK(fabs(f[1].score - (1.0 / 61 + 2.0 / 63)) < 1e-12);
+	OSA_CHECK(f[1].ranks[0] == 1 && f[1].ranks[1] == 3);
+	OSA_CHECK_STR(f[2].srn, "w");
+	OSA_CHECK(fabs(f[2].score - 2.0 / 62) < 1e-12);
+	OSA_CHECK(f[2].ranks[0] == 0 && f[2].ranks[1] == 2);
+	OSA_CHECK_STR(f[3].srn, "z");
+	OSA_CHECK(fabs(f[3].score - 1.0 / 63) < 1e-12);
+	OSA_CHECK(f[3].ranks[0] == 3 && f[3].ranks[1] == 0);
+	osai_fused_free(f, n);
+	/* equal weights: x and y tie in score (ranks 1+2 and 2+1); ties go
+	 * by srn */
+	OSA_REQUIRE(osai_rrf_fuse(l, 2, NULL, 1, &f, &n, &err) == 0);
+	OSA_CHECK_STR(f[0].srn, "y"); /* 1/3 + 1/2 */
+	OSA_CHECK_STR(f[1].srn, "x"); /* 1/2 + 1/4 */
+	osai_fused_free(f, n);
+	osa_hits_free(&l[1]);
+	osa_hits_push(&l[1], "q", 1);
+	osa_hits_free(&l[0]);
+	osa_hits_push(&l[0], "p", 1);
+	OSA_REQUIRE(osai_rrf_fuse(l, 2, NULL, 60, &f, &n, &err) == 0);
+	OSA_CHECK(n == 2 && !strcmp(f[0].srn, "p") && !strcmp(f[1].srn, "q"));
+	osai_fused_free(f, n);
+	osa_hits_free(&l[0]);
+	osa_hits_free(&l[1]);
+}
+
 /* A filter parsed once is used by several threads at once (TSan). */
 #include <pthread.h>
 
@@ -1213,6 +1264,7 @@ int main(int argc, char **argv)
 		{ "dates", test_dates }, { "check", test_check },
 		{ "table", test_table }, { "facets", test_facets },
 		{ "codec", test_codec }, { "threads", test_threads },
+		{ "rrf", test_rrf },
 	};
 	size_t i;
 	int ran = 0;
