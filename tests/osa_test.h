@@ -13,6 +13,19 @@
 
 static int osa_test_failures;
 
+/*
+ * Workload sizes: OSA_TEST_SIZE(full, tsan) is `full`, or `tsan` in a
+ * ThreadSanitizer build (make test-tsan defines OSA_TEST_TSAN), where every
+ * memory access costs 5 to 15 times more and every lock far more.  The
+ * smaller workload must run the same code paths (growth, compaction,
+ * checkpoints, concurrent readers) and keep every assertion meaningful.
+ */
+#ifdef OSA_TEST_TSAN
+#define OSA_TEST_SIZE(full, tsan) (tsan)
+#else
+#define OSA_TEST_SIZE(full, tsan) (full)
+#endif
+
 #define OSA_CHECK(cond)                                                        \
 	do {                                                                   \
 		if (!(cond)) {                                                 \

@@ -45,6 +45,7 @@
 #include <osa/backend.h>
 #include <osa/snapshot.h>
 #include <osa/srnmap.h>
+#include <osa/vecspace.h>
 #include <hnswc_kernels.h>
 #include <osa/sys.h>
 #include <osa_autoconf.h>
@@ -72,9 +73,11 @@
 /* Bytes of scores one sgemm block may produce (batch search). */
 #define FLAT_BLOCK_BYTES ((size_t)32 << 20)
 
-enum flat_metric { FLAT_COSINE, FLAT_L2, FLAT_IP };
-
-static const char *const flat_metrics[] = { "cosine", "l2", "ip", NULL };
+enum flat_metric {
+	FLAT_COSINE = OSA_METRIC_COSINE,
+	FLAT_L2 = OSA_METRIC_L2,
+	FLAT_IP = OSA_METRIC_IP
+};
 
 struct flat_config {
 	int dim;
@@ -91,20 +94,12 @@ struct flat_config {
  * vector_field, a valid template.)
  */
 static const struct osa_field flat_fields[] = {
-	OSA_FIELD_INT_F(struct flat_config, dim, "dim", OSA_F_STORED, 384, 1,
-			4096,
-			"Vector dimension; must match what the embedder "
-			"produces."),
-	OSA_FIELD_ENUM_F(struct flat_config, metric, "metric", OSA_F_STORED,
-			 FLAT_COSINE, flat_metrics,
-			 "cosine (similarity), l2 (score = minus the squared "
-			 "Euclidean distance) or ip (inner product)."),
+	OSA_VECSPACE_FIELD_DIM(struct flat_config, dim),
+	OSA_VECSPACE_FIELD_METRIC(struct flat_config, metric),
 	OSA_FIELD_INT(struct flat_config, initial_capacity, "initial_capacity",
 		      10000, 1, 1000000000,
 		      "Rows allocated at open; the matrix doubles when full."),
-	OSA_FIELD_GROUP_F(struct flat_config, embedding, "embedding",
-			  OSA_F_STORED, &osa_embedding_schema,
-			  "How records and query texts become vectors."),
+	OSA_VECSPACE_FIELD_EMBEDDING(struct flat_config, embedding),
 	OSA_FIELD_END
 };
 
@@ -209,23 +204,11 @@ static const char *flat_kernel(void)
 	return hnswc_kernels()->name;
 }
 
-/*
- * Prepare a vector for storage or search under the metric: cosine scales it
- * to unit length (a zero vector has no direction: -1).
- */
+/* Prepare a vector for storage or search (osa/vecspace.h): finite, and of
+ * unit length under cosine.  -1 when refused. */
 static int flat_prepare(const struct flat *f, float *v)
 {
-	float norm;
-	size_t i;
-
-	if (f->metric != FLAT_COSINE)
-		return 0;
-	norm = sqrtf(flat_dot(v, v, f->dim));
-	if (!(norm > 0) || !isfinite(norm))
-		return -1;
-	for (i = 0; i < f->dim; i++)
-		v[i] /= norm;
-	return 0;
+	return osa_vec_prepare(f->metric, v, f->dim);
 }
 
 /* Put `v` (prepared) in row `r`. */
@@ -329,8 +312,7 @@ static int flat_load(struct flat *f, uint64_t *lsn, struct osa_error *err)
 
 		if ((rc = osa_snap_read(r, lb, 4, err)))
 			goto out;
-		len = (uint32_t)lb[0] | (uint32_t)lb[1] << 8 |
-		      (uint32_t)lb[2] << 16 | (uint32_t)lb[3] << 24;
+		len = osa_le32_get(lb);
 		if (!len || len > FLAT_SRN_MAX || len > osa_snap_remaining(r)) {
 			rc = osa_snap_corrupt(r, err,
 					      "srn %zu has a bad length (%u)",
@@ -570,22 +552,11 @@ static int flat_ingest(void *self, const struct osa_record *const *recs,
 	/* Everything that can fail happens before the index changes. */
 	for (i = 0; i < n; i++) {
 		const char *srn = osa_record_srn(recs[i]);
-		float *v = vecs + i * f->dim;
 
-		rc = osa_embed_record(f->emb, recs[i], v, err);
-		if (rc) {
-			osa_error_prefix(err, "index %s: ", f->index);
+		rc = osa_vec_record(f->emb, f->metric, f->dim, f->index,
+				    recs[i], vecs + i * f->dim, err);
+		if (rc)
 			goto out;
-		}
-		if (flat_prepare(f, v)) {
-			rc = osa_error_set(err, OSA_EINVAL,
-					   "index %s: record %s has a zero or "
-					   "non-finite vector, which has no "
-					   "cosine direction; fix the record "
-					   "or use metric \"l2\" or \"ip\"",
-					   f->index, srn);
-			goto out;
-		}
 		if (f->attrs && (rc = osa_attrs_check(f->decl, recs[i], err))) {
 			osa_error_prefix(err, "index %s: ", f->index);
 			goto out;
@@ -796,41 +767,7 @@ static void flat_finish_scores(const struct flat *f, float *s, float qq)
 static int flat_query_vector(struct flat *f, const struct osa_query *q,
 			     float *qv, struct osa_error *err)
 {
-	int rc;
-
-	if (q->vector) {
-		size_t i;
-
-		if (q->dim != f->dim)
-			return osa_error_set(err, OSA_ERANGE,
-					     "index %s: the query vector has "
-					     "%zu numbers but the index's dim "
-					     "is %zu",
-					     f->index, q->dim, f->dim);
-		for (i = 0; i < f->dim; i++)
-			if (!isfinite(q->vector[i]))
-				return osa_error_set(
-					err, OSA_EINVAL,
-					"index %s: the query vector holds a "
-					"non-finite number at position %zu",
-					f->index, i);
-		memcpy(qv, q->vector, f->dim * sizeof(float));
-	} else if (q->text) {
-		rc = osa_embed_text(f->emb, q->text, strlen(q->text), qv, err);
-		if (rc)
-			return osa_error_prefix(err, "index %s: ", f->index);
-	} else {
-		return osa_error_set(err, OSA_EINVAL,
-				     "index %s: a query needs a text or a "
-				     "vector",
-				     f->index);
-	}
-	if (flat_prepare(f, qv))
-		return osa_error_set(err, OSA_EINVAL,
-				     "index %s: the query vector is zero: it "
-				     "has no cosine direction",
-				     f->index);
-	return 0;
+	return osa_vec_query(f->emb, f->metric, f->dim, f->index, q, qv, err);
 }
 
 /* Facets of q over the rows set in `rows` (f->n bits), exact. */
@@ -951,7 +888,8 @@ int flat_search_batch(void *self, const float *queries, size_t nq, size_t k,
 	for (i = 0; i < nq; i++) {
 		if (flat_prepare(f, qs + i * f->dim)) {
 			rc = osa_error_set(err, OSA_EINVAL,
-					   "index %s: query %zu is zero",
+					   "index %s: query %zu is zero or "
+					   "holds a non-finite number",
 					   f->index, i);
 			goto out;
 		}
@@ -1032,11 +970,9 @@ static int flat_body(void *ctx, struct osa_snap_writer *w,
 	rc = osa_snap_write(w, f->mat, f->n * f->dim * sizeof(float), err);
 	for (i = 0; i < f->n && !rc; i++) {
 		size_t len = strlen(f->srns[i]);
-		unsigned char lb[4] = { (unsigned char)len,
-					(unsigned char)(len >> 8),
-					(unsigned char)(len >> 16),
-					(unsigned char)(len >> 24) };
+		unsigned char lb[4];
 
+		osa_le32_put(lb, (uint32_t)len);
 		rc = osa_snap_write(w, lb, 4, err);
 		if (!rc)
 			rc = osa_snap_write(w, f->srns[i], len, err);

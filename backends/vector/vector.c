@@ -83,6 +83,7 @@
 #include <osa/filter.h>
 #include <osa/snapshot.h>
 #include <osa/srnmap.h>
+#include <osa/vecspace.h>
 #include <osa/sys.h>
 
 #include "vector.h"
@@ -116,9 +117,11 @@
 #define VECTOR_EXACT_MIN 1024
 #define VECTOR_EXACT_C 8.0
 
-enum vector_metric { VECTOR_COSINE, VECTOR_L2, VECTOR_IP };
-
-static const char *const vector_metrics[] = { "cosine", "l2", "ip", NULL };
+enum vector_metric {
+	VECTOR_COSINE = OSA_METRIC_COSINE,
+	VECTOR_L2 = OSA_METRIC_L2,
+	VECTOR_IP = OSA_METRIC_IP
+};
 
 enum vector_quant { VECTOR_QUANT_NONE, VECTOR_QUANT_SQ8 };
 
@@ -145,14 +148,8 @@ struct vector_config {
  * vector_field, a valid template.)
  */
 static const struct osa_field vector_fields[] = {
-	OSA_FIELD_INT_F(struct vector_config, dim, "dim", OSA_F_STORED, 384, 1,
-			4096,
-			"Vector dimension; must match what the embedder "
-			"produces."),
-	OSA_FIELD_ENUM_F(struct vector_config, metric, "metric", OSA_F_STORED,
-			 VECTOR_COSINE, vector_metrics,
-			 "cosine (similarity), l2 (score = minus the squared "
-			 "Euclidean distance) or ip (inner product)."),
+	OSA_VECSPACE_FIELD_DIM(struct vector_config, dim),
+	OSA_VECSPACE_FIELD_METRIC(struct vector_config, metric),
 	OSA_FIELD_INT_F(struct vector_config, m, "m", OSA_F_STORED, 16, 2, 100,
 			"HNSW links per node (2m on the bottom layer); more "
 			"means better recall, more memory, slower builds."),
@@ -182,9 +179,7 @@ static const struct osa_field vector_fields[] = {
 		      "sq8: re-score this many times the hits asked for on "
 		      "the float vectors (the candidate list is at least that "
 		      "long)."),
-	OSA_FIELD_GROUP_F(struct vector_config, embedding, "embedding",
-			  OSA_F_STORED, &osa_embedding_schema,
-			  "How records and query texts become vectors."),
+	OSA_VECSPACE_FIELD_EMBEDDING(struct vector_config, embedding),
 	OSA_FIELD_END
 };
 
@@ -305,35 +300,6 @@ static int vector_code(int hc)
 	}
 }
 
-static float vector_dot(const float *a, const float *b, size_t n)
-{
-	float s = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		s += a[i] * b[i];
-	return s;
-}
-
-/* Cosine: scale to unit length (-1 for a zero or non-finite vector). */
-static int vector_prepare(const struct vector *v, float *x)
-{
-	float norm;
-	size_t i;
-
-	for (i = 0; i < v->dim; i++)
-		if (!isfinite(x[i]))
-			return -1;
-	if (v->metric != VECTOR_COSINE)
-		return 0;
-	norm = sqrtf(vector_dot(x, x, v->dim));
-	if (!(norm > 0) || !isfinite(norm))
-		return -1;
-	for (i = 0; i < v->dim; i++)
-		x[i] /= norm;
-	return 0;
-}
-
 /* For a caller older than ABI 1.2 (no args->attrs). */
 static const struct osa_attrs vector_no_attrs = { 0, NULL };
 
@@ -371,31 +337,6 @@ static void vector_log_state(const struct vector *v, const char *what)
 
 /* ---- snapshot loading ------------------------------------------------ */
 
-static uint32_t vector_get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t vector_get64(const unsigned char *p)
-{
-	return (uint64_t)vector_get32(p) | (uint64_t)vector_get32(p + 4) << 32;
-}
-
-static void vector_put32(unsigned char *p, uint32_t x)
-{
-	p[0] = (unsigned char)x;
-	p[1] = (unsigned char)(x >> 8);
-	p[2] = (unsigned char)(x >> 16);
-	p[3] = (unsigned char)(x >> 24);
-}
-
-static void vector_put64(unsigned char *p, uint64_t x)
-{
-	vector_put32(p, (uint32_t)x);
-	vector_put32(p + 4, (uint32_t)(x >> 32));
-}
-
 /* "dim=4096 metric=cosine embedder=" is 32 bytes, the description < 128. */
 _Static_assert(32 + OSA_SNAP_EMBEDDER_MAX <= OSA_SNAP_BLOB_MAX,
 	       "vector's snapshot blob always fits");
@@ -427,7 +368,7 @@ static int vector_load_maps(struct vector *v, struct osa_snap_reader *r,
 
 		if ((rc = osa_snap_read(r, lb, 4, err)))
 			return rc;
-		len = vector_get32(lb);
+		len = osa_le32_get(lb);
 		if (len == 0) {
 			if (state != 0)
 				return osa_snap_corrupt(
@@ -492,7 +433,7 @@ static int vector_load_maps(struct vector *v, struct osa_snap_reader *r,
 
 		if ((rc = osa_snap_read(r, lb, 4, err)))
 			break;
-		x = vector_get32(lb);
+		x = osa_le32_get(lb);
 		if (x >= v->nlabels || v->srns[x] || seen[x])
 			rc = osa_snap_corrupt(r, err,
 					      "free list entry %zu (label %u) "
@@ -533,7 +474,7 @@ static int vector_load_attrs(struct vector *v, struct osa_snap_reader *r,
 					"declares none");
 	if ((rc = osa_snap_read(r, lb, 8, err)))
 		return rc;
-	len = vector_get64(lb);
+	len = osa_le64_get(lb);
 	if (len > osa_snap_remaining(r))
 		return osa_snap_corrupt(r, err,
 					"attribute table of %llu bytes is "
@@ -603,24 +544,24 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 		return rc;
 	if ((rc = osa_snap_read(r, pre, sizeof(pre), err)))
 		goto out;
-	m = vector_get32(pre);
-	efc = vector_get32(pre + 4);
-	nlabels = vector_get64(pre + 8);
-	nfree = vector_get64(pre + 16);
-	live = vector_get64(pre + 24);
-	glen = vector_get64(pre + 32);
-	if ((int)(vector_get64(pre + 40) & 0xff) != v->quant) {
+	m = osa_le32_get(pre);
+	efc = osa_le32_get(pre + 4);
+	nlabels = osa_le64_get(pre + 8);
+	nfree = osa_le64_get(pre + 16);
+	live = osa_le64_get(pre + 24);
+	glen = osa_le64_get(pre + 32);
+	if ((int)(osa_le64_get(pre + 40) & 0xff) != v->quant) {
 		rc = osa_snap_corrupt(r, err,
 				      "was written with quantization %s but "
 				      "the config says %s",
-				      (vector_get64(pre + 40) & 0xff) ==
+				      (osa_le64_get(pre + 40) & 0xff) ==
 						      HNSWC_QUANT_SQ8
 					      ? "sq8"
 					      : "none",
 				      vector_quants[v->quant]);
 		goto out;
 	}
-	v->trained_on = (size_t)(vector_get64(pre + 40) >> 8);
+	v->trained_on = (size_t)(osa_le64_get(pre + 40) >> 8);
 	if (m != v->m || efc != v->efc) {
 		rc = osa_snap_corrupt(r, err,
 				      "was written for m %u, ef_construction "
@@ -1029,26 +970,11 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 	/* 1. Embed everything; nothing changes yet. */
 	for (i = 0; i < n; i++) {
 		const char *srn = osa_record_srn(recs[i]);
-		float *x = vecs + i * v->dim;
 
-		rc = osa_embed_record(v->emb, recs[i], x, err);
-		if (rc) {
-			osa_error_prefix(err, "index %s: ", v->index);
+		rc = osa_vec_record(v->emb, v->metric, v->dim, v->index,
+				    recs[i], vecs + i * v->dim, err);
+		if (rc)
 			goto out;
-		}
-		if (vector_prepare(v, x)) {
-			rc = osa_error_set(err, OSA_EINVAL,
-					   "index %s: record %s has a zero or "
-					   "non-finite vector%s",
-					   v->index, srn,
-					   v->metric == VECTOR_COSINE
-						   ? ", which has no cosine "
-						     "direction; fix the "
-						     "record or use metric "
-						     "\"l2\" or \"ip\""
-						   : "; fix the record");
-			goto out;
-		}
 		if (v->attrs && (rc = osa_attrs_check(v->decl, recs[i], err))) {
 			osa_error_prefix(err, "index %s: ", v->index);
 			goto out;
@@ -1278,32 +1204,7 @@ static int vector_cmp_cand(const void *a, const void *b)
 static int vector_query_vector(struct vector *v, const struct osa_query *q,
 			       float *qv, struct osa_error *err)
 {
-	int rc;
-
-	if (q->vector) {
-		if (q->dim != v->dim)
-			return osa_error_set(err, OSA_ERANGE,
-					     "index %s: the query vector has "
-					     "%zu numbers but the index's dim "
-					     "is %zu",
-					     v->index, q->dim, v->dim);
-		memcpy(qv, q->vector, v->dim * sizeof(float));
-	} else if (q->text) {
-		rc = osa_embed_text(v->emb, q->text, strlen(q->text), qv, err);
-		if (rc)
-			return osa_error_prefix(err, "index %s: ", v->index);
-	} else {
-		return osa_error_set(err, OSA_EINVAL,
-				     "index %s: a query needs a text or a "
-				     "vector",
-				     v->index);
-	}
-	if (vector_prepare(v, qv))
-		return osa_error_set(err, OSA_EINVAL,
-				     "index %s: the query vector is zero or "
-				     "holds a non-finite number",
-				     v->index);
-	return 0;
+	return osa_vec_query(v->emb, v->metric, v->dim, v->index, q, qv, err);
 }
 
 /* The graph search's filter for a filtered query: the labels whose bit is
@@ -1629,13 +1530,13 @@ static int vector_body(void *ctx, struct osa_snap_writer *w,
 	FILE *fp;
 	int rc;
 
-	vector_put32(pre, (uint32_t)v->m);
-	vector_put32(pre + 4, (uint32_t)v->efc);
-	vector_put64(pre + 8, v->nlabels);
-	vector_put64(pre + 16, v->nfree);
-	vector_put64(pre + 24, v->live);
-	vector_put64(pre + 32, glen);
-	vector_put64(pre + 40,
+	osa_le32_put(pre, (uint32_t)v->m);
+	osa_le32_put(pre + 4, (uint32_t)v->efc);
+	osa_le64_put(pre + 8, v->nlabels);
+	osa_le64_put(pre + 16, v->nfree);
+	osa_le64_put(pre + 24, v->live);
+	osa_le64_put(pre + 32, glen);
+	osa_le64_put(pre + 40,
 		     (uint64_t)v->quant | (uint64_t)v->trained_on << 8);
 	if ((rc = osa_snap_write(w, pre, sizeof(pre), err)))
 		return rc;
@@ -1656,7 +1557,7 @@ static int vector_body(void *ctx, struct osa_snap_writer *w,
 		size_t len = v->srns[l] ? strlen(v->srns[l]) : 0;
 		unsigned char lb[4];
 
-		vector_put32(lb, (uint32_t)len);
+		osa_le32_put(lb, (uint32_t)len);
 		rc = osa_snap_write(w, lb, 4, err);
 		if (!rc && len)
 			rc = osa_snap_write(w, v->srns[l], len, err);
@@ -1664,7 +1565,7 @@ static int vector_body(void *ctx, struct osa_snap_writer *w,
 	for (l = 0; l < v->nfree && !rc; l++) {
 		unsigned char lb[4];
 
-		vector_put32(lb, v->freel[l]);
+		osa_le32_put(lb, v->freel[l]);
 		rc = osa_snap_write(w, lb, 4, err);
 	}
 	if (!rc && v->attrs) {
@@ -1675,7 +1576,7 @@ static int vector_body(void *ctx, struct osa_snap_writer *w,
 		rc = osa_attr_table_encode(v->attrs, &buf, &len, err);
 		if (rc)
 			return osa_error_prefix(err, "index %s: ", v->index);
-		vector_put64(lb, len);
+		osa_le64_put(lb, len);
 		rc = osa_snap_write(w, lb, 8, err);
 		if (!rc)
 			rc = osa_snap_write(w, buf, len, err);

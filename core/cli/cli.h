@@ -6,6 +6,7 @@
 #ifndef OSA_CLI_H
 #define OSA_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include "osai.h"
@@ -24,7 +25,8 @@ struct osai_cmd {
 	const char *words; /* "backends list" */
 	const char *args;  /* "[--json]" */
 	const char *help;
-	/* argv holds what follows the command words; returns an exit status */
+	/* argv[0] is the last command word, what follows is argv[1..argc);
+	 * returns an exit status */
 	int (*run)(struct osai_cli *cli, int argc, char **argv);
 };
 
@@ -39,14 +41,27 @@ struct osai_config *osai_cli_config(struct osai_cli *cli, int *status);
 extern const char osai_default_config[];
 
 /*
- * Tiny option matcher for commands.  Returns true and advances *i when
- * argv[*i] is `name` (a flag) ; for options with a value (`name` ends with
- * '='), accepts "--opt=VAL" and "--opt VAL" and sets *val.  Prints an error
- * and sets *bad when the value is missing.
+ * The next option of a command, by getopt_long(3) in its in-order mode.
+ * `argv[0]` is the command's last word and its arguments follow (as main()
+ * hands them over, optind reset); `opts` lists the command's long options
+ * (`val` >= 256, or a letter), NULL-terminated.  Returns an option's `val`
+ * (its value in `optarg`), 1 for an operand (in `optarg`, in command-line
+ * order, also after "--"), -1 at the end, or OSAI_CLI_BAD after printing a
+ * usage error naming `cmd` (unknown option, missing value): return
+ * OSAI_EXIT_USAGE then.  Long options may be abbreviated, and take their
+ * value as --opt=VAL or --opt VAL.
  */
-bool osai_cli_flag(int argc, char **argv, int *i, const char *name);
-bool osai_cli_opt(int argc, char **argv, int *i, const char *name,
-		  const char **val, bool *bad);
+#define OSAI_CLI_BAD (-2)
+int osai_cli_getopt(const char *cmd, int argc, char **argv,
+		    const struct option *opts);
+/*
+ * A command without options: its operands, in order, into argv[0..*argc)
+ * (over the slots already parsed).  0, or OSAI_EXIT_USAGE after printing a
+ * usage error (an option).
+ */
+int osai_cli_operands(const char *cmd, int *argc, char **argv);
+/* A "--" was seen: what follows is operands (osai_cli_getopt's state). */
+extern bool osai_cli_dashdash;
 
 /* Print "osa: <msg>" to stderr (and a hint to run --help) and return
  * OSAI_EXIT_USAGE. */

@@ -62,18 +62,23 @@ static int list_json(void)
 
 int osai_cmd_backends_list(struct osai_cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 }
+	};
 	const struct osai_absent *p;
 	bool json = false;
 	size_t i;
-	int k;
+	int o;
 
 	(void)cli;
-	for (k = 0; k < argc; k++) {
-		if (osai_cli_flag(argc, argv, &k, "--json"))
+	while ((o = osai_cli_getopt("backends list", argc, argv, opts)) != -1) {
+		if (o == 'j')
 			json = true;
-		else
+		else if (o == 1)
 			return osai_cli_usage("backends list: unexpected '%s'",
-					      argv[k]);
+					      optarg);
+		else
+			return OSAI_EXIT_USAGE;
 	}
 	if (json)
 		return list_json();
@@ -109,19 +114,24 @@ int osai_cmd_backends_show(struct osai_cli *cli, int argc, char **argv)
 {
 	const struct osa_backend *b;
 	const struct osai_absent *a;
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 }
+	};
 	const char *name = NULL;
 	bool json = false;
-	int k;
+	int o;
 
 	(void)cli;
-	for (k = 0; k < argc; k++) {
-		if (osai_cli_flag(argc, argv, &k, "--json"))
+	while ((o = osai_cli_getopt("backends show", argc, argv, opts)) != -1) {
+		if (o == 'j')
 			json = true;
-		else if (argv[k][0] == '-' || name)
+		else if (o == 1 && !name)
+			name = optarg;
+		else if (o == 1)
 			return osai_cli_usage("backends show: unexpected '%s'",
-					      argv[k]);
+					      optarg);
 		else
-			name = argv[k];
+			return OSAI_EXIT_USAGE;
 	}
 	if (!name)
 		return osai_cli_usage("backends show: which backend? "

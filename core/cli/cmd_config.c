@@ -12,6 +12,8 @@ int osai_cmd_config_check(struct osai_cli *cli, int argc, char **argv)
 	int status;
 	size_t i;
 
+	if (osai_cli_operands("config check", &argc, argv))
+		return OSAI_EXIT_USAGE;
 	if (argc > 0)
 		return osai_cli_usage("config check: unexpected '%s' (the "
 				      "file is given with -c FILE)",
@@ -41,19 +43,21 @@ int osai_cmd_config_check(struct osai_cli *cli, int argc, char **argv)
 
 int osai_cmd_config_schema(struct osai_cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 }
+	};
 	const char *format = "markdown";
-	bool bad = false;
-	int k, rc;
+	int o, rc;
 
 	(void)cli;
-	for (k = 0; k < argc; k++) {
-		if (osai_cli_opt(argc, argv, &k, "--format=", &format, &bad)) {
-			if (bad)
-				return OSAI_EXIT_USAGE;
-		} else {
+	while ((o = osai_cli_getopt("config schema", argc, argv, opts)) != -1) {
+		if (o == 'f')
+			format = optarg;
+		else if (o == 1)
 			return osai_cli_usage("config schema: unexpected '%s'",
-					      argv[k]);
-		}
+					      optarg);
+		else
+			return OSAI_EXIT_USAGE;
 	}
 	if (!strcmp(format, "markdown") || !strcmp(format, "md"))
 		rc = osai_schema_markdown(stdout);

@@ -211,36 +211,40 @@ static int ingest_add(struct ingest *g, char *doc, size_t len, long line,
 int osai_cmd_ingest(struct osai_cli *cli, int argc, char **argv)
 {
 	struct ingest g = { 0 };
-	const char *file = NULL, *bs = NULL;
+	static const struct option opts[] = {
+		{ "batch", required_argument, NULL, 'b' },
+		{ "acks", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *file = NULL;
 	FILE *in;
-	char *line = NULL;
+	char *line = NULL, *end;
 	size_t cap = 0;
 	ssize_t len;
 	long lineno = 0;
-	bool bad = false;
-	int k, status = 0, rc = 0, c;
+	int o, status = 0, rc = 0, c;
 
 	g.batch = 1000;
-	for (k = 0; k < argc; k++) {
-		if (osai_cli_opt(argc, argv, &k, "--batch=", &bs, &bad)) {
-			char *end;
-
-			if (bad)
-				return OSAI_EXIT_USAGE;
-			g.batch = strtoul(bs, &end, 10);
+	while ((o = osai_cli_getopt("ingest", argc, argv, opts)) != -1) {
+		switch (o) {
+		case 'b':
+			g.batch = strtoul(optarg, &end, 10);
 			if (*end || g.batch < 1 || g.batch > 1000000)
 				return osai_cli_usage("ingest: --batch is 1 to "
 						      "1000000, not '%s'",
-						      bs);
-		} else if (osai_cli_flag(argc, argv, &k, "--acks")) {
+						      optarg);
+			break;
+		case 'a':
 			g.acks = true;
-		} else if (argv[k][0] == '-' && argv[k][1] && !file) {
-			return osai_cli_usage("ingest: unknown option '%s'",
-					      argv[k]);
-		} else if (!file) {
-			file = argv[k];
-		} else {
-			return osai_cli_usage("ingest: one FILE at a time");
+			break;
+		case 1:
+			if (file)
+				return osai_cli_usage("ingest: one FILE at a "
+						      "time");
+			file = optarg;
+			break;
+		default:
+			return OSAI_EXIT_USAGE;
 		}
 	}
 	if (!file)
@@ -387,38 +391,49 @@ static int parse_size(const char *what, const char *v, size_t lo, size_t hi,
 
 int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "offset", required_argument, NULL, 'o' },
+		{ "ef", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct osa_search q = { .limit = 10 };
-	const char *v = NULL, *pos[2] = { NULL, NULL };
+	const char *pos[2] = { NULL, NULL };
 	struct osa_results *r = NULL;
 	struct osai_service *s;
 	struct osa_error err;
 	bool json = false, bad = false;
 	size_t ef = 0, npos = 0, i;
-	int k, status = 0, rc;
+	int o, status = 0, rc;
 
-	for (k = 0; k < argc; k++) {
-		if (osai_cli_flag(argc, argv, &k, "--json")) {
+	while ((o = osai_cli_getopt("search", argc, argv, opts)) != -1) {
+		switch (o) {
+		case 'j':
 			json = true;
-		} else if (osai_cli_opt(argc, argv, &k, "--limit=", &v, &bad)) {
-			if (bad || parse_size("--limit", v, 1, 100, &q.limit))
-				return OSAI_EXIT_USAGE;
-		} else if (osai_cli_opt(argc, argv, &k, "--offset=", &v,
-					&bad)) {
-			if (bad ||
-			    parse_size("--offset", v, 0, 1000000, &q.offset))
-				return OSAI_EXIT_USAGE;
-		} else if (osai_cli_opt(argc, argv, &k, "--ef=", &v, &bad)) {
-			if (bad || parse_size("--ef", v, 1, 65535, &ef))
-				return OSAI_EXIT_USAGE;
-		} else if (argv[k][0] == '-' && argv[k][1]) {
-			return osai_cli_usage("search: unknown option '%s'",
-					      argv[k]);
-		} else if (npos < 2) {
-			pos[npos++] = argv[k];
-		} else {
-			return osai_cli_usage("search: INDEX QUERY; quote a "
-					      "query of several words");
+			break;
+		case 'l':
+			bad = parse_size("--limit", optarg, 1, 100, &q.limit);
+			break;
+		case 'o':
+			bad = parse_size("--offset", optarg, 0, 1000000,
+					 &q.offset);
+			break;
+		case 'e':
+			bad = parse_size("--ef", optarg, 1, 65535, &ef);
+			break;
+		case 1:
+			if (npos == 2)
+				return osai_cli_usage("search: INDEX QUERY; "
+						      "quote a query of "
+						      "several words");
+			pos[npos++] = optarg;
+			break;
+		default:
+			bad = true;
 		}
+		if (bad)
+			return OSAI_EXIT_USAGE;
 	}
 	if (npos < 2)
 		return osai_cli_usage("search: INDEX QUERY");
@@ -483,7 +498,9 @@ int osai_cmd_get(struct osai_cli *cli, int argc, char **argv)
 	char *doc;
 	int status = 0, rc;
 
-	if (argc != 1 || argv[0][0] == '-')
+	if (osai_cli_operands("get", &argc, argv))
+		return OSAI_EXIT_USAGE;
+	if (argc != 1)
 		return osai_cli_usage("get: SRN");
 	s = osai_cli_open(cli, &status);
 	if (!s)
@@ -506,6 +523,8 @@ int osai_cmd_delete(struct osai_cli *cli, int argc, char **argv)
 	size_t deleted = 0;
 	int status = 0, rc;
 
+	if (osai_cli_operands("delete", &argc, argv))
+		return OSAI_EXIT_USAGE;
 	if (argc < 1)
 		return osai_cli_usage("delete: SRN...");
 	s = osai_cli_open(cli, &status);
@@ -525,18 +544,22 @@ int osai_cmd_delete(struct osai_cli *cli, int argc, char **argv)
 
 int osai_cmd_stats(struct osai_cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 }
+	};
 	struct osai_service *s;
 	struct osa_error err;
 	bool json = false;
 	char *text;
-	int k, status = 0, rc;
+	int o, status = 0, rc;
 
-	for (k = 0; k < argc; k++) {
-		if (osai_cli_flag(argc, argv, &k, "--json"))
+	while ((o = osai_cli_getopt("stats", argc, argv, opts)) != -1) {
+		if (o == 'j')
 			json = true;
+		else if (o == 1)
+			return osai_cli_usage("stats: unexpected '%s'", optarg);
 		else
-			return osai_cli_usage("stats: unexpected '%s'",
-					      argv[k]);
+			return OSAI_EXIT_USAGE;
 	}
 	s = osai_cli_open(cli, &status);
 	if (!s)
@@ -585,6 +608,8 @@ int osai_cmd_health(struct osai_cli *cli, int argc, char **argv)
 	int status = 0, rc, healthy = 0;
 	char *text;
 
+	if (osai_cli_operands("health", &argc, argv))
+		return OSAI_EXIT_USAGE;
 	if (argc)
 		return osai_cli_usage("health: unexpected '%s'", argv[0]);
 	s = osai_cli_open(cli, &status);
@@ -606,7 +631,9 @@ int osai_cmd_reindex(struct osai_cli *cli, int argc, char **argv)
 	struct osa_error err;
 	int status = 0, rc;
 
-	if (argc != 1 || argv[0][0] == '-')
+	if (osai_cli_operands("reindex", &argc, argv))
+		return OSAI_EXIT_USAGE;
+	if (argc != 1)
 		return osai_cli_usage("reindex: NAME");
 	s = osai_cli_open(cli, &status);
 	if (!s)
@@ -627,6 +654,8 @@ int osai_cmd_compact(struct osai_cli *cli, int argc, char **argv)
 	int64_t before, after;
 	int status = 0, rc;
 
+	if (osai_cli_operands("compact", &argc, argv))
+		return OSAI_EXIT_USAGE;
 	if (argc)
 		return osai_cli_usage("compact: unexpected '%s'", argv[0]);
 	s = osai_cli_open(cli, &status);
@@ -661,20 +690,24 @@ static int set_str(char **dst, const char *v)
 
 int osai_cmd_serve(struct osai_cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "nng", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
 	const char *listen = NULL, *nngurl = NULL;
 	struct osai_config *cfg;
-	bool bad = false;
-	int k, status = 0, rc;
+	int o, status = 0, rc;
 
-	for (k = 0; k < argc; k++) {
-		if (osai_cli_opt(argc, argv, &k, "--listen=", &listen, &bad) ||
-		    osai_cli_opt(argc, argv, &k, "--nng=", &nngurl, &bad)) {
-			if (bad)
-				return OSAI_EXIT_USAGE;
-		} else {
-			return osai_cli_usage("serve: unexpected '%s'",
-					      argv[k]);
-		}
+	while ((o = osai_cli_getopt("serve", argc, argv, opts)) != -1) {
+		if (o == 'l')
+			listen = optarg;
+		else if (o == 'n')
+			nngurl = optarg;
+		else if (o == 1)
+			return osai_cli_usage("serve: unexpected '%s'", optarg);
+		else
+			return OSAI_EXIT_USAGE;
 	}
 	cfg = osai_cli_config(cli, &status);
 	if (!cfg)
@@ -696,29 +729,30 @@ int osai_cmd_serve(struct osai_cli *cli, int argc, char **argv)
 
 int osai_cmd_call(struct osai_cli *cli, int argc, char **argv)
 {
-	const char *tmo = NULL;
+	static const struct option opts[] = { { "timeout", required_argument,
+						NULL, 't' },
+					      { NULL, 0, NULL, 0 } };
 	nng_socket sock;
 	char *reply = NULL;
 	size_t len = 0;
-	bool bad = false;
-	int k, rv, npos = 0, status;
+	int o, rv, npos = 0, status;
 	const char *pos[2] = { NULL, NULL };
 	long ms = 10000;
 	json_t *doc;
 
 	(void)cli;
-	for (k = 0; k < argc; k++) {
-		if (osai_cli_opt(argc, argv, &k, "--timeout=", &tmo, &bad)) {
-			if (bad)
-				return OSAI_EXIT_USAGE;
-			ms = strtol(tmo, NULL, 10);
+	while ((o = osai_cli_getopt("call", argc, argv, opts)) != -1) {
+		if (o == 't') {
+			ms = strtol(optarg, NULL, 10);
 			if (ms < 1 || ms > 3600000)
 				return osai_cli_usage("call: --timeout is 1 to "
 						      "3600000 ms");
-		} else if (npos < 2) {
-			pos[npos++] = argv[k];
-		} else {
+		} else if (o == 1 && npos < 2) {
+			pos[npos++] = optarg;
+		} else if (o == 1) {
 			return osai_cli_usage("call: URL JSON");
+		} else {
+			return OSAI_EXIT_USAGE;
 		}
 	}
 	if (npos != 2)

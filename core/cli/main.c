@@ -4,7 +4,10 @@
  *
  * Global options may stand before or after the command words:
  *   osa -c site.cfg config check   ==   osa config check -c site.cfg
- * Everything after `--` is left to the command.
+ * Everything after `--` is left to the command.  Options are parsed with
+ * getopt_long(3) in its in-order mode: the global pass takes its own
+ * options out of the line and keeps everything else in order for the
+ * command, whose options are parsed the same way (osai_cli_getopt).
  *
  * Signals: `osa serve` takes SIGHUP, SIGTERM and SIGINT with sigtimedwait in
  * its main loop (server.c), which works only if no thread leaves them
@@ -16,6 +19,7 @@
  * inherit it.  Commands other than serve unblock them again in the main
  * thread, where their default action applies.
  */
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -144,34 +148,51 @@ int osai_cli_usage(const char *fmt, ...)
 	return OSAI_EXIT_USAGE;
 }
 
-bool osai_cli_flag(int argc, char **argv, int *i, const char *name)
+int osai_cli_operands(const char *cmd, int *argc, char **argv)
 {
-	(void)argc;
-	if (strcmp(argv[*i], name))
-		return false;
-	return true;
+	static const struct option none[] = { { NULL, 0, NULL, 0 } };
+	int o, n = 0;
+
+	while ((o = osai_cli_getopt(cmd, *argc, argv, none)) != -1) {
+		if (o != 1)
+			return OSAI_EXIT_USAGE;
+		argv[n++] = optarg; /* over slots getopt has passed */
+	}
+	*argc = n;
+	return 0;
 }
 
-bool osai_cli_opt(int argc, char **argv, int *i, const char *name,
-		  const char **val, bool *bad)
+int osai_cli_getopt(const char *cmd, int argc, char **argv,
+		    const struct option *opts)
 {
-	size_t n = strlen(name); /* name ends with '=' */
+	int o;
 
-	if (!strncmp(argv[*i], name, n)) {
-		*val = argv[*i] + n;
-		return true;
+	/* Operands after "--" come one by one, like the others. */
+	if (osai_cli_dashdash) {
+		if (optind >= argc)
+			return -1;
+		optarg = argv[optind++];
+		return 1;
 	}
-	if (!strncmp(argv[*i], name, n - 1) && argv[*i][n - 1] == '\0') {
-		if (*i + 1 >= argc) {
-			osai_cli_usage("option %.*s needs a value",
-				       (int)(n - 1), name);
-			*bad = true;
-			return true;
-		}
-		*val = argv[++*i];
-		return true;
+	opterr = 0;
+	o = getopt_long(argc, argv, "-:", opts, NULL);
+	switch (o) {
+	case -1:
+		if (optind >= argc)
+			return -1;
+		osai_cli_dashdash = true; /* getopt stopped at "--" */
+		return osai_cli_getopt(cmd, argc, argv, opts);
+	case ':':
+		osai_cli_usage("%s: option %s needs a value", cmd,
+			       argv[optind - 1]);
+		return OSAI_CLI_BAD;
+	case '?':
+		osai_cli_usage("%s: unknown option '%s'", cmd,
+			       argv[optind - 1]);
+		return OSAI_CLI_BAD;
+	default:
+		return o;
 	}
-	return false;
 }
 
 struct osai_config *osai_cli_config(struct osai_cli *cli, int *status)
@@ -201,13 +222,24 @@ struct osai_config *osai_cli_config(struct osai_cli *cli, int *status)
 	return cli->cfg;
 }
 
+/* The options any command takes, before or after its words. */
+enum { OPT_REBUILD = 256 };
+static const struct option global_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "rebuild-from-journal", no_argument, NULL, OPT_REBUILD },
+	{ NULL, 0, NULL, 0 }
+};
+
+bool osai_cli_dashdash;
+
 int main(int argc, char **argv)
 {
 	struct osai_cli cli = { .prog = "osa" };
 	struct osa_error err;
 	char **rest;
-	int nrest = 0, i, status;
-	bool dashdash = false;
+	int nrest = 0, status, o, at;
 	const struct osai_cmd *c, *best = NULL;
 	size_t best_words = 0;
 
@@ -218,20 +250,27 @@ int main(int argc, char **argv)
 		fputs("osa: out of memory\n", stderr);
 		return OSAI_EXIT_SOFTWARE;
 	}
-	/* Pull global options out from anywhere on the line. */
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (dashdash) {
-			rest[nrest++] = argv[i];
-		} else if (!strcmp(a, "--")) {
-			dashdash = true;
-			rest[nrest++] = argv[i];
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+	/*
+	 * Pull global options out from anywhere on the line; everything else
+	 * (operands, the command's options, "--" and what follows it) stays
+	 * in order for the command.  rest[0] is left for the command's name.
+	 */
+	nrest = 1;
+	opterr = 0;
+	for (;;) {
+		at = optind;
+		o = getopt_long(argc, argv, "-:c:hV", global_options, NULL);
+		if (o == -1)
+			break;
+		switch (o) {
+		case 1:
+			rest[nrest++] = optarg;
+			break;
+		case 'h':
 			usage(stdout, cli.prog);
 			free(rest);
 			return OSAI_EXIT_OK;
-		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+		case 'V':
 			printf("osa %s (plugin ABI: backend %u.%u, embedder "
 			       "%u.%u)\n",
 			       osa_version(), OSA_ABI_MAJOR(OSA_BACKEND_ABI),
@@ -241,26 +280,30 @@ int main(int argc, char **argv)
 			printf("linked: %s\n", OSAI_LINKAGE);
 			free(rest);
 			return OSAI_EXIT_OK;
-		} else if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
-			if (i + 1 >= argc) {
-				free(rest);
-				return osai_cli_usage("option %s needs a FILE",
-						      a);
-			}
-			cli.config_path = argv[++i];
+		case 'c':
+			cli.config_path = optarg;
 			cli.config_from = "-c";
-		} else if (!strcmp(a, "--rebuild-from-journal")) {
+			break;
+		case OPT_REBUILD:
 			cli.open_flags |= OSA_OPEN_REBUILD_FROM_JOURNAL;
-		} else if (!strncmp(a, "--config=", 9)) {
-			cli.config_path = a + 9;
-			cli.config_from = "-c";
-		} else if (!strncmp(a, "-c", 2)) {
-			cli.config_path = a + 2;
-			cli.config_from = "-c";
-		} else {
-			rest[nrest++] = argv[i];
+			break;
+		case ':':
+			free(rest);
+			return osai_cli_usage("option %s needs a FILE",
+					      argv[optind - 1]);
+		default: /* '?': the command's own option, once complete */
+			if (optind > at)
+				rest[nrest++] = argv[optind - 1];
+			break;
 		}
 	}
+	if (optind < argc) { /* stopped at "--": the rest is the command's */
+		rest[nrest++] = argv[optind - 1];
+		while (optind < argc)
+			rest[nrest++] = argv[optind++];
+	}
+	rest++;
+	nrest--;
 	if (!cli.config_path) {
 		const char *env = getenv("OSA_CONFIG");
 
@@ -276,7 +319,7 @@ int main(int argc, char **argv)
 	}
 	if (nrest == 0) {
 		usage(stderr, cli.prog);
-		free(rest);
+		free(rest - 1);
 		return OSAI_EXIT_USAGE;
 	}
 
@@ -314,12 +357,12 @@ int main(int argc, char **argv)
 					       "see 'osa --help'",
 					       rest[0])
 			      : osai_cli_usage("unknown command '%s'", rest[0]);
-		free(rest);
+		free(rest - 1);
 		return status;
 	}
 	if (osai_registry_init(&err)) {
 		fprintf(stderr, "osa: %s\n", err.msg);
-		free(rest);
+		free(rest - 1);
 		return OSAI_EXIT_SOFTWARE;
 	}
 	if (best->run != osai_cmd_serve) {
@@ -328,8 +371,13 @@ int main(int argc, char **argv)
 		osai_signals(&set);
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	}
-	status = best->run(&cli, nrest - (int)best_words, rest + best_words);
+	/* The command's argv: its last word, then what follows (getopt's
+	 * convention), parsed from the start. */
+	optind = 0;
+	osai_cli_dashdash = false;
+	status = best->run(&cli, nrest - (int)best_words + 1,
+			   rest + best_words - 1);
 	osai_config_free(cli.cfg);
-	free(rest);
+	free(rest - 1);
 	return status;
 }

@@ -3,21 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include <osa/error.h>
 #include <osa/srnmap.h>
 
 uint64_t osa_srn_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 0x100000001b3ull;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	return h;
+	return XXH3_64bits(s, strlen(s));
 }
 
 int osa_srnmap_init(struct osa_srnmap *m, size_t size)

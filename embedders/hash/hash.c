@@ -43,17 +43,19 @@
  * than 0.7 double recall for truncated words ("volcan") at no cost for
  * exact words; pairs at 0.5 add ~8 points for phrases over no pairs.
  *
- * Hash: FNV-1a 64 over the UTF-8 bytes of the folded text, started from a
- * per-kind seed (word, n-gram; a pair combines its two words' states), then
- * the murmur3 fmix64 finaliser.  The bucket is the high half of
- * (low 32 bits of h) * dim (Lemire's multiply-shift range reduction, no
- * division), the sign is bit 63.  The vector is then divided by its L2
- * norm.  Anything here that changes a vector must change HASH_VERSION, so
- * describe() changes and snapshots and config hashes notice.
+ * Hash: XXH3-64 (libxxhash, inlined) of the UTF-8 bytes of the folded
+ * word or n-gram, with a per-kind seed; a pair is the XXH3 of its two words'
+ * hashes (16 little-endian bytes) under a third seed.  The bucket is the
+ * high half of (low 32 bits of h) * dim (Lemire's multiply-shift range
+ * reduction, no division), the sign is bit 63.  The vector is then divided
+ * by its L2 norm.  Anything here that changes a vector must change
+ * HASH_VERSION, so describe() changes and snapshots and config hashes
+ * notice (version 1 hashed with FNV-1a 64 and the murmur3 finaliser).
  *
- * Cost: one pass over the bytes, a bounded stack buffer per word, no
- * allocation per feature; an instance is read-only after create(), so any
- * number of threads may embed with it at once.
+ * Cost: one pass over the bytes, a bounded stack buffer per word (a word
+ * longer than it streams through an XXH3 state), no allocation per
+ * feature; an instance is read-only after create(), so any number of
+ * threads may embed with it at once.
  */
 #include <math.h>
 #include <stdint.h>
@@ -63,11 +65,14 @@
 
 #include <osa/embedder.h>
 
-#define HASH_VERSION 1
+/* Header-only use of libxxhash: every call inlined, nothing to link. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#define HASH_VERSION 2
 #define HASH_SEED 0x6f73616861736831ull /* "osahash1" */
 #define HASH_SEED_CHARS (HASH_SEED ^ 0x9e3779b97f4a7c15ull)
 #define HASH_SEED_PAIR 0xc2b2ae3d27d4eb4full
-#define HASH_FNV_PRIME 0x100000001b3ull
 
 #define HASH_W_WORD 1.0f
 #define HASH_W_STOP 0.2f
@@ -103,16 +108,18 @@ struct hash {
 
 /*
  * One word being collected: "<", its folded bytes (the first HASH_WORD_MAX
- * of them, whole code points only), then ">" once it ends.
+ * of them, whole code points only), then ">" once it ends.  The word's hash
+ * covers all its bytes: once buf is full, they stream through `st`.
  */
 struct hash_word {
 	unsigned char buf[HASH_WORD_MAX + 2];
 	size_t nb;  /* bytes in buf (the leading "<" included) */
 	size_t ncp; /* code points in buf (the leading "<" included) */
 	size_t len; /* bytes of the whole word, however long */
-	uint64_t h; /* FNV-1a state over the whole word */
-	int full;   /* buf stopped taking code points */
+	uint64_t h; /* hash of the whole word, set by hash_word_finish() */
+	int full;   /* buf stopped taking code points; st holds the word */
 	int digits; /* only ASCII digits so far */
+	XXH3_state_t st;
 };
 
 /* What one embedding call accumulates. */
@@ -126,37 +133,14 @@ struct hash_acc {
 
 /* ---- hashing ---------------------------------------------------------- */
 
-static inline uint64_t hash_fnv(uint64_t h, const unsigned char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= HASH_FNV_PRIME;
-	}
-	return h;
-}
-
-/* murmur3's 64-bit finaliser: every input bit reaches every output bit. */
-static inline uint64_t hash_fmix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
-
 /*
- * Add +-w to the bucket of `state`.  The sign is applied to the float's bits
- * (no branch: it is a coin toss the branch predictor would lose half the
- * time).
+ * Add +-w to the bucket of hash `h` (XXH3 output: every input bit already
+ * reaches every output bit).  The sign is applied to the float's bits (no
+ * branch: it is a coin toss the branch predictor would lose half the time).
  */
-static inline void hash_emit(float *out, uint32_t dim, uint64_t state,
+static inline void hash_emit(float *out, uint32_t dim, uint64_t h,
 			     uint32_t wbits)
 {
-	uint64_t h = hash_fmix(state);
 	uint32_t b = (uint32_t)(((uint64_t)(uint32_t)h * dim) >> 32);
 	uint32_t bits = wbits ^ ((uint32_t)(h >> 63) << 31);
 	float w;
@@ -173,9 +157,17 @@ static inline uint32_t hash_fbits(float w)
 	return bits;
 }
 
+/* The hash of the word pair (a, b): order matters. */
 static inline uint64_t hash_pair(uint64_t a, uint64_t b)
 {
-	return ((a << 23 | a >> 41) ^ HASH_SEED_PAIR) * HASH_FNV_PRIME ^ b;
+	unsigned char p[16];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		p[i] = (unsigned char)(a >> 8 * i);
+		p[8 + i] = (unsigned char)(b >> 8 * i);
+	}
+	return XXH3_64bits_withSeed(p, sizeof(p), HASH_SEED_PAIR);
 }
 
 /* ---- UTF-8 and folding ------------------------------------------------ */
@@ -382,21 +374,28 @@ static inline void hash_word_reset(struct hash_word *w)
 	w->nb = 1;
 	w->ncp = 1;
 	w->len = 0;
-	w->h = HASH_SEED;
+	w->h = 0;
 	w->full = 0;
 	w->digits = 1;
+}
+
+/* buf is full: from now on the word's bytes stream through w->st. */
+static void hash_word_overflow(struct hash_word *w)
+{
+	w->full = 1;
+	XXH3_64bits_reset_withSeed(&w->st, HASH_SEED);
+	XXH3_64bits_update(&w->st, w->buf + 1, w->nb - 1);
 }
 
 /* Append the folded ASCII letter or digit `c`. */
 static inline void hash_word_byte(struct hash_word *w, unsigned char c)
 {
-	w->h = (w->h ^ c) * HASH_FNV_PRIME;
 	w->len++;
 	w->digits &= (unsigned)(c - '0') < 10;
-	if (w->full)
-		return;
-	if (w->nb >= HASH_WORD_MAX) {
-		w->full = 1;
+	if (!w->full && w->nb >= HASH_WORD_MAX)
+		hash_word_overflow(w);
+	if (w->full) {
+		XXH3_64bits_update(&w->st, &c, 1);
 		return;
 	}
 	w->buf[w->nb++] = c;
@@ -406,19 +405,25 @@ static inline void hash_word_byte(struct hash_word *w, unsigned char c)
 /* Append the folded code point whose UTF-8 is u[0..n). */
 static void hash_word_add(struct hash_word *w, const unsigned char *u, size_t n)
 {
-	w->h = hash_fnv(w->h, u, n);
 	w->len += n;
 	if (n > 1 || (unsigned)(u[0] - '0') >= 10)
 		w->digits = 0;
-	if (w->full)
-		return;
-	if (w->nb + n > HASH_WORD_MAX) {
-		w->full = 1;
+	if (!w->full && w->nb + n > HASH_WORD_MAX)
+		hash_word_overflow(w);
+	if (w->full) {
+		XXH3_64bits_update(&w->st, u, n);
 		return;
 	}
 	memcpy(w->buf + w->nb, u, n);
 	w->nb += n;
 	w->ncp++;
+}
+
+/* The word is complete: its hash into w->h. */
+static void hash_word_finish(struct hash_word *w)
+{
+	w->h = w->full ? XXH3_64bits_digest(&w->st)
+		       : XXH3_64bits_withSeed(w->buf + 1, w->nb - 1, HASH_SEED);
 }
 
 static int hash_is_stop(const struct hash *hs, const struct hash_word *w)
@@ -438,21 +443,17 @@ static int hash_is_stop(const struct hash *hs, const struct hash_word *w)
 	return 0;
 }
 
-/* State of every 3..5 window of the ASCII bytes p[0..np), into hv. */
+/* Hash of every 3..5 window of the ASCII bytes p[0..np), into hv. */
 static size_t hash_grams_ascii(const unsigned char *p, size_t np, uint64_t *hv)
 {
 	size_t i, k, m = 0;
 
 	for (i = 0; i + HASH_NMIN <= np; i++) {
 		size_t end = i + HASH_NMAX < np ? i + HASH_NMAX : np;
-		uint64_t h = HASH_SEED_CHARS;
 
-		h = (h ^ p[i]) * HASH_FNV_PRIME;
-		h = (h ^ p[i + 1]) * HASH_FNV_PRIME;
-		for (k = i + 2; k < end; k++) {
-			h = (h ^ p[k]) * HASH_FNV_PRIME;
-			hv[m++] = h;
-		}
+		for (k = i + HASH_NMIN; k <= end; k++)
+			hv[m++] = XXH3_64bits_withSeed(p + i, k - i,
+						       HASH_SEED_CHARS);
 	}
 	return m;
 }
@@ -470,13 +471,10 @@ static size_t hash_grams_utf8(const unsigned char *p, size_t nb, size_t np,
 	off[c] = (uint16_t)nb;
 	for (i = 0; i + HASH_NMIN <= np; i++) {
 		size_t end = i + HASH_NMAX < np ? i + HASH_NMAX : np;
-		uint64_t h = hash_fnv(HASH_SEED_CHARS, p + off[i],
-				      off[i + HASH_NMIN - 1] - off[i]);
 
-		for (k = i + HASH_NMIN; k <= end; k++) {
-			h = hash_fnv(h, p + off[k - 1], off[k] - off[k - 1]);
-			hv[m++] = h;
-		}
+		for (k = i + HASH_NMIN; k <= end; k++)
+			hv[m++] = XXH3_64bits_withSeed(
+				p + off[i], off[k] - off[i], HASH_SEED_CHARS);
 	}
 	return m;
 }
@@ -488,9 +486,11 @@ static void hash_word_end(const struct hash *hs, struct hash_word *w,
 	uint64_t hv[3 * (HASH_WORD_MAX + 2)];
 	float *out = a->out;
 	uint32_t dim = a->dim, wb;
-	int stop = hash_is_stop(hs, w);
+	int stop;
 	size_t np, m, i;
 
+	hash_word_finish(w);
+	stop = hash_is_stop(hs, w);
 	a->words++;
 	hash_emit(out, dim, w->h, hash_fbits(stop ? HASH_W_STOP : HASH_W_WORD));
 	if (stop)
@@ -641,20 +641,20 @@ static int hash_cfg_copy(struct osa_embedding_config *d,
 /* A short digest of what makes the text (fields or template). */
 static uint32_t hash_text_digest(const struct osa_embedding_config *c)
 {
-	uint64_t h = HASH_SEED;
+	XXH3_state_t st;
 	size_t i;
 
+	XXH3_64bits_reset_withSeed(&st, HASH_SEED);
 	if (c->template_ && c->template_[0]) {
-		h = hash_fnv(h, (const unsigned char *)"T", 1);
-		h = hash_fnv(h, (const unsigned char *)c->template_,
-			     strlen(c->template_) + 1);
+		XXH3_64bits_update(&st, "T", 1);
+		XXH3_64bits_update(&st, c->template_, strlen(c->template_) + 1);
 	} else {
-		h = hash_fnv(h, (const unsigned char *)"F", 1);
+		XXH3_64bits_update(&st, "F", 1);
 		for (i = 0; i < c->fields.n; i++)
-			h = hash_fnv(h, (const unsigned char *)c->fields.v[i],
-				     strlen(c->fields.v[i]) + 1);
+			XXH3_64bits_update(&st, c->fields.v[i],
+					   strlen(c->fields.v[i]) + 1);
 	}
-	return (uint32_t)(hash_fmix(h) >> 32);
+	return (uint32_t)(XXH3_64bits_digest(&st) >> 32);
 }
 
 static void hash_destroy(void *self)
@@ -695,12 +695,13 @@ static int hash_create(const struct osa_embedder_args *args, void **self,
 		hash_word_reset(&w);
 		for (p = hash_stop_words[i]; *p; p++)
 			hash_word_add(&w, (const unsigned char *)p, 1);
+		hash_word_finish(&w);
 		for (k = w.h >> 57; hs->stop[k & (HASH_STOP_SLOTS - 1)]; k++)
 			;
 		hs->stop[k & (HASH_STOP_SLOTS - 1)] = w.h;
 	}
 	snprintf(hs->desc, sizeof(hs->desc),
-		 "hash v%d fnv1a64+fmix64 seed=0x%016llx words=1-2 "
+		 "hash v%d xxh3 seed=0x%016llx words=1-2 "
 		 "chars=%d-%d w=1/.5/1 stop=.2 dim=%u text=%08x",
 		 HASH_VERSION, (unsigned long long)HASH_SEED, HASH_NMIN,
 		 HASH_NMAX, hs->dim, (unsigned)hash_text_digest(&hs->cfg));

@@ -185,11 +185,18 @@ def validation(name, st, doc, want):
     check(name + ": errors", got == [(t, ["query", n], v) for t, n, v in want], "%s" % got)
 
 
+# The sample records ingested: all 3000, or the first 600 under
+# ThreadSanitizer (OSA_TEST_TSAN, set by make test-tsan), where embedding
+# and indexing them would outlast the client's timeout.
+NREC = 600 if os.environ.get("OSA_TEST_TSAN") else 3000
+
+
 def main():
     srv = Server("main")
     try:
         with open(os.path.join(SRC, "samples", "records.ndjson"), "rb") as f:
-            st, doc = srv.request("POST", "/records", f.read())
+            lines = f.read().splitlines(keepends=True)[:NREC]
+            st, doc = srv.request("POST", "/records", b"".join(lines))
         check("ingest samples", st == 200, "%s %s" % (st, doc))
         odd = "urn:osa:compat.test:rec:a/b c+d?e#f&g%h~é@1"
         st, doc = srv.request("POST", "/records", json.dumps(
@@ -209,7 +216,7 @@ def main():
             seen = check_search_response("page 1 " + index, doc, "analysis", index)
             check("page 1 %s: 20 hits" % index, len(seen) == 20, str(len(seen)))
             check("page 1 %s: has_more" % index, doc.get("has_more") is True, str(doc.get("has_more")))
-            check("page 1 %s: total is the index size" % index, doc.get("total") == 3001, str(doc.get("total")))
+            check("page 1 %s: total is the index size" % index, doc.get("total") == NREC + 1, str(doc.get("total")))
             pages = 1
             while doc.get("has_more") and pages < 5:
                 st, doc = search(srv, "analysis", index, offset=len(seen))
@@ -224,7 +231,7 @@ def main():
             whole = [h["srn"] for h in doc.get("results", [])]
             check("load more %s: pages == one bigger page" % index, whole[:len(srns)] == srns,
                   "%s vs %s" % (srns[:3], whole[:3]))
-        st, doc = search(srv, "analysis", offset=2990, limit=100)
+        st, doc = search(srv, "analysis", offset=NREC - 10, limit=100)
         check("last page: has_more false", st == 200 and doc.get("has_more") is False
               and len(doc.get("results", [])) == 11, "%s %s" % (st, str(doc)[:200]))
 

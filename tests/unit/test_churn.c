@@ -19,7 +19,9 @@
 
 #define RECORDS 10000
 #define BATCH 500
-#define PASSES 30
+/* 10 under ThreadSanitizer: the journal grew to 2.2 times one pass after
+ * 10 passes before the log was trimmed on the tick, so 10 still tell. */
+#define PASSES OSA_TEST_SIZE(30, 10)
 
 static char dir[256];
 

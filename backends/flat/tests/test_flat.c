@@ -2,12 +2,14 @@
 /*
  * test_flat.c - the `flat` backend: exact scores per metric, upsert, remove
  * (dense compaction), all-or-nothing batches, paging with ties, text
- * queries, batch search, checkpoint + reopen, damaged snapshots.  Readers
- * during writes: the conformance suite (osa.flat.conformance).
+ * queries, batch search, checkpoint + reopen, damaged snapshots, vectors
+ * with a non-finite number refused under every metric.  Readers during
+ * writes: the conformance suite (osa.flat.conformance).
  */
 #include <math.h>
 #include <sys/stat.h>
 
+#include <osa/embedder.h>
 #include <osa/snapshot.h>
 
 #include "../flat.h"
@@ -252,6 +254,114 @@ static void test_errors(void)
 	OSA_CHECK(err.msg[0] != '\0');
 	osa_hits_free(&hits);
 	bt_close(&ix);
+}
+
+/*
+ * A test embedder whose vectors hold a NaN (title "nan") or an infinity
+ * (title "inf") at position 3, and are finite otherwise: what a broken
+ * embedder or model could hand a backend.  (JSON cannot carry either, so
+ * the field embedder never does.)
+ */
+static int nonfinite_create(const struct osa_embedder_args *args, void **self,
+			    struct osa_error *err)
+{
+	(void)err;
+	*self = (void *)(size_t)args->dim;
+	return 0;
+}
+
+static int nonfinite_record(void *self, const struct osa_record *rec,
+			    float *out, struct osa_error *err)
+{
+	size_t dim = (size_t)self, i, len;
+	const char *title = NULL;
+
+	(void)err;
+	for (i = 0; i < dim; i++)
+		out[i] = (float)(i + 1);
+	if (osa_record_string(rec, "title", &title, &len) == 0 && title) {
+		if (!strcmp(title, "nan"))
+			out[3] = NAN;
+		else if (!strcmp(title, "inf"))
+			out[3] = -INFINITY;
+	}
+	return 0;
+}
+
+static void nonfinite_describe(void *self, char *buf, size_t n)
+{
+	snprintf(buf, n, "nonfinite dim=%zu", (size_t)self);
+}
+
+static void nonfinite_destroy(void *self)
+{
+	(void)self;
+}
+
+static const struct osa_embedder nonfinite_embedder = {
+	.abi = OSA_EMBEDDER_ABI,
+	.size = sizeof(struct osa_embedder),
+	.name = "test-nonfinite",
+	.doc = "test only: NaN or infinity on request",
+	.create = nonfinite_create,
+	.embed_record = nonfinite_record,
+	.describe = nonfinite_describe,
+	.destroy = nonfinite_destroy,
+};
+OSA_EMBEDDER_REGISTER(nonfinite_embedder);
+
+/*
+ * A vector with a NaN or an infinity is refused under every metric (as
+ * `vector` does; osa/vecspace.h), not stored to poison every later score:
+ * at ingest, naming the record, and in a query vector, naming the position.
+ */
+static void test_nonfinite(void)
+{
+	static const char *const metrics[] = { "ip", "l2", "cosine" };
+	static const char *const bad[] = { "nan", "inf" };
+	float q[DIM] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+	struct osa_error err = { 0 };
+	struct osa_hits hits;
+	size_t m, b;
+
+	for (m = 0; m < 3; m++) {
+		struct bt_index ix;
+		char cfg[256], sub[128];
+
+		snprintf(sub, sizeof(sub), "%s/nonfinite-%s", dir, metrics[m]);
+		snprintf(cfg, sizeof(cfg),
+			 "dim = 8; metric = \"%s\"; embedding = { embedder "
+			 "= \"test-nonfinite\"; fields = [\"title\"]; };",
+			 metrics[m]);
+		OSA_REQUIRE(bt_open(&ix, "flat", cfg, sub, &err) == 0);
+		OSA_CHECK(bt_ingest1(&ix,
+				     bt_rec("urn:osa:x:rec:fine", "fine", NULL,
+					    NULL, 0),
+				     &err) == 0);
+		for (b = 0; b < 2; b++) {
+			OSA_CHECK_MSG(bt_ingest1(&ix,
+						 bt_rec("urn:osa:x:rec:bad",
+							bad[b], NULL, NULL, 0),
+						 &err) == OSA_EINVAL,
+				      "metric %s stored a %s", metrics[m],
+				      bad[b]);
+			OSA_CHECK_CONTAINS(err.msg, "urn:osa:x:rec:bad");
+			OSA_CHECK_CONTAINS(err.msg, "non-finite");
+			OSA_CHECK_CONTAINS(err.msg, "position 3");
+		}
+		OSA_CHECK(bt_count(&ix) == 1);
+		/* A query vector with one: refused, naming where. */
+		q[5] = NAN;
+		OSA_CHECK(bt_qvec(&ix, q, DIM, 5, 0, &hits, &err) ==
+			  OSA_EINVAL);
+		OSA_CHECK_CONTAINS(err.msg, "non-finite number at position 5");
+		osa_hits_free(&hits);
+		q[5] = 1;
+		OSA_CHECK(bt_qvec(&ix, q, DIM, 5, 0, &hits, &err) == 0);
+		OSA_CHECK(hits.n == 1 && isfinite(hits.v[0].score));
+		osa_hits_free(&hits);
+		bt_close(&ix);
+	}
 }
 
 /* Limit beyond the index, offsets and ties ordered by srn. */
@@ -561,6 +671,7 @@ int main(void)
 	test_metrics();
 	test_writes();
 	test_errors();
+	test_nonfinite();
 	test_paging();
 	test_text();
 	test_batch();

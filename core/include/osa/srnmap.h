@@ -25,7 +25,8 @@ struct osa_srnmap {
 	size_t mask;	/* size - 1, size a power of two */
 };
 
-/* A fixed, well-mixed 64-bit hash of an srn (FNV-1a + a murmur finaliser). */
+/* A fixed, well-mixed 64-bit hash of an srn (XXH3-64).  Kept in memory
+ * only: never store it, it may change between versions. */
 uint64_t osa_srn_hash(const char *srn);
 
 /* Allocate an empty table of at least `size` slots.  0 or OSA_ENOMEM. */
