@@ -251,7 +251,7 @@ static void flat_expect(const struct flat *f, struct osa_snap_info *in)
 	snprintf(in->kind, sizeof(in->kind), "flat");
 	in->body_version = FLAT_BODY_VERSION;
 	osa_snap_set_blob(in, NULL, "dim=%zu metric=%s embedder=%s", f->dim,
-			  flat_metrics[f->metric], f->desc);
+			  osa_metric_names[f->metric], f->desc);
 }
 
 /* Load flat.snap into the empty instance; *lsn gets its LSN. */
@@ -372,7 +372,7 @@ static int flat_load_attrs(struct flat *f, uint64_t lsn, struct osa_error *err)
 
 	flat_expect(f, &exp);
 	snprintf(exp.kind, sizeof(exp.kind), FLAT_ATTRS_KIND);
-	rc = osa_snap_open(f->attrs_path, &exp, flat_metrics, &r, &got, err);
+	rc = osa_snap_open(f->attrs_path, &exp, &r, &got, err);
 	if (rc == OSA_ENOTFOUND && !f->n) {
 		osa_error_clear(err);
 		return 0;

@@ -348,7 +348,7 @@ static void vector_expect(const struct vector *v, struct osa_snap_info *in)
 	snprintf(in->kind, sizeof(in->kind), "vector");
 	in->body_version = VECTOR_BODY_VERSION;
 	osa_snap_set_blob(in, NULL, "dim=%zu metric=%s embedder=%s",
-			  (size_t)v->dim, vector_metrics[v->metric], v->desc);
+			  (size_t)v->dim, osa_metric_names[v->metric], v->desc);
 }
 
 /* The maps of the body, checked against the loaded graph. */
