@@ -379,6 +379,8 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 	bool json = false, bad = false;
 	size_t ef = 0, npos = 0, i;
 	int k, status = 0, rc;
+	char *names = NULL, *facets = NULL, *tok, *save;
+	const char *idx[OSA_MAX_FUSED_INDEXES], *fac[64];
 
 	for (k = 0; k < argc; k++) {
 		if (osai_cli_flag(argc, argv, &k, "--json")) {
@@ -394,6 +396,23 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		} else if (osai_cli_opt(argc, argv, &k, "--ef=", &v, &bad)) {
 			if (bad || parse_size("--ef", v, 1, 65535, &ef))
 				return OSAI_EXIT_USAGE;
+		} else if (osai_cli_opt(argc, argv, &k, "--filter=", &v,
+					&bad)) {
+			if (bad)
+				return OSAI_EXIT_USAGE;
+			q.filter = v;
+		} else if (osai_cli_opt(argc, argv, &k, "--facets=", &v,
+					&bad)) {
+			if (bad)
+				return OSAI_EXIT_USAGE;
+			free(facets);
+			facets = strdup(v);
+			q.nfacets = 0;
+			for (tok = strtok_r(facets, ",", &save);
+			     tok && q.nfacets < 64;
+			     tok = strtok_r(NULL, ",", &save))
+				fac[q.nfacets++] = tok;
+			q.facets = fac;
 		} else if (argv[k][0] == '-' && argv[k][1]) {
 			return osai_cli_usage("search: unknown option '%s'",
 					      argv[k]);
@@ -404,17 +423,35 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 					      "query of several words");
 		}
 	}
-	if (npos < 2)
+	if (npos < 2) {
+		free(facets);
 		return osai_cli_usage("search: INDEX QUERY");
+	}
 	q.index = pos[0];
+	if (strchr(pos[0], ',')) {
+		/* INDEX,INDEX: a hybrid search */
+		names = strdup(pos[0]);
+		for (tok = strtok_r(names, ",", &save);
+		     tok && q.nindexes < OSA_MAX_FUSED_INDEXES;
+		     tok = strtok_r(NULL, ",", &save))
+			idx[q.nindexes++] = tok;
+		q.indexes = idx;
+		q.index = NULL;
+	}
 	q.text = pos[1];
 	q.ef_search = (int)ef;
 	s = osai_cli_open(cli, &status);
-	if (!s)
+	if (!s) {
+		free(names);
+		free(facets);
 		return status;
+	}
 	rc = osa_search((struct osa_db *)s, &q, &r, &err);
 	if (rc) {
-		if (rc == OSA_ENOTFOUND && !osai_service_index(s, q.index)) {
+		free(names);
+		free(facets);
+		if (rc == OSA_ENOTFOUND && q.index &&
+		    !osai_service_index(s, q.index)) {
 			fprintf(stderr,
 				"osa: no index \"%s\"; indexes:", q.index);
 			for (i = 0; i < s->n; i++)
@@ -427,7 +464,8 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		return rc == OSA_ENOTFOUND ? OSAI_EXIT_USAGE : exit_for(rc);
 	}
 	if (json) {
-		json_t *doc = osai_results_json(q.text, q.index, r);
+		json_t *doc = q.nindexes ? osai_hybrid_json(&q, r)
+					 : osai_results_json(q.text, q.index, r);
 
 		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
@@ -444,9 +482,24 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 			       r->v[i].score, r->v[i].srn, t ? t : "");
 			json_decref(m);
 		}
-		printf("(%zu of %zu%s)\n", r->n, r->total,
+		printf("(%zu of %zu%s%s)\n", r->n, r->total,
+		       r->total_exact ? "" : " estimated",
 		       r->has_more ? "; more with --offset" : "");
+		for (i = 0; i < r->nfacets; i++) {
+			printf("%s:", r->facets[i].name);
+			for (size_t j = 0; j < r->facets[i].n; j++)
+				printf(" %s (%llu)", r->facets[i].v[j].value,
+				       (unsigned long long)r->facets[i]
+					       .v[j]
+					       .count);
+			if (r->facets[i].others)
+				printf(" others (%llu)",
+				       (unsigned long long)r->facets[i].others);
+			putchar('\n');
+		}
 	}
+	free(names);
+	free(facets);
 	osa_results_free(r);
 	osai_service_close(s);
 	return OSAI_EXIT_OK;
