@@ -396,6 +396,8 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		{ "limit", required_argument, NULL, 'l' },
 		{ "offset", required_argument, NULL, 'o' },
 		{ "ef", required_argument, NULL, 'e' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "facets", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct osa_search q = { .limit = 10 };
@@ -406,6 +408,8 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 	bool json = false, bad = false;
 	size_t ef = 0, npos = 0, i;
 	int o, status = 0, rc;
+	char *names = NULL, *facets = NULL, *tok, *save;
+	const char *idx[OSA_MAX_FUSED_INDEXES], *fac[64];
 
 	while ((o = osai_cli_getopt("search", argc, argv, opts)) != -1) {
 		switch (o) {
@@ -422,6 +426,19 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		case 'e':
 			bad = parse_size("--ef", optarg, 1, 65535, &ef);
 			break;
+		case 'f':
+			q.filter = optarg;
+			break;
+		case 'F':
+			free(facets);
+			facets = strdup(optarg);
+			q.nfacets = 0;
+			for (tok = strtok_r(facets, ",", &save);
+			     tok && q.nfacets < 64;
+			     tok = strtok_r(NULL, ",", &save))
+				fac[q.nfacets++] = tok;
+			q.facets = fac;
+			break;
 		case 1:
 			if (npos == 2)
 				return osai_cli_usage("search: INDEX QUERY; "
@@ -432,20 +449,40 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		default:
 			bad = true;
 		}
-		if (bad)
+		if (bad) {
+			free(facets);
 			return OSAI_EXIT_USAGE;
+		}
 	}
-	if (npos < 2)
+	if (npos < 2) {
+		free(facets);
 		return osai_cli_usage("search: INDEX QUERY");
+	}
 	q.index = pos[0];
+	if (strchr(pos[0], ',')) {
+		/* INDEX,INDEX: a hybrid search */
+		names = strdup(pos[0]);
+		for (tok = strtok_r(names, ",", &save);
+		     tok && q.nindexes < OSA_MAX_FUSED_INDEXES;
+		     tok = strtok_r(NULL, ",", &save))
+			idx[q.nindexes++] = tok;
+		q.indexes = idx;
+		q.index = NULL;
+	}
 	q.text = pos[1];
 	q.ef_search = (int)ef;
 	s = osai_cli_open(cli, &status);
-	if (!s)
+	if (!s) {
+		free(names);
+		free(facets);
 		return status;
+	}
 	rc = osa_search((struct osa_db *)s, &q, &r, &err);
 	if (rc) {
-		if (rc == OSA_ENOTFOUND && !osai_service_index(s, q.index)) {
+		free(names);
+		free(facets);
+		if (rc == OSA_ENOTFOUND && q.index &&
+		    !osai_service_index(s, q.index)) {
 			fprintf(stderr,
 				"osa: no index \"%s\"; indexes:", q.index);
 			for (i = 0; i < s->n; i++)
@@ -461,7 +498,8 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		/* Compact, with each record as it was written. */
 		struct osai_buf b = { 0 };
 
-		if (osai_results_text(&b, q.text, q.index, r)) {
+		if (q.nindexes ? osai_hybrid_text(&b, &q, r)
+			       : osai_results_text(&b, q.text, q.index, r)) {
 			fputs("osa: out of memory\n", stderr);
 			status = exit_for(OSA_ENOMEM);
 		} else {
@@ -481,9 +519,24 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 			       r->v[i].score, r->v[i].srn, t ? t : "");
 			json_decref(m);
 		}
-		printf("(%zu of %zu%s)\n", r->n, r->total,
+		printf("(%zu of %zu%s%s)\n", r->n, r->total,
+		       r->total_exact ? "" : " estimated",
 		       r->has_more ? "; more with --offset" : "");
+		for (i = 0; i < r->nfacets; i++) {
+			printf("%s:", r->facets[i].name);
+			for (size_t j = 0; j < r->facets[i].n; j++)
+				printf(" %s (%llu)", r->facets[i].v[j].value,
+				       (unsigned long long)r->facets[i]
+					       .v[j]
+					       .count);
+			if (r->facets[i].others)
+				printf(" others (%llu)",
+				       (unsigned long long)r->facets[i].others);
+			putchar('\n');
+		}
 	}
+	free(names);
+	free(facets);
 	osa_results_free(r);
 	osai_service_close(s);
 	return status;

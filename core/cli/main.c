@@ -76,8 +76,11 @@ static const struct osai_cmd commands[] = {
 	  "send one request to a running server's nng socket", osai_cmd_call },
 	{ "ingest", "[FILE|-] [--batch N] [--acks]",
 	  "add or replace records (NDJSON or a JSON array)", osai_cmd_ingest },
-	{ "search", "INDEX QUERY [--limit N] [--offset N] [--ef N] [--json]",
-	  "search an index", osai_cmd_search },
+	{ "search",
+	  "INDEX[,INDEX...] QUERY [--limit N] [--offset N] [--ef N] "
+	  "[--filter EXPR] [--facets A,B] [--json]",
+	  "search an index (several: hybrid search, fused by RRF)",
+	  osai_cmd_search },
 	{ "get", "SRN", "print a record", osai_cmd_get },
 	{ "delete", "SRN...", "delete records", osai_cmd_delete },
 	{ "stats", "[--json]", "records and per-index counts and LSNs",

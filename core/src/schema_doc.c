@@ -277,7 +277,12 @@ int osai_schema_markdown(FILE *out)
 	fputs(" | yes | The storage backend that serves the index (see "
 	      "below). |\n"
 	      "| `config` | group |  |  | no | The backend's settings; "
-	      "absent keys take their defaults. |\n\n",
+	      "absent keys take their defaults. |\n"
+	      "| `attributes` | list of groups |  | at most 64 | no | "
+	      "Record fields to filter and count on: `( { name = \"year\"; "
+	      "type = \"int\"; }, ... )`, type one of `int`, `float`, "
+	      "`keyword`, `keywords`, `bool`, `date`. Records are checked at "
+	      "ingest; changing them rebuilds the index. |\n\n",
 	      out);
 	for (i = 0; i < nb; i++) {
 		const struct osa_backend *b = osai_backend_at(i);
@@ -427,7 +432,12 @@ int osai_schema_man(FILE *out)
 	      "below).\n"
 	      ".TP\n.B config\n"
 	      "group.\n.br\n"
-	      "The backend's settings; absent keys take their defaults.\n",
+	      "The backend's settings; absent keys take their defaults.\n"
+	      ".TP\n.B attributes\n"
+	      "list of groups { name; type; }, at most 64.\n.br\n"
+	      "Record fields to filter and count on; type is one of int, "
+	      "float, keyword, keywords, bool, date.  Records are checked at "
+	      "ingest; changing them rebuilds the index.\n",
 	      out);
 	for (i = 0; i < nb; i++) {
 		const struct osa_backend *b = osai_backend_at(i);
@@ -669,6 +679,17 @@ static json_t *json_indexes_schema(json_t *defs, bool *bad)
 	     json_pack("{s:s,s:s}", "type", "object", "description",
 		       "The backend's settings; absent keys take their "
 		       "defaults."),
+	     bad);
+	jset(props, "attributes",
+	     json_pack("{s:s,s:i,s:{s:s,s:{s:{s:s},s:{s:s,s:[s,s,s,s,s,s]}},"
+		       "s:[s,s],s:b},s:s}",
+		       "type", "array", "maxItems", 64, "items", "type",
+		       "object", "properties", "name", "type", "string",
+		       "type", "type", "string", "enum", "int", "float",
+		       "keyword", "keywords", "bool", "date", "required",
+		       "name", "type", "additionalProperties", 0,
+		       "description",
+		       "Record fields to filter and count on."),
 	     bad);
 	items = json_pack("{s:s,s:o,s:[s,s],s:b}", "type", "object",
 			  "properties", props, "required", "name", "backend",
