@@ -505,3 +505,30 @@ int osa_health(struct osa_db *db, char **json, int *healthy,
 				  ok ? "ok" : "degraded", "indexes", ixs),
 			json, err);
 }
+
+int osai_db_open(struct osai_config *cfg, const struct osa_open_options *opt,
+		 struct osa_db **out, struct osa_error *err)
+{
+	struct osai_service *s = NULL;
+	int rc = osai_service_open(cfg, opt, &s, err);
+
+	*out = (struct osa_db *)s;
+	return rc;
+}
+
+size_t osa_index_count(struct osa_db *db)
+{
+	return ((struct osai_service *)db)->n;
+}
+
+const char *osa_index_name(struct osa_db *db, size_t i)
+{
+	struct osai_service *s = (struct osai_service *)db;
+
+	return i < s->n ? s->ix[i].cfg->name : NULL;
+}
+
+bool osa_index_exists(struct osa_db *db, const char *name)
+{
+	return osai_service_index((struct osai_service *)db, name) != NULL;
+}

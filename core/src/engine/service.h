@@ -85,10 +85,6 @@ void osai_service_tick(struct osai_service *s);
 struct svc_index *osai_service_index(struct osai_service *s, const char *name);
 const char *osai_index_state_name(int state);
 
-#include <jansson.h>
-/* The search reply of HTTP and `osa search --json`: {query, index, total,
- * has_more, results: [{srn, score, metadata}]}. */
-json_t *osai_results_json(const char *query, const char *index,
-			  const struct osa_results *r);
+#include "osai_engine.h"
 
 #endif
