@@ -83,9 +83,9 @@ int osai_cmd_compact(struct osai_cli *cli, int argc, char **argv);
 int osai_cmd_serve(struct osai_cli *cli, int argc, char **argv);
 int osai_cmd_call(struct osai_cli *cli, int argc, char **argv);
 
-struct osai_service;
+struct osa_db;
 /* Open the data directory of the configuration (cli->cfg moves into the
  * service).  On failure prints why and sets *status. */
-struct osai_service *osai_cli_open(struct osai_cli *cli, int *status);
+struct osa_db *osai_cli_open(struct osai_cli *cli, int *status);
 
 #endif /* OSA_CLI_H */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "service.h"
+#include "osai_engine.h"
 
 static double now_s(void)
 {
@@ -65,10 +65,10 @@ static void progress_cb(void *ctx, const char *index, uint64_t done,
 			(unsigned long long)done, (unsigned long long)total);
 }
 
-struct osai_service *osai_cli_open(struct osai_cli *cli, int *status)
+struct osa_db *osai_cli_open(struct osai_cli *cli, int *status)
 {
 	struct osa_open_options opt = { progress_cb, NULL, cli->open_flags };
-	struct osai_service *s;
+	struct osa_db *s;
 	struct osai_config *cfg = osai_cli_config(cli, status);
 	struct osa_error err;
 	int rc;
@@ -76,7 +76,7 @@ struct osai_service *osai_cli_open(struct osai_cli *cli, int *status)
 	if (!cfg)
 		return NULL;
 	cli->cfg = NULL; /* the service owns it now */
-	rc = osai_service_open(cfg, &opt, &s, &err);
+	rc = osai_db_open(cfg, &opt, &s, &err);
 	if (rc) {
 		fprintf(stderr, "osa: %s\n", err.msg);
 		*status = exit_for(rc);
@@ -88,7 +88,7 @@ struct osai_service *osai_cli_open(struct osai_cli *cli, int *status)
 /* ---- ingest ------------------------------------------------------------ */
 
 struct ingest {
-	struct osai_service *s;
+	struct osa_db *s;
 	size_t batch;
 	char **docs;
 	size_t *lens;
@@ -148,8 +148,8 @@ static int ingest_flush(struct ingest *g, const char *src)
 
 	if (!g->n)
 		return 0;
-	rc = osa_ingest((struct osa_db *)g->s, (const char *const *)g->docs,
-			g->lens, g->n, &lsn, &rej, &err);
+	rc = osa_ingest(g->s, (const char *const *)g->docs, g->lens, g->n, &lsn,
+			&rej, &err);
 	if (rc == OSA_EINVAL && rej.n) {
 		/* Name the bad records, commit the good ones. */
 		for (i = 0; i < rej.n; i++) {
@@ -173,9 +173,8 @@ static int ingest_flush(struct ingest *g, const char *src)
 		g->n = k;
 		if (!k)
 			return 0;
-		rc = osa_ingest((struct osa_db *)g->s,
-				(const char *const *)g->docs, g->lens, g->n,
-				&lsn, &rej, &err);
+		rc = osa_ingest(g->s, (const char *const *)g->docs, g->lens,
+				g->n, &lsn, &rej, &err);
 	}
 	osa_rejects_free(&rej);
 	if (rc) {
@@ -364,7 +363,7 @@ out:
 	free(line);
 	if (in != stdin)
 		fclose(in);
-	osai_service_close(g.s);
+	osa_close(g.s);
 	if (rc)
 		return exit_for(rc);
 	return g.bad ? OSAI_EXIT_FAIL : OSAI_EXIT_OK;
@@ -403,7 +402,7 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 	struct osa_search q = { .limit = 10 };
 	const char *pos[2] = { NULL, NULL };
 	struct osa_results *r = NULL;
-	struct osai_service *s;
+	struct osa_db *s;
 	struct osa_error err;
 	bool json = false, bad = false;
 	size_t ef = 0, npos = 0, i;
@@ -477,21 +476,21 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		free(facets);
 		return status;
 	}
-	rc = osa_search((struct osa_db *)s, &q, &r, &err);
+	rc = osa_search(s, &q, &r, &err);
 	if (rc) {
 		free(names);
 		free(facets);
 		if (rc == OSA_ENOTFOUND && q.index &&
-		    !osai_service_index(s, q.index)) {
+		    !osa_index_exists(s, q.index)) {
 			fprintf(stderr,
 				"osa: no index \"%s\"; indexes:", q.index);
-			for (i = 0; i < s->n; i++)
-				fprintf(stderr, " %s", s->ix[i].cfg->name);
+			for (i = 0; i < osa_index_count(s); i++)
+				fprintf(stderr, " %s", osa_index_name(s, i));
 			fputc('\n', stderr);
 		} else {
 			fprintf(stderr, "osa: %s\n", err.msg);
 		}
-		osai_service_close(s);
+		osa_close(s);
 		return rc == OSA_ENOTFOUND ? OSAI_EXIT_USAGE : exit_for(rc);
 	}
 	if (json) {
@@ -538,7 +537,7 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 	free(names);
 	free(facets);
 	osa_results_free(r);
-	osai_service_close(s);
+	osa_close(s);
 	return status;
 }
 
@@ -546,7 +545,7 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 
 int osai_cmd_get(struct osai_cli *cli, int argc, char **argv)
 {
-	struct osai_service *s;
+	struct osa_db *s;
 	struct osa_error err;
 	char *doc;
 	int status = 0, rc;
@@ -558,20 +557,20 @@ int osai_cmd_get(struct osai_cli *cli, int argc, char **argv)
 	s = osai_cli_open(cli, &status);
 	if (!s)
 		return status;
-	rc = osa_get((struct osa_db *)s, argv[0], &doc, &err);
+	rc = osa_get(s, argv[0], &doc, &err);
 	if (rc) {
 		fprintf(stderr, "osa: %s\n", err.msg);
 	} else {
 		puts(doc);
 		free(doc);
 	}
-	osai_service_close(s);
+	osa_close(s);
 	return rc == OSA_ENOTFOUND ? OSAI_EXIT_FAIL : rc ? exit_for(rc) : 0;
 }
 
 int osai_cmd_delete(struct osai_cli *cli, int argc, char **argv)
 {
-	struct osai_service *s;
+	struct osa_db *s;
 	struct osa_error err;
 	size_t deleted = 0;
 	int status = 0, rc;
@@ -583,13 +582,13 @@ int osai_cmd_delete(struct osai_cli *cli, int argc, char **argv)
 	s = osai_cli_open(cli, &status);
 	if (!s)
 		return status;
-	rc = osa_delete((struct osa_db *)s, (const char *const *)argv,
-			(size_t)argc, &deleted, &err);
+	rc = osa_delete(s, (const char *const *)argv, (size_t)argc, &deleted,
+			&err);
 	if (rc)
 		fprintf(stderr, "osa: %s\n", err.msg);
 	else
 		printf("deleted %zu of %d\n", deleted, argc);
-	osai_service_close(s);
+	osa_close(s);
 	return rc ? exit_for(rc) : 0;
 }
 
@@ -600,7 +599,7 @@ int osai_cmd_stats(struct osai_cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 }
 	};
-	struct osai_service *s;
+	struct osa_db *s;
 	struct osa_error err;
 	bool json = false;
 	char *text;
@@ -617,7 +616,7 @@ int osai_cmd_stats(struct osai_cli *cli, int argc, char **argv)
 	s = osai_cli_open(cli, &status);
 	if (!s)
 		return status;
-	rc = osa_stats((struct osa_db *)s, &text, &err);
+	rc = osa_stats(s, &text, &err);
 	if (rc) {
 		fprintf(stderr, "osa: %s\n", err.msg);
 	} else if (json) {
@@ -650,13 +649,13 @@ int osai_cmd_stats(struct osai_cli *cli, int argc, char **argv)
 		json_decref(d);
 	}
 	free(text);
-	osai_service_close(s);
+	osa_close(s);
 	return rc ? exit_for(rc) : 0;
 }
 
 int osai_cmd_health(struct osai_cli *cli, int argc, char **argv)
 {
-	struct osai_service *s;
+	struct osa_db *s;
 	struct osa_error err;
 	int status = 0, rc, healthy = 0;
 	char *text;
@@ -668,19 +667,19 @@ int osai_cmd_health(struct osai_cli *cli, int argc, char **argv)
 	s = osai_cli_open(cli, &status);
 	if (!s)
 		return status;
-	rc = osa_health((struct osa_db *)s, &text, &healthy, &err);
+	rc = osa_health(s, &text, &healthy, &err);
 	if (rc)
 		fprintf(stderr, "osa: %s\n", err.msg);
 	else
 		puts(text);
 	free(rc ? NULL : text);
-	osai_service_close(s);
+	osa_close(s);
 	return rc ? exit_for(rc) : healthy ? 0 : OSAI_EXIT_UNAVAIL;
 }
 
 int osai_cmd_reindex(struct osai_cli *cli, int argc, char **argv)
 {
-	struct osai_service *s;
+	struct osa_db *s;
 	struct osa_error err;
 	int status = 0, rc;
 
@@ -691,18 +690,32 @@ int osai_cmd_reindex(struct osai_cli *cli, int argc, char **argv)
 	s = osai_cli_open(cli, &status);
 	if (!s)
 		return status;
-	rc = osa_reindex((struct osa_db *)s, argv[0], progress_cb, NULL, &err);
+	rc = osa_reindex(s, argv[0], progress_cb, NULL, &err);
 	if (rc)
 		fprintf(stderr, "osa: %s\n", err.msg);
 	else
 		printf("reindexed %s\n", argv[0]);
-	osai_service_close(s);
+	osa_close(s);
 	return rc == OSA_ENOTFOUND ? OSAI_EXIT_USAGE : rc ? exit_for(rc) : 0;
+}
+
+/* The journal file's size, or -1. */
+static int64_t cli_journal_bytes(struct osa_db *db)
+{
+	struct osa_db_stats *st;
+	struct osa_error err;
+	int64_t bytes = -1;
+
+	if (!osa_stats_get(db, &st, &err)) {
+		bytes = (int64_t)st->journal_bytes;
+		osa_stats_free(st);
+	}
+	return bytes;
 }
 
 int osai_cmd_compact(struct osai_cli *cli, int argc, char **argv)
 {
-	struct osai_service *s;
+	struct osa_db *s;
 	struct osa_error err;
 	int64_t before, after;
 	int status = 0, rc;
@@ -714,15 +727,15 @@ int osai_cmd_compact(struct osai_cli *cli, int argc, char **argv)
 	s = osai_cli_open(cli, &status);
 	if (!s)
 		return status;
-	before = osai_journal_file_bytes(s->journal);
-	rc = osa_compact((struct osa_db *)s, &err);
-	after = osai_journal_file_bytes(s->journal);
+	before = cli_journal_bytes(s);
+	rc = osa_compact(s, &err);
+	after = cli_journal_bytes(s);
 	if (rc)
 		fprintf(stderr, "osa: %s\n", err.msg);
 	else
 		printf("journal: %lld -> %lld bytes\n", (long long)before,
 		       (long long)after);
-	osai_service_close(s);
+	osa_close(s);
 	return rc ? exit_for(rc) : 0;
 }
 

@@ -16,14 +16,14 @@
 
 static struct osai_router fuzz_router;
 
-static struct osai_service *fuzz_service(void)
+static struct osa_db *fuzz_service(void)
 {
 	static struct osa_db *db;
 	char cfg[1024], dir[64];
 	struct osa_error err;
 
 	if (db)
-		return (struct osai_service *)db;
+		return db;
 	snprintf(dir, sizeof(dir), "/dev/shm/osa-fuzz-%ld", (long)getpid());
 	snprintf(
 		cfg, sizeof(cfg),
@@ -41,10 +41,10 @@ static struct osai_service *fuzz_service(void)
 		fprintf(stderr, "fuzz: %s\n", err.msg);
 		abort();
 	}
-	fuzz_router.svc = (struct osai_service *)db;
+	fuzz_router.svc = db;
 	fuzz_router.max_body = 1 << 20;
 	fuzz_router.max_query = 4096;
-	return (struct osai_service *)db;
+	return db;
 }
 
 #endif

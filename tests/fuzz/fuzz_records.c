@@ -11,7 +11,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct osai_service *s = fuzz_service();
+	struct osa_db *s = fuzz_service();
 	const char *docs[64];
 	size_t lens[64], n = 0, i = 0;
 	struct osa_rejects rej = { 0 };
@@ -36,9 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lens[n++] = end - i;
 		i = end + 1;
 	}
-	osa_ingest((struct osa_db *)s, docs, lens, n, &lsn, &rej, &err);
+	osa_ingest(s, docs, lens, n, &lsn, &rej, &err);
 	osa_rejects_free(&rej);
-	if (!osa_search((struct osa_db *)s, &q, &r, &err))
+	if (!osa_search(s, &q, &r, &err))
 		osa_results_free(r);
 	free(copy);
 	return 0;

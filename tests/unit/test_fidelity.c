@@ -242,7 +242,7 @@ static void test_http(void)
 	char body[4096], *out, want[1024];
 	size_t i;
 
-	atomic_store(&r.svc, (struct osai_service *)db);
+	atomic_store(&r.svc, db);
 	/* An array with whitespace around its items. */
 	snprintf(body, sizeof(body), "[ %s ,\n  %s\n]", recs[0], recs[1]);
 	OSA_CHECK(handle(&r, "POST", "/records", body, NULL, &out) == 200);

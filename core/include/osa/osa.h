@@ -96,6 +96,13 @@ int osa_open_string(const char *config, const char *basedir,
 /* Checkpoint every index, then free everything.  NULL is allowed. */
 void osa_close(struct osa_db *db);
 
+/* The configured indexes, in configuration order: their number, the name
+ * of the i-th (NULL past the end; valid until osa_close), and whether one is
+ * called `name`. */
+size_t osa_index_count(struct osa_db *db);
+const char *osa_index_name(struct osa_db *db, size_t i);
+bool osa_index_exists(struct osa_db *db, const char *name);
+
 /* Why one record of a batch was refused. */
 struct osa_reject {
 	size_t position; /* index in the batch */

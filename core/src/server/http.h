@@ -11,13 +11,13 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "service.h"
+#include "osai_engine.h"
 
 /* What the router needs of the running server.  A zeroed struct is a
  * router without a key (PTHREAD_MUTEX_INITIALIZER is all zeros in glibc). */
 struct osai_router {
-	struct osai_service *_Atomic svc; /* NULL while loading */
-	pthread_mutex_t key_lock;	  /* guards api_key, reload_error */
+	struct osa_db *_Atomic svc; /* NULL while loading */
+	pthread_mutex_t key_lock;   /* guards api_key, reload_error */
 	char *api_key;		/* malloc'd; NULL or "": writes need no key */
 	char reload_error[512]; /* why the last SIGHUP did not apply, or "" */
 	unsigned reloads;	/* SIGHUPs applied (guarded by key_lock) */

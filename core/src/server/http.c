@@ -314,15 +314,15 @@ static const char *service_error_code(int code)
 	}
 }
 
-static void index_not_found(struct osai_http_res *rs, struct osai_service *s,
+static void index_not_found(struct osai_http_res *rs, struct osa_db *s,
 			    const char *name)
 {
 	char list[1024] = "";
 	size_t i, pos = 0;
 
-	for (i = 0; i < s->n && pos + 70 < sizeof(list); i++)
+	for (i = 0; i < osa_index_count(s) && pos + 70 < sizeof(list); i++)
 		pos += (size_t)snprintf(list + pos, sizeof(list) - pos, "%s%s",
-					i ? ", " : "", s->ix[i].cfg->name);
+					i ? ", " : "", osa_index_name(s, i));
 	fail(rs, 404, "unknown_index", NULL, "no index \"%s\"; available: %s",
 	     name, *list ? list : "(none)");
 }
@@ -330,13 +330,13 @@ static void index_not_found(struct osai_http_res *rs, struct osai_service *s,
 /* The one search path of both surfaces.  An empty q (and no vector)
  * searches nothing: rc 0 with *res NULL, answered as an empty page with
  * total 0 (docs/http-api.md, "Empty q"). */
-static int search_run(struct osai_service *s, struct osa_search *q,
+static int search_run(struct osa_db *s, struct osa_search *q,
 		      struct osa_results **res, struct osa_error *err)
 {
 	*res = NULL;
 	if (q->text && !*q->text && !q->vector)
 		return 0;
-	return osa_search((struct osa_db *)s, q, res, err);
+	return osa_search(s, q, res, err);
 }
 
 /* Reply with text built in b: rs->scratch (borrowed) or a buffer of the
@@ -393,7 +393,7 @@ static const char *search_error_field(int rc, const char *msg)
 	return rc == OSA_ENOFEATURES || rc == OSA_ERANGE ? "q" : NULL;
 }
 
-static void do_search(struct osai_router *r, struct osai_service *s,
+static void do_search(struct osai_router *r, struct osa_db *s,
 		      const char *index, struct osa_search *q,
 		      struct osai_http_res *rs)
 {
@@ -402,12 +402,12 @@ static void do_search(struct osai_router *r, struct osai_service *s,
 	int rc;
 
 	q->index = index;
-	if (!q->nindexes && !osai_service_index(s, index)) {
+	if (!q->nindexes && !osa_index_exists(s, index)) {
 		index_not_found(rs, s, index);
 		return;
 	}
 	for (size_t i = 0; i < q->nindexes; i++)
-		if (!osai_service_index(s, q->indexes[i])) {
+		if (!osa_index_exists(s, q->indexes[i])) {
 			index_not_found(rs, s, q->indexes[i]);
 			return;
 		}
@@ -812,7 +812,7 @@ bad:
 	return -1;
 }
 
-static void route_search_get(struct osai_router *r, struct osai_service *s,
+static void route_search_get(struct osai_router *r, struct osa_db *s,
 			     const char *index, const char *query,
 			     struct osai_http_res *rs)
 {
@@ -869,7 +869,7 @@ static void route_search_get(struct osai_router *r, struct osai_service *s,
  * "vector", "limit", "offset", "ef_search", "filter", "facets",
  * "facet_limit", and with index NULL (hybrid) "indexes", "weights",
  * "fusion", "rrf_k"; other keys are not read. */
-static void search_json(struct osai_router *r, struct osai_service *s,
+static void search_json(struct osai_router *r, struct osa_db *s,
 			const char *index, json_t *doc,
 			struct osai_http_res *rs)
 {
@@ -963,7 +963,7 @@ out:
 	free(vec);
 }
 
-static void route_search_post(struct osai_router *r, struct osai_service *s,
+static void route_search_post(struct osai_router *r, struct osa_db *s,
 			      const char *index, const char *body, size_t len,
 			      struct osai_http_res *rs)
 {
@@ -1099,8 +1099,8 @@ static int split_records(const char *body, size_t len, char ***docs,
 }
 
 /* Ingest n documents (every docs[i] non-NULL, n > 0) and reply. */
-static void ingest_docs(struct osai_service *s, char **docs, size_t *lens,
-			size_t n, struct osai_http_res *rs)
+static void ingest_docs(struct osa_db *s, char **docs, size_t *lens, size_t n,
+			struct osai_http_res *rs)
 {
 	struct osa_rejects rej = { 0 };
 	struct osa_error err;
@@ -1108,8 +1108,8 @@ static void ingest_docs(struct osai_service *s, char **docs, size_t *lens,
 	size_t i;
 	int rc;
 
-	rc = osa_ingest((struct osa_db *)s, (const char *const *)docs, lens, n,
-			&lsn, &rej, &err);
+	rc = osa_ingest(s, (const char *const *)docs, lens, n, &lsn, &rej,
+			&err);
 	if (rc == OSA_EINVAL && rej.n) {
 		json_t *arr = json_array();
 
@@ -1150,8 +1150,8 @@ static void free_docs(char **docs, size_t *lens, size_t n)
 	free(lens);
 }
 
-static void route_records_post(struct osai_service *s, const char *body,
-			       size_t len, struct osai_http_res *rs)
+static void route_records_post(struct osa_db *s, const char *body, size_t len,
+			       struct osai_http_res *rs)
 {
 	char **docs = NULL;
 	size_t *lens = NULL, n = 0, i;
@@ -1172,7 +1172,7 @@ out:
 }
 
 /* GET (get != 0) or DELETE one record by its srn (decoded, valid). */
-static void record_op(struct osai_service *s, int get, const char *srn,
+static void record_op(struct osa_db *s, int get, const char *srn,
 		      struct osai_http_res *rs)
 {
 	struct osa_error err;
@@ -1181,7 +1181,7 @@ static void record_op(struct osai_service *s, int get, const char *srn,
 	int rc;
 
 	if (get) {
-		rc = osa_get((struct osa_db *)s, srn, &doc, &err);
+		rc = osa_get(s, srn, &doc, &err);
 		if (!rc) {
 			/* The record as it was written. */
 			rs->status = 200;
@@ -1193,7 +1193,7 @@ static void record_op(struct osai_service *s, int get, const char *srn,
 	} else {
 		const char *one = srn;
 
-		rc = osa_delete((struct osa_db *)s, &one, 1, &deleted, &err);
+		rc = osa_delete(s, &one, 1, &deleted, &err);
 		if (rc)
 			fail(rs, service_error_status(rc),
 			     service_error_code(rc), NULL, "%s", err.msg);
@@ -1206,8 +1206,8 @@ static void record_op(struct osai_service *s, int get, const char *srn,
 	}
 }
 
-static void route_record(struct osai_service *s, const char *method,
-			 const char *raw, struct osai_http_res *rs)
+static void route_record(struct osa_db *s, const char *method, const char *raw,
+			 struct osai_http_res *rs)
 {
 	char *srn = osai_url_decode(raw, strlen(raw), 0);
 
@@ -1263,7 +1263,7 @@ static int method_is(const char *m, const char *want)
 
 /* GET /health and the nng "health" op.  A SIGHUP that could not apply
  * shows as "reload": {"applied": false, "error"} until one does. */
-static void do_health(struct osai_router *r, struct osai_service *s,
+static void do_health(struct osai_router *r, struct osa_db *s,
 		      struct osai_http_res *rs)
 {
 	struct osa_error err;
@@ -1287,7 +1287,7 @@ static void do_health(struct osai_router *r, struct osai_service *s,
 		reply(rs, 503, doc);
 		return;
 	}
-	rc = osa_health((struct osa_db *)s, &text, &healthy, &err);
+	rc = osa_health(s, &text, &healthy, &err);
 	if (rc) {
 		json_decref(rl);
 		fail(rs, 500, "internal", NULL, "%s", err.msg);
@@ -1304,7 +1304,7 @@ static void do_health(struct osai_router *r, struct osai_service *s,
 }
 
 /* Routes other than /health and /backends need the indexes open. */
-static int ready(struct osai_router *r, struct osai_service *s,
+static int ready(struct osai_router *r, struct osa_db *s,
 		 struct osai_http_res *rs)
 {
 	if (!s) {
@@ -1322,34 +1322,34 @@ static int ready(struct osai_router *r, struct osai_service *s,
 	return 1;
 }
 
-static void do_stats(struct osai_service *s, struct osai_http_res *rs)
+static void do_stats(struct osa_db *s, struct osai_http_res *rs)
 {
 	struct osa_error err;
 	char *text = NULL;
-	int rc = osa_stats((struct osa_db *)s, &text, &err);
+	int rc = osa_stats(s, &text, &err);
 
 	from_service_json(rs, rc, text, 200, &err);
 }
 
-static void do_indexes(struct osai_service *s, struct osai_http_res *rs)
+static void do_indexes(struct osa_db *s, struct osai_http_res *rs)
 {
 	json_t *arr = json_array();
 	size_t i;
 
-	for (i = 0; i < s->n; i++)
-		json_array_append_new(arr, json_string(s->ix[i].cfg->name));
+	for (i = 0; i < osa_index_count(s); i++)
+		json_array_append_new(arr, json_string(osa_index_name(s, i)));
 	reply(rs, 200, json_pack("{s:o}", "indexes", arr));
 }
 
 /* GET /metrics: Prometheus text; while loading, the request and process
  * figures only. */
-static void do_metrics(struct osai_service *s, struct osai_http_res *rs)
+static void do_metrics(struct osa_db *s, struct osai_http_res *rs)
 {
 	struct osa_error err = { 0 };
 	char *text = NULL;
 	size_t len = 0;
 
-	if (osai_metrics_render((struct osa_db *)s, &text, &len, &err)) {
+	if (osai_metrics_render(s, &text, &len, &err)) {
 		fail(rs, 500, "internal", NULL, "metrics: %s", err.msg);
 		return;
 	}
@@ -1458,21 +1458,21 @@ static void v1_take(char **slot, char *v)
 	*slot = v;
 }
 
-static void v1_index_not_found(struct osai_http_res *rs, struct osai_service *s,
+static void v1_index_not_found(struct osai_http_res *rs, struct osa_db *s,
 			       const char *name)
 {
 	char list[1024] = "";
 	size_t i, pos = 0;
 
-	for (i = 0; i < s->n && pos + 70 < sizeof(list); i++)
+	for (i = 0; i < osa_index_count(s) && pos + 70 < sizeof(list); i++)
 		pos += (size_t)snprintf(list + pos, sizeof(list) - pos,
 					"%s'%s'", i ? ", " : "",
-					s->ix[i].cfg->name);
+					osa_index_name(s, i));
 	v1_detail(rs, 404, "Index '%s' not found. Available: [%s]", name, list);
 }
 
 /* GET /api/v1/search/{index}?q=&offset=&limit=&filter:<key>=<value> */
-static void v1_search(struct osai_router *r, struct osai_service *s,
+static void v1_search(struct osai_router *r, struct osa_db *s,
 		      const char *index, const char *query,
 		      struct osai_http_res *rs)
 {
@@ -1551,11 +1551,11 @@ static void v1_search(struct osai_router *r, struct osai_service *s,
 		reply(rs, 422, json_pack("{s:O}", "detail", errs));
 		goto out;
 	}
-	if (!s->n) {
+	if (!osa_index_count(s)) {
 		v1_detail(rs, 503, "No search indexes configured");
 		goto out;
 	}
-	if (!osai_service_index(s, index)) {
+	if (!osa_index_exists(s, index)) {
 		v1_index_not_found(rs, s, index);
 		goto out;
 	}
@@ -1594,7 +1594,7 @@ out:
 }
 
 /* GET /api/v1/records/{srn}: {"record": {"srn", "metadata"}}. */
-static void v1_record(struct osai_service *s, const char *raw,
+static void v1_record(struct osa_db *s, const char *raw,
 		      struct osai_http_res *rs)
 {
 	char *srn = osai_url_decode(raw, strlen(raw), 0), *doc = NULL;
@@ -1609,7 +1609,7 @@ static void v1_record(struct osai_service *s, const char *raw,
 		free(srn);
 		return;
 	}
-	rc = osa_get((struct osa_db *)s, srn, &doc, &err);
+	rc = osa_get(s, srn, &doc, &err);
 	if (rc == OSA_ENOTFOUND) {
 		v1_detail(rs, 404, "Record not found");
 	} else if (rc == OSA_EINVAL) {
@@ -1638,8 +1638,8 @@ static void v1_record(struct osai_service *s, const char *raw,
 
 /* Answer a request under /api/v1; 0 if the path is not there (or the
  * surface is off: server.osa_api = false). */
-static int v1_route(struct osai_router *r, struct osai_service *s,
-		    const char *m, const char *path, const char *query,
+static int v1_route(struct osai_router *r, struct osa_db *s, const char *m,
+		    const char *path, const char *query,
 		    struct osai_http_res *rs)
 {
 	const char *sub = path + 7;
@@ -1706,7 +1706,7 @@ static int v1_route(struct osai_router *r, struct osai_service *s,
 void osai_http_handle(struct osai_router *r, const struct osai_http_req *rq,
 		      struct osai_http_res *rs)
 {
-	struct osai_service *s = atomic_load(&r->svc);
+	struct osa_db *s = atomic_load(&r->svc);
 	const char *m = rq->method ? rq->method : "";
 	char path[2048];
 	const char *query, *uri = rq->uri ? rq->uri : "/";
@@ -1909,7 +1909,7 @@ static int nng_records(const char *msg, size_t len, json_t *recs, char ***docs,
 
 char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 {
-	struct osai_service *s = atomic_load(&r->svc);
+	struct osa_db *s = atomic_load(&r->svc);
 	struct osai_http_res rs = { 0 };
 	json_error_t je;
 	json_t *doc = osai_jtext_load(msg, len, OSAI_JSON_IN, &je);

@@ -85,17 +85,6 @@ void osai_service_tick(struct osai_service *s);
 struct svc_index *osai_service_index(struct osai_service *s, const char *name);
 const char *osai_index_state_name(int state);
 
-#include "jtext.h"
-/* The search reply of HTTP and `osa search --json`, appended to b: {query,
- * index, total, has_more, results: [{srn, score, metadata}]}, each metadata
- * spliced in as stored.  0, or -1 when out of memory (b->oom). */
-int osai_results_text(struct osai_buf *b, const char *query, const char *index,
-		      const struct osa_results *r);
-/* The reply of a hybrid search: osai_results_text()'s, with "indexes",
- * "fusion", "rrf_k", "totals" (per index: total and exact) and each
- * result's "ranks" (index name -> rank from 1, for the indexes holding it
- * in their window). */
-int osai_hybrid_text(struct osai_buf *b, const struct osa_search *q,
-		     const struct osa_results *r);
+#include "osai_engine.h"
 
 #endif

@@ -248,7 +248,7 @@ int osai_serve(struct osai_config *cfg, const char *config_path,
 {
 	struct server sv;
 	struct osa_open_options opt = { loading_progress, &sv, open_flags };
-	struct osai_service *svc = NULL;
+	struct osa_db *svc = NULL;
 	struct osa_error err = { 0 };
 	sigset_t set;
 	int rc, i, sig;
@@ -295,7 +295,7 @@ int osai_serve(struct osai_config *cfg, const char *config_path,
 	if (!rc) {
 		/* The service owns cfg from here; it stays valid until the
 		 * service closes, after the listeners stopped. */
-		rc = osai_service_open(cfg, &opt, &svc, &err);
+		rc = osai_db_open(cfg, &opt, &svc, &err);
 		cfg = NULL;
 	}
 	if (rc) {
@@ -304,7 +304,7 @@ int osai_serve(struct osai_config *cfg, const char *config_path,
 		goto stop;
 	}
 	atomic_store(&sv.router.svc, svc);
-	osa_log(OSA_LOG_INFO, "ready indexes=%zu", svc->n);
+	osa_log(OSA_LOG_INFO, "ready indexes=%zu", osa_index_count(svc));
 	osai_notify("READY=1\nSTATUS=serving");
 	for (;;) {
 		struct timespec one = { 1, 0 };
@@ -330,7 +330,7 @@ stop:
 	for (i = 0; i < sv.n_rep_threads; i++)
 		pthread_join(sv.rep_threads[i], NULL);
 	atomic_store(&sv.router.svc, NULL);
-	osai_service_close(svc); /* checkpoints every index */
+	osa_close(svc); /* checkpoints every index */
 	osai_config_free(cfg);
 	osai_router_fini(&sv.router);
 	pthread_mutex_destroy(&sv.router.key_lock);
