@@ -464,8 +464,9 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		return rc == OSA_ENOTFOUND ? OSAI_EXIT_USAGE : exit_for(rc);
 	}
 	if (json) {
-		json_t *doc = q.nindexes ? osai_hybrid_json(&q, r)
-					 : osai_results_json(q.text, q.index, r);
+		json_t *doc = q.nindexes
+				      ? osai_hybrid_json(&q, r)
+				      : osai_results_json(q.text, q.index, r);
 
 		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');

@@ -48,9 +48,9 @@ void osai_fused_free(struct osai_fused *v, size_t n)
 	free(v);
 }
 
-int osai_rrf_fuse(const struct osa_hits *lists, size_t n,
-		  const double *weights, double k, struct osai_fused **out,
-		  size_t *nout, struct osa_error *err)
+int osai_rrf_fuse(const struct osa_hits *lists, size_t n, const double *weights,
+		  double k, struct osai_fused **out, size_t *nout,
+		  struct osa_error *err)
 {
 	struct rrf_entry *e;
 	struct osai_fused *f = NULL;

@@ -25,9 +25,9 @@
 
 const char *const osai_http_routes[] = {
 	"GET /search/", "POST /search/", "GET /search/{index}",
-	"POST /search/{index}",
-	"POST /records", "GET /records/{srn}", "DELETE /records/{srn}",
-	"GET /health", "GET /stats", "GET /backends", "GET /metrics",
+	"POST /search/{index}", "POST /records", "GET /records/{srn}",
+	"DELETE /records/{srn}", "GET /health", "GET /stats", "GET /backends",
+	"GET /metrics",
 	/* the OSA surface (server.osa_api) */
 	"GET /api/v1/search/", "GET /api/v1/search/{index}",
 	"GET /api/v1/records/{srn}", "GET /api/v1/health", NULL
@@ -351,8 +351,9 @@ static json_t *search_json_reply(const struct osa_search *q,
  * and the like open it, after an "index NAME: " of a hybrid search. */
 static const char *search_error_field(int rc, const char *msg)
 {
-	static const char *const fields[] = { "filter",	 "facets",  "indexes",
-					      "weights", "rrf_k",   "facet_limit",
+	static const char *const fields[] = { "filter",	 "facets",
+					      "indexes", "weights",
+					      "rrf_k",	 "facet_limit",
 					      NULL };
 	const char *m = msg;
 	size_t i, n;
@@ -389,8 +390,7 @@ static void do_search(struct osai_router *r, struct osai_service *s,
 	rc = search_run(s, q, &res, &err);
 	if (rc) {
 		/* a filter past the size or depth limit is the client's */
-		fail(rs,
-		     rc == OSA_ELIMIT ? 422 : service_error_status(rc),
+		fail(rs, rc == OSA_ELIMIT ? 422 : service_error_status(rc),
 		     rc == OSA_ELIMIT ? "invalid" : service_error_code(rc),
 		     search_error_field(rc, err.msg), "%s", err.msg);
 		return;
@@ -562,8 +562,8 @@ static int more_from_query(const char *query, bool hybrid,
 		fail(rs, 400, "bad_encoding", NULL,
 		     "the query string has a bad %%-escape, a NUL byte or "
 		     "invalid UTF-8");
-	} else if (facets && split_names(facets, strlen(facets), 64,
-					 &m->facets, &m->nfacets, &why)) {
+	} else if (facets && split_names(facets, strlen(facets), 64, &m->facets,
+					 &m->nfacets, &why)) {
 		fail(rs, 422, "invalid", "facets",
 		     "facets %s: give attribute names separated by commas "
 		     "(facets=type,year), at most 64",
@@ -736,7 +736,7 @@ static int more_from_json(json_t *doc, bool hybrid, struct search_more *m,
 	}
 	if ((v = json_object_get(doc, "weights")) && !json_is_null(v)) {
 		/* an array in the order of indexes, or {"index": weight} */
-		m->nweights = json_is_array(v)    ? json_array_size(v)
+		m->nweights = json_is_array(v)	  ? json_array_size(v)
 			      : json_is_object(v) ? m->nindexes
 						  : 0;
 		m->weights = calloc(m->nweights ? m->nweights : 1,
@@ -1914,8 +1914,7 @@ char *osai_nng_handle(struct osai_router *r, const char *msg, size_t len)
 		     "unknown op \"%s\"; ops: search, ingest, get, delete, "
 		     "stats, health, backends, indexes",
 		     op);
-	} else if (!strcmp(op, "search") &&
-		   !json_object_get(doc, "indexes") &&
+	} else if (!strcmp(op, "search") && !json_object_get(doc, "indexes") &&
 		   (!json_is_string(ix) || !json_string_length(ix) ||
 		    strlen(json_string_value(ix)) != json_string_length(ix))) {
 		fail(&rs, 422, "invalid", "index",

@@ -136,9 +136,9 @@ struct osai_fused {
  * srn.  *out (free with osai_fused_free) borrows the srns of `lists`.
  * 0 or OSA_ENOMEM.
  */
-int osai_rrf_fuse(const struct osa_hits *lists, size_t n,
-		  const double *weights, double k, struct osai_fused **out,
-		  size_t *nout, struct osa_error *err);
+int osai_rrf_fuse(const struct osa_hits *lists, size_t n, const double *weights,
+		  double k, struct osai_fused **out, size_t *nout,
+		  struct osa_error *err);
 void osai_fused_free(struct osai_fused *v, size_t n);
 
 /* ---- client JSON -------------------------------------------------------- */

@@ -1441,12 +1441,13 @@ static int svc_facet_attrs(const struct svc_index *ix,
 			continue;
 		}
 		if (!a->n)
-			return osa_error_set(err, OSA_EINVAL,
-					     "facets: unknown attribute \"%.200s\": "
-					     "index %s declares no attributes "
-					     "(list them under `attributes` in "
-					     "its configuration)",
-					     f, ix->cfg->name);
+			return osa_error_set(
+				err, OSA_EINVAL,
+				"facets: unknown attribute \"%.200s\": "
+				"index %s declares no attributes "
+				"(list them under `attributes` in "
+				"its configuration)",
+				f, ix->cfg->name);
 		names = calloc(a->n, sizeof(*names));
 		if (!names)
 			return osa_error_set(err, OSA_ENOMEM, "out of memory");
@@ -1456,8 +1457,8 @@ static int svc_facet_attrs(const struct svc_index *ix,
 		osa_error_set(err, OSA_EINVAL,
 			      "facets: unknown attribute \"%.200s\"%s%s%s of "
 			      "index %s",
-			      f, sug ? "; did you mean \"" : "",
-			      sug ? sug : "", sug ? "\"?" : "", ix->cfg->name);
+			      f, sug ? "; did you mean \"" : "", sug ? sug : "",
+			      sug ? "\"?" : "", ix->cfg->name);
 		free(names);
 		return OSA_EINVAL;
 	}
@@ -1546,9 +1547,8 @@ out:
 }
 
 /* Move the facets of `hits` into r, named. */
-static int svc_results_facets(const struct svc_index *ix,
-			      struct osa_hits *hits, struct osa_results *r,
-			      struct osa_error *err)
+static int svc_results_facets(const struct svc_index *ix, struct osa_hits *hits,
+			      struct osa_results *r, struct osa_error *err)
 {
 	size_t i;
 
@@ -1668,10 +1668,9 @@ static int svc_hybrid(struct osai_service *s, const struct osa_search *q,
 		ixs[i] = q->indexes[i] ? osai_service_index(s, q->indexes[i])
 				       : NULL;
 		if (!ixs[i]) {
-			rc = osa_error_set(err, OSA_ENOTFOUND,
-					   "no index \"%.200s\"",
-					   q->indexes[i] ? q->indexes[i]
-							 : "(null)");
+			rc = osa_error_set(
+				err, OSA_ENOTFOUND, "no index \"%.200s\"",
+				q->indexes[i] ? q->indexes[i] : "(null)");
 			goto out;
 		}
 		for (j = 0; j < i; j++)
@@ -1877,11 +1876,11 @@ json_t *osai_hybrid_json(const struct osa_search *q,
 			at += (size_t)w;
 		json_array_append_new(names, json_string(q->indexes[i]));
 		if (i < r->nindexes)
-			json_object_set_new(
-				totals, q->indexes[i],
-				json_pack("{s:I, s:b}", "total",
-					  (json_int_t)r->totals[i], "exact",
-					  r->totals_exact[i]));
+			json_object_set_new(totals, q->indexes[i],
+					    json_pack("{s:I, s:b}", "total",
+						      (json_int_t)r->totals[i],
+						      "exact",
+						      r->totals_exact[i]));
 	}
 	doc = osai_results_json(q->text, joined, r);
 	if (!doc) {
@@ -1891,8 +1890,7 @@ json_t *osai_hybrid_json(const struct osa_search *q,
 	}
 	json_object_set_new(doc, "indexes", names);
 	json_object_set_new(doc, "fusion", json_string("rrf"));
-	json_object_set_new(doc, "rrf_k",
-			    json_real(q->rrf_k ? q->rrf_k : 60));
+	json_object_set_new(doc, "rrf_k", json_real(q->rrf_k ? q->rrf_k : 60));
 	json_object_set_new(doc, "totals", totals);
 	arr = json_object_get(doc, "results");
 	for (i = 0; i < r->n && i < json_array_size(arr); i++) {

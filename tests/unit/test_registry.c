@@ -174,8 +174,7 @@ static void test_refusals(void)
 			  (OSA_BACKEND_CAP_FILTER | OSA_BACKEND_CAP_FACETS));
 		v10.size--;
 		v[0] = &v10;
-		OSA_CHECK(osai_registry_check(v, 1, NULL, 0, &err) ==
-			  OSA_EABI);
+		OSA_CHECK(osai_registry_check(v, 1, NULL, 0, &err) == OSA_EABI);
 	}
 
 	v[0] = &nomethod;

@@ -86,10 +86,9 @@ static struct osa_record *gen(int i, int bad_type)
 	k += (size_t)snprintf(json + k, sizeof(json) - k, ",\"tags\":[");
 	for (d = 0; d < 4; d++)
 		if (m->tags >> d & 1)
-			k += (size_t)snprintf(json + k, sizeof(json) - k,
-					      "%s\"%s\"",
-					      json[k - 1] == '[' ? "" : ",",
-					      tags[d]);
+			k += (size_t)snprintf(
+				json + k, sizeof(json) - k, "%s\"%s\"",
+				json[k - 1] == '[' ? "" : ",", tags[d]);
 	k += (size_t)snprintf(json + k, sizeof(json) - k, "]");
 	if (m->open >= 0)
 		k += (size_t)snprintf(json + k, sizeof(json) - k,
@@ -127,7 +126,8 @@ static void ftext(const struct ftpl *f, char *buf, size_t n)
 		snprintf(buf, n, "NOT open = true AND type IN [\"a\", \"b\"]");
 		break;
 	case 4:
-		snprintf(buf, n, "tags != \"%s\" AND (year = %d OR type = \"%s\")",
+		snprintf(buf, n,
+			 "tags != \"%s\" AND (year = %d OR type = \"%s\")",
 			 tags[f->g], f->p, types[f->ty]);
 		break;
 	default:
@@ -219,10 +219,10 @@ static void check_queries(struct bt_index *ix, int rounds)
 		}
 		OSA_CHECK_MSG(got.total == m, "%s: total %zu, exact %zu", text,
 			      got.total, m);
-		OSA_CHECK(got.n == (m > q.offset ? (m - q.offset < q.limit
-							    ? m - q.offset
-							    : q.limit)
-						 : 0));
+		OSA_CHECK(got.n ==
+			  (m > q.offset ? (m - q.offset < q.limit ? m - q.offset
+								  : q.limit)
+					: 0));
 		/* facets: type and tags over every matching record */
 		OSA_REQUIRE(got.facets.n == 2);
 		OSA_CHECK(!got.facets.estimated);
@@ -239,11 +239,12 @@ static void check_queries(struct bt_index *ix, int rounds)
 					if (!strcmp(v, i ? tags[d] : types[d]))
 						want = i ? cnt_tags[d]
 							 : cnt_type[d];
-				OSA_CHECK_MSG(fc->v[k].count == want,
-					      "%s: facet %s=%s %llu vs %llu",
-					      text, i ? "tags" : "type", v,
-					      (unsigned long long)fc->v[k].count,
-					      (unsigned long long)want);
+				OSA_CHECK_MSG(
+					fc->v[k].count == want,
+					"%s: facet %s=%s %llu vs %llu", text,
+					i ? "tags" : "type", v,
+					(unsigned long long)fc->v[k].count,
+					(unsigned long long)want);
 				sum += fc->v[k].count;
 			}
 			for (d = 0; d < 4; d++)
@@ -307,7 +308,8 @@ static void test_filtered(void)
 				  ix.self,
 				  (const struct osa_record *const *)batch, 3,
 				  &err) == OSA_ETYPE);
-		OSA_CHECK_CONTAINS(err.msg, "attribute \"year\" is declared int");
+		OSA_CHECK_CONTAINS(err.msg,
+				   "attribute \"year\" is declared int");
 		for (i = 0; i < 3; i++)
 			osa_record_free(batch[i]);
 		memcpy(model, keep, sizeof(keep));
