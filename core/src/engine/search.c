@@ -143,8 +143,16 @@ static int svc_query_index(struct svc_index *ix, const struct osa_search *q,
 	if (q->filter) {
 		rc = osa_filter_parse(q->filter, &ix->cfg->attrs, &f, NULL,
 				      err);
-		if (rc)
+		if (rc) {
+			/* The message keeps its `filter:L:C:` start; say
+			 * which index of a search (or of a hybrid one). */
+			size_t n = strlen(err->msg);
+
+			snprintf(err->msg + n, sizeof(err->msg) - n,
+				 " (index %s, backend %s)", ix->cfg->name,
+				 b->name);
 			return rc;
+		}
 	}
 	if (facets && q->nfacets) {
 		fa = calloc(q->nfacets, sizeof(*fa));
