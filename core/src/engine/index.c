@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * index.c - one index's life: its state, opening its backend, replaying the log into
- * it, rebuilding it from the records and quarantining its files.
+ * index.c - one index's life: its state, opening its backend, replaying the
+ * log into it, rebuilding it from the records and quarantining its files.
  */
+#include <xxhash.h>
+
 #include "svc.h"
 
 static const char *const svc_state_names[] = { "loading", "ready", "degraded",
@@ -21,15 +23,10 @@ static int svc_record_level(int code)
 	       code == OSA_ENOTFOUND || code == OSA_ELIMIT;
 }
 
-uint64_t osai_svc_fnv(uint64_t h, const void *p, size_t n)
+/* Chain `n` bytes at `p` into the hash `h` (XXH3, seeded with `h`). */
+uint64_t osai_svc_hash(uint64_t h, const void *p, size_t n)
 {
-	const unsigned char *s = p;
-
-	while (n--) {
-		h ^= *s++;
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	return XXH3_64bits_withSeed(p, n, h);
 }
 
 uint64_t osai_svc_hash_fields(const struct osa_schema *s, const void *base,
@@ -48,26 +45,26 @@ uint64_t osai_svc_hash_fields(const struct osa_schema *s, const void *base,
 		}
 		if (!stored)
 			continue;
-		h = osai_svc_fnv(h, f->name, strlen(f->name) + 1);
+		h = osai_svc_hash(h, f->name, strlen(f->name) + 1);
 		switch (f->type) {
 		case OSA_T_BOOL:
-			h = osai_svc_fnv(h, p, sizeof(bool));
+			h = osai_svc_hash(h, p, sizeof(bool));
 			break;
 		case OSA_T_INT:
 		case OSA_T_ENUM:
-			h = osai_svc_fnv(h, p, sizeof(int));
+			h = osai_svc_hash(h, p, sizeof(int));
 			break;
 		case OSA_T_INT64:
-			h = osai_svc_fnv(h, p, sizeof(int64_t));
+			h = osai_svc_hash(h, p, sizeof(int64_t));
 			break;
 		case OSA_T_DOUBLE:
-			h = osai_svc_fnv(h, p, sizeof(double));
+			h = osai_svc_hash(h, p, sizeof(double));
 			break;
 		case OSA_T_STRING:
 		case OSA_T_PATH: {
 			const char *v = *(char *const *)p;
 
-			h = osai_svc_fnv(h, v ? v : "\x01",
+			h = osai_svc_hash(h, v ? v : "\x01",
 					 v ? strlen(v) + 1 : 1);
 			break;
 		}
@@ -75,9 +72,9 @@ uint64_t osai_svc_hash_fields(const struct osa_schema *s, const void *base,
 			const struct osa_strlist *l = (const void *)p;
 
 			for (i = 0; i < l->n; i++)
-				h = osai_svc_fnv(h, l->v[i],
+				h = osai_svc_hash(h, l->v[i],
 						 strlen(l->v[i]) + 1);
-			h = osai_svc_fnv(h, &l->n, sizeof(l->n));
+			h = osai_svc_hash(h, &l->n, sizeof(l->n));
 			break;
 		}
 		default:

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ingest.c - the write path: checking a batch, committing it to the journal and fanning
- * it out to every index; deletes.
+ * ingest.c - the write path: checking a batch, committing it to the journal
+ * and fanning it out to every index; deletes.
  */
 #include "svc.h"
 

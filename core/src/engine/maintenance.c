@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * maintenance.c - maintenance on the service's own thread: retrying degraded indexes,
- * checkpoints, trimming the log; reindex and compact.
+ * maintenance.c - maintenance on the service's own thread: retrying degraded
+ * indexes, checkpoints, trimming the log; reindex and compact.
  */
 #include "svc.h"
 

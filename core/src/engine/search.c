@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * search.c - the read path: one record, a search and the hydration of its hits.
+ * search.c - the read path: one record, a search and the hydration of its
+ * hits.
  */
 #include "svc.h"
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * service.c - the database: the data directory lock, opening and closing the journal and
- * every index, and the figures (stats, health).
+ * service.c - the database: the data directory lock, opening and closing the
+ * journal and every index, and the figures (stats, health).
  *
- * service.c - the index service behind osa/osa.h: the data directory lock,
- * the journal, and every configured index as a projection of it.
+ * The engine behind osa/osa.h keeps every configured index as a projection
+ * of the journal; its files: service.c, index.c (one index's life), ingest.c
+ * (the write path), search.c (the read path), maintenance.c (the service's
+ * own thread), fusion.c (hybrid ranking), journal.c and srn.c.
  *
  * Write path: validate the batch (JSON, UTF-8, srn, size, duplicates), commit
  * it to the journal (durable, group-committed), then bring every index up to
@@ -192,7 +194,7 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 		ix->cfg = ic;
 		ix->state = SVC_LOADING;
 		ix->hash =
-			osai_svc_fnv(0xcbf29ce484222325ull, ic->backend->name,
+			osai_svc_hash(0xcbf29ce484222325ull, ic->backend->name,
 				     strlen(ic->backend->name) + 1);
 		ix->hash = osai_svc_hash_fields(ic->backend->schema, ic->config,
 						0, ix->hash);
@@ -201,11 +203,11 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 		for (size_t k = 0; k < ic->attrs.n; k++) {
 			unsigned char t = (unsigned char)ic->attrs.v[k].type;
 
-			ix->hash = osai_svc_fnv(ix->hash, "attr", 5);
+			ix->hash = osai_svc_hash(ix->hash, "attr", 5);
 			ix->hash =
-				osai_svc_fnv(ix->hash, ic->attrs.v[k].name,
+				osai_svc_hash(ix->hash, ic->attrs.v[k].name,
 					     strlen(ic->attrs.v[k].name) + 1);
-			ix->hash = osai_svc_fnv(ix->hash, &t, 1);
+			ix->hash = osai_svc_hash(ix->hash, &t, 1);
 		}
 		ix->vector_field =
 			osai_svc_find_string(ic->backend->schema, ic->config,

@@ -62,7 +62,7 @@ struct svc_sorted {
 
 double osai_svc_now(void);
 
-uint64_t osai_svc_fnv(uint64_t h, const void *p, size_t n);
+uint64_t osai_svc_hash(uint64_t h, const void *p, size_t n);
 
 uint64_t osai_svc_hash_fields(const struct osa_schema *s, const void *base,
 			      int all, uint64_t h);
