@@ -733,7 +733,8 @@ static void pg_snap_info(const struct pg *p, struct osa_snap_info *in)
 	memset(in, 0, sizeof(*in));
 	snprintf(in->kind, sizeof(in->kind), "postgres");
 	in->body_version = PG_SCHEMA;
-	snprintf(in->embedder, sizeof(in->embedder), "table %s", p->table);
+	/* The table's name (an identifier of at most 63 bytes) fits. */
+	osa_snap_set_blob(in, NULL, "table=%s", p->table);
 }
 
 static int pg_state_body(void *ctx, struct osa_snap_writer *w,
@@ -767,7 +768,7 @@ static int pg_state_load(struct pg *p, struct osa_error *err)
 
 	pg_state_path(p, path, sizeof(path));
 	pg_snap_info(p, &in);
-	rc = osa_snap_open(path, &in, NULL, &r, NULL, err);
+	rc = osa_snap_open(path, &in, &r, NULL, err);
 	if (rc)
 		return rc;
 	rc = osa_snap_read(r, p->owner, 32, err);
