@@ -65,7 +65,7 @@ uint64_t osai_svc_hash_fields(const struct osa_schema *s, const void *base,
 			const char *v = *(char *const *)p;
 
 			h = osai_svc_hash(h, v ? v : "\x01",
-					 v ? strlen(v) + 1 : 1);
+					  v ? strlen(v) + 1 : 1);
 			break;
 		}
 		case OSA_T_STRLIST: {
@@ -73,7 +73,7 @@ uint64_t osai_svc_hash_fields(const struct osa_schema *s, const void *base,
 
 			for (i = 0; i < l->n; i++)
 				h = osai_svc_hash(h, l->v[i],
-						 strlen(l->v[i]) + 1);
+						  strlen(l->v[i]) + 1);
 			h = osai_svc_hash(h, &l->n, sizeof(l->n));
 			break;
 		}
@@ -382,11 +382,24 @@ static void svc_quarantine(struct osai_service *s, struct svc_index *ix,
 {
 	char qdir[4200], dest[4400];
 	struct osa_error err;
+	int moved = -1, k;
+	long now = (long)time(NULL);
 
 	snprintf(qdir, sizeof(qdir), "%s/quarantine", s->data_dir);
-	snprintf(dest, sizeof(dest), "%s/%s.%ld", qdir, ix->cfg->name,
-		 (long)time(NULL));
-	if (osa_mkdirs(qdir, &err) || rename(ix->dir, dest)) {
+	snprintf(dest, sizeof(dest), "%s/%s.%ld", qdir, ix->cfg->name, now);
+	if (!osa_mkdirs(qdir, &err)) {
+		/* A second quarantine of the index within the same second
+		 * gets NAME.TIME.1, .2, ...: never onto an earlier one. */
+		moved = rename(ix->dir, dest);
+		for (k = 1; moved && (errno == EEXIST || errno == ENOTEMPTY) &&
+			    k < 1000;
+		     k++) {
+			snprintf(dest, sizeof(dest), "%s/%s.%ld.%d", qdir,
+				 ix->cfg->name, now, k);
+			moved = rename(ix->dir, dest);
+		}
+	}
+	if (moved) {
 		osa_log(OSA_LOG_ERROR,
 			"index=%s cannot move unreadable data aside to %s: %s",
 			ix->cfg->name, dest, strerror(errno));
