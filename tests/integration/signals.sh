@@ -107,13 +107,17 @@ nthreads=0
 nblas=0
 for t in /proc/"$PID"/task/*; do
 	tid=${t##*/}
+	# A thread that ended since the listing (short-lived ones, e.g. the
+	# sanitizer's) has nothing left to check.
+	comm=$(cat "$t/comm" 2>/dev/null) || continue
+	blk=$(awk '/^SigBlk:/ {print $2}' "$t/status" 2>/dev/null) || continue
+	[ -n "$blk" ] || continue
 	nthreads=$((nthreads + 1))
-	[ "$(cat "$t/comm")" = osa ] && [ "$tid" != "$main" ] && nblas=$((nblas + 1))
+	[ "$comm" = osa ] && [ "$tid" != "$main" ] && nblas=$((nblas + 1))
 	[ "$tid" = "$main" ] && continue # it is in sigtimedwait: they are open
-	blk=$(awk '/^SigBlk:/ {print $2}' "$t/status")
 	# HUP = 1, INT = 2, TERM = 15: bits 0x1, 0x2, 0x4000
 	(( (0x$blk & 0x4003) == 0x4003 )) ||
-		die "thread $tid ($(cat "$t/comm")) leaves signals unblocked: SigBlk $blk"
+		die "thread $tid ($comm) leaves signals unblocked: SigBlk $blk"
 done
 echo "   $nthreads threads checked ($nblas unnamed: OpenBLAS's and the backends')"
 
