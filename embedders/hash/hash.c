@@ -383,6 +383,7 @@ static inline void hash_word_reset(struct hash_word *w)
 static void hash_word_overflow(struct hash_word *w)
 {
 	w->full = 1;
+	XXH3_INITSTATE(&w->st); /* the seeded reset reads the old seed */
 	XXH3_64bits_reset_withSeed(&w->st, HASH_SEED);
 	XXH3_64bits_update(&w->st, w->buf + 1, w->nb - 1);
 }
@@ -644,6 +645,7 @@ static uint32_t hash_text_digest(const struct osa_embedding_config *c)
 	XXH3_state_t st;
 	size_t i;
 
+	XXH3_INITSTATE(&st); /* the seeded reset reads the old seed */
 	XXH3_64bits_reset_withSeed(&st, HASH_SEED);
 	if (c->template_ && c->template_[0]) {
 		XXH3_64bits_update(&st, "T", 1);
