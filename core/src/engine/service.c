@@ -195,7 +195,7 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 		ix->state = SVC_LOADING;
 		ix->hash =
 			osai_svc_hash(0xcbf29ce484222325ull, ic->backend->name,
-				     strlen(ic->backend->name) + 1);
+				      strlen(ic->backend->name) + 1);
 		ix->hash = osai_svc_hash_fields(ic->backend->schema, ic->config,
 						0, ix->hash);
 		/* Declared attributes are stored by the backend: changing them
@@ -206,7 +206,7 @@ static int svc_open(struct osai_config *cfg, const struct osa_open_options *opt,
 			ix->hash = osai_svc_hash(ix->hash, "attr", 5);
 			ix->hash =
 				osai_svc_hash(ix->hash, ic->attrs.v[k].name,
-					     strlen(ic->attrs.v[k].name) + 1);
+					      strlen(ic->attrs.v[k].name) + 1);
 			ix->hash = osai_svc_hash(ix->hash, &t, 1);
 		}
 		ix->vector_field =

@@ -354,9 +354,9 @@ struct cfg_attr {
 	int type; /* index into cfg_attr_types: enum osa_attr_type - 1 */
 };
 
-static const char *const cfg_attr_types[] = {
-	"int", "float", "keyword", "keywords", "bool", "date", NULL
-};
+static const char *const cfg_attr_types[] = { "int",	  "float", "keyword",
+					      "keywords", "bool",  "date",
+					      NULL };
 _Static_assert(OSA_ATTR_INT == 1 && OSA_ATTR_FLOAT == 2 &&
 		       OSA_ATTR_KEYWORD == 3 && OSA_ATTR_KEYWORDS == 4 &&
 		       OSA_ATTR_BOOL == 5 && OSA_ATTR_DATE == 6,
@@ -533,8 +533,8 @@ static void cfg_attributes(struct osai_schema_ctx *ctx,
 	}
 	if (n > CFG_MAX_ATTRS) {
 		osai_schema_diag(ctx, list, path,
-				 "%u attributes; at most %d may be declared",
-				 n, CFG_MAX_ATTRS);
+				 "%u attributes; at most %d may be declared", n,
+				 CFG_MAX_ATTRS);
 		return;
 	}
 	if (!n)

@@ -26,14 +26,14 @@
  * operation ran and failed" (e.g. some records were rejected). */
 #define OSAI_EXIT_OK EX_OK
 #define OSAI_EXIT_FAIL 1
-#define OSAI_EXIT_USAGE EX_USAGE	   /* bad command line */
-#define OSAI_EXIT_DATAERR EX_DATAERR	   /* bad input data */
-#define OSAI_EXIT_NOINPUT EX_NOINPUT	   /* a file could not be opened */
+#define OSAI_EXIT_USAGE EX_USAGE	 /* bad command line */
+#define OSAI_EXIT_DATAERR EX_DATAERR	 /* bad input data */
+#define OSAI_EXIT_NOINPUT EX_NOINPUT	 /* a file could not be opened */
 #define OSAI_EXIT_UNAVAIL EX_UNAVAILABLE /* a server or index is down */
-#define OSAI_EXIT_SOFTWARE EX_SOFTWARE   /* internal error, bad plugin */
-#define OSAI_EXIT_IOERR EX_IOERR	   /* I/O error, damaged journal */
-#define OSAI_EXIT_TEMPFAIL EX_TEMPFAIL   /* data directory busy */
-#define OSAI_EXIT_CONFIG EX_CONFIG	   /* the configuration is invalid */
+#define OSAI_EXIT_SOFTWARE EX_SOFTWARE	 /* internal error, bad plugin */
+#define OSAI_EXIT_IOERR EX_IOERR	 /* I/O error, damaged journal */
+#define OSAI_EXIT_TEMPFAIL EX_TEMPFAIL	 /* data directory busy */
+#define OSAI_EXIT_CONFIG EX_CONFIG	 /* the configuration is invalid */
 
 /* ---- registry (registry.c) ------------------------------------------- */
 
@@ -136,9 +136,9 @@ struct osai_fused {
  * srn.  *out (free with osai_fused_free) borrows the srns of `lists`.
  * 0 or OSA_ENOMEM.
  */
-int osai_rrf_fuse(const struct osa_hits *lists, size_t n,
-		  const double *weights, double k, struct osai_fused **out,
-		  size_t *nout, struct osa_error *err);
+int osai_rrf_fuse(const struct osa_hits *lists, size_t n, const double *weights,
+		  double k, struct osai_fused **out, size_t *nout,
+		  struct osa_error *err);
 void osai_fused_free(struct osai_fused *v, size_t n);
 
 /* ---- client JSON -------------------------------------------------------- */
@@ -168,14 +168,14 @@ struct osai_timeouts_config {
 };
 
 struct osai_server_config {
-	char *listen;	  /* "http://127.0.0.1:8080", "" disables HTTP */
-	char *nng;	  /* "ipc:///tmp/osa.sock", "" or NULL disables */
-	char *api_key;	  /* "" or NULL: writes need no key */
+	char *listen;		/* "http://127.0.0.1:8080", "" disables HTTP */
+	char *nng;		/* "ipc:///tmp/osa.sock", "" or NULL disables */
+	char *api_key;		/* "" or NULL: writes need no key */
 	bool allow_open_writes; /* no api_key beyond loopback is allowed */
-	int64_t max_body; /* bytes */
-	int max_query;	  /* bytes of q */
-	bool osa_api;	  /* the OSA surface under /api/v1 */
-	int max_connections; /* HTTP connections; 0: from RLIMIT_NOFILE */
+	int64_t max_body;	/* bytes */
+	int max_query;		/* bytes of q */
+	bool osa_api;		/* the OSA surface under /api/v1 */
+	int max_connections;	/* HTTP connections; 0: from RLIMIT_NOFILE */
 	struct osai_timeouts_config timeouts;
 	struct osai_tls_config tls;
 };

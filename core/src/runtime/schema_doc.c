@@ -684,11 +684,10 @@ static json_t *json_indexes_schema(json_t *defs, bool *bad)
 	     json_pack("{s:s,s:i,s:{s:s,s:{s:{s:s},s:{s:s,s:[s,s,s,s,s,s]}},"
 		       "s:[s,s],s:b},s:s}",
 		       "type", "array", "maxItems", 64, "items", "type",
-		       "object", "properties", "name", "type", "string",
-		       "type", "type", "string", "enum", "int", "float",
-		       "keyword", "keywords", "bool", "date", "required",
-		       "name", "type", "additionalProperties", 0,
-		       "description",
+		       "object", "properties", "name", "type", "string", "type",
+		       "type", "string", "enum", "int", "float", "keyword",
+		       "keywords", "bool", "date", "required", "name", "type",
+		       "additionalProperties", 0, "description",
 		       "Record fields to filter and count on."),
 	     bad);
 	items = json_pack("{s:s,s:o,s:[s,s],s:b}", "type", "object",
