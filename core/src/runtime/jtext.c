@@ -68,15 +68,17 @@ static int jt_number_kind(const char *t, size_t n)
 	return 0;
 }
 
-json_t *osai_jtext_load(const char *text, size_t len, size_t flags,
-			json_error_t *je)
+/*
+ * Walk JSON text for the numbers jansson would refuse (jt_number_kind).
+ * Without `out`: return how many there are and add to *extra the bytes
+ * their rewriting needs.  With `out` (len + extra + 1 bytes): write the
+ * text there with each one made acceptable and return its length.
+ */
+static size_t jt_rewrite(const char *text, size_t len, char *out, size_t *extra)
 {
-	size_t i, extra = 0, nrw = 0, o;
+	size_t i, o = 0, nrw = 0;
 	int str = 0, esc = 0;
-	char *copy;
-	json_t *root;
 
-	/* Pass 1: are there numbers jansson would refuse? */
 	for (i = 0; i < len; i++) {
 		char c = text[i];
 
@@ -96,17 +98,41 @@ json_t *osai_jtext_load(const char *text, size_t len, size_t flags,
 			while (i < len && jt_numchar(text[i]))
 				i++;
 			k = jt_number_kind(text + b, i - b);
-			if (k == 1)
-				extra += 2, nrw++; /* "...0" + ".0" */
-			else if (k)
-				extra += 32, nrw++;
+			nrw += k != 0;
+			if (!out) {
+				/* "...0" + ".0", or a rewritten real */
+				*extra += k == 1 ? 2 : k ? 32 : 0;
+			} else if (k == 1 || !k) {
+				memcpy(out + o, text + b, i - b);
+				o += i - b;
+				if (k == 1) {
+					memcpy(out + o, ".0", 2);
+					o += 2;
+				}
+			} else {
+				o += (size_t)sprintf(out + o, "%s%.17g",
+						     k < 0 ? "-" : "", DBL_MAX);
+			}
 			i--;
+			continue;
 		}
+		if (out)
+			out[o++] = c;
 	}
-	if (!nrw)
+	return out ? o : nrw;
+}
+
+json_t *osai_jtext_load(const char *text, size_t len, size_t flags,
+			json_error_t *je)
+{
+	size_t extra = 0, o;
+	char *copy;
+	json_t *root;
+
+	if (!jt_rewrite(text, len, NULL, &extra))
 		return json_loadb(text, len, flags, je);
-	/* Pass 2: a copy for jansson only, with those numbers made
-	 * acceptable; the caller keeps the original text. */
+	/* A copy for jansson only, with those numbers made acceptable; the
+	 * caller keeps the original text. */
 	copy = malloc(len + extra + 1);
 	if (!copy) {
 		if (je) {
@@ -115,43 +141,7 @@ json_t *osai_jtext_load(const char *text, size_t len, size_t flags,
 		}
 		return NULL;
 	}
-	str = esc = 0;
-	for (i = o = 0; i < len; i++) {
-		char c = text[i];
-
-		if (str) {
-			if (esc)
-				esc = 0;
-			else if (c == '\\')
-				esc = 1;
-			else if (c == '"')
-				str = 0;
-		} else if (c == '"') {
-			str = 1;
-		} else if (c == '-' || (c >= '0' && c <= '9')) {
-			size_t b = i;
-			int k;
-
-			while (i < len && jt_numchar(text[i]))
-				i++;
-			k = jt_number_kind(text + b, i - b);
-			if (k == 1) {
-				memcpy(copy + o, text + b, i - b);
-				o += i - b;
-				memcpy(copy + o, ".0", 2);
-				o += 2;
-			} else if (k) {
-				o += (size_t)sprintf(copy + o, "%s%.17g",
-						     k < 0 ? "-" : "", DBL_MAX);
-			} else {
-				memcpy(copy + o, text + b, i - b);
-				o += i - b;
-			}
-			i--;
-			continue;
-		}
-		copy[o++] = c;
-	}
+	o = jt_rewrite(text, len, copy, NULL);
 	root = json_loadb(copy, o, flags, je);
 	free(copy);
 	return root;
