@@ -497,8 +497,7 @@ int osai_cmd_search(struct osai_cli *cli, int argc, char **argv)
 		/* Compact, with each record as it was written. */
 		struct osai_buf b = { 0 };
 
-		if (q.nindexes ? osai_hybrid_text(&b, &q, r)
-			       : osai_results_text(&b, q.text, q.index, r)) {
+		if (osai_search_text(&b, &q, r)) {
 			fputs("osa: out of memory\n", stderr);
 			status = exit_for(OSA_ENOMEM);
 		} else {

@@ -470,7 +470,7 @@ fail:
 	return rc;
 }
 
-/* osai_results_text() and osai_hybrid_text(): `q` is the hybrid search, or
+/* osai_search_text(): `q` is the hybrid search, or
  * NULL for one index. */
 static int svc_results_text(struct osai_buf *b, const char *query,
 			    const char *index, const struct osa_search *q,
@@ -568,18 +568,14 @@ static int svc_results_text(struct osai_buf *b, const char *query,
 	return b->oom ? -1 : 0;
 }
 
-int osai_results_text(struct osai_buf *b, const char *query, const char *index,
-		      const struct osa_results *r)
-{
-	return svc_results_text(b, query, index, NULL, r);
-}
-
-int osai_hybrid_text(struct osai_buf *b, const struct osa_search *q,
+int osai_search_text(struct osai_buf *b, const struct osa_search *q,
 		     const struct osa_results *r)
 {
 	char joined[1200] = "";
 	size_t i, at = 0;
 
+	if (!q->nindexes)
+		return svc_results_text(b, q->text, q->index, NULL, r);
 	for (i = 0; i < q->nindexes && at < sizeof(joined); i++) {
 		int w = snprintf(joined + at, sizeof(joined) - at, "%s%s",
 				 i ? "," : "", q->indexes[i]);

@@ -365,10 +365,7 @@ static void search_reply(struct osai_http_res *rs, const struct osa_search *q,
 	struct osai_buf own = { 0 }, *b = rs->scratch ? rs->scratch : &own;
 
 	osai_buf_reset(b);
-	if (q->nindexes)
-		osai_hybrid_text(b, q, res ? res : &none);
-	else
-		osai_results_text(b, q->text, q->index, res ? res : &none);
+	osai_search_text(b, q, res ? res : &none);
 	reply_buf(rs, 200, b);
 }
 

@@ -23,15 +23,12 @@ int osai_db_open(struct osai_config *cfg, const struct osa_open_options *opt,
 
 /* The search reply of HTTP and `osa search --json`, appended to b: {query,
  * index, total, total_exact, has_more, results: [{srn, score, metadata}],
- * facets}, each metadata spliced in as stored.  0, or -1 when out of memory
+ * facets}, each metadata spliced in as stored; for a hybrid search (q->
+ * nindexes) also "indexes", "fusion", "rrf_k", "totals" (per index: total
+ * and exact) and each result's "ranks" (index name -> rank from 1, for the
+ * indexes holding it in their window).  0, or -1 when out of memory
  * (b->oom). */
-int osai_results_text(struct osai_buf *b, const char *query, const char *index,
-		      const struct osa_results *r);
-/* The reply of a hybrid search: osai_results_text()'s, with "indexes",
- * "fusion", "rrf_k", "totals" (per index: total and exact) and each
- * result's "ranks" (index name -> rank from 1, for the indexes holding it
- * in their window). */
-int osai_hybrid_text(struct osai_buf *b, const struct osa_search *q,
+int osai_search_text(struct osai_buf *b, const struct osa_search *q,
 		     const struct osa_results *r);
 
 #endif /* OSAI_ENGINE_H */
