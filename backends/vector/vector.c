@@ -55,8 +55,14 @@
  *   u32 m, u32 ef_construction, u64 labels, u64 free, u64 live,
  *   u64 graph_len, u64 quant (bits 0-7: 0 float, 1 sq8; bits 8-63: the
  *   vectors the sq8 quantiser was trained on; 0 in older snapshots);
+ *   since body version 2: u64 pad, then pad zero bytes, so that the graph's
+ *   bottom layer (after its HNSWC_SAVED_LEVEL0_OFFSET-byte header) starts on
+ *   a page boundary of the writing machine: loading then maps that layer
+ *   copy-on-write instead of reading it (hnswc_load_map_q), and an index
+ *   serves as soon as the file's checksum and structure are checked;
  *   graph_len bytes: the graph (hnswc_save_fp, SQ8 form for sq8);
- *   per label: u32 length (0: a deleted, free label), srn bytes;
+ *   per label: u32 length (0: a deleted, free label), srn bytes (and,
+ *   since body version 2, a NUL: loaded srns point into the mapping);
  *   free times u32: the free list, bottom first;
  *   when attributes are declared: u64 length, the attribute table
  *   (osa_attr_table_encode, rows = labels).  A snapshot without it loads
@@ -68,6 +74,7 @@
  * state); the shim checks the graph bytes.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -76,6 +83,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <hnswc_kernels.h>
 #include <hnswlib_c.h>
@@ -92,7 +100,9 @@
 #error "vector snapshots hold the graph in native (little-endian) order"
 #endif
 
-#define VECTOR_BODY_VERSION 1u
+#define VECTOR_BODY_VERSION 2u
+/* Largest page size the graph is aligned for (body version 2). */
+#define VECTOR_MAX_PAD ((uint64_t)1 << 16)
 #define VECTOR_SNAP_NAME "vector.snap"
 #define VECTOR_PREAMBLE 48
 /* Labels are 32-bit (map slots hold label + 1). */
@@ -231,7 +241,33 @@ struct vector {
 	size_t compactions;
 	bool degraded;
 	char why[OSA_ERROR_MSG_MAX];
+
+	/*
+	 * Instant open (body version 2): the snapshot stays mapped (snap_r)
+	 * and the graph serves from it; srns of loaded labels point into it
+	 * (arena).  What needs every record read waits for vector_settle():
+	 * the body checksum, the graph's deferred checks, the hashes and the
+	 * srn map, the maps against the graph.  A thread started by open
+	 * runs it; a writer that comes first runs it itself (wmu).
+	 * `settled` and `bad` are written under wmu; bad_code (atomic) tells
+	 * health and queries without it.
+	 */
+	struct osa_snap_reader *snap_r;
+	const char *arena, *arena_end;
+	bool settled;
+	char bad[OSA_ERROR_MSG_MAX];
+	atomic_int bad_code;
+	atomic_int stop;
+	pthread_t settler;
+	bool settler_on;
 };
+
+/* Free an srn unless it points into the mapped snapshot. */
+static void vector_srn_free(const struct vector *v, char *s)
+{
+	if (s && !(s >= v->arena && s < v->arena_end))
+		free(s);
+}
 
 static size_t vector_map_slot(const struct vector *v, const char *srn,
 			      uint64_t h)
@@ -309,14 +345,19 @@ static void vector_free(struct vector *v)
 
 	if (!v)
 		return;
+	if (v->settler_on) {
+		atomic_store(&v->stop, 1);
+		pthread_join(v->settler, NULL);
+	}
 	for (i = 0; i < v->nlabels; i++)
-		free(v->srns[i]);
+		vector_srn_free(v, v->srns[i]);
 	free(v->srns);
 	free(v->hash);
 	free(v->freel);
 	osa_srnmap_free(&v->map);
 	osa_attr_table_free(v->attrs);
 	hnswc_free(v->h);
+	osa_snap_close(v->snap_r, NULL);
 	osa_embedder_destroy(v->emb);
 	free(v->index);
 	free(v->snap_path);
@@ -351,11 +392,13 @@ static void vector_expect(const struct vector *v, struct osa_snap_info *in)
 			  (size_t)v->dim, osa_metric_names[v->metric], v->desc);
 }
 
-/* The maps of the body, checked against the loaded graph. */
+static int vector_load_freel(struct vector *v, struct osa_snap_reader *r,
+			     struct osa_error *err);
+
+/* The maps of a version-1 body (copied), checked against the graph. */
 static int vector_load_maps(struct vector *v, struct osa_snap_reader *r,
 			    struct osa_error *err)
 {
-	unsigned char *seen = NULL;
 	size_t l, nfree = 0;
 	int rc = 0;
 
@@ -420,6 +463,17 @@ static int vector_load_maps(struct vector *v, struct osa_snap_reader *r,
 			"%zu free labels in the map, %zu in the "
 			"header",
 			nfree, v->nfree);
+	return vector_load_freel(v, r, err);
+}
+
+/* The free list, after the srns. */
+static int vector_load_freel(struct vector *v, struct osa_snap_reader *r,
+			     struct osa_error *err)
+{
+	unsigned char *seen = NULL;
+	size_t l;
+	int rc = 0;
+
 	if (!v->nfree)
 		return 0;
 	if (v->nfree * 4 > osa_snap_remaining(r))
@@ -445,6 +499,192 @@ static int vector_load_maps(struct vector *v, struct osa_snap_reader *r,
 	}
 	free(seen);
 	return rc;
+}
+
+/*
+ * The srns of a version-2 body in place: u32 length, the bytes, a NUL.
+ * Nothing is copied or hashed here; vector_settle() hashes them, fills the
+ * map and checks them against the graph.
+ */
+static int vector_load_srns_mapped(struct vector *v, struct osa_snap_reader *r,
+				   struct osa_error *err)
+{
+	size_t l, nfree = 0;
+
+	/* Every srn below points between these (vector_srn_free()). */
+	v->arena = (const char *)osa_snap_view(r, 0, err);
+	v->arena_end = v->arena + osa_snap_remaining(r);
+	for (l = 0; l < v->nlabels; l++) {
+		const unsigned char *lb = osa_snap_view(r, 4, err);
+		const char *p;
+		uint32_t len;
+
+		if (!lb)
+			return err->code;
+		if ((len = osa_le32_get(lb)) == 0) {
+			nfree++;
+			continue;
+		}
+		if (len > VECTOR_SRN_MAX || len >= osa_snap_remaining(r))
+			return osa_snap_corrupt(
+				r, err, "label %zu: bad srn length %u", l, len);
+		p = osa_snap_view(r, (size_t)len + 1, err);
+		if (p[len] || memchr(p, 0, len))
+			return osa_snap_corrupt(r, err,
+						"label %zu: NUL in its srn or "
+						"none after it",
+						l);
+		v->srns[l] = (char *)p; /* never written through */
+		v->live++;
+	}
+	if (nfree != v->nfree)
+		return osa_snap_corrupt(r, err,
+					"%zu free labels in the map, %zu in "
+					"the header",
+					nfree, v->nfree);
+	return vector_load_freel(v, r, err);
+}
+
+static int vector_stop(void *ctx)
+{
+	struct vector *v = ctx;
+
+	return atomic_load(&v->stop);
+}
+
+/*
+ * What the instant open left for later (see struct vector), with wmu held:
+ * 0 when done (now or before), 1 when stopped by close, OSA_ECORRUPT (err
+ * filled; kept, health reports it and the core rebuilds the index) when the
+ * snapshot fails a check.
+ */
+static int vector_settle(struct vector *v, struct osa_error *err)
+{
+	struct osa_srnmap map = { 0 };
+	struct osa_error e = { 0 };
+	hnswc_error herr = { 0 };
+	uint64_t *hash;
+	size_t l;
+	int rc;
+
+	if (v->settled)
+		return v->bad[0]
+			       ? osa_error_set(err, OSA_ECORRUPT, "%s", v->bad)
+			       : 0;
+	rc = osa_snap_verify(v->snap_r, vector_stop, v, &e);
+	if (rc == 1)
+		return 1;
+	if (!rc) {
+		rc = hnswc_verify(v->h, vector_stop, v, &herr);
+		if (rc == 1)
+			return 1;
+		if (rc)
+			osa_snap_corrupt(v->snap_r, &e, "graph: %s", herr.msg);
+	}
+	if (!rc && hnswc_deleted_count(v->h) != v->nfree)
+		rc = osa_snap_corrupt(v->snap_r, &e,
+				      "the graph holds %zu deleted labels, "
+				      "the maps %zu",
+				      hnswc_deleted_count(v->h), v->nfree);
+	/* The hashes and the map, built aside: queries do not read them,
+	 * but stats does, under `lock`. */
+	hash = malloc((v->cap ? v->cap : 1) * sizeof(*hash));
+	if (!rc && (!hash || osa_srnmap_init(&map, 2 * v->live + 16)))
+		rc = osa_error_set(&e, OSA_ENOMEM,
+				   "index %s: out of memory checking %s",
+				   v->index, v->snap_path);
+	for (l = 0; l < v->nlabels && !rc; l++) {
+		int state = hnswc_contains(v->h, (uint64_t)l);
+		size_t at;
+
+		if (!(l & 4095) && vector_stop(v)) {
+			rc = 1;
+			break;
+		}
+		if (state != (v->srns[l] ? 1 : 0)) {
+			rc = osa_snap_corrupt(v->snap_r, &e,
+					      "label %zu is %s in the map but "
+					      "%s in the graph",
+					      l, v->srns[l] ? "live" : "free",
+					      state == 1   ? "live"
+					      : state == 0 ? "deleted"
+							   : "absent");
+			break;
+		}
+		if (!v->srns[l])
+			continue;
+		hash[l] = osa_srn_hash(v->srns[l]);
+		at = osa_srnmap_slot(&map, (const char *const *)v->srns, hash,
+				     v->srns[l], hash[l]);
+		if (map.slot[at]) {
+			rc = osa_snap_corrupt(v->snap_r, &e,
+					      "srn %s appears twice",
+					      v->srns[l]);
+			break;
+		}
+		map.slot[at] = (uint32_t)(l + 1);
+	}
+	if (rc == 1) {
+		free(hash);
+		osa_srnmap_free(&map);
+		return 1;
+	}
+	if (!rc) {
+		pthread_rwlock_wrlock(&v->lock);
+		free(v->hash);
+		v->hash = hash;
+		osa_srnmap_free(&v->map);
+		v->map = map;
+		pthread_rwlock_unlock(&v->lock);
+	} else {
+		free(hash);
+		osa_srnmap_free(&map);
+		if (e.code == OSA_ECORRUPT) {
+			snprintf(v->bad, sizeof(v->bad), "%s", e.msg);
+			atomic_store(&v->bad_code, OSA_ECORRUPT);
+			osa_log(OSA_LOG_ERROR, "index=%s backend=vector %s",
+				v->index, e.msg);
+		} else {
+			/* Out of memory: not settled, the next writer tries
+			 * again. */
+			if (err)
+				*err = e;
+			return e.code;
+		}
+	}
+	v->settled = true;
+	if (rc) {
+		if (err)
+			*err = e;
+		return OSA_ECORRUPT;
+	}
+	return 0;
+}
+
+/* vector_settle() for a writer (wmu held): 0, or the error to return. */
+static int vector_settle_writer(struct vector *v, struct osa_error *err)
+{
+	int rc = vector_settle(v, err);
+
+	if (rc == 1)
+		rc = osa_error_set(err, OSA_EBUSY, "index %s: closing",
+				   v->index);
+	else if (rc == OSA_ECORRUPT)
+		osa_error_prefix(err,
+				 "index %s: refusing writes until it is "
+				 "rebuilt: ",
+				 v->index);
+	return rc;
+}
+
+static void *vector_settler(void *arg)
+{
+	struct vector *v = arg;
+
+	pthread_mutex_lock(&v->wmu);
+	vector_settle(v, NULL);
+	pthread_mutex_unlock(&v->wmu);
+	return NULL;
 }
 
 /*
@@ -528,13 +768,15 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 	struct osa_snap_info exp, got;
 	struct osa_snap_reader *r;
 	hnswc_error herr = { 0 };
-	uint64_t nlabels, nfree, live, glen, left;
+	uint64_t nlabels, nfree, live, glen, left, goff;
+	const void *graph;
+	bool mapped;
 	uint32_t m, efc;
-	FILE *fp;
 	int rc;
 
 	vector_expect(v, &exp);
-	rc = osa_snap_open(v->snap_path, &exp, &r, &got, err);
+	rc = osa_snap_open_flags(v->snap_path, &exp, OSA_SNAP_DEFER_CHECKSUM,
+				 &r, &got, err);
 	if (rc == OSA_ENOTFOUND) {
 		osa_error_clear(err);
 		*lsn = 0;
@@ -542,6 +784,11 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 	}
 	if (rc)
 		return rc;
+	/* Version 1 is read and checked at once; version 2 serves from the
+	 * mapped file and is checked by vector_settle(). */
+	mapped = got.body_version >= 2;
+	if (!mapped && (rc = osa_snap_verify(r, NULL, NULL, err)))
+		goto out;
 	if ((rc = osa_snap_read(r, pre, sizeof(pre), err)))
 		goto out;
 	m = osa_le32_get(pre);
@@ -570,6 +817,32 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 				      m, efc, v->m, v->efc);
 		goto out;
 	}
+	if (got.body_version >= 2) {
+		unsigned char padb[8];
+		const unsigned char *z;
+		uint64_t pad;
+
+		if ((rc = osa_snap_read(r, padb, 8, err)))
+			goto out;
+		pad = osa_le64_get(padb);
+		if (pad >= VECTOR_MAX_PAD ||
+		    !(z = osa_snap_view(r, (size_t)pad, err))) {
+			rc = pad >= VECTOR_MAX_PAD
+				     ? osa_snap_corrupt(r, err,
+							"padding of %llu bytes",
+							(unsigned long long)pad)
+				     : err->code;
+			goto out;
+		}
+		for (uint64_t i = 0; i < pad; i++)
+			if (z[i]) {
+				rc = osa_snap_corrupt(r, err,
+						      "non-zero padding byte "
+						      "%llu",
+						      (unsigned long long)i);
+				goto out;
+			}
+	}
 	left = osa_snap_remaining(r);
 	if (nlabels > VECTOR_MAX_LABELS || nfree > nlabels ||
 	    live != nlabels - nfree || live != got.count || glen > left ||
@@ -584,15 +857,18 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 			(unsigned long long)left);
 		goto out;
 	}
-	if (!(fp = osa_snap_reader_file(r, glen, err))) {
-		rc = err ? err->code : OSA_ENOMEM;
+	goff = osa_snap_file_offset(r);
+	if (!(graph = osa_snap_view(r, (size_t)glen, err))) {
+		rc = err ? err->code : OSA_ECORRUPT;
 		goto out;
 	}
-	rc = hnswc_load_fp_q(fp, glen, v->space, v->quant, v->dim,
-			     v->init_cap > nlabels ? v->init_cap
-						   : (size_t)nlabels,
-			     &v->h, &herr);
-	fclose(fp);
+	/* The body's checksum was verified: the shim checks the structure
+	 * but not every vector component again. */
+	rc = hnswc_load_map_q(
+		osa_snap_fd(r), goff, graph, (size_t)glen, v->space, v->quant,
+		v->dim, v->init_cap > nlabels ? v->init_cap : (size_t)nlabels,
+		HNSWC_LOAD_TRUSTED | (mapped ? HNSWC_LOAD_DEFER : 0), &v->h,
+		&herr);
 	if (rc) {
 		rc = rc == HNSWC_ENOMEM
 			     ? osa_error_set(err, OSA_ENOMEM,
@@ -602,8 +878,9 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 			     : osa_snap_corrupt(r, err, "graph: %s", herr.msg);
 		goto out;
 	}
+	/* (The deleted count of a deferred graph is known once checked.) */
 	if (hnswc_count(v->h) != nlabels ||
-	    hnswc_deleted_count(v->h) != nfree) {
+	    (!hnswc_deferred(v->h) && hnswc_deleted_count(v->h) != nfree)) {
 		rc = osa_snap_corrupt(
 			r, err,
 			"the graph holds %zu labels (%zu "
@@ -613,7 +890,7 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 		goto out;
 	}
 	rc = vector_reserve_labels(v, (size_t)nlabels);
-	if (!rc)
+	if (!rc && !mapped)
 		rc = vector_map_reserve(v, (size_t)live, false);
 	if (rc) {
 		rc = osa_error_set(err, OSA_ENOMEM,
@@ -623,11 +900,25 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 	}
 	v->nlabels = (size_t)nlabels;
 	v->nfree = (size_t)nfree;
-	if ((rc = vector_load_maps(v, r, err)))
+	if ((rc = mapped ? vector_load_srns_mapped(v, r, err)
+			 : vector_load_maps(v, r, err)))
 		goto out;
 	if ((rc = vector_load_attrs(v, r, err)))
 		goto out;
-	rc = osa_snap_close(r, err);
+	if (mapped) {
+		if (osa_snap_remaining(r)) {
+			rc = osa_snap_corrupt(
+				r, err,
+				"%llu unexpected bytes after "
+				"the body",
+				(unsigned long long)osa_snap_remaining(r));
+			goto out;
+		}
+		v->snap_r = r; /* the srns point into it */
+		v->settled = false;
+	} else {
+		rc = osa_snap_close(r, err);
+	}
 	r = NULL;
 	if (!rc)
 		*lsn = got.lsn;
@@ -676,6 +967,7 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 	v->quant = cfg->quantization == VECTOR_QUANT_SQ8 ? HNSWC_QUANT_SQ8
 							 : HNSWC_QUANT_NONE;
 	v->rerank = (size_t)cfg->rerank;
+	v->settled = true;
 	v->decl = args->attrs ? args->attrs : &vector_no_attrs;
 	plen = strlen(dir) + sizeof("/" VECTOR_SNAP_NAME);
 	v->index = strdup(args->index);
@@ -729,6 +1021,11 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 	hnswc_set_rerank(v->h, v->rerank);
 	if (v->nlabels)
 		vector_log_state(v, "loaded");
+	if (!v->settled) {
+		if (pthread_create(&v->settler, NULL, vector_settler, v) == 0)
+			v->settler_on = true;
+		/* else the first writer settles it */
+	}
 	*self = v;
 	return 0;
 }
@@ -957,6 +1254,8 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 				     "index %s: batch too large", v->index);
 	bytes = n * v->dim * sizeof(float);
 	pthread_mutex_lock(&v->wmu);
+	if ((rc = vector_settle_writer(v, err)))
+		goto out;
 	if (!(vecs = malloc(bytes)) || !(copies = calloc(n, sizeof(*copies))) ||
 	    !(hashes = malloc(n * sizeof(*hashes))) ||
 	    !(pos = malloc(n * sizeof(*pos))) ||
@@ -1156,6 +1455,10 @@ static int vector_remove(void *self, const char *const *srns, size_t n,
 	int rc = 0;
 
 	pthread_mutex_lock(&v->wmu);
+	if ((rc = vector_settle_writer(v, err))) {
+		pthread_mutex_unlock(&v->wmu);
+		return rc;
+	}
 	pthread_rwlock_wrlock(&v->lock);
 	for (i = 0; i < n && !rc; i++) {
 		uint64_t h = osa_srn_hash(srns[i]);
@@ -1174,7 +1477,7 @@ static int vector_remove(void *self, const char *const *srns, size_t n,
 		osa_srnmap_delete(&v->map, v->hash, at);
 		if (v->attrs)
 			osa_attr_table_clear(v->attrs, s - 1);
-		free(v->srns[s - 1]);
+		vector_srn_free(v, v->srns[s - 1]);
 		v->srns[s - 1] = NULL;
 		v->freel[v->nfree++] = s - 1;
 		v->live--;
@@ -1480,6 +1783,11 @@ static int vector_health(void *self, struct osa_error *err)
 	struct vector *v = self;
 	int rc = 0;
 
+	if (atomic_load(&v->bad_code))
+		return osa_error_set(err, OSA_ECORRUPT,
+				     "index %s: %s; the index is rebuilt from "
+				     "the journal",
+				     v->index, v->bad);
 	pthread_rwlock_rdlock(&v->lock);
 	if (v->degraded)
 		rc = osa_error_set(err, OSA_EDEGRADED,
@@ -1523,8 +1831,9 @@ static int vector_body(void *ctx, struct osa_snap_writer *w,
 		       struct osa_error *err)
 {
 	struct vector *v = ctx;
-	unsigned char pre[VECTOR_PREAMBLE] = { 0 };
-	uint64_t glen = hnswc_serialized_size(v->h), wrote = 0;
+	static const unsigned char zero[4096];
+	unsigned char pre[VECTOR_PREAMBLE] = { 0 }, padb[8];
+	uint64_t glen = hnswc_serialized_size(v->h), wrote = 0, pg, at, pad;
 	hnswc_error herr = { 0 };
 	size_t l;
 	FILE *fp;
@@ -1538,7 +1847,20 @@ static int vector_body(void *ctx, struct osa_snap_writer *w,
 	osa_le64_put(pre + 32, glen);
 	osa_le64_put(pre + 40,
 		     (uint64_t)v->quant | (uint64_t)v->trained_on << 8);
-	if ((rc = osa_snap_write(w, pre, sizeof(pre), err)))
+	pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (pg < 512 || pg > VECTOR_MAX_PAD || (pg & (pg - 1)))
+		pg = 4096;
+	at = osa_snap_writer_offset(w) + sizeof(pre) + 8 +
+	     HNSWC_SAVED_LEVEL0_OFFSET;
+	pad = (pg - at % pg) % pg;
+	osa_le64_put(padb, pad);
+	if ((rc = osa_snap_write(w, pre, sizeof(pre), err)) ||
+	    (rc = osa_snap_write(w, padb, 8, err)))
+		return rc;
+	for (; pad && !rc; pad -= pad > sizeof(zero) ? sizeof(zero) : pad)
+		rc = osa_snap_write(
+			w, zero, pad > sizeof(zero) ? sizeof(zero) : pad, err);
+	if (rc)
 		return rc;
 	if (!(fp = osa_snap_writer_file(w, err)))
 		return err ? err->code : OSA_ENOMEM;
@@ -1559,8 +1881,8 @@ static int vector_body(void *ctx, struct osa_snap_writer *w,
 
 		osa_le32_put(lb, (uint32_t)len);
 		rc = osa_snap_write(w, lb, 4, err);
-		if (!rc && len)
-			rc = osa_snap_write(w, v->srns[l], len, err);
+		if (!rc && len) /* with its NUL (body version 2) */
+			rc = osa_snap_write(w, v->srns[l], len + 1, err);
 	}
 	for (l = 0; l < v->nfree && !rc; l++) {
 		unsigned char lb[4];
@@ -1593,6 +1915,10 @@ static int vector_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 
 	/* Writers wait; queries go on. */
 	pthread_mutex_lock(&v->wmu);
+	if ((rc = vector_settle_writer(v, err))) {
+		pthread_mutex_unlock(&v->wmu);
+		return rc;
+	}
 	pthread_rwlock_rdlock(&v->lock);
 	vector_expect(v, &info);
 	info.count = v->live;

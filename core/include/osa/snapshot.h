@@ -119,6 +119,13 @@ int osa_snap_create(const char *path, const struct osa_snap_info *info,
 int osa_snap_write(struct osa_snap_writer *w, const void *buf, size_t len,
 		   struct osa_error *err);
 
+/*
+ * The offset in the file at which the next body byte will be written, so
+ * that a backend can pad its body to put a block on a page boundary for a
+ * reader that maps it (osa_snap_file_offset(), osa_snap_fd()).
+ */
+uint64_t osa_snap_writer_offset(const struct osa_snap_writer *w);
+
 /* Change the item count written in the header (e.g. known only at the end). */
 void osa_snap_set_count(struct osa_snap_writer *w, uint64_t count);
 
@@ -177,6 +184,33 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 		  struct osa_snap_reader **out, struct osa_snap_info *got,
 		  struct osa_error *err);
 
+/*
+ * osa_snap_open_flags() flag: check the header (magic, format, header
+ * checksum, sizes, kind, body version, blob) but not yet the body's
+ * checksum, and read nothing of the body: for a backend that serves from
+ * the mapped file at once (osa_snap_view(), osa_snap_fd()) and checks the
+ * body with osa_snap_verify() later, e.g. on a thread of its own, before it
+ * trusts what it has not checked itself and before its first write.  A
+ * backend using it must tolerate any bytes until then (bound every offset
+ * and id it follows).
+ */
+#define OSA_SNAP_DEFER_CHECKSUM 1u
+
+/* osa_snap_open() with flags (0 or OSA_SNAP_DEFER_CHECKSUM). */
+int osa_snap_open_flags(const char *path, const struct osa_snap_info *expect,
+			unsigned flags, struct osa_snap_reader **out,
+			struct osa_snap_info *got, struct osa_error *err);
+
+/*
+ * Check the body's checksum (what osa_snap_open() does at once): 0, or
+ * OSA_ECORRUPT naming the file.  `stop` (may be NULL) is polled every 16 MiB;
+ * when it returns non-zero the check ends unfinished and 1 is returned.  It
+ * reads only the mapping: it may run on another thread while the reader's
+ * owner takes views, but not concurrently with osa_snap_close().
+ */
+int osa_snap_verify(struct osa_snap_reader *r, int (*stop)(void *), void *ctx,
+		    struct osa_error *err);
+
 /* Body bytes not read yet. */
 uint64_t osa_snap_remaining(const struct osa_snap_reader *r);
 
@@ -186,6 +220,29 @@ uint64_t osa_snap_remaining(const struct osa_snap_reader *r);
  */
 int osa_snap_read(struct osa_snap_reader *r, void *buf, size_t len,
 		  struct osa_error *err);
+
+/*
+ * The next `len` body bytes in place, without a copy: a pointer into the
+ * reader's read-only mapping of the file, valid until osa_snap_close().  The
+ * reader advances past them.  NULL with OSA_ECORRUPT ("truncated") when
+ * fewer remain.  The file is mapped whole when it is opened (after the
+ * checksum pass reads it once, its pages are in the page cache), so views
+ * and reads cost no system call.  Snapshot files must therefore never be
+ * shortened in place while a reader is open: osa_snap_commit() replaces them
+ * by rename, which leaves open mappings on the old file.
+ */
+const void *osa_snap_view(struct osa_snap_reader *r, size_t len,
+			  struct osa_error *err);
+
+/*
+ * The offset in the file of the next body byte, and the file's descriptor
+ * (read-only; owned by the reader, closed by osa_snap_close()), for a
+ * backend that maps part of the body itself, e.g. privately and writable
+ * (copy-on-write) so that it serves from the file without loading it.  A
+ * mapping made from it stays valid after osa_snap_close().
+ */
+uint64_t osa_snap_file_offset(const struct osa_snap_reader *r);
+int osa_snap_fd(const struct osa_snap_reader *r);
 
 /*
  * A read-only stdio stream over the next `len` body bytes (it ends there, so

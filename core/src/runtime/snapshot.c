@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -328,6 +329,11 @@ int osa_snap_write(struct osa_snap_writer *w, const void *buf, size_t len,
 	return 0;
 }
 
+uint64_t osa_snap_writer_offset(const struct osa_snap_writer *w)
+{
+	return OSA_SNAP_HEADER_SIZE + w->body_len;
+}
+
 void osa_snap_set_count(struct osa_snap_writer *w, uint64_t count)
 {
 	w->info.count = count;
@@ -495,6 +501,9 @@ struct osa_snap_reader {
 	int fd;
 	uint64_t off; /* next body byte to read, from the body's start */
 	uint64_t len; /* body length */
+	const unsigned char *map; /* the whole file, read-only, or NULL */
+	size_t maplen;
+	uint64_t sum; /* the body's checksum from the header */
 };
 
 /* A blob for messages: quoted text when it is printable, else hex. */
@@ -577,13 +586,68 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 		  struct osa_snap_reader **out, struct osa_snap_info *got,
 		  struct osa_error *err)
 {
+	return osa_snap_open_flags(path, expect, 0, out, got, err);
+}
+
+/* XXH3-64 of the body, polling `stop` every 16 MiB; 1 when stopped. */
+static int snap_body_sum(const struct osa_snap_reader *r, int (*stop)(void *),
+			 void *ctx, uint64_t *sum)
+{
+	const size_t step = (size_t)16 << 20;
+	const unsigned char *p = r->map + OSA_SNAP_HEADER_SIZE;
+	XXH3_state_t *st;
+	size_t done = 0;
+
+	if (!stop) {
+		*sum = XXH3_64bits(p, (size_t)r->len);
+		return 0;
+	}
+	if (!(st = XXH3_createState()) || XXH3_64bits_reset(st) != XXH_OK) {
+		XXH3_freeState(st);
+		return -1;
+	}
+	while (done < r->len) {
+		size_t n =
+			r->len - done > step ? step : (size_t)(r->len - done);
+
+		if (stop(ctx)) {
+			XXH3_freeState(st);
+			return 1;
+		}
+		XXH3_64bits_update(st, p + done, n);
+		done += n;
+	}
+	*sum = XXH3_64bits_digest(st);
+	XXH3_freeState(st);
+	return 0;
+}
+
+int osa_snap_verify(struct osa_snap_reader *r, int (*stop)(void *), void *ctx,
+		    struct osa_error *err)
+{
+	uint64_t sum = 0;
+	int rc = snap_body_sum(r, stop, ctx, &sum);
+
+	if (rc < 0)
+		return snap_err(err, OSA_ENOMEM, r->path, "out of memory");
+	if (rc)
+		return 1;
+	if (sum != r->sum)
+		return snap_err(err, OSA_ECORRUPT, r->path,
+				"body checksum mismatch (damaged file)");
+	return 0;
+}
+
+int osa_snap_open_flags(const char *path, const struct osa_snap_info *expect,
+			unsigned flags, struct osa_snap_reader **out,
+			struct osa_snap_info *got, struct osa_error *err)
+{
 	unsigned char hdr[OSA_SNAP_HEADER_SIZE];
 	struct osa_snap_reader *r = NULL;
 	struct osa_snap_info info;
-	unsigned char *buf = NULL;
+	const unsigned char *map = NULL;
 	struct stat st;
-	uint64_t size, done;
-	XXH3_state_t *sum = NULL;
+	uint64_t size;
 	uint32_t fmt, hsize;
 	ssize_t n;
 	int fd, rc;
@@ -686,32 +750,36 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 	}
 	if (expect && (rc = snap_check_expect(path, &info, expect, err)))
 		goto fail;
-	/* Checksum the body in one streaming pass before anyone parses it. */
-	buf = malloc(SNAP_BUF);
-	sum = XXH3_createState();
-	if (!buf || !sum || XXH3_64bits_reset(sum) != XXH_OK) {
-		rc = snap_err(err, OSA_ENOMEM, path, "out of memory");
+	/*
+	 * Map the whole file (read-only; snapshots are replaced by rename,
+	 * never rewritten in place) and checksum the body on the mapping before
+	 * anyone parses it: no copy, and the body reads below are memcpy()s
+	 * from it, or pointers into it (osa_snap_view()).  MAP_POPULATE sets up
+	 * the page tables in one go instead of a fault per page.
+	 */
+	if (size > SIZE_MAX) {
+		rc = snap_err(err, OSA_ENOMEM, path, "too large to map");
 		goto fail;
 	}
-	for (done = 0; done < info.body_len;) {
-		size_t want = info.body_len - done > SNAP_BUF
-				      ? SNAP_BUF
-				      : (size_t)(info.body_len - done);
-
-		n = snap_pread_all(fd, buf, want, OSA_SNAP_HEADER_SIZE + done);
-		if (n != (ssize_t)want) {
-			rc = snap_err(err, n < 0 ? OSA_EIO : OSA_ECORRUPT, path,
-				      "cannot read the body: %s",
-				      n < 0 ? strerror(errno)
-					    : "the file shrank");
-			goto fail;
-		}
-		XXH3_64bits_update(sum, buf, want);
-		done += want;
+	if (flags & ~OSA_SNAP_DEFER_CHECKSUM) {
+		rc = snap_err(err, OSA_EINVAL, path,
+			      "osa_snap_open_flags: unknown flags 0x%x", flags);
+		goto fail;
 	}
-	free(buf);
-	buf = NULL;
-	if (XXH3_64bits_digest(sum) != snap_get64(hdr + SNAP_OFF_BODYSUM)) {
+	map = mmap(NULL, (size_t)size, PROT_READ,
+		   MAP_SHARED |
+			   (flags & OSA_SNAP_DEFER_CHECKSUM ? 0 : MAP_POPULATE),
+		   fd, 0);
+	if (map == MAP_FAILED) {
+		map = NULL;
+		rc = snap_err(err, errno == ENOMEM ? OSA_ENOMEM : OSA_EIO, path,
+			      "cannot map %llu bytes: %s",
+			      (unsigned long long)size, strerror(errno));
+		goto fail;
+	}
+	if (!(flags & OSA_SNAP_DEFER_CHECKSUM) &&
+	    XXH3_64bits(map + OSA_SNAP_HEADER_SIZE, (size_t)info.body_len) !=
+		    snap_get64(hdr + SNAP_OFF_BODYSUM)) {
 		rc = snap_err(err, OSA_ECORRUPT, path,
 			      "body checksum mismatch (damaged file)");
 		goto fail;
@@ -722,17 +790,18 @@ int osa_snap_open(const char *path, const struct osa_snap_info *expect,
 		rc = snap_err(err, OSA_ENOMEM, path, "out of memory");
 		goto fail;
 	}
-	XXH3_freeState(sum);
-	sum = NULL;
 	r->fd = fd;
 	r->len = info.body_len;
+	r->map = map;
+	r->maplen = (size_t)size;
+	r->sum = snap_get64(hdr + SNAP_OFF_BODYSUM);
 	if (got)
 		*got = info;
 	*out = r;
 	return 0;
 fail:
-	free(buf);
-	XXH3_freeState(sum);
+	if (map)
+		munmap((void *)map, (size_t)size);
 	close(fd);
 	return rc;
 }
@@ -742,24 +811,52 @@ uint64_t osa_snap_remaining(const struct osa_snap_reader *r)
 	return r->len - r->off;
 }
 
+/* Check that `len` body bytes remain; OSA_ECORRUPT naming the file. */
+static int snap_want(const struct osa_snap_reader *r, uint64_t len,
+		     struct osa_error *err)
+{
+	if (len <= r->len - r->off)
+		return 0;
+	return snap_err(err, OSA_ECORRUPT, r->path,
+			"truncated body: %llu bytes wanted at offset %llu, "
+			"%llu left",
+			(unsigned long long)len, (unsigned long long)r->off,
+			(unsigned long long)(r->len - r->off));
+}
+
 int osa_snap_read(struct osa_snap_reader *r, void *buf, size_t len,
 		  struct osa_error *err)
 {
-	ssize_t n;
+	int rc = snap_want(r, len, err);
 
-	if (len > r->len - r->off)
-		return snap_err(err, OSA_ECORRUPT, r->path,
-				"truncated body: %zu bytes wanted at offset "
-				"%llu, %llu left",
-				len, (unsigned long long)r->off,
-				(unsigned long long)(r->len - r->off));
-	n = snap_pread_all(r->fd, buf, len, OSA_SNAP_HEADER_SIZE + r->off);
-	if (n != (ssize_t)len)
-		return snap_err(err, n < 0 ? OSA_EIO : OSA_ECORRUPT, r->path,
-				"read failed: %s",
-				n < 0 ? strerror(errno) : "the file shrank");
+	if (rc)
+		return rc;
+	if (len)
+		memcpy(buf, r->map + OSA_SNAP_HEADER_SIZE + r->off, len);
 	r->off += len;
 	return 0;
+}
+
+const void *osa_snap_view(struct osa_snap_reader *r, size_t len,
+			  struct osa_error *err)
+{
+	const void *p;
+
+	if (snap_want(r, len, err))
+		return NULL;
+	p = r->map + OSA_SNAP_HEADER_SIZE + r->off;
+	r->off += len;
+	return p;
+}
+
+uint64_t osa_snap_file_offset(const struct osa_snap_reader *r)
+{
+	return OSA_SNAP_HEADER_SIZE + r->off;
+}
+
+int osa_snap_fd(const struct osa_snap_reader *r)
+{
+	return r->fd;
 }
 
 /* A bounded read stream over a reader. */
@@ -796,14 +893,8 @@ FILE *osa_snap_reader_file(struct osa_snap_reader *r, uint64_t len,
 	struct snap_rcookie *k;
 	FILE *fp;
 
-	if (len > r->len - r->off) {
-		snap_err(err, OSA_ECORRUPT, r->path,
-			 "truncated body: %llu bytes wanted at offset %llu, "
-			 "%llu left",
-			 (unsigned long long)len, (unsigned long long)r->off,
-			 (unsigned long long)(r->len - r->off));
+	if (snap_want(r, len, err))
 		return NULL;
-	}
 	k = malloc(sizeof(*k));
 	if (!k) {
 		snap_err(err, OSA_ENOMEM, r->path, "out of memory");
@@ -848,6 +939,8 @@ int osa_snap_close(struct osa_snap_reader *r, struct osa_error *err)
 		rc = snap_err(err, OSA_ECORRUPT, r->path,
 			      "%llu unexpected bytes after the body",
 			      (unsigned long long)(r->len - r->off));
+	if (r->map)
+		munmap((void *)r->map, r->maplen);
 	close(r->fd);
 	free(r->path);
 	free(r);

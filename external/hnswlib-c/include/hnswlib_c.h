@@ -349,6 +349,66 @@ int hnswc_load_mem_q(const void *buf, size_t len, int space, int quant,
 		     size_t dim, size_t max_elements, hnswc_index **out,
 		     hnswc_error *err);
 
+/*
+ * hnswc_load_map_q() flag: the caller verified a checksum over the bytes
+ * (e.g. its own file format's), so the per-component finiteness check of
+ * every vector is skipped; the structure (ids, levels, list headers, labels,
+ * the quantiser) is still checked in full.
+ */
+#define HNSWC_LOAD_TRUSTED 1u
+
+/*
+ * hnswc_load_map_q() flag: defer what needs every element to be read, so
+ * that loading costs about the header and the upper layers (a few percent
+ * of the bytes) and the index answers searches at once from the file's
+ * pages as they are touched.  Searches never rely on the deferred checks
+ * (they bound every neighbour id and list length themselves).  The
+ * bottom layer's lists, the labels (each once) and the deleted count are
+ * checked, and the label map built, by hnswc_verify(), which every other
+ * call that needs them (add, mark_deleted, contains, get_vector,
+ * distances, resize, retrain, deleted_count, save) runs first if it has
+ * not run yet.  Ignored when the layer is copied rather than mapped.
+ */
+#define HNSWC_LOAD_DEFER 2u
+
+/* Where the bottom layer starts in the saved form (after the header). */
+#define HNSWC_SAVED_LEVEL0_OFFSET 96u
+
+/*
+ * Load the index saved (hnswc_save_fp(), storage `quant`) in buf[0..len),
+ * memory that also is the file `fd` from offset `off` (typically a read-only
+ * mapping of that file).  When off + HNSWC_SAVED_LEVEL0_OFFSET is a multiple
+ * of the page size, the bottom layer (links, vectors and labels of every
+ * element: nearly all the bytes) is not copied: it is mapped from the file
+ * privately, copy-on-write, so that the load costs about the checks and the
+ * index serves at once from the page cache; inserts and deletes later copy
+ * the pages they change, and a resize beyond the mapping moves the layer to
+ * memory of its own.  The mapping keeps its own reference to the file: `fd`
+ * and `buf` may be closed and unmapped after the call.  Otherwise (or when
+ * mapping fails) it is copied, as hnswc_load_mem_q() does.  The file must
+ * not be modified in place while the index lives (replace it by rename).
+ */
+int hnswc_load_map_q(int fd, uint64_t off, const void *buf, size_t len,
+		     int space, int quant, size_t dim, size_t max_elements,
+		     unsigned flags, hnswc_index **out, hnswc_error *err);
+
+/*
+ * Run the checks HNSWC_LOAD_DEFER deferred (0 at once when there are none).
+ * Writers wait for it, searches go on.  `stop` (may be NULL) is polled; when
+ * it returns non-zero the checks end unfinished and 1 is returned (the next
+ * call starts over).  HNSWC_ECORRUPT when a check fails: from then on the
+ * index refuses writes and every call that needed the checks returns that
+ * error again; searches still answer.
+ */
+int hnswc_verify(hnswc_index *idx, int (*stop)(void *), void *ctx,
+		 hnswc_error *err);
+
+/* Whether the index still waits for hnswc_verify(). */
+int hnswc_deferred(const hnswc_index *idx);
+
+/* Bytes of the bottom layer served from a file mapping (0: none). */
+size_t hnswc_mapped_bytes(const hnswc_index *idx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +45,8 @@
 #include <mutex>
 #include <new>
 #include <stdexcept>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -87,7 +90,7 @@ static_assert(sizeof(tableint) == 4 && sizeof(linklistsizeint) == 4,
 	      "hnswlib 0.6.2 ids and list headers are 32-bit");
 
 /* Fixed part of the saved layout, see hnsw_header below. */
-#define HDR_SIZE ((size_t)96)
+#define HDR_SIZE ((size_t)HNSWC_SAVED_LEVEL0_OFFSET)
 /* Upper bound on the top level accepted from a file (real: ~log_M(n)). */
 #define MAX_LEVEL 255
 /* Upper bound on ef_construction accepted from a file. */
@@ -189,6 +192,19 @@ struct hnswc_index {
 	/* Searches in flight and their peak (for hnswc_memory_bytes). */
 	mutable std::atomic<size_t> active{ 0 };
 	mutable std::atomic<size_t> peak{ 0 };
+	/* The bottom layer (h->data_level0_memory_) when it is a mapping
+	 * (hnswc_load_map_q) rather than hnswlib's malloc() block: l0len
+	 * bytes, the first l0file of them mapped copy-on-write from the
+	 * snapshot file, the rest anonymous.  Replaced by a malloc() block
+	 * when a resize needs more room. */
+	void *l0map = nullptr;
+	size_t l0len = 0, l0file = 0;
+	/* Loaded with HNSWC_LOAD_DEFER and not checked yet: the bottom
+	 * layer's lists, the labels and the label map wait for
+	 * hnswc_verify() (under wmu).  `bad` keeps a failed check's
+	 * message; the index then refuses writes (broken). */
+	std::atomic<bool> deferred{ false };
+	std::string bad;
 
 	hnswc_index()
 	{
@@ -206,7 +222,11 @@ struct hnswc_index {
 	}
 	~hnswc_index()
 	{
+		if (l0map && h)
+			h->data_level0_memory_ = nullptr; /* not hnswlib's */
 		h.reset();
+		if (l0map)
+			munmap(l0map, l0len);
 		free(raw);
 		pthread_rwlock_destroy(&rw);
 	}
@@ -529,11 +549,15 @@ extern "C" int hnswc_train(hnswc_index *idx, const float *vecs, size_t n,
 	});
 }
 
+static int settle(const hnswc_index *idx, hnswc_error *err);
+
 extern "C" int hnswc_retrain(hnswc_index *idx, hnswc_error *err)
 {
 	if (!idx)
 		return err_set(err, HNSWC_EINVAL,
 			       "hnswc_retrain: index is NULL");
+	if (int rc = settle(idx, err))
+		return rc;
 	if (idx->quant == HNSWC_QUANT_NONE) {
 		err_clear(err);
 		return 0;
@@ -585,6 +609,95 @@ extern "C" int hnswc_set_rerank(hnswc_index *idx, size_t factor)
 	return 0;
 }
 
+/* ---- deferred checks ---- */
+
+static int check_list(const char *name, hnswc_error *err, const Hnsw *h,
+		      size_t i, int level, size_t count);
+
+/*
+ * The checks HNSWC_LOAD_DEFER left out, and the label map, for an index
+ * loaded with it: the bottom layer's lists, labels (unique), deleted marks.
+ * Holds wmu (no writer runs) and rw shared while it reads, so searches go
+ * on; takes rw exclusively only to install the map.  `stop` (may be NULL)
+ * is asked every 4096 elements; when it says so the checks end unfinished
+ * (1 is returned, the index stays deferred).  A failed check leaves the
+ * index broken: it still answers searches, refuses writes, and every later
+ * call returns the same HNSWC_ECORRUPT.
+ */
+static int verify_impl(hnswc_index *idx, int (*stop)(void *), void *ctx,
+		       hnswc_error *err)
+{
+	std::lock_guard<std::mutex> w(idx->wmu);
+	if (!idx->deferred.load(std::memory_order_acquire))
+		return idx->bad.empty() ? 0
+					: err_set(err, HNSWC_ECORRUPT, "%s",
+						  idx->bad.c_str());
+	Hnsw *h = idx->h.get();
+	size_t count = element_count(h), deleted = 0;
+	std::unordered_map<labeltype, tableint> map;
+	int rc = 0;
+	{
+		RdLock l(&idx->rw);
+		map.reserve(count);
+		for (size_t i = 0; i < count && !rc; i++) {
+			if (stop && !(i & 4095) && stop(ctx))
+				return 1;
+			for (int lev = 0; lev <= h->element_levels_[i] && !rc;
+			     lev++)
+				rc = check_list("mapped index", err, h, i, lev,
+						count);
+			if (rc)
+				break;
+			labeltype label = h->getExternalLabel((tableint)i);
+			if (!map.emplace(label, (tableint)i).second)
+				rc = err_set(err, HNSWC_ECORRUPT,
+					     "mapped index: corrupt index: "
+					     "label %llu appears twice",
+					     (unsigned long long)label);
+			else if (h->isMarkedDeleted((tableint)i))
+				deleted++;
+		}
+	}
+	if (rc) {
+		idx->bad = err ? err->msg : "mapped index: corrupt index";
+		idx->broken.store(true);
+		idx->deferred.store(false, std::memory_order_release);
+		return rc;
+	}
+	WrLock l(&idx->rw);
+	h->label_lookup_.swap(map);
+	h->num_deleted_ = deleted;
+	idx->deferred.store(false, std::memory_order_release);
+	return 0;
+}
+
+/* Run the deferred checks first if the index still waits for them. */
+static int settle(const hnswc_index *idx, hnswc_error *err)
+{
+	if (!idx->deferred.load(std::memory_order_acquire) && idx->bad.empty())
+		return 0;
+	return guarded(err, "hnswc_verify", [&]() -> int {
+		return verify_impl(const_cast<hnswc_index *>(idx), nullptr,
+				   nullptr, err);
+	});
+}
+
+extern "C" int hnswc_verify(hnswc_index *idx, int (*stop)(void *), void *ctx,
+			    hnswc_error *err)
+{
+	if (!idx)
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_verify: index is NULL");
+	return guarded(err, "hnswc_verify", [&]() -> int {
+		return verify_impl(idx, stop, ctx, err);
+	});
+}
+
+extern "C" int hnswc_deferred(const hnswc_index *idx)
+{
+	return idx && idx->deferred.load(std::memory_order_acquire);
+}
+
 /* ---- add / delete ---- */
 
 extern "C" int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
@@ -598,6 +711,8 @@ extern "C" int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
 			       "hnswc_add: label %llu: the vector has a NaN or "
 			       "infinite component",
 			       (unsigned long long)label);
+	if (int rc = settle(idx, err))
+		return rc;
 	return guarded(err, "hnswc_add", [&]() -> int {
 		std::lock_guard<std::mutex> w(idx->wmu);
 		Hnsw *h = idx->h.get();
@@ -669,6 +784,8 @@ extern "C" int hnswc_mark_deleted(hnswc_index *idx, uint64_t label,
 	if (!idx)
 		return err_set(err, HNSWC_EINVAL,
 			       "hnswc_mark_deleted: index is NULL");
+	if (int rc = settle(idx, err))
+		return rc;
 	return guarded(err, "hnswc_mark_deleted", [&]() -> int {
 		std::lock_guard<std::mutex> w(idx->wmu);
 		Hnsw *h = idx->h.get();
@@ -689,6 +806,8 @@ extern "C" int hnswc_contains(const hnswc_index *idx, uint64_t label)
 {
 	if (!idx)
 		return HNSWC_EINVAL;
+	if (int rc = settle(idx, nullptr))
+		return rc < 0 ? rc : HNSWC_EINTERNAL;
 	return guarded(nullptr, "hnswc_contains", [&]() -> int {
 		RdLock l(&idx->rw);
 		tableint id;
@@ -705,6 +824,8 @@ extern "C" int hnswc_get_vector(const hnswc_index *idx, uint64_t label,
 		return err_set(err, HNSWC_EINVAL,
 			       "hnswc_get_vector: %s is NULL",
 			       idx ? "out" : "index");
+	if (int rc = settle(idx, err))
+		return rc;
 	return guarded(err, "hnswc_get_vector", [&]() -> int {
 		RdLock l(&idx->rw);
 		tableint id;
@@ -1165,6 +1286,8 @@ extern "C" int hnswc_distances(const hnswc_index *idx, const float *query,
 	if (n > (size_t)INT32_MAX)
 		return err_set(err, HNSWC_EINVAL,
 			       "hnswc_distances: %zu labels are too many", n);
+	if (int rc = settle(idx, err))
+		return rc;
 	if (!all_finite(query, idx->dim))
 		return err_set(err, HNSWC_EINVAL,
 			       "hnswc_distances: the query has a NaN or "
@@ -1238,10 +1361,11 @@ extern "C" int hnswc_distances(const hnswc_index *idx, const float *query,
  * commits with operations that cannot fail.  Caller holds wmu and rw
  * exclusively.
  */
-static void resize_index(Hnsw *h, size_t new_max)
+static void resize_index(hnswc_index *idx, Hnsw *h, size_t new_max)
 {
 	size_t count = h->cur_element_count;
 	size_t old_max = h->max_elements_;
+	size_t sdpe = h->size_data_per_element_;
 
 	std::unique_ptr<hnswlib::VisitedListPool> pool(
 		new hnswlib::VisitedListPool(1, (int)new_max));
@@ -1250,7 +1374,38 @@ static void resize_index(Hnsw *h, size_t new_max)
 		  h->element_levels_.begin() + count, levels.begin());
 	std::vector<std::mutex> locks(new_max);
 
-	if (new_max > old_max) {
+	if (idx->l0map && new_max * sdpe > idx->l0len) {
+		/* A mapped bottom layer moves to memory of its own. */
+		char *l0 = (char *)malloc(new_max * sdpe);
+		if (!l0)
+			throw std::runtime_error(
+				"Not enough memory: resize failed to grow the "
+				"bottom layer");
+		memcpy(l0, h->data_level0_memory_, count * sdpe);
+		char **ll = (char **)realloc(h->linkLists_,
+					     new_max * sizeof(void *));
+		if (!ll) {
+			free(l0);
+			throw std::runtime_error(
+				"Not enough memory: resize failed to grow the "
+				"upper-layer table");
+		}
+		h->linkLists_ = ll;
+		h->data_level0_memory_ = l0;
+		munmap(idx->l0map, idx->l0len);
+		idx->l0map = nullptr;
+		idx->l0len = idx->l0file = 0;
+	} else if (idx->l0map) {
+		/* The mapping has room: only the tables change. */
+		char **ll = (char **)realloc(h->linkLists_,
+					     new_max * sizeof(void *));
+		if (!ll && new_max > old_max)
+			throw std::runtime_error(
+				"Not enough memory: resize failed to grow the "
+				"upper-layer table");
+		if (ll)
+			h->linkLists_ = ll;
+	} else if (new_max > old_max) {
 		/* Growing: a failure leaves larger blocks and the old
 		 * capacity, which is consistent. */
 		char *l0 = (char *)realloc(h->data_level0_memory_,
@@ -1290,6 +1445,8 @@ extern "C" int hnswc_resize(hnswc_index *idx, size_t new_max, hnswc_error *err)
 	if (!idx)
 		return err_set(err, HNSWC_EINVAL,
 			       "hnswc_resize: index is NULL");
+	if (int rc = settle(idx, err))
+		return rc;
 	return guarded(err, "hnswc_resize", [&]() -> int {
 		std::lock_guard<std::mutex> w(idx->wmu);
 		Hnsw *h = idx->h.get();
@@ -1316,7 +1473,7 @@ extern "C" int hnswc_resize(hnswc_index *idx, size_t new_max, hnswc_error *err)
 				idx->raw = r;
 		}
 		if (new_max != h->max_elements_)
-			resize_index(h, new_max);
+			resize_index(idx, h, new_max);
 		return 0;
 	});
 }
@@ -1333,6 +1490,8 @@ extern "C" size_t hnswc_count(const hnswc_index *idx)
 extern "C" size_t hnswc_deleted_count(const hnswc_index *idx)
 {
 	if (!idx)
+		return 0;
+	if (settle(idx, nullptr))
 		return 0;
 	return quiet((size_t)0, [&]() {
 		RdLock l(&idx->rw);
@@ -1534,6 +1693,8 @@ extern "C" int hnswc_save_fp(const hnswc_index *idx, FILE *fp,
 	if (!idx || !fp)
 		return err_set(err, HNSWC_EINVAL, "hnswc_save_fp: %s is NULL",
 			       idx ? "fp" : "index");
+	if (int rc = settle(idx, err))
+		return rc;
 	return guarded(err, "hnswc_save_fp", [&]() -> int {
 		std::lock_guard<std::mutex> w(idx->wmu);
 		int rc = check_savable(idx, "hnswc_save_fp", err);
@@ -1561,6 +1722,8 @@ extern "C" int hnswc_save_mem(const hnswc_index *idx, void *buf, size_t cap,
 	if (!idx || (!buf && cap))
 		return err_set(err, HNSWC_EINVAL, "hnswc_save_mem: %s is NULL",
 			       idx ? "buf" : "index");
+	if (int rc = settle(idx, err))
+		return rc;
 	return guarded(err, "hnswc_save_mem", [&]() -> int {
 		std::lock_guard<std::mutex> w(idx->wmu);
 		int rc = check_savable(idx, "hnswc_save_mem", err);
@@ -1616,6 +1779,13 @@ struct Source {
 	bool eof = false;
 	int error = 0;
 	virtual bool get(void *p, size_t n) = 0;
+	/* The next n bytes in place, or NULL when the source has no memory
+	 * of its own (a stream); the source advances past them. */
+	virtual const void *view(size_t n)
+	{
+		(void)n;
+		return nullptr;
+	}
 	virtual ~Source()
 	{
 	}
@@ -1658,6 +1828,13 @@ struct MemSource : Source {
 		pos += n;
 		return true;
 	}
+	const void *view(size_t n) override
+	{
+		if (n > len - pos)
+			return nullptr;
+		pos += n;
+		return buf + pos - n;
+	}
 };
 
 /* The fixed header of hnswlib 0.6.2's saveIndex(), in file order. */
@@ -1694,6 +1871,17 @@ struct Loader {
 		va_end(ap);
 		return err_set(err, HNSWC_ECORRUPT, "%s: corrupt index: %s",
 			       name, m);
+	}
+
+	/* The next n bytes in place (a memory source), or NULL: read. */
+	const void *view(size_t n)
+	{
+		if (n > left)
+			return nullptr;
+		const void *p = src.view(n);
+		if (p)
+			left -= n;
+		return p;
 	}
 
 	/* Read n bytes that the length check said are there. */
@@ -1793,8 +1981,8 @@ static int check_header(Loader &L, const hnsw_header &hd, size_t dim,
 }
 
 /* Check one neighbour list (level 0 or upper) of element i. */
-static int check_list(Loader &L, const Hnsw *h, size_t i, int level,
-		      size_t count)
+static int check_list(const char *name, hnswc_error *err, const Hnsw *h,
+		      size_t i, int level, size_t count)
 {
 	const linklistsizeint *ll =
 		h->get_linklist_at_level((tableint)i, level);
@@ -1805,31 +1993,82 @@ static int check_list(Loader &L, const Hnsw *h, size_t i, int level,
 	 * the header beyond the 16-bit count is zero. */
 	unsigned flags = level ? 0 : Hnsw::DELETE_MARK;
 	if ((hdr[2] & ~flags) || hdr[3])
-		return L.corrupt("element %zu level %d: bad list header "
-				 "%02x%02x%02x%02x",
-				 i, level, hdr[0], hdr[1], hdr[2], hdr[3]);
+		return err_set(err, HNSWC_ECORRUPT,
+			       "%s: corrupt index: element %zu level %d: bad "
+			       "list header %02x%02x%02x%02x",
+			       name, i, level, hdr[0], hdr[1], hdr[2], hdr[3]);
 	if (n > cap)
-		return L.corrupt("element %zu level %d: %zu neighbours, "
-				 "more than %zu",
-				 i, level, n, cap);
+		return err_set(err, HNSWC_ECORRUPT,
+			       "%s: corrupt index: element %zu level %d: %zu "
+			       "neighbours, more than %zu",
+			       name, i, level, n, cap);
 	const tableint *ids = (const tableint *)(ll + 1);
 	for (size_t j = 0; j < n; j++) {
 		if (ids[j] >= count)
-			return L.corrupt("element %zu level %d: neighbour %u "
-					 "is not below the element count %zu",
-					 i, level, ids[j], count);
+			return err_set(err, HNSWC_ECORRUPT,
+				       "%s: corrupt index: element %zu level "
+				       "%d: neighbour %u is not below the "
+				       "element count %zu",
+				       name, i, level, ids[j], count);
 		if (h->element_levels_[ids[j]] < level)
-			return L.corrupt("element %zu level %d: neighbour %u "
-					 "has only %d levels",
-					 i, level, ids[j],
-					 h->element_levels_[ids[j]]);
+			return err_set(err, HNSWC_ECORRUPT,
+				       "%s: corrupt index: element %zu level "
+				       "%d: neighbour %u has only %d levels",
+				       name, i, level, ids[j],
+				       h->element_levels_[ids[j]]);
 	}
 	return 0;
 }
 
+/*
+ * Map the bottom layer of x (count elements of sdpe bytes, which the source
+ * holds in place at `mem`, and the file fd at offset `off`, page-aligned):
+ * an anonymous reservation for the capacity, the whole pages of the file's
+ * copy mapped over its start copy-on-write (read-only while populated, so
+ * that populating does not copy them), the last partial page copied.  False
+ * when it cannot (then the caller copies).
+ */
+static bool map_level0(hnswc_index *x, Hnsw *h, int fd, uint64_t off,
+		       const void *mem, size_t count, bool populate)
+{
+	size_t sdpe = h->size_data_per_element_;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t bytes = count * sdpe;
+	size_t len = (h->max_elements_ * sdpe + pg - 1) / pg * pg;
+	size_t whole = bytes / pg * pg;
+
+	if (fd < 0 || off % pg || whole == 0)
+		return false;
+	void *base = mmap(nullptr, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return false;
+	/* Populated read-only, so that populating does not copy the pages;
+	 * without populating (deferred checks), pages are mapped as first
+	 * touched. */
+	if (populate ? mmap(base, whole, PROT_READ,
+			    MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, fd,
+			    (off_t)off) == MAP_FAILED ||
+			       mprotect(base, whole, PROT_READ | PROT_WRITE)
+		     : mmap(base, whole, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_FIXED, fd,
+			    (off_t)off) == MAP_FAILED) {
+		munmap(base, len);
+		return false;
+	}
+	memcpy((char *)base + whole, (const char *)mem + whole, bytes - whole);
+	free(h->data_level0_memory_);
+	h->data_level0_memory_ = (char *)base;
+	x->l0map = base;
+	x->l0len = len;
+	x->l0file = whole;
+	return true;
+}
+
 static int load_impl(Source &src, uint64_t len, const char *name, int space,
-		     int quant, size_t dim, size_t max_elements,
-		     hnswc_index **out, hnswc_error *err)
+		     int quant, size_t dim, size_t max_elements, int fd,
+		     uint64_t off, unsigned flags, hnswc_index **out,
+		     hnswc_error *err)
 {
 	bool sq8 = quant == HNSWC_QUANT_SQ8;
 	size_t vsize = sq8 ? dim : dim * sizeof(float);
@@ -1888,9 +2127,18 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 	size_t sdpe = h->size_data_per_element_;
 	size_t slpe = h->size_links_per_element_;
 
-	if ((rc = L.read(h->data_level0_memory_, count * sdpe,
-			 "the element records")))
+	const void *l0 = fd >= 0 ? L.view(count * sdpe) : nullptr;
+	bool defer = (flags & HNSWC_LOAD_DEFER) != 0;
+	bool mapped = l0 && map_level0(x.get(), h, fd, off + HDR_SIZE, l0,
+				       count, !defer);
+	if (!mapped)
+		defer = false; /* copied: it was read anyway */
+	if (l0 && !mapped)
+		memcpy(h->data_level0_memory_, l0, count * sdpe);
+	else if (!l0 && (rc = L.read(h->data_level0_memory_, count * sdpe,
+				     "the element records")))
 		return rc;
+	bool check_vectors = !(flags & HNSWC_LOAD_TRUSTED);
 	/* Upper layers.  cur_element_count counts the elements whose
 	 * linkLists_ slot is set, so that hnswlib's destructor frees
 	 * exactly what was allocated if a later check fails. */
@@ -1971,16 +2219,18 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 
 	/* Graph checks: ids, levels, headers, labels, vectors. */
 	size_t deleted = 0;
-	h->label_lookup_.reserve(count);
-	for (size_t i = 0; i < count; i++) {
+	if (!defer)
+		h->label_lookup_.reserve(count);
+	for (size_t i = 0; i < count && !defer; i++) {
 		for (int lev = 0; lev <= h->element_levels_[i]; lev++)
-			if ((rc = check_list(L, h, i, lev, count)))
+			if ((rc = check_list(L.name, err, h, i, lev, count)))
 				return rc;
 		labeltype label = h->getExternalLabel((tableint)i);
 		if (!h->label_lookup_.emplace(label, (tableint)i).second)
 			return L.corrupt("label %llu appears twice",
 					 (unsigned long long)label);
-		if (!all_finite(sq8 ? x->raw + i * dim
+		if (check_vectors &&
+		    !all_finite(sq8 ? x->raw + i * dim
 				    : (const float *)h->getDataByInternalId(
 					      (tableint)i),
 				dim))
@@ -1999,18 +2249,53 @@ static int load_impl(Source &src, uint64_t len, const char *name, int space,
 	h->num_deleted_ = deleted;
 	h->enterpoint_node_ = hd.enterpoint;
 	h->maxlevel_ = hd.maxlevel;
+	x->deferred.store(defer);
 	*out = x.release();
 	return 0;
 }
 
 static int load_checked(Source &src, uint64_t len, const char *name, int space,
 			int quant, size_t dim, size_t max_elements,
-			hnswc_index **out, hnswc_error *err)
+			hnswc_index **out, hnswc_error *err, int fd = -1,
+			uint64_t off = 0, unsigned flags = 0)
 {
 	return guarded(err, name, [&]() -> int {
 		return load_impl(src, len, name, space, quant, dim,
-				 max_elements, out, err);
+				 max_elements, fd, off, flags, out, err);
 	});
+}
+
+extern "C" int hnswc_load_map_q(int fd, uint64_t off, const void *buf,
+				size_t len, int space, int quant, size_t dim,
+				size_t max_elements, unsigned flags,
+				hnswc_index **out, hnswc_error *err)
+{
+	if (!out)
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_load_map_q: out is NULL");
+	*out = nullptr;
+	if (!buf && len)
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_load_map_q: buf is NULL");
+	if (flags & ~(unsigned)(HNSWC_LOAD_TRUSTED | HNSWC_LOAD_DEFER))
+		return err_set(err, HNSWC_EINVAL,
+			       "hnswc_load_map_q: unknown flags 0x%x", flags);
+	int rc = check_params(space, dim, err);
+	if (!rc)
+		rc = check_quant(quant, err);
+	if (rc)
+		return rc;
+	MemSource src(buf, len);
+	return load_checked(src, len, "mapped file", space, quant, dim,
+			    max_elements, out, err, fd, off, flags);
+}
+
+extern "C" size_t hnswc_mapped_bytes(const hnswc_index *idx)
+{
+	if (!idx)
+		return 0;
+	std::lock_guard<std::mutex> w(idx->wmu);
+	return idx->l0file;
 }
 
 extern "C" int hnswc_load_mem(const void *buf, size_t len, int space,
