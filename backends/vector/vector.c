@@ -1959,6 +1959,7 @@ static const struct osa_backend vector_backend = {
 	.checkpoint = vector_checkpoint,
 	.close = vector_close,
 	.kernel = vector_kernel,
-	.caps = OSA_BACKEND_CAP_FILTER | OSA_BACKEND_CAP_FACETS,
+	.caps = OSA_BACKEND_CAP_FILTER | OSA_BACKEND_CAP_FACETS |
+		OSA_BACKEND_CAP_SELF_CHECK,
 };
 OSA_BACKEND_REGISTER(vector_backend);

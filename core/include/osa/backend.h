@@ -162,6 +162,16 @@ struct osa_backend {
 /* query() fills hits->facets for q->facets (hits->facets.estimated when
  * counted over ranked candidates only). */
 #define OSA_BACKEND_CAP_FACETS 0x2u
+/*
+ * health() is cheap and local (no I/O, no lock held for long): the core
+ * calls it on every ready index once a second, and an OSA_ECORRUPT from it
+ * means the backend found its own files damaged after open (e.g. a snapshot
+ * served at once and checked on a thread, osa_snap_open_flags()): the core
+ * moves the index's folder to quarantine and rebuilds it from the journal.
+ * Whatever the caps, an OSA_ECORRUPT from ingest_batch() or remove() while
+ * the core applies the journal does the same.
+ */
+#define OSA_BACKEND_CAP_SELF_CHECK 0x4u
 
 /* b->caps if `b` is new enough, else 0. */
 static inline unsigned osa_backend_caps(const struct osa_backend *b)

@@ -238,8 +238,10 @@ static int svc_replay_cb(void *ctx, uint64_t lsn, int op, size_t n,
 		rc = svc_apply_upsert(ix, ix->be, r->own, r->own_n, r->err);
 	else
 		rc = svc_apply_docs(ix, ix->be, n, srns, docs, lens, r->err);
-	if (rc)
+	if (rc) {
+		r->be_code = rc;
 		return rc;
+	}
 	pthread_mutex_lock(&ix->mu);
 	ix->applied = lsn;
 	pthread_mutex_unlock(&ix->mu);
@@ -255,7 +257,7 @@ int osai_svc_catch_up_locked(struct osai_service *s, struct svc_index *ix,
 			     const struct osa_record *const *own, size_t own_n)
 {
 	struct osa_error err = { 0 };
-	struct svc_replay r = { ix, own_lsn, own, own_n, &err, UINT64_MAX };
+	struct svc_replay r = { ix, own_lsn, own, own_n, &err, UINT64_MAX, 0 };
 	uint64_t last = 0;
 	int rc;
 
@@ -272,6 +274,9 @@ int osai_svc_catch_up_locked(struct osai_service *s, struct svc_index *ix,
 	rc = osai_journal_scan_log(s->journal, ix->applied, 0, svc_replay_cb,
 				   &r, &err);
 	if (rc < 0) {
+		/* The backend's own files are damaged: the tick rebuilds. */
+		if (r.be_code == OSA_ECORRUPT)
+			ix->damaged = 1;
 		svc_degrade(ix, &err);
 		return rc;
 	}
@@ -414,6 +419,26 @@ static void svc_quarantine(struct osai_service *s, struct svc_index *ix,
 		ix->cfg->name, dest, why);
 	if (osa_mkdirs(ix->dir, &err))
 		osa_log(OSA_LOG_ERROR, "index=%s %s", ix->cfg->name, err.msg);
+}
+
+/*
+ * The backend found its own files damaged after open (ix->damaged): close
+ * it, move the folder to quarantine, rebuild from the journal (wlock held).
+ */
+void osai_svc_repair_locked(struct osai_service *s, struct svc_index *ix)
+{
+	struct osa_error err = { 0 };
+	char why[OSA_ERROR_MSG_MAX];
+
+	pthread_mutex_lock(&ix->mu);
+	snprintf(why, sizeof(why), "%s",
+		 ix->why[0] ? ix->why : "the backend found its files damaged");
+	pthread_mutex_unlock(&ix->mu);
+	ix->damaged = 0;
+	osai_svc_close_be(ix);
+	svc_quarantine(s, ix, why);
+	osai_svc_rebuild_locked(s, ix, "its files were found damaged", NULL,
+				NULL, &err);
 }
 
 /* Whether an index directory holds anything (its data, not dot files). */

@@ -144,7 +144,21 @@ void osai_service_tick(struct osai_service *s)
 		struct svc_index *ix = &s->ix[i];
 
 		pthread_mutex_lock(&ix->wlock);
-		if (ix->state == SVC_DEGRADED) {
+		if (ix->state == SVC_READY && ix->be &&
+		    (osa_backend_caps(ix->cfg->backend) &
+		     OSA_BACKEND_CAP_SELF_CHECK) &&
+		    ix->cfg->backend->health) {
+			struct osa_error herr = { 0 };
+
+			if (ix->cfg->backend->health(ix->be, &herr) ==
+			    OSA_ECORRUPT) {
+				osai_svc_set_state(ix, SVC_DEGRADED, herr.msg);
+				ix->damaged = 1;
+			}
+		}
+		if (ix->damaged) {
+			osai_svc_repair_locked(s, ix);
+		} else if (ix->state == SVC_DEGRADED) {
 			if (osai_svc_now() - ix->last_retry >=
 			    SVC_RETRY_SECONDS)
 				svc_retry_locked(s, ix);

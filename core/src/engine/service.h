@@ -47,6 +47,9 @@ struct svc_index {
 	double ckpt_seen;	  /* [wlock+mu] the same, for readers (stats) */
 	double ckpt_after;	  /* [wlock] no checkpoint before (backoff) */
 	double last_retry;	  /* [wlock] time of the last retry */
+	/* [wlock] the backend found its own files damaged (OSA_ECORRUPT from
+	 * a write or a self-check): the tick quarantines and rebuilds. */
+	int damaged;
 };
 
 struct osai_service {

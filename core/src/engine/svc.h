@@ -44,6 +44,7 @@ struct svc_replay {
 	size_t own_n;
 	struct osa_error *err;
 	uint64_t stop;
+	int be_code; /* what the backend returned, when it failed */
 };
 
 struct svc_rebuild {
@@ -112,6 +113,7 @@ int osai_svc_trim(struct osai_service *s, struct osa_error *err);
 /* Open the backend fresh (after clearing its directory) and load every
  * record (wlock held).  Queries see no instance until it holds every
  * record; then it catches up with the log and checkpoints. */
+void osai_svc_repair_locked(struct osai_service *s, struct svc_index *ix);
 int osai_svc_rebuild_locked(struct osai_service *s, struct svc_index *ix,
 			    const char *why, osa_progress_fn progress,
 			    void *pctx, struct osa_error *err);
