@@ -160,8 +160,9 @@ int osai_registry_check(const struct osa_backend **b, size_t nb,
 		    !p->ingest_batch_at != !p->remove_at) {
 			reg_problem(err, OSA_EINVAL,
 				    "backend \"%s\" sets `%s` without `%s`: "
-				    "the core stores the LSN with every change "
-				    "through both, or through neither",
+				    "set both (the core then stores the LSN "
+				    "with every change through them) or "
+				    "neither",
 				    p->name,
 				    p->ingest_batch_at ? "ingest_batch_at"
 						       : "remove_at",
