@@ -9,9 +9,10 @@
  *
  *   T        (srn text COLLATE "C" PRIMARY KEY, body text, tsv tsvector)
  *            + GIN index T_tsv on tsv; the table's comment names the schema
- *   T_state  one row (id = 1): lsn (the LSN of the last checkpoint), n (live
- *            records, kept in the same transaction as every change), owner
- *            (the id of the index folder that writes T)
+ *   T_state  one row (id = 1): lsn (the LSN of the last change applied to
+ *            T, written in the same transaction as the change), n (live
+ *            records, likewise), owner (the id of the index folder that
+ *            writes T)
  *
  * The index folder holds one file, `postgres.state` (osa/snapshot.h:
  * checksummed), naming the table and the owner id.  A folder without it is
@@ -22,11 +23,16 @@
  * and rebuilds.  A writer holds a PostgreSQL advisory lock on T for the
  * life of its connection, so two writers never share a table.
  *
- * Every change (ingest_batch, remove) is one transaction: an upsert or
- * delete per record (prepared statements, parameters only) and the update
- * of T_state.n.  `checkpoint` stores the LSN in T_state.  After a crash the
- * core replays the journal from that LSN; upserts and deletes by srn are
- * idempotent, so nothing is lost and nothing doubled.
+ * Every change of the journal reaches us through ingest_batch_at or
+ * remove_at (ABI 1.3) and is one transaction: an upsert or delete per
+ * record (prepared statements, parameters only) and one update of T_state
+ * setting n and lsn, so T and T_state.lsn never disagree: after a crash
+ * (of osa or of the server) `open` returns exactly the last change T
+ * holds and the core replays only what follows.  Plain ingest_batch and
+ * remove (the records of a rebuild; the one-record retries of a batch
+ * holding a record we refuse) leave lsn as it is; `checkpoint` stores its
+ * LSN (one UPDATE: after a rebuild it is how lsn advances).  Upserts and
+ * deletes by srn are idempotent, so a replayed change is harmless.
  *
  * Connections: one writer (ingest, remove, checkpoint; serialised by the
  * core) and a pool of `readers` opened on demand (query, count, health).
@@ -325,6 +331,12 @@ static int pg_prepare_all(struct pg *p, PGconn *c, int writer,
 		 "UPDATE %s SET lsn = $1::bigint WHERE id = 1", p->q_state);
 	if (!rc)
 		rc = pg_prepare(p, c, "osa_set_lsn", sql, 1, err);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE %s SET n = n + $1::bigint, lsn = $2::bigint WHERE "
+		 "id = 1",
+		 p->q_state);
+	if (!rc)
+		rc = pg_prepare(p, c, "osa_apply", sql, 2, err);
 	return rc;
 }
 
@@ -1022,14 +1034,36 @@ static int pg_body(const struct pg *p, const struct osa_record *rec, char **out,
 	return 0;
 }
 
-/* Run `n` prepared statements in one transaction with the n update. */
+/* One state row update (`what` for messages): 0 or a failure. */
+static int pg_state_update(struct pg *p, struct pgx_conn *k, const char *stmt,
+			   int n, const char *const *v, const char *what,
+			   struct osa_error *err)
+{
+	PGresult *r = pg_exec(k->c, stmt, n, v);
+	int rc = 0;
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pg_fail(p, k, r, what, err);
+	else if (strcmp(PQcmdTuples(r), "1"))
+		rc = osa_error_set(err, OSA_EDEGRADED,
+				   "index %s: %s: the state row of table %s "
+				   "is gone (deleted by hand?): restart osa, "
+				   "which rebuilds the index from the journal",
+				   p->index, what, p->table);
+	PQclear(r);
+	return rc;
+}
+
+/* Run `n` prepared statements in one transaction with the state row's
+ * update: n, and the LSN when `at` (the change's, `lsn`). */
 static int pg_change(struct pg *p, int upsert,
 		     const struct osa_record *const *recs,
-		     const char *const *srns, size_t n, struct osa_error *err)
+		     const char *const *srns, size_t n, int at, uint64_t lsn,
+		     struct osa_error *err)
 {
 	struct pgx_conn *k = &p->writer;
-	char delta_s[32];
-	const char *v[3], *dv[1];
+	char delta_s[32], lsn_s[32];
+	const char *v[3], *dv[2];
 	int64_t delta = 0;
 	PGresult *r;
 	size_t i;
@@ -1068,14 +1102,16 @@ static int pg_change(struct pg *p, int upsert,
 		}
 		PQclear(r);
 	}
-	if (!rc && delta) {
-		snprintf(delta_s, sizeof(delta_s), "%lld", (long long)delta);
-		dv[0] = delta_s;
-		r = pg_exec(k->c, "osa_add_n", 1, dv);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			rc = pg_fail(p, k, r, "updating the count", err);
-		PQclear(r);
-	}
+	snprintf(delta_s, sizeof(delta_s), "%lld", (long long)delta);
+	snprintf(lsn_s, sizeof(lsn_s), "%llu", (unsigned long long)lsn);
+	dv[0] = delta_s;
+	dv[1] = lsn_s;
+	if (!rc && at)
+		rc = pg_state_update(p, k, "osa_apply", 2, dv,
+				     "storing the count and the LSN", err);
+	else if (!rc && delta)
+		rc = pg_state_update(p, k, "osa_add_n", 1, dv,
+				     "updating the count", err);
 	if (!rc)
 		rc = pg_cmd(p, k, "COMMIT", err);
 	else if (k->c && PQstatus(k->c) == CONNECTION_OK &&
@@ -1092,13 +1128,25 @@ static int pg_change(struct pg *p, int upsert,
 static int pg_ingest(void *self, const struct osa_record *const *recs, size_t n,
 		     struct osa_error *err)
 {
-	return pg_change(self, 1, recs, NULL, n, err);
+	return pg_change(self, 1, recs, NULL, n, 0, 0, err);
 }
 
 static int pg_remove(void *self, const char *const *srns, size_t n,
 		     struct osa_error *err)
 {
-	return pg_change(self, 0, NULL, srns, n, err);
+	return pg_change(self, 0, NULL, srns, n, 0, 0, err);
+}
+
+static int pg_ingest_at(void *self, const struct osa_record *const *recs,
+			size_t n, uint64_t lsn, struct osa_error *err)
+{
+	return pg_change(self, 1, recs, NULL, n, 1, lsn, err);
+}
+
+static int pg_remove_at(void *self, const char *const *srns, size_t n,
+			uint64_t lsn, struct osa_error *err)
+{
+	return pg_change(self, 0, NULL, srns, n, 1, lsn, err);
 }
 
 static int pg_query(void *self, const struct osa_query *q,
@@ -1195,7 +1243,6 @@ static int pg_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 	struct pg *p = self;
 	char s[32];
 	const char *v[1] = { s };
-	PGresult *r;
 	int rc;
 
 	if (p->cfg->read_only)
@@ -1204,12 +1251,8 @@ static int pg_checkpoint(void *self, uint64_t lsn, struct osa_error *err)
 	if (rc)
 		return rc;
 	snprintf(s, sizeof(s), "%llu", (unsigned long long)lsn);
-	r = pg_exec(p->writer.c, "osa_set_lsn", 1, v);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		rc = pg_fail(p, &p->writer, r, "storing the checkpoint LSN",
-			     err);
-	PQclear(r);
-	return rc;
+	return pg_state_update(p, &p->writer, "osa_set_lsn", 1, v,
+			       "storing the checkpoint LSN", err);
 }
 
 static const struct osa_backend pg_backend = {
@@ -1226,5 +1269,7 @@ static const struct osa_backend pg_backend = {
 	.health = pg_health,
 	.checkpoint = pg_checkpoint,
 	.close = pg_close,
+	.ingest_batch_at = pg_ingest_at,
+	.remove_at = pg_remove_at,
 };
 OSA_BACKEND_REGISTER(pg_backend);

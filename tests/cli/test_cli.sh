@@ -63,7 +63,7 @@ names=[b["name"] for b in d["backends"]]
 assert names==sorted(names), names
 assert "vector" in names and "flat" in names, names
 assert {e["name"] for e in d["embedders"]}>={"hash","field"}
-assert all(b["abi"]=="1.2" for b in d["backends"])
+assert all(b["abi"]=="1.3" for b in d["backends"])
 ' "$tmp/out"
 status 0 "backends show vector" "$OSA" backends show vector
 has "$tmp/out" "ef_construction"

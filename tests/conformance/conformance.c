@@ -16,8 +16,11 @@
  * Cases: upsert, delete, all-or-nothing batch, deterministic ties and
  * paging, checkpoint/reopen identity, torn and corrupt snapshots (and files
  * of osa/snapshot.h in its old format 1) refused with OSA_ECORRUPT naming
- * the file, concurrent readers during writes.  Backends without a
- * checkpoint method skip the two snapshot cases (reported).  Built into
+ * the file, concurrent readers during writes, and for a backend with
+ * ingest_batch_at/remove_at (ABI 1.3) the LSN stored with each change
+ * (reopened without a checkpoint, it reports the last change).  Backends
+ * without a checkpoint method skip the two snapshot cases, those without
+ * ingest_batch_at the LSN case (each reported).  Built into
  * libosa_conformance; osa_add_backend_conformance_test() (OsaPlugin.cmake)
  * runs it as a ctest test.
  */
@@ -450,6 +453,111 @@ static void case_snapshots(void)
 	bt_close(&ix);
 }
 
+/* Close and reopen `ix` (no checkpoint); check the LSN and count open
+ * reports. */
+static void conf_reopen_expect(struct bt_index *ix, const char *sub,
+			       uint64_t lsn, uint64_t count, const char *after)
+{
+	bt_close(ix);
+	conf_open(ix, sub);
+	OSA_CHECK_MSG(ix->lsn == lsn,
+		      "after %s and a reopen without checkpoint: open "
+		      "reported LSN %llu, want %llu",
+		      after, (unsigned long long)ix->lsn,
+		      (unsigned long long)lsn);
+	OSA_CHECK_MSG(bt_count(ix) == count,
+		      "after %s and a reopen: count %llu, want %llu", after,
+		      (unsigned long long)bt_count(ix),
+		      (unsigned long long)count);
+}
+
+/* ingest_batch_at / remove_at: the LSN is stored with the change, in the
+ * same atomic step; plain ingest_batch/remove leave it; a refused batch
+ * changes neither the records nor the LSN. */
+static void case_lsn_writes(void)
+{
+	const struct osa_backend *b = osa_backend_find(C.backend);
+	struct osa_error err = { 0 };
+	struct osa_record *recs[3];
+	struct osa_hits h;
+	struct bt_index ix;
+	char sub[128], srn[3][64], title[64];
+	const char *gone[2];
+	int i;
+
+	if (!osa_backend_has_lsn_writes(b)) {
+		printf("%s: LSN stored with each change skipped (no "
+		       "ingest_batch_at/remove_at: the core replays from the "
+		       "last checkpoint)\n",
+		       C.backend);
+		return;
+	}
+	snprintf(sub, sizeof(sub), "%s/lsn", C.dir);
+	conf_open(&ix, sub);
+	OSA_CHECK(ix.lsn == 0 && bt_count(&ix) == 0);
+	for (i = 0; i < 3; i++) {
+		conf_srn(srn[i], sizeof(srn[i]), 700 + i);
+		conf_title(title, sizeof(title), i);
+		recs[i] = conf_rec(srn[i], title, (uint64_t)i);
+	}
+	OSA_CHECK(b->ingest_batch_at(ix.self,
+				     (const struct osa_record *const *)recs, 3,
+				     5, &err) == 0);
+	conf_reopen_expect(&ix, sub, 5, 3, "ingest_batch_at(3 records, 5)");
+	OSA_REQUIRE(conf_query(&ix, "amber", 0, 10, 0, &h, &err) == 0);
+	OSA_CHECK_MSG(conf_has(&h, srn[0]),
+		      "reopen: %s, ingested at LSN 5, is not found", srn[0]);
+	osa_hits_free(&h);
+	/* Removal, with an srn never seen. */
+	gone[0] = srn[1];
+	gone[1] = "urn:osa:conformance.test:rec:never";
+	OSA_CHECK(b->remove_at(ix.self, gone, 2, 6, &err) == 0);
+	conf_reopen_expect(&ix, sub, 6, 2, "remove_at(2 srns, 6)");
+	/* Nothing to apply: the LSN alone. */
+	OSA_CHECK(b->ingest_batch_at(ix.self, NULL, 0, 7, &err) == 0);
+	conf_reopen_expect(&ix, sub, 7, 2, "ingest_batch_at(0 records, 7)");
+	OSA_CHECK(b->remove_at(ix.self, NULL, 0, 8, &err) == 0);
+	conf_reopen_expect(&ix, sub, 8, 2, "remove_at(0 srns, 8)");
+	/* All or nothing includes the LSN. */
+	if (C.bad) {
+		struct osa_record *pair[2];
+		int rc;
+
+		pair[0] = conf_rec(srn[1], "zircon", 1000);
+		OSA_REQUIRE(osa_record_parse(C.bad, strlen(C.bad), NULL,
+					     &pair[1], &err) == 0);
+		rc = b->ingest_batch_at(ix.self,
+					(const struct osa_record *const *)pair,
+					2, 9, &err);
+		OSA_CHECK_MSG(rc < 0, "ingest_batch_at with the --bad record "
+				      "accepted");
+		osa_record_free(pair[0]);
+		osa_record_free(pair[1]);
+		conf_reopen_expect(&ix, sub, 8, 2,
+				   "a refused ingest_batch_at(2 records, 9)");
+	}
+	/* The plain methods leave the stored LSN as it is. */
+	OSA_CHECK(bt_ingest1(&ix, conf_rec(srn[1], "zircon", 1000), &err) == 0);
+	conf_reopen_expect(&ix, sub, 8, 3, "a plain ingest_batch");
+	gone[0] = srn[2];
+	OSA_CHECK(b->remove(ix.self, gone, 1, &err) == 0);
+	conf_reopen_expect(&ix, sub, 8, 2, "a plain remove");
+	/* A checkpoint at or past the stored LSN moves it. */
+	if (b->checkpoint) {
+		OSA_CHECK(b->checkpoint(ix.self, 12, &err) == 0);
+		conf_reopen_expect(&ix, sub, 12, 2, "checkpoint(12)");
+		OSA_CHECK(b->ingest_batch_at(
+				  ix.self,
+				  (const struct osa_record *const *)&recs[2], 1,
+				  13, &err) == 0);
+		conf_reopen_expect(&ix, sub, 13, 3,
+				   "ingest_batch_at(1 record, 13)");
+	}
+	for (i = 0; i < 3; i++)
+		osa_record_free(recs[i]);
+	bt_close(&ix);
+}
+
 struct conf_readers {
 	struct bt_index *ix;
 	int stop;
@@ -572,6 +680,7 @@ int osa_conformance_main(int argc, char **argv)
 	case_batch();
 	case_ties();
 	case_snapshots();
+	case_lsn_writes();
 	case_concurrency();
 	bt_rmdir(C.dir);
 	free(owned[0]);

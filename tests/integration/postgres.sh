@@ -11,7 +11,8 @@
 #      postgres_defconfig) finding it through CMAKE_PREFIX_PATH: osa is
 #      linked dynamically and says why, lists postgres;
 #   3. that osa end to end: the server killed mid-ingest and restarted
-#      (tests/failover.sh), a writer and a read-only node (tests/readonly.sh).
+#      (tests/failover.sh), a writer and a read-only node (tests/readonly.sh),
+#      osa killed -9 with no checkpoint due (tests/kill9.sh).
 # Without PostgreSQL's server binaries: exit 77 (skipped), or a failure when
 # OSA_REQUIRE_POSTGRES=1 (.ci/run sets it).
 #   postgres.sh SRC MAIN_BUILD WORK
@@ -70,10 +71,11 @@ readelf -d "$OSA" | grep -q "NEEDED.*libpq" || die "osa does not link libpq.so: 
 "$OSA" backends list | grep -q "^  postgres " || die "postgres not listed: $("$OSA" backends list)"
 "$OSA" backends list | grep -q "^Binary linked: dynamic" || die "backends list does not say dynamic"
 
-echo "== 3. end to end: failover, writer + read-only node"
+echo "== 3. end to end: failover, writer + read-only node, kill -9"
 "$PKG/tests/failover.sh" "$OSA" "/tmp/osa-pgf-$$" "$PGBIN" "$W/failover" || die "failover"
 "$PKG/tests/pgcluster.sh" start "/tmp/osa-pgr-$$" "$PGBIN" >/dev/null || die "cluster start"
 "$PKG/tests/readonly.sh" "$OSA" "/tmp/osa-pgr-$$" "$W/readonly" || die "readonly"
+"$PKG/tests/kill9.sh" "$OSA" "/tmp/osa-pgr-$$" "$W/kill9" || die "kill9"
 "$PKG/tests/pgcluster.sh" stop "/tmp/osa-pgr-$$" "$PGBIN"
 [ $fail = 0 ] && rm -rf "$W"
 exit $fail

@@ -1011,7 +1011,7 @@ static void test_show(void)
 	json_t *root, *f;
 
 	OSA_CHECK_CONTAINS(txt,
-			   "alpha - Fixture backend alpha.\nABI 1.2; keys");
+			   "alpha - Fixture backend alpha.\nABI 1.3; keys");
 	/* No `kernel` method: no kernels shown. */
 	OSA_CHECK(strstr(txt, "kernels") == NULL);
 	OSA_CHECK_CONTAINS(txt,
@@ -1036,7 +1036,7 @@ static void test_show(void)
 	root = json_loads(js, 0, &jerr);
 	OSA_REQUIRE(root);
 	OSA_CHECK_STR(json_string_value(json_object_get(root, "name")), "beta");
-	OSA_CHECK_STR(json_string_value(json_object_get(root, "abi")), "1.2");
+	OSA_CHECK_STR(json_string_value(json_object_get(root, "abi")), "1.3");
 	f = json_array_get(json_object_get(root, "fields"), 0);
 	OSA_CHECK_STR(json_string_value(json_object_get(f, "name")), "size");
 	OSA_CHECK_STR(json_string_value(json_object_get(f, "type")), "integer");

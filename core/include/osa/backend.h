@@ -35,8 +35,8 @@
 extern "C" {
 #endif
 
-/* ABI of struct osa_backend: 1.2. */
-#define OSA_BACKEND_ABI OSA_ABI(1, 2)
+/* ABI of struct osa_backend: 1.3. */
+#define OSA_BACKEND_ABI OSA_ABI(1, 3)
 
 /* What `open` receives.  Valid until `close`. */
 struct osa_backend_args {
@@ -153,6 +153,36 @@ struct osa_backend {
 	 */
 	unsigned caps;
 	/* --- end of ABI 1.2 --- */
+	/*
+	 * Optional, both or neither (the registry refuses one alone).  For a
+	 * backend that stores the LSN it has applied beside its data (a
+	 * database: one transaction), so that the two never disagree.  When
+	 * set, the core applies every change of the log through them (live
+	 * writes, catch-up, the replay at open, retries), with `lsn` the
+	 * change's log sequence number, increasing from call to call:
+	 *
+	 *   - apply the records (as ingest_batch) or removals (as remove) AND
+	 *     record `lsn` as the backend's applied LSN in one atomic,
+	 *     durable step: once the call returns 0, `open` returns at least
+	 *     `lsn` (no checkpoint needed); when it fails, neither the data
+	 *     nor the LSN changed;
+	 *   - `n` may be 0: nothing to apply, store `lsn` alone (a change
+	 *     whose records were all deleted since, or all refused);
+	 *   - same threading and error rules as ingest_batch and remove.
+	 *
+	 * ingest_batch and remove stay required: the core still calls them
+	 * for records that are not one whole change (the records loaded by a
+	 * rebuild; the one-record retries of a batch holding a record the
+	 * index refused, after which it stores the change's LSN with n == 0),
+	 * and they must leave the stored LSN as it is.  `checkpoint(lsn)`
+	 * stays the way the LSN advances after a rebuild; it is never called
+	 * with an LSN below one already stored.
+	 */
+	int (*ingest_batch_at)(void *self, const struct osa_record *const *recs,
+			       size_t n, uint64_t lsn, struct osa_error *err);
+	int (*remove_at)(void *self, const char *const *srns, size_t n,
+			 uint64_t lsn, struct osa_error *err);
+	/* --- end of ABI 1.3 --- */
 };
 
 /* struct osa_backend.caps */
@@ -189,6 +219,15 @@ static inline const char *osa_backend_kernel(const struct osa_backend *b)
 	    !b->kernel)
 		return NULL;
 	return b->kernel();
+}
+
+/* Whether `b` is new enough to have ingest_batch_at and remove_at and
+ * sets them (the registry has checked it sets both or neither). */
+static inline bool osa_backend_has_lsn_writes(const struct osa_backend *b)
+{
+	return b->size >= offsetof(struct osa_backend, remove_at) +
+				  sizeof(b->remove_at) &&
+	       b->ingest_batch_at && b->remove_at;
 }
 
 #define OSA_BACKEND_REGISTER(desc)                                             \

@@ -161,20 +161,28 @@ static void svc_degrade(struct svc_index *ix, const struct osa_error *e)
 		ix->cfg->name, e->msg);
 }
 
-/* Apply parsed records to `be`; per record on a record-level failure. */
+/*
+ * Apply parsed records to `be`; per record on a record-level failure.
+ * `lsn`: the change of the log they are (a backend with ingest_batch_at
+ * stores it with them), or 0 for records that are not one (a rebuild).
+ */
 static int svc_apply_upsert(struct svc_index *ix, void *be,
 			    const struct osa_record *const *recs, size_t n,
-			    struct osa_error *err)
+			    uint64_t lsn, struct osa_error *err)
 {
 	const struct osa_backend *b = ix->cfg->backend;
+	int at = lsn && osa_backend_has_lsn_writes(b);
 	size_t i;
 	int rc;
 
-	if (!n)
+	if (!n && !at)
 		return 0;
-	rc = b->ingest_batch(be, recs, n, err);
-	if (!rc || !svc_record_level(rc))
+	rc = at ? b->ingest_batch_at(be, recs, n, lsn, err)
+		: b->ingest_batch(be, recs, n, err);
+	if (!rc || !svc_record_level(rc) || !n)
 		return rc;
+	/* One record at a time: each call is part of the change only, so
+	 * none stores its LSN; the change's LSN goes alone at the end. */
 	for (i = 0; i < n; i++) {
 		rc = b->ingest_batch(be, &recs[i], 1, err);
 		if (!rc)
@@ -190,13 +198,14 @@ static int svc_apply_upsert(struct svc_index *ix, void *be,
 			ix->cfg->name, osa_record_srn(recs[i]), err->msg);
 	}
 	osa_error_clear(err);
-	return 0;
+	return at ? b->ingest_batch_at(be, NULL, 0, lsn, err) : 0;
 }
 
-/* Parse journal documents and apply them to `be`. */
+/* Parse journal documents and apply them to `be` (`lsn` as above). */
 static int svc_apply_docs(struct svc_index *ix, void *be, size_t n,
 			  const char *const *srns, const char *const *docs,
-			  const size_t *lens, struct osa_error *err)
+			  const size_t *lens, uint64_t lsn,
+			  struct osa_error *err)
 {
 	struct osa_record **recs = calloc(n ? n : 1, sizeof(*recs));
 	size_t i, m = 0;
@@ -212,8 +221,9 @@ static int svc_apply_docs(struct svc_index *ix, void *be, size_t n,
 			m++;
 	}
 	if (!rc)
-		rc = svc_apply_upsert(
-			ix, be, (const struct osa_record *const *)recs, m, err);
+		rc = svc_apply_upsert(ix, be,
+				      (const struct osa_record *const *)recs, m,
+				      lsn, err);
 	for (i = 0; i < m; i++)
 		osa_record_free(recs[i]);
 	free(recs);
@@ -226,18 +236,23 @@ static int svc_replay_cb(void *ctx, uint64_t lsn, int op, size_t n,
 {
 	struct svc_replay *r = ctx;
 	struct svc_index *ix = r->ix;
+	const struct osa_backend *b = ix->cfg->backend;
 	int rc;
 
 	if (lsn <= ix->applied)
 		return 0;
 	if (lsn > r->stop)
 		return 1; /* caught up to where we were asked */
-	if (op == OSAI_OP_DELETE)
-		rc = ix->cfg->backend->remove(ix->be, srns, n, r->err);
+	if (op == OSAI_OP_DELETE && osa_backend_has_lsn_writes(b))
+		rc = b->remove_at(ix->be, srns, n, lsn, r->err);
+	else if (op == OSAI_OP_DELETE)
+		rc = b->remove(ix->be, srns, n, r->err);
 	else if (lsn == r->own_lsn && r->own)
-		rc = svc_apply_upsert(ix, ix->be, r->own, r->own_n, r->err);
+		rc = svc_apply_upsert(ix, ix->be, r->own, r->own_n, lsn,
+				      r->err);
 	else
-		rc = svc_apply_docs(ix, ix->be, n, srns, docs, lens, r->err);
+		rc = svc_apply_docs(ix, ix->be, n, srns, docs, lens, lsn,
+				    r->err);
 	if (rc) {
 		r->be_code = rc;
 		return rc;
@@ -295,7 +310,8 @@ static int svc_rebuild_cb(void *ctx, size_t n, const char *const *srns,
 			  const char *const *docs, const size_t *lens)
 {
 	struct svc_rebuild *r = ctx;
-	int rc = svc_apply_docs(r->ix, r->be, n, srns, docs, lens, r->err);
+	/* The records as they are now: no one change of the log (0). */
+	int rc = svc_apply_docs(r->ix, r->be, n, srns, docs, lens, 0, r->err);
 
 	r->done += n;
 	if (r->progress)

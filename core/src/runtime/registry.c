@@ -155,6 +155,21 @@ int osai_registry_check(const struct osa_backend **b, size_t nb,
 				    p->name);
 			continue;
 		}
+		if (p->size >= offsetof(struct osa_backend, remove_at) +
+				       sizeof(p->remove_at) &&
+		    !p->ingest_batch_at != !p->remove_at) {
+			reg_problem(err, OSA_EINVAL,
+				    "backend \"%s\" sets `%s` without `%s`: "
+				    "set both (the core then stores the LSN "
+				    "with every change through them) or "
+				    "neither",
+				    p->name,
+				    p->ingest_batch_at ? "ingest_batch_at"
+						       : "remove_at",
+				    p->ingest_batch_at ? "remove_at"
+						       : "ingest_batch_at");
+			continue;
+		}
 		if (osai_schema_selfcheck(p->schema, p->name, &serr))
 			reg_problem(err, serr.code, "%s", serr.msg);
 	}

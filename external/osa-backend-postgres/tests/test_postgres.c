@@ -3,8 +3,9 @@
  * test_postgres.c - the postgres backend's own rules, against the live
  * server named by $OSA_PG_CONNINFO (tests/pgcluster.sh starts one; exit 77,
  * skipped, without it): config checks, the schema comment, one writer per
- * table, read-only instances, a folder whose table was taken over, and an
- * unreachable server.
+ * table, read-only instances, a folder whose table was taken over, the
+ * state row's LSN written with each change (ingest_batch_at, remove_at),
+ * and an unreachable server.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -130,6 +131,92 @@ static void sql(const char *text)
 	}
 	PQclear(r);
 	PQfinish(c);
+}
+
+/* The first column of the first row of `query`, or "" (a failure). */
+static void sql_value(const char *query, char *out, size_t n)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r = PQexec(c, query);
+
+	out[0] = '\0';
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		fprintf(stderr, "%s: %s\n", query, PQerrorMessage(c));
+		failures++;
+	} else {
+		snprintf(out, n, "%s", PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	PQfinish(c);
+}
+
+static int ingest_at(struct inst *x, const char *const *json, size_t n,
+		     uint64_t lsn, struct osa_error *err)
+{
+	struct osa_record *r[4];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n && !rc; i++)
+		rc = osa_record_parse(json[i], strlen(json[i]), NULL, &r[i],
+				      err);
+	if (!rc)
+		rc = B->ingest_batch_at(x->self,
+					(const struct osa_record *const *)r, n,
+					lsn, err);
+	while (i--)
+		osa_record_free(r[i]);
+	return rc;
+}
+
+/* The state row as a crash would leave it: read straight from the server
+ * while the instance is still open, with no checkpoint. */
+static void test_lsn_row(void)
+{
+	static const char *const two[] = {
+		"{\"srn\":\"urn:osa:t:rec:l1\",\"title\":\"Fjord sediments\"}",
+		"{\"srn\":\"urn:osa:t:rec:l2\",\"title\":\"Fjord ice\"}"
+	};
+	static const char *const bad[] = {
+		"{\"srn\":\"urn:osa:t:rec:l3\",\"title\":\"Fjord water\"}",
+		"{\"srn\":\"urn:osa:t:rec:l4\",\"title\":42}"
+	};
+	const char *gone[] = { "urn:osa:t:rec:l1" };
+	const char *row = "SELECT lsn || '|' || n || '|' || (SELECT count(*) "
+			  "FROM pgt_lsn) FROM pgt_lsn_state";
+	struct osa_error err;
+	struct inst w;
+	char got[64];
+
+	sql("DROP TABLE IF EXISTS pgt_lsn, pgt_lsn_state");
+	CHECK(open_ix(&w, "pgt-lsn", "lsn",
+		      "table = \"pgt_lsn\"; fields = "
+		      "[\"title\"];",
+		      &err) == 0);
+	CHECK(ingest_at(&w, two, 2, 3, &err) == 0);
+	sql_value(row, got, sizeof(got));
+	CHECK(!strcmp(got, "3|2|2"));
+	CHECK(B->remove_at(w.self, gone, 1, 4, &err) == 0);
+	sql_value(row, got, sizeof(got));
+	CHECK(!strcmp(got, "4|1|1"));
+	/* A refused batch: neither its good record nor its LSN. */
+	CHECK(ingest_at(&w, bad, 2, 5, &err) == OSA_ETYPE);
+	CHECK_MSG(err, "field title is not a string");
+	sql_value(row, got, sizeof(got));
+	CHECK(!strcmp(got, "4|1|1"));
+	/* The LSN alone; a plain ingest leaves it. */
+	CHECK(ingest_at(&w, NULL, 0, 6, &err) == 0);
+	CHECK(ingest(&w, "{\"srn\":\"urn:osa:t:rec:l5\",\"title\":\"x\"}",
+		     &err) == 0);
+	sql_value(row, got, sizeof(got));
+	CHECK(!strcmp(got, "6|2|2"));
+	/* The state row deleted by hand: the next change says so. */
+	sql("DELETE FROM pgt_lsn_state");
+	CHECK(ingest_at(&w, two, 1, 7, &err) == OSA_EDEGRADED);
+	CHECK_MSG(err, "state row of table pgt_lsn is gone");
+	sql_value("SELECT count(*) FROM pgt_lsn", got, sizeof(got));
+	CHECK(!strcmp(got, "2"));
+	close_ix(&w);
 }
 
 static void test_config(void)
@@ -285,6 +372,7 @@ int main(void)
 		return 1;
 	test_writer_reader();
 	test_schema();
+	test_lsn_row();
 	test_unreachable();
 	if (!failures) {
 		char cmd[256];
