@@ -13,7 +13,9 @@
 
 /*
  * Exact k-NN of `nq` query vectors (row-major, nq x dim) in one go: scores
- * with cblas_sgemm over blocks of queries, then a top-k heap per query.
+ * with cblas_sgemm over blocks of queries, then a top-k heap per query
+ * (with quantization = "sq8": the scan of `query` over the codes, then the
+ * exact rerank, for each query in turn).
  * `self` is an instance opened through the `flat` backend.  For query i,
  * srns[i * k + j] and scores[i * k + j] receive its j-th best hit (srn
  * pointers stay valid until the next write to the index; when the index has
@@ -22,5 +24,18 @@
  */
 int flat_search_batch(void *self, const float *queries, size_t nq, size_t k,
 		      const char **srns, float *scores, struct osa_error *err);
+
+struct flat_stats {
+	size_t live;	       /* rows (records) */
+	size_t capacity;       /* rows before the matrix must grow */
+	size_t memory_bytes;   /* rows, codes, maps and srns, approximate */
+	size_t search_bytes;   /* bytes of one vector the scan reads: 4 x dim
+				* (float), dim (sq8) */
+	size_t sq8_trained_on; /* sq8: vectors the quantiser was fit on */
+};
+
+/* Fill `st` for an instance opened through the `flat` backend.  Takes the
+ * index's read lock. */
+void flat_get_stats(void *self, struct flat_stats *st);
 
 #endif /* OSA_BACKEND_FLAT_H */
