@@ -164,8 +164,8 @@ struct flat {
 	char desc[OSA_SNAP_EMBEDDER_MAX];
 	pthread_rwlock_t lock;
 
-	float *mat;	/* cap x dim, rows 0..n-1 live */
-	float *sq;	/* |row|^2 (l2) */
+	float *mat; /* cap x dim, rows 0..n-1 live */
+	float *sq;  /* |row|^2 (l2) */
 	/* sq8: codes of the rows (cap x dim, rows 0..n-1 live) and the
 	 * quantiser (dim each): row r dimension i ~ lo[i] + scale[i] * c;
 	 * inv = 1 / scale.  NULL without quantisation. */
@@ -173,8 +173,8 @@ struct flat {
 	float *lo, *scale, *inv;
 	size_t trained_on; /* sq8: rows the quantiser was fit on */
 	size_t rerank;	   /* sq8: candidates = rerank x hits */
-	char **srns;	/* owned srn of each row */
-	uint64_t *hash; /* hash of each row's srn */
+	char **srns;	   /* owned srn of each row */
+	uint64_t *hash;	   /* hash of each row's srn */
 	size_t n, cap;
 
 	struct osa_srnmap map; /* srn -> row */
@@ -447,8 +447,7 @@ static int flat_load(struct flat *f, uint64_t *lsn, struct osa_error *err)
 	/* Every size is checked against what the file holds first. */
 	if (got.count > FLAT_MAX_ROWS ||
 	    flat_mul((size_t)got.count, row_bytes, &bytes) ||
-	    bytes + qbytes < bytes ||
-	    bytes + qbytes > osa_snap_remaining(r) ||
+	    bytes + qbytes < bytes || bytes + qbytes > osa_snap_remaining(r) ||
 	    (osa_snap_remaining(r) - bytes - qbytes) / 4 < got.count) {
 		rc = osa_snap_corrupt(r, err,
 				      "%llu rows of dim %zu do not fit in its "
@@ -1144,9 +1143,8 @@ static int flat_query(void *self, const struct osa_query *q,
 		rc = flat_sq8_search(f, qv, flat_dot(qv, qv, f->dim), k, total,
 				     q->filter ? allow : NULL, scores, h);
 	} else {
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)f->n,
-			    (int)f->dim, 1.0f, f->mat, (int)f->dim, qv, 1,
-			    0.0f, scores, 1);
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)f->n, (int)f->dim,
+			    1.0f, f->mat, (int)f->dim, qv, 1, 0.0f, scores, 1);
 		flat_finish_scores(f, scores, flat_dot(qv, qv, f->dim));
 		flat_topk(f, scores, f->n, k, h, q->filter ? allow : NULL);
 	}
@@ -1208,8 +1206,8 @@ int flat_search_batch(void *self, const float *queries, size_t nq, size_t k,
 		size_t m = nq - b < bq ? nq - b : bq;
 
 		if (kk && f->quant) {
-			if (flat_sq8_search(f, qs + b * f->dim, qq[b], kk,
-					    f->n, NULL, block, h)) {
+			if (flat_sq8_search(f, qs + b * f->dim, qq[b], kk, f->n,
+					    NULL, block, h)) {
 				pthread_rwlock_unlock(&f->lock);
 				goto nomem;
 			}
@@ -1265,12 +1263,11 @@ void flat_get_stats(void *self, struct flat_stats *st)
 	st->capacity = f->cap;
 	st->search_bytes = f->quant ? f->dim : f->dim * sizeof(float);
 	st->sq8_trained_on = f->quant ? f->trained_on : 0;
-	st->memory_bytes =
-		f->cap * (f->dim * sizeof(float) + (f->quant ? f->dim : 0) +
-			  sizeof(*f->sq) + sizeof(*f->srns) +
-			  sizeof(*f->hash)) +
-		(f->quant ? 3 * f->dim * sizeof(float) : 0) +
-		(f->map.mask + 1) * sizeof(*f->map.slot);
+	st->memory_bytes = f->cap * (f->dim * sizeof(float) +
+				     (f->quant ? f->dim : 0) + sizeof(*f->sq) +
+				     sizeof(*f->srns) + sizeof(*f->hash)) +
+			   (f->quant ? 3 * f->dim * sizeof(float) : 0) +
+			   (f->map.mask + 1) * sizeof(*f->map.slot);
 	for (i = 0; i < f->n; i++)
 		st->memory_bytes += strlen(f->srns[i]) + 1;
 	pthread_rwlock_unlock(&f->lock);
@@ -1302,8 +1299,8 @@ static int flat_body(void *ctx, struct osa_snap_writer *w,
 			rc = osa_snap_write(w, f->lo, f->dim * sizeof(float),
 					    err);
 		if (!rc)
-			rc = osa_snap_write(w, f->scale,
-					    f->dim * sizeof(float), err);
+			rc = osa_snap_write(w, f->scale, f->dim * sizeof(float),
+					    err);
 		if (!rc)
 			rc = osa_snap_write(w, f->codes, f->n * f->dim, err);
 	}

@@ -85,8 +85,8 @@ static double agree(const long *a, const long *b, size_t nq, size_t k)
 
 /* Open a flat index of `cfgt` in `dir` and ingest base[0..n). */
 static void *open_flat(const struct osa_backend *b, const char *cfgt,
-		       const char *dir, const float *base, size_t n,
-		       size_t dim, void **cfg)
+		       const char *dir, const float *base, size_t n, size_t dim,
+		       void **cfg)
 {
 	struct osa_backend_args args;
 	struct osa_error err = { 0 };
@@ -368,12 +368,11 @@ int main(int argc, char **argv)
 		qps_sq8 = run_single(b, sq, queries, single, dim, k, ids);
 		sq8_recall = agree(ref, ids, single, k);
 		/* Batched: the same scan per query (warm-up first). */
-		flat_search_batch(sq, queries, nq < 8 ? nq : 8, k, srns,
-				  scores, &err);
+		flat_search_batch(sq, queries, nq < 8 ? nq : 8, k, srns, scores,
+				  &err);
 		t = bench_now();
 		if (flat_search_batch(sq, queries, nq, k, srns, scores, &err))
-			return fprintf(stderr, "osa-bench-flat: %s\n",
-				       err.msg),
+			return fprintf(stderr, "osa-bench-flat: %s\n", err.msg),
 			       1;
 		qps_sq8_batch = nq / (bench_now() - t);
 		for (i = 0; i < nq * k; i++)

@@ -44,10 +44,11 @@ static void open_flat(struct bt_index *ix, const char *metric,
 	struct osa_error err = { 0 };
 	char cfg[320], sub[160];
 
-	snprintf(cfg, sizeof(cfg),
-		 "dim = %d; metric = \"%s\"; initial_capacity = 16;"
-		 "quantization = \"%s\"; embedding = { embedder = \"field\"; };",
-		 DIM, metric, quant);
+	snprintf(
+		cfg, sizeof(cfg),
+		"dim = %d; metric = \"%s\"; initial_capacity = 16;"
+		"quantization = \"%s\"; embedding = { embedder = \"field\"; };",
+		DIM, metric, quant);
 	snprintf(sub, sizeof(sub), "%s/%s", dir, name);
 	OSA_REQUIRE(bt_open_attrs(ix, "flat", cfg, sub, attrs, &err) == 0);
 }
@@ -56,10 +57,10 @@ static void ingest(struct bt_index *ix, size_t from, size_t n)
 {
 	struct osa_error err = { 0 };
 
-	OSA_REQUIRE(ix->b->ingest_batch(
-			    ix->self,
-			    (const struct osa_record *const *)recs + from, n,
-			    &err) == 0);
+	OSA_REQUIRE(ix->b->ingest_batch(ix->self,
+					(const struct osa_record *const *)recs +
+						from,
+					n, &err) == 0);
 }
 
 /*
@@ -86,11 +87,12 @@ static double recall(struct bt_index *fl, struct bt_index *sq)
 				if (strcmp(hf.v[i].srn, hs.v[j].srn))
 					continue;
 				found++;
-				OSA_CHECK_MSG(fabs(hf.v[i].score -
-						   hs.v[j].score) <
-						      1e-4 * (1 + fabs(hf.v[i].score)),
-					      "%s: %g vs %g", hf.v[i].srn,
-					      hf.v[i].score, hs.v[j].score);
+				OSA_CHECK_MSG(
+					fabs(hf.v[i].score - hs.v[j].score) <
+						1e-4 * (1 +
+							fabs(hf.v[i].score)),
+					"%s: %g vs %g", hf.v[i].srn,
+					hf.v[i].score, hs.v[j].score);
 			}
 		}
 		osa_hits_free(&hf);
@@ -156,8 +158,8 @@ static void test_recall(void)
 			for (q = 0; q < 20; q++) {
 				struct osa_hits h;
 
-				OSA_REQUIRE(bt_qvec(&sq, queries + q * DIM,
-						    DIM, K, 0, &h, &err) == 0);
+				OSA_REQUIRE(bt_qvec(&sq, queries + q * DIM, DIM,
+						    K, 0, &h, &err) == 0);
 				for (j = 0; j < h.n; j++) {
 					OSA_CHECK_STR(h.v[j].srn,
 						      srns[q * K + j]);
@@ -223,13 +225,12 @@ static void test_single_first(void)
 		      st.sq8_trained_on, expect);
 	OSA_CHECK(st.sq8_trained_on > N / 2);
 	r = recall(&fl, &sq);
-	printf("l2, first batch of 1 then growth: sq8 recall@%d %.4f\n", K,
-	       r);
+	printf("l2, first batch of 1 then growth: sq8 recall@%d %.4f\n", K, r);
 	OSA_CHECK_MSG(r >= 0.99, "recall %.4f", r);
 
 	/* Remove everything; the next first batch trains afresh. */
 	{
-		char (*srns)[64] = malloc((size_t)N * sizeof(*srns));
+		char(*srns)[64] = malloc((size_t)N * sizeof(*srns));
 		const char **p = malloc((size_t)N * sizeof(*p));
 
 		OSA_REQUIRE(srns && p);
@@ -258,7 +259,7 @@ static void test_reopen(void)
 	struct osa_hits *before;
 	struct bt_index sq;
 	struct flat_stats st;
-	char snap[160], sub[160];
+	char snap[200], sub[160];
 	size_t q, j, removed = 0;
 
 	before = calloc(NQ, sizeof(*before));
@@ -487,9 +488,9 @@ static void test_core_rebuild(void)
 						    "\"t\",\"embedding\":[",
 						    srn);
 				for (d = 0; d < DIM; d++)
-					n += (size_t)sprintf(
-						t + n, "%s%.9g", d ? "," : "",
-						base[i * DIM + d]);
+					n += (size_t)sprintf(t + n, "%s%.9g",
+							     d ? "," : "",
+							     base[i * DIM + d]);
 				n += (size_t)sprintf(t + n, "]}");
 				docs[i] = t;
 				lens[i] = n;
