@@ -380,15 +380,18 @@ int main(int argc, char **argv)
 		printf("{\"impl\": \"flat_sq8\", \"mode\": \"single\", "
 		       "\"qps\": %.1f, \"recall\": %.4f, \"rerank\": %zu, "
 		       "\"scan_bytes_per_vector\": %zu, "
-		       "\"memory_bytes_per_vector\": %.1f}\n",
+		       "\"memory_bytes_per_vector\": %.1f, \"rows_allocated\": "
+		       "%zu}\n",
 		       qps_sq8, sq8_recall, rerank, sst.search_bytes,
-		       (double)sst.memory_bytes / (double)n);
+		       (double)sst.memory_bytes / (double)n, sst.capacity);
 		printf("{\"impl\": \"flat_sq8\", \"mode\": \"batched\", "
 		       "\"qps\": %.1f, \"recall\": %.4f}\n",
 		       qps_sq8_batch, agree(ref, ids, nq, k));
 		printf("{\"impl\": \"flat\", \"scan_bytes_per_vector\": %zu, "
-		       "\"memory_bytes_per_vector\": %.1f}\n",
-		       fst.search_bytes, (double)fst.memory_bytes / (double)n);
+		       "\"memory_bytes_per_vector\": %.1f, \"rows_allocated\": "
+		       "%zu}\n",
+		       fst.search_bytes, (double)fst.memory_bytes / (double)n,
+		       fst.capacity);
 		printf("{\"ratio\": \"flat_sq8/flat\", \"single_qps\": %.3f, "
 		       "\"scan_bytes\": %.3f, \"recall_delta\": %.4f}\n",
 		       qps_sq8 / qps_single,
