@@ -1195,9 +1195,6 @@ int flat_search_batch(void *self, const float *queries, size_t nq, size_t k,
 		bq = 1;
 	if (bq > nq)
 		bq = nq;
-	/* sq8: one query at a time over the codes, one row of scores. */
-	if (f->quant)
-		bq = 1;
 	if (f->n && !(block = malloc(bq * f->n * sizeof(float)))) {
 		pthread_rwlock_unlock(&f->lock);
 		goto nomem;
@@ -1205,13 +1202,7 @@ int flat_search_batch(void *self, const float *queries, size_t nq, size_t k,
 	for (b = 0; b < nq; b += bq) {
 		size_t m = nq - b < bq ? nq - b : bq;
 
-		if (kk && f->quant) {
-			if (flat_sq8_search(f, qs + b * f->dim, qq[b], kk, f->n,
-					    NULL, block, h)) {
-				pthread_rwlock_unlock(&f->lock);
-				goto nomem;
-			}
-		} else if (kk)
+		if (kk)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
 				    (int)m, (int)f->n, (int)f->dim, 1.0f,
 				    qs + b * f->dim, (int)f->dim, f->mat,
@@ -1220,7 +1211,7 @@ int flat_search_batch(void *self, const float *queries, size_t nq, size_t k,
 			float *s = block + i * f->n;
 			size_t o = (b + i) * k;
 
-			if (kk && !f->quant) {
+			if (kk) {
 				flat_finish_scores(f, s, qq[b + i]);
 				flat_topk(f, s, f->n, kk, h, NULL);
 			}

@@ -13,14 +13,15 @@
 
 /*
  * Exact k-NN of `nq` query vectors (row-major, nq x dim) in one go: scores
- * with cblas_sgemm over blocks of queries, then a top-k heap per query
- * (with quantization = "sq8": the scan of `query` over the codes, then the
- * exact rerank, for each query in turn).
+ * with cblas_sgemm over blocks of queries, then a top-k heap per query.
+ * Always over the float rows, also with quantization = "sq8": a block of
+ * queries reads each row once, so the codes would save no memory traffic.
  * `self` is an instance opened through the `flat` backend.  For query i,
  * srns[i * k + j] and scores[i * k + j] receive its j-th best hit (srn
  * pointers stay valid until the next write to the index; when the index has
  * fewer than k records the tail is NULL / -INFINITY).  Scores are those of
- * `query`.  Takes the index's read lock.  0, OSA_EINVAL, OSA_ENOMEM.
+ * `query` (which, with sq8, may miss a hit of this exact ranking).  Takes
+ * the index's read lock.  0, OSA_EINVAL, OSA_ENOMEM.
  */
 int flat_search_batch(void *self, const float *queries, size_t nq, size_t k,
 		      const char **srns, float *scores, struct osa_error *err);
