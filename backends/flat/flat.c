@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * flat.c - the `flat` backend: exact search over a dense, row-major float
- * matrix with BLAS (cblas_sgemv for one query, cblas_sgemm for a batch).
+ * matrix with BLAS (cblas_sgemv for one query, cblas_sgemm for a batch), or
+ * a scan of 8-bit codes and an exact rerank (quantization = "sq8").
  *
  * Layout: rows 0..n-1 of `mat` are live, each `dim` floats; `srns[r]` owns
  * the srn of row r and `hash[r]` caches its hash; an open-addressing table
@@ -15,12 +16,33 @@
  * from a cache of |x|^2 and the dot product (clamped to <= 0).  Higher is
  * better, ties are ordered by srn.
  *
- * Locking: a rwlock; queries, count and checkpoint take it shared, ingest and
- * remove exclusive.  Embedding (the slow part of an ingest) happens before the
- * lock is taken.
+ * Locking: a rwlock; queries, count, stats and checkpoint take it shared,
+ * ingest (sq8 training included) and remove exclusive.  Embedding (the slow
+ * part of an ingest) happens before the lock is taken.
  *
- * Snapshot (flat.snap, body version 1, osa/snapshot.h): n * dim float32
- * little-endian rows, then n times { u32 length, srn bytes }.
+ * Quantisation (`quantization = "sq8"`): beside the float rows, `codes`
+ * holds one byte per dimension of every row (8-bit scalar quantisation per
+ * dimension, the vector backend's: c = round((x - lo) / scale), clamped to
+ * [0, 255]).  A query then scans the codes only (dim bytes per row instead
+ * of 4 x dim) with the dispatched SQ8 kernels (hnswc_kernels.h: sq8_l2,
+ * sq8_ip; asymmetric, the query stays float), keeps the best rerank x k
+ * rows and re-scores those exactly on the float rows, so the scores
+ * returned are those of the float scan.  The float rows stay in memory for
+ * the rerank and for retraining.  The quantiser is trained on the first
+ * batch an empty index receives (a dimension with one value seen, e.g. a
+ * batch of one record, gets the range [v, v + 1]); flat has no compaction,
+ * so instead, while it was trained on fewer than FLAT_SQ8_TRAIN vectors
+ * and the index has doubled since, ingest retrains it on every row and
+ * re-encodes them (O(n x dim) under the exclusive lock, amortised O(dim)
+ * per insert).  Values outside the trained range clamp.
+ *
+ * Snapshot (flat.snap, body version 2, osa/snapshot.h): n * dim float32
+ * little-endian rows; with sq8: u64 trained_on, dim float32 minimums (lo),
+ * dim float32 steps (scale), n * dim codes; then n times { u32 length, srn
+ * bytes }.  Without sq8 the body is that of version 1, and so is the blob,
+ * so older snapshots load; with sq8 the blob ends in " quantization=sq8",
+ * so a snapshot written with the other setting is refused as OSA_ECORRUPT
+ * and the core rebuilds the index from the journal.
  *
  * Declared attributes (osa/filter.h): an osa_attr_table whose rows are the
  * matrix's rows (a removal copies the last row's attributes into the hole,
@@ -62,7 +84,7 @@
 #error "flat snapshots store raw little-endian floats"
 #endif
 
-#define FLAT_BODY_VERSION 1u
+#define FLAT_BODY_VERSION 2u
 #define FLAT_SNAP_NAME "flat.snap"
 #define FLAT_ATTRS_NAME "flat.attrs"
 #define FLAT_ATTRS_KIND "flat-attrs"
@@ -72,6 +94,11 @@
 #define FLAT_SRN_MAX 65536u
 /* Bytes of scores one sgemm block may produce (batch search). */
 #define FLAT_BLOCK_BYTES ((size_t)32 << 20)
+/* An sq8 quantiser trained on fewer vectors is retrained as data grows
+ * (at each doubling: the pause under the exclusive lock stays short). */
+#define FLAT_SQ8_TRAIN 262144
+/* No growth retraining below this many rows. */
+#define FLAT_SQ8_RETRAIN_MIN 64
 
 enum flat_metric {
 	FLAT_COSINE = OSA_METRIC_COSINE,
@@ -79,11 +106,17 @@ enum flat_metric {
 	FLAT_IP = OSA_METRIC_IP
 };
 
+enum flat_quant { FLAT_QUANT_NONE, FLAT_QUANT_SQ8 };
+
+static const char *const flat_quants[] = { "none", "sq8", NULL };
+
 struct flat_config {
 	int dim;
 	int metric;
 	int initial_capacity;
 	struct osa_embedding_config embedding;
+	int quantization;
+	int rerank;
 };
 
 /* ---- configuration --------------------------------------------------- */
@@ -99,6 +132,16 @@ static const struct osa_field flat_fields[] = {
 	OSA_FIELD_INT(struct flat_config, initial_capacity, "initial_capacity",
 		      10000, 1, 1000000000,
 		      "Rows allocated at open; the matrix doubles when full."),
+	OSA_FIELD_ENUM_F(
+		struct flat_config, quantization, "quantization", OSA_F_STORED,
+		FLAT_QUANT_NONE, flat_quants,
+		"none (the scan reads the float rows, 4 x dim bytes per "
+		"vector) or sq8 (the scan reads 8-bit codes per dimension, "
+		"dim bytes per vector, then an exact rerank on the float "
+		"rows kept beside them)."),
+	OSA_FIELD_INT(struct flat_config, rerank, "rerank", 4, 1, 100,
+		      "sq8: re-score this many times the hits asked for on "
+		      "the float vectors."),
 	OSA_VECSPACE_FIELD_EMBEDDING(struct flat_config, embedding),
 	OSA_FIELD_END
 };
@@ -116,14 +159,22 @@ struct flat {
 	char *snap_path;
 	size_t dim;
 	int metric;
+	int quant; /* enum flat_quant */
 	struct osa_embedder_inst *emb;
 	char desc[OSA_SNAP_EMBEDDER_MAX];
 	pthread_rwlock_t lock;
 
-	float *mat;	/* cap x dim, rows 0..n-1 live */
-	float *sq;	/* |row|^2 (l2) */
-	char **srns;	/* owned srn of each row */
-	uint64_t *hash; /* hash of each row's srn */
+	float *mat; /* cap x dim, rows 0..n-1 live */
+	float *sq;  /* |row|^2 (l2) */
+	/* sq8: codes of the rows (cap x dim, rows 0..n-1 live) and the
+	 * quantiser (dim each): row r dimension i ~ lo[i] + scale[i] * c;
+	 * inv = 1 / scale.  NULL without quantisation. */
+	uint8_t *codes;
+	float *lo, *scale, *inv;
+	size_t trained_on; /* sq8: rows the quantiser was fit on */
+	size_t rerank;	   /* sq8: candidates = rerank x hits */
+	char **srns;	   /* owned srn of each row */
+	uint64_t *hash;	   /* hash of each row's srn */
 	size_t n, cap;
 
 	struct osa_srnmap map; /* srn -> row */
@@ -189,6 +240,11 @@ static int flat_reserve_rows(struct flat *f, size_t rows)
 	if (!(p = realloc(f->hash, cap * sizeof(*f->hash))))
 		return OSA_ENOMEM;
 	f->hash = p;
+	if (f->quant) {
+		if (!(p = realloc(f->codes, cap * f->dim)))
+			return OSA_ENOMEM;
+		f->codes = p;
+	}
 	f->cap = cap;
 	return 0;
 }
@@ -211,11 +267,71 @@ static int flat_prepare(const struct flat *f, float *v)
 	return osa_vec_prepare(f->metric, v, f->dim);
 }
 
+/* ---- sq8 ------------------------------------------------------------ */
+
+/* Codes of x (dim floats) into c (dim bytes); values outside the trained
+ * range clamp to 0 or 255.  As the vector backend's quantiser. */
+static void flat_sq8_encode(const struct flat *f, const float *x, uint8_t *c)
+{
+	size_t i;
+
+	for (i = 0; i < f->dim; i++) {
+		float v = (x[i] - f->lo[i]) * f->inv[i] + 0.5f;
+
+		c[i] = v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)v;
+	}
+}
+
+/* The step of dimension i from the range [min, max] seen.  One value seen
+ * (a first batch of one record, or a constant dimension): [min, min + 1]. */
+static void flat_sq8_set_range(struct flat *f, size_t i, float min, float max)
+{
+	float st = (max - min) / 255.0f;
+
+	if (!(st > 0) || !isfinite(st))
+		st = 1.0f / 255.0f;
+	f->lo[i] = min;
+	f->scale[i] = st;
+	f->inv[i] = 1.0f / st;
+}
+
+/* Fit the quantiser to the n vectors of `vecs` (n >= 1, finite). */
+static void flat_sq8_train(struct flat *f, const float *vecs, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < f->dim; i++) {
+		float mn = vecs[i], mx = vecs[i];
+
+		for (j = 1; j < n; j++) {
+			float v = vecs[j * f->dim + i];
+
+			mn = v < mn ? v : mn;
+			mx = v > mx ? v : mx;
+		}
+		flat_sq8_set_range(f, i, mn, mx);
+	}
+	f->trained_on = n;
+}
+
+/* Refit the quantiser to every row and re-encode them all: O(n x dim).
+ * Caller holds the lock exclusively; f->n >= 1. */
+static void flat_sq8_retrain(struct flat *f)
+{
+	size_t r;
+
+	flat_sq8_train(f, f->mat, f->n);
+	for (r = 0; r < f->n; r++)
+		flat_sq8_encode(f, f->mat + r * f->dim, f->codes + r * f->dim);
+}
+
 /* Put `v` (prepared) in row `r`. */
 static void flat_set_row(struct flat *f, size_t r, const float *v)
 {
 	memcpy(f->mat + r * f->dim, v, f->dim * sizeof(float));
 	f->sq[r] = flat_dot(v, v, f->dim);
+	if (f->quant)
+		flat_sq8_encode(f, v, f->codes + r * f->dim);
 }
 
 static void flat_free(struct flat *f)
@@ -229,6 +345,10 @@ static void flat_free(struct flat *f)
 	free(f->srns);
 	free(f->mat);
 	free(f->sq);
+	free(f->codes);
+	free(f->lo);
+	free(f->scale);
+	free(f->inv);
 	free(f->hash);
 	osa_srnmap_free(&f->map);
 	osa_embedder_destroy(f->emb);
@@ -240,18 +360,60 @@ static void flat_free(struct flat *f)
 	free(f);
 }
 
-/* "dim=4096 metric=cosine embedder=" is 32 bytes, the description < 128. */
-_Static_assert(32 + OSA_SNAP_EMBEDDER_MAX <= OSA_SNAP_BLOB_MAX,
+/* "dim=4096 metric=cosine embedder=" is 32 bytes, the description < 128,
+ * " quantization=sq8" 17. */
+_Static_assert(32 + OSA_SNAP_EMBEDDER_MAX - 1 + 17 <= OSA_SNAP_BLOB_MAX,
 	       "flat's snapshot blob always fits");
 
-/* The header of flat.snap; its blob says what the rows were built from. */
+/*
+ * The header of flat.snap; its blob says what the rows were built from.
+ * Without quantisation the blob is that of body version 1 (whose layout
+ * version 2 keeps), so older snapshots load; with sq8 it names the
+ * quantisation, so a snapshot of the other kind is refused as corrupt.
+ */
 static void flat_expect(const struct flat *f, struct osa_snap_info *in)
 {
 	memset(in, 0, sizeof(*in));
 	snprintf(in->kind, sizeof(in->kind), "flat");
 	in->body_version = FLAT_BODY_VERSION;
-	osa_snap_set_blob(in, NULL, "dim=%zu metric=%s embedder=%s", f->dim,
-			  osa_metric_names[f->metric], f->desc);
+	osa_snap_set_blob(in, NULL, "dim=%zu metric=%s embedder=%s%s", f->dim,
+			  osa_metric_names[f->metric], f->desc,
+			  f->quant ? " quantization=sq8" : "");
+}
+
+/* Read the sq8 block of flat.snap (sizes checked by the caller): the
+ * quantiser, then the codes of n rows. */
+static int flat_load_sq8(struct flat *f, struct osa_snap_reader *r, size_t n,
+			 struct osa_error *err)
+{
+	unsigned char tb[8];
+	uint64_t trained;
+	size_t i;
+	int rc;
+
+	if ((rc = osa_snap_read(r, tb, 8, err)) ||
+	    (rc = osa_snap_read(r, f->lo, f->dim * sizeof(float), err)) ||
+	    (rc = osa_snap_read(r, f->scale, f->dim * sizeof(float), err)) ||
+	    (rc = osa_snap_read(r, f->codes, n * f->dim, err)))
+		return rc;
+	trained = osa_le64_get(tb);
+	if (n && (!trained || trained > FLAT_MAX_ROWS))
+		return osa_snap_corrupt(r, err,
+					"%zu rows but an sq8 quantiser "
+					"trained on %llu vectors",
+					n, (unsigned long long)trained);
+	for (i = 0; i < f->dim; i++) {
+		if (!isfinite(f->lo[i]) || !isfinite(f->scale[i]) ||
+		    (n && !(f->scale[i] > 0)) || f->scale[i] < 0)
+			return osa_snap_corrupt(r, err,
+						"sq8 dimension %zu: minimum "
+						"%g, step %g",
+						i, (double)f->lo[i],
+						(double)f->scale[i]);
+		f->inv[i] = f->scale[i] > 0 ? 1.0f / f->scale[i] : 0;
+	}
+	f->trained_on = (size_t)trained;
+	return 0;
 }
 
 /* Load flat.snap into the empty instance; *lsn gets its LSN. */
@@ -259,7 +421,7 @@ static int flat_load(struct flat *f, uint64_t *lsn, struct osa_error *err)
 {
 	struct osa_snap_reader *r;
 	struct osa_snap_info exp, got;
-	size_t n, bytes, i, row_bytes = f->dim * sizeof(float);
+	size_t n, bytes, i, row_bytes = f->dim * sizeof(float), qbytes = 0;
 	int rc;
 
 	flat_expect(f, &exp);
@@ -271,11 +433,22 @@ static int flat_load(struct flat *f, uint64_t *lsn, struct osa_error *err)
 	}
 	if (rc)
 		return rc;
+	if (f->quant && got.body_version < 2) {
+		/* Its blob matched, so it cannot be: a crafted file. */
+		rc = osa_snap_corrupt(r, err,
+				      "body version %u holds no sq8 "
+				      "quantiser",
+				      got.body_version);
+		goto out;
+	}
+	/* sq8: u64 trained_on, lo and scale, then one code per dimension. */
+	if (f->quant && got.count <= FLAT_MAX_ROWS)
+		qbytes = 8 + 2 * row_bytes + (size_t)got.count * f->dim;
 	/* Every size is checked against what the file holds first. */
 	if (got.count > FLAT_MAX_ROWS ||
 	    flat_mul((size_t)got.count, row_bytes, &bytes) ||
-	    bytes > osa_snap_remaining(r) ||
-	    (osa_snap_remaining(r) - bytes) / 4 < got.count) {
+	    bytes + qbytes < bytes || bytes + qbytes > osa_snap_remaining(r) ||
+	    (osa_snap_remaining(r) - bytes - qbytes) / 4 < got.count) {
 		rc = osa_snap_corrupt(r, err,
 				      "%llu rows of dim %zu do not fit in its "
 				      "%llu-byte body",
@@ -304,6 +477,8 @@ static int flat_load(struct flat *f, uint64_t *lsn, struct osa_error *err)
 					      i / f->dim);
 			goto out;
 		}
+	if (f->quant && (rc = flat_load_sq8(f, r, n, err)))
+		goto out;
 	for (i = 0; i < n; i++) {
 		unsigned char lb[4];
 		uint32_t len;
@@ -459,6 +634,8 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 				     args->index);
 	f->dim = (size_t)cfg->dim;
 	f->metric = cfg->metric;
+	f->quant = cfg->quantization == FLAT_QUANT_SQ8;
+	f->rerank = (size_t)cfg->rerank;
 	if (osa_rwlock_init(&f->lock)) {
 		free(f);
 		return osa_error_set(err, OSA_ENOMEM,
@@ -468,7 +645,13 @@ static int flat_open(const struct osa_backend_args *args, void **self,
 	plen = strlen(dir) + sizeof("/" FLAT_SNAP_NAME);
 	f->index = strdup(args->index);
 	f->snap_path = malloc(plen);
-	if (!f->index || !f->snap_path || osa_srnmap_init(&f->map, 16)) {
+	if (f->quant) {
+		f->lo = calloc(f->dim, sizeof(float));
+		f->scale = calloc(f->dim, sizeof(float));
+		f->inv = calloc(f->dim, sizeof(float));
+	}
+	if (!f->index || !f->snap_path || osa_srnmap_init(&f->map, 16) ||
+	    (f->quant && (!f->lo || !f->scale || !f->inv))) {
 		flat_free(f);
 		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
 				     args->index);
@@ -585,6 +768,10 @@ static int flat_ingest(void *self, const struct osa_record *const *recs,
 				   f->index, f->n + fresh);
 		goto out;
 	}
+	/* sq8: the first batch an empty index receives trains the
+	 * quantiser (also after every record was removed). */
+	if (f->quant && !f->n)
+		flat_sq8_train(f, vecs, n);
 	/* Nothing below can fail, but for the attributes running out of
 	 * memory: that row then matches no filter, and the error degrades the
 	 * index until the core rebuilds it. */
@@ -607,6 +794,16 @@ static int flat_ingest(void *self, const struct osa_record *const *recs,
 		f->hash[f->n] = hashes[i];
 		copies[i] = NULL;
 		f->map.slot[at] = (uint32_t)++f->n;
+	}
+	/* sq8: retrain a quantiser that saw too few vectors, once the index
+	 * has doubled since (amortised O(dim) per insert). */
+	if (f->quant && f->trained_on < FLAT_SQ8_TRAIN &&
+	    f->n >= 2 * f->trained_on && f->n >= FLAT_SQ8_RETRAIN_MIN) {
+		flat_sq8_retrain(f);
+		osa_log(OSA_LOG_DEBUG,
+			"index=%s backend=flat sq8 quantiser retrained on %zu "
+			"vectors",
+			f->index, f->trained_on);
 	}
 	pthread_rwlock_unlock(&f->lock);
 	if (rc)
@@ -646,6 +843,9 @@ static int flat_remove(void *self, const char *const *srns, size_t n,
 
 			memcpy(f->mat + (size_t)(v - 1) * f->dim,
 			       f->mat + last * f->dim, f->dim * sizeof(float));
+			if (f->quant)
+				memcpy(f->codes + (size_t)(v - 1) * f->dim,
+				       f->codes + last * f->dim, f->dim);
 			f->sq[v - 1] = f->sq[last];
 			f->srns[v - 1] = f->srns[last];
 			f->hash[v - 1] = f->hash[last];
@@ -747,6 +947,94 @@ static void flat_topk(const struct flat *f, const float *scores, size_t n,
 		h[m] = t;
 		flat_sift(f, h, m, 0);
 	}
+}
+
+/* Sort h[0..m) best first (the order of flat_worse). */
+static void flat_sort(const struct flat *f, struct flat_cand *h, size_t m)
+{
+	size_t i;
+
+	for (i = m / 2; i-- > 0;)
+		flat_sift(f, h, m, i);
+	while (m > 1) {
+		struct flat_cand t = h[0];
+
+		h[0] = h[--m];
+		h[m] = t;
+		flat_sift(f, h, m, 0);
+	}
+}
+
+/*
+ * sq8: the best `k` rows for the prepared query qv (|qv|^2 = qq) into
+ * h[0..k), best first, with exact scores.  The scan reads only the codes:
+ * every row (set in `allow` when it is not NULL) is scored on them by the
+ * dispatched SQ8 kernel (asymmetric: the query stays float), the best
+ * k x rerank (at most `avail`, the rows allowed) are re-scored on the
+ * float rows, and the best k of those are kept.  `scores` has room for
+ * f->n floats.  Caller holds the lock (shared); 1 <= k <= avail.
+ * 0 or OSA_ENOMEM.
+ */
+static int flat_sq8_search(const struct flat *f, const float *qv, float qq,
+			   size_t k, size_t avail, const uint64_t *allow,
+			   float *scores, struct flat_cand *h)
+{
+	const struct hnswc_kernels *kn = hnswc_kernels();
+	struct hnswc_sq8_param p = { f->dim, f->lo, f->scale, 0 };
+	size_t kk = k * f->rerank < avail ? k * f->rerank : avail, i, r;
+	hnswc_dist_fn dist;
+	struct flat_cand *c;
+	float *a;
+
+	a = malloc(f->dim * sizeof(float));
+	c = malloc(kk * sizeof(*c));
+	if (!a || !c) {
+		free(a);
+		free(c);
+		return OSA_ENOMEM;
+	}
+	if (f->metric == FLAT_L2) {
+		/* sum_i (q_i - lo_i - scale_i c_i)^2 */
+		for (i = 0; i < f->dim; i++)
+			a[i] = qv[i] - f->lo[i];
+		dist = kn->sq8_l2;
+	} else {
+		/* 1 - (sum_i q_i lo_i + sum_i q_i scale_i c_i) */
+		double base = 0;
+
+		for (i = 0; i < f->dim; i++) {
+			a[i] = qv[i] * f->scale[i];
+			base += (double)qv[i] * f->lo[i];
+		}
+		p.base = (float)base;
+		dist = kn->sq8_ip;
+	}
+	for (r = 0; r < f->n; r++) {
+		float d;
+
+		if (allow && !((allow[r / 64] >> (r % 64)) & 1)) {
+			scores[r] = 0; /* skipped by flat_topk */
+			continue;
+		}
+		d = dist(a, f->codes + r * f->dim, &p);
+		scores[r] = f->metric == FLAT_L2 ? -d : 1 - d;
+	}
+	flat_topk(f, scores, f->n, kk, c, allow);
+	/* Exact rerank on the float rows, scored as the float scan does. */
+	for (i = 0; i < kk; i++) {
+		r = c[i].row;
+		c[i].score = flat_dot(qv, f->mat + r * f->dim, f->dim);
+		if (f->metric == FLAT_L2) {
+			float d = f->sq[r] - 2 * c[i].score + qq;
+
+			c[i].score = d > 0 ? -d : 0;
+		}
+	}
+	flat_sort(f, c, kk);
+	memcpy(h, c, k * sizeof(*h));
+	free(c);
+	free(a);
+	return 0;
 }
 
 /* Turn dot products into scores for the metric (|q|^2 = qq). */
@@ -851,10 +1139,15 @@ static int flat_query(void *self, const struct osa_query *q,
 				   f->index);
 		goto out;
 	}
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)f->n, (int)f->dim, 1.0f,
-		    f->mat, (int)f->dim, qv, 1, 0.0f, scores, 1);
-	flat_finish_scores(f, scores, flat_dot(qv, qv, f->dim));
-	flat_topk(f, scores, f->n, k, h, q->filter ? allow : NULL);
+	if (f->quant) {
+		rc = flat_sq8_search(f, qv, flat_dot(qv, qv, f->dim), k, total,
+				     q->filter ? allow : NULL, scores, h);
+	} else {
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)f->n, (int)f->dim,
+			    1.0f, f->mat, (int)f->dim, qv, 1, 0.0f, scores, 1);
+		flat_finish_scores(f, scores, flat_dot(qv, qv, f->dim));
+		flat_topk(f, scores, f->n, k, h, q->filter ? allow : NULL);
+	}
 	for (i = q->offset; i < k && !rc; i++)
 		rc = osa_hits_push(hits, f->srns[h[i].row], h[i].score);
 	if (rc)
@@ -951,6 +1244,26 @@ static int flat_count(void *self, uint64_t *count)
 	return 0;
 }
 
+void flat_get_stats(void *self, struct flat_stats *st)
+{
+	struct flat *f = self;
+	size_t i;
+
+	pthread_rwlock_rdlock(&f->lock);
+	st->live = f->n;
+	st->capacity = f->cap;
+	st->search_bytes = f->quant ? f->dim : f->dim * sizeof(float);
+	st->sq8_trained_on = f->quant ? f->trained_on : 0;
+	st->memory_bytes = f->cap * (f->dim * sizeof(float) +
+				     (f->quant ? f->dim : 0) + sizeof(*f->sq) +
+				     sizeof(*f->srns) + sizeof(*f->hash)) +
+			   (f->quant ? 3 * f->dim * sizeof(float) : 0) +
+			   (f->map.mask + 1) * sizeof(*f->map.slot);
+	for (i = 0; i < f->n; i++)
+		st->memory_bytes += strlen(f->srns[i]) + 1;
+	pthread_rwlock_unlock(&f->lock);
+}
+
 static int flat_health(void *self, struct osa_error *err)
 {
 	(void)self;
@@ -968,6 +1281,20 @@ static int flat_body(void *ctx, struct osa_snap_writer *w,
 	int rc;
 
 	rc = osa_snap_write(w, f->mat, f->n * f->dim * sizeof(float), err);
+	if (!rc && f->quant) {
+		unsigned char tb[8];
+
+		osa_le64_put(tb, (uint64_t)f->trained_on);
+		rc = osa_snap_write(w, tb, 8, err);
+		if (!rc)
+			rc = osa_snap_write(w, f->lo, f->dim * sizeof(float),
+					    err);
+		if (!rc)
+			rc = osa_snap_write(w, f->scale, f->dim * sizeof(float),
+					    err);
+		if (!rc)
+			rc = osa_snap_write(w, f->codes, f->n * f->dim, err);
+	}
 	for (i = 0; i < f->n && !rc; i++) {
 		size_t len = strlen(f->srns[i]);
 		unsigned char lb[4];

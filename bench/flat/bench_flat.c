@@ -4,12 +4,14 @@
  * backend, batched (cblas_sgemm through flat_search_batch) and one query at
  * a time (cblas_sgemv through the backend's query), against a plain C loop
  * and, when python3 can import faiss, FAISS IndexFlatIP (faiss_peer.py, on
- * the same data through temporary .fvecs files), in the same run.  Prints
- * one JSON object per implementation, then the ratios.
+ * the same data through temporary .fvecs files), in the same run; and the
+ * same index with quantization = "sq8" (the scan reads 8-bit codes, then an
+ * exact rerank), one query at a time (a batch stays exact: sgemm).  Prints one JSON object
+ * per implementation, then the ratios.
  *
  *   osa-bench-flat [--base B.fvecs --queries Q.fvecs] [--n 100000]
  *                  [--dim 128] [--nq 1000] [--k 10] [--single 200]
- *                  [--no-faiss]
+ *                  [--rerank 4] [--no-faiss] [--no-sq8]
  */
 #include <math.h>
 #include <stdio.h>
@@ -81,6 +83,67 @@ static double agree(const long *a, const long *b, size_t nq, size_t k)
 	return (double)hit / (double)(nq * k);
 }
 
+/* Open a flat index of `cfgt` in `dir` and ingest base[0..n). */
+static void *open_flat(const struct osa_backend *b, const char *cfgt,
+		       const char *dir, const float *base, size_t n, size_t dim,
+		       void **cfg)
+{
+	struct osa_backend_args args;
+	struct osa_error err = { 0 };
+	struct osa_record **recs;
+	uint64_t lsn;
+	void *self;
+	size_t i;
+
+	if (osa_schema_parse(b->schema, cfgt, cfg, NULL, &err))
+		return fprintf(stderr, "osa-bench-flat: %s\n", err.msg), NULL;
+	args.index = "bench";
+	args.config = *cfg;
+	args.dir = dir;
+	args.attrs = &bf_no_attrs;
+	if (b->open(&args, &self, &lsn, &err))
+		return fprintf(stderr, "osa-bench-flat: %s\n", err.msg), NULL;
+	recs = bench_records(base, n, dim);
+	for (i = 0; i < n; i += 1000)
+		if (b->ingest_batch(self,
+				    (const struct osa_record *const *)recs + i,
+				    n - i < 1000 ? n - i : 1000, &err)) {
+			fprintf(stderr, "osa-bench-flat: %s\n", err.msg);
+			b->close(self);
+			self = NULL;
+			break;
+		}
+	bench_records_free(recs, n);
+	return self;
+}
+
+/* `single` queries one at a time through query(); ids into ids[]. */
+static double run_single(const struct osa_backend *b, void *self,
+			 const float *queries, size_t single, size_t dim,
+			 size_t k, long *ids)
+{
+	struct osa_error err = { 0 };
+	double t = bench_now();
+	size_t i, j;
+
+	for (i = 0; i < single; i++) {
+		struct osa_query q = { .vector = queries + i * dim,
+				       .dim = dim,
+				       .limit = k };
+		struct osa_hits hits = { 0 };
+
+		if (b->query(self, &q, &hits, &err)) {
+			fprintf(stderr, "osa-bench-flat: %s\n", err.msg);
+			exit(1);
+		}
+		for (j = 0; j < k; j++)
+			ids[i * k + j] =
+				j < hits.n ? bench_srn_id(hits.v[j].srn) : -1;
+		osa_hits_free(&hits);
+	}
+	return single / (bench_now() - t);
+}
+
 static void row(const char *impl, const char *mode, double qps, double recall)
 {
 	printf("{\"impl\": \"%s\", \"mode\": \"%s\", \"qps\": %.1f, "
@@ -150,17 +213,17 @@ int main(int argc, char **argv)
 	size_t n = 100000, dim = 128, nq = 1000, k = 10, single = 200, i, j;
 	const char *basef = NULL, *queryf = NULL;
 	const struct osa_backend *b = osa_backend_find("flat");
-	struct osa_backend_args args;
 	struct osa_error err = { 0 };
-	struct osa_record **recs;
-	int use_faiss = 1;
+	int use_faiss = 1, use_sq8 = 1;
+	size_t rerank = 4;
+	struct flat_stats fst, sst;
+	double qps_sq8 = 0, sq8_recall = 0;
 	float *base = NULL, *queries = NULL, *scores;
 	long *ids, *ref;
 	const char **srns;
 	char tmp[] = "/tmp/osa-bench-flat-XXXXXX", cfgt[256], dir[300],
 	     why[512];
 	void *cfg, *self;
-	uint64_t lsn;
 	double t, qps_batch, qps_single, qps_plain, ok;
 	json_t *fj = NULL;
 
@@ -172,12 +235,17 @@ int main(int argc, char **argv)
 			use_faiss = 0;
 			continue;
 		}
+		if (!strcmp(a, "--no-sq8")) {
+			use_sq8 = 0;
+			continue;
+		}
 		if (!v || (strcmp(a, "--base") && strcmp(a, "--queries") &&
 			   atol(v) < 1)) {
 			fprintf(stderr, "usage: osa-bench-flat [--base B.fvecs "
 					"--queries Q.fvecs] [--n N] [--dim D] "
 					"[--nq Q] [--k K] [--single S] "
-					"[--no-faiss]\n");
+					"[--rerank R] [--no-faiss] "
+					"[--no-sq8]\n");
 			return 64;
 		}
 		i++;
@@ -195,6 +263,8 @@ int main(int argc, char **argv)
 			k = (size_t)atol(v);
 		else if (!strcmp(a, "--single"))
 			single = (size_t)atol(v);
+		else if (!strcmp(a, "--rerank"))
+			rerank = (size_t)atol(v) > 100 ? 100 : (size_t)atol(v);
 		else {
 			fprintf(stderr, "osa-bench-flat: unknown option %s\n",
 				a);
@@ -246,23 +316,9 @@ int main(int argc, char **argv)
 		 "dim = %zu; metric = \"ip\"; initial_capacity = %zu;"
 		 "embedding = { embedder = \"field\"; };",
 		 dim, n);
-	if (osa_schema_parse(b->schema, cfgt, &cfg, NULL, &err))
-		return fprintf(stderr, "osa-bench-flat: %s\n", err.msg), 1;
 	snprintf(dir, sizeof(dir), "%s/flat", tmp);
-	args.index = "bench";
-	args.config = cfg;
-	args.dir = dir;
-	args.attrs = &bf_no_attrs;
-	if (b->open(&args, &self, &lsn, &err))
-		return fprintf(stderr, "osa-bench-flat: %s\n", err.msg), 1;
-	recs = bench_records(base, n, dim);
-	for (i = 0; i < n; i += 1000)
-		if (b->ingest_batch(self,
-				    (const struct osa_record *const *)recs + i,
-				    n - i < 1000 ? n - i : 1000, &err))
-			return fprintf(stderr, "osa-bench-flat: %s\n", err.msg),
-			       1;
-	bench_records_free(recs, n);
+	if (!(self = open_flat(b, cfgt, dir, base, n, dim, &cfg)))
+		return 1;
 	ids = malloc(nq * k * sizeof(*ids));
 	ref = malloc(nq * k * sizeof(*ref));
 	srns = malloc(nq * k * sizeof(*srns));
@@ -281,23 +337,9 @@ int main(int argc, char **argv)
 		ref[i] = srns[i] ? bench_srn_id(srns[i]) : -1;
 
 	/* One at a time through the backend API: sgemv. */
-	t = bench_now();
-	for (i = 0; i < single; i++) {
-		struct osa_query q = { .vector = queries + i * dim,
-				       .dim = dim,
-				       .limit = k };
-		struct osa_hits hits = { 0 };
-
-		if (b->query(self, &q, &hits, &err))
-			return fprintf(stderr, "osa-bench-flat: %s\n", err.msg),
-			       1;
-		for (j = 0; j < k; j++)
-			ids[i * k + j] =
-				j < hits.n ? bench_srn_id(hits.v[j].srn) : -1;
-		osa_hits_free(&hits);
-	}
-	qps_single = single / (bench_now() - t);
+	qps_single = run_single(b, self, queries, single, dim, k, ids);
 	ok = agree(ids, ref, single, k);
+	flat_get_stats(self, &fst);
 
 	/* The plain C loop, one query at a time. */
 	t = bench_now();
@@ -308,6 +350,44 @@ int main(int argc, char **argv)
 	row("flat", "batched", qps_batch, 1.0);
 	row("flat", "single", qps_single, ok);
 	row("plain_c", "single", qps_plain, agree(ids, ref, single, k));
+
+	/* The same data with quantization = "sq8" (--rerank, default 4). */
+	if (use_sq8) {
+		char sdir[320];
+		void *scfg, *sq;
+
+		snprintf(cfgt, sizeof(cfgt),
+			 "dim = %zu; metric = \"ip\"; initial_capacity = %zu;"
+			 "quantization = \"sq8\"; rerank = %zu;"
+			 "embedding = { embedder = \"field\"; };",
+			 dim, n, rerank);
+		snprintf(sdir, sizeof(sdir), "%s/flat-sq8", tmp);
+		if (!(sq = open_flat(b, cfgt, sdir, base, n, dim, &scfg)))
+			return 1;
+		flat_get_stats(sq, &sst);
+		qps_sq8 = run_single(b, sq, queries, single, dim, k, ids);
+		sq8_recall = agree(ref, ids, single, k);
+		printf("{\"impl\": \"flat_sq8\", \"mode\": \"single\", "
+		       "\"qps\": %.1f, \"recall\": %.4f, \"rerank\": %zu, "
+		       "\"scan_bytes_per_vector\": %zu, "
+		       "\"memory_bytes_per_vector\": %.1f, \"rows_allocated\": "
+		       "%zu}\n",
+		       qps_sq8, sq8_recall, rerank, sst.search_bytes,
+		       (double)sst.memory_bytes / (double)n, sst.capacity);
+		printf("{\"impl\": \"flat\", \"scan_bytes_per_vector\": %zu, "
+		       "\"memory_bytes_per_vector\": %.1f, \"rows_allocated\": "
+		       "%zu}\n",
+		       fst.search_bytes, (double)fst.memory_bytes / (double)n,
+		       fst.capacity);
+		printf("{\"ratio\": \"flat_sq8/flat\", \"single_qps\": %.3f, "
+		       "\"scan_bytes\": %.3f, \"recall_delta\": %.4f}\n",
+		       qps_sq8 / qps_single,
+		       (double)sst.search_bytes / (double)fst.search_bytes,
+		       sq8_recall - ok);
+		fflush(stdout);
+		b->close(sq);
+		osa_schema_free(b->schema, scfg);
+	}
 
 	if (use_faiss) {
 		char bp[400], qp[400];

@@ -10,6 +10,8 @@ struct flat_config_view {
 	int metric;
 	int initial_capacity;
 	struct osa_embedding_config embedding;
+	int quantization;
+	int rerank;
 };
 
 static const struct osa_schema *schema(void)
@@ -45,6 +47,7 @@ static void test_defaults(void)
 	OSA_CHECK(c->dim == 384);
 	OSA_CHECK(c->metric == 0);
 	OSA_CHECK(c->initial_capacity == 10000);
+	OSA_CHECK(c->quantization == 0 && c->rerank == 4);
 	OSA_CHECK_STR(c->embedding.embedder, "hash");
 	OSA_CHECK(c->embedding.fields.n == 2);
 	osa_schema_free(schema(), cfg);
@@ -73,6 +76,10 @@ static void test_errors(void)
 		     "persist_dir was removed: an index keeps all its files "
 		     "in <data_dir>/indexes/<index>/");
 	expect_error("dimm = 3;", "did you mean \"dim\"");
+	expect_error("quantization = \"pq\";",
+		     "quantization: expected one of \"none\", \"sq8\"");
+	expect_error("rerank = 0;",
+		     "rerank: expected an integer in [1, 100], got 0");
 	expect_error("embedding = { embedder = 3; };", "embedding.embedder");
 	expect_error("embedding = { fields = \"title\"; };",
 		     "embedding.fields");
