@@ -1062,8 +1062,10 @@ static size_t do_search(const hnswc_index *idx, Scratch &sc,
 		return 0;
 
 	const size_t max = h->max_elements_; /* stable: rw is held */
-	/* Deleted marks change only under the exclusive lock. */
-	const bool deletions = h->num_deleted_ != 0;
+	/* Deleted marks change only under the exclusive lock; a deferred index
+	 * has not counted them yet. */
+	const bool deletions = h->num_deleted_ != 0 ||
+			       idx->deferred.load(std::memory_order_acquire);
 	sc.buf.resize(std::max(h->maxM0_, h->maxM_));
 	tableint *buf = sc.buf.data();
 

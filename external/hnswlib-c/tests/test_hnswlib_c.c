@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1191,6 +1193,148 @@ static void cleanup(void)
 	rmdir(tmpdir);
 }
 
+/* ---- mapped load (hnswc_load_map_q) ---- */
+
+/* Write `img` at offset `off` of a new file; return its descriptor and a
+ * read-only mapping of the whole file in *map (length *maplen). */
+static int map_file(const char *name, const unsigned char *img, size_t len,
+		    size_t off, unsigned char **map, size_t *maplen)
+{
+	const char *path = tmp(name);
+	FILE *f = fopen(path, "wb");
+	CHECK(f, "create %s", path);
+	for (size_t i = 0; i < off; i++)
+		fputc('x', f);
+	CHECK(fwrite(img, 1, len, f) == len, "write");
+	CHECK(fclose(f) == 0, "close");
+	int fd = open(path, O_RDONLY);
+	CHECK(fd >= 0, "open %s", path);
+	*maplen = off + len;
+	*map = mmap(NULL, *maplen, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(*map != MAP_FAILED, "mmap: %s", strerror(errno));
+	return fd;
+}
+
+static int stop_now(void *ctx)
+{
+	(void)ctx;
+	return 1;
+}
+
+static void test_mapped(void)
+{
+	hnswc_error e;
+	hnswc_index *x = build(HNSWC_L2, data_l2, N, N + 10), *y;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), len, maplen, wrote;
+	for (uint64_t l = 0; l < 30; l++)
+		OK(hnswc_mark_deleted(x, l * 7, &e));
+	len = hnswc_serialized_size(x);
+	unsigned char *img = malloc(len), *map;
+	OK(hnswc_save_mem(x, img, len, &wrote, &e));
+	size_t off = pg - HNSWC_SAVED_LEVEL0_OFFSET;
+	int fd = map_file("m.hnsw", img, len, off, &map, &maplen);
+
+	/* Deferred: serves at once from the file's pages. */
+	int rc = hnswc_load_map_q(
+		fd, off, map + off, len, HNSWC_L2, HNSWC_QUANT_NONE, DIM, N + 10,
+		HNSWC_LOAD_TRUSTED | HNSWC_LOAD_DEFER, &y, &e);
+	CHECK(rc == 0, "load_map: %s", e.msg);
+	CHECK(hnswc_mapped_bytes(y) >= pg && hnswc_deferred(y),
+	      "mapped %zu, deferred %d", hnswc_mapped_bytes(y),
+	      hnswc_deferred(y));
+	/* The index keeps its own mapping of the file. */
+	munmap(map, maplen);
+	close(fd);
+	same_results(x, y, queries);
+	CHECK(hnswc_verify(y, stop_now, NULL, &e) == 1 && hnswc_deferred(y),
+	      "a stopped check leaves the index deferred");
+	OK(hnswc_verify(y, NULL, NULL, &e));
+	CHECK(!hnswc_deferred(y) && hnswc_deleted_count(y) == 30 &&
+		      hnswc_contains(y, 7) == 0 && hnswc_contains(y, 8) == 1,
+	      "after the checks: deleted %zu", hnswc_deleted_count(y));
+	same_results(x, y, queries);
+	/* Saved again: the very same bytes as the copy it was loaded from. */
+	unsigned char *again = malloc(len);
+	OK(hnswc_save_mem(y, again, len, &wrote, &e));
+	CHECK(wrote == len && !memcmp(again, img, len),
+	      "a mapped index saves other bytes");
+	/* Writes copy the pages they change; the file stays as it was. */
+	OK(hnswc_add(y, queries, 9000, &e));
+	OK(hnswc_mark_deleted(y, 8, &e));
+	size_t flen;
+	unsigned char *file = slurp(tmp("m.hnsw"), &flen);
+	CHECK(flen == off + len && !memcmp(file + off, img, len),
+	      "a write through the mapping reached the file");
+	free(file);
+	/* Growing past the mapping moves the layer to memory of its own. */
+	OK(hnswc_resize(y, N + 5000, &e));
+	CHECK(hnswc_mapped_bytes(y) == 0, "still mapped after a resize");
+	OK(hnswc_add(y, queries + DIM, 9001, &e));
+	CHECK(hnswc_contains(y, 9000) == 1 && hnswc_contains(y, 8) == 0,
+	      "labels lost by the move");
+	hnswc_free(y);
+
+	/* A writer that comes first runs the checks itself. */
+	fd = map_file("m2.hnsw", img, len, off, &map, &maplen);
+	OK(hnswc_load_map_q(fd, off, map + off, len, HNSWC_L2, HNSWC_QUANT_NONE,
+			    DIM, N + 10, HNSWC_LOAD_DEFER, &y, &e));
+	OK(hnswc_add(y, queries, 9000, &e));
+	CHECK(!hnswc_deferred(y) && hnswc_count(y) == N + 1, "implicit check");
+	hnswc_free(y);
+	/* Not on a page boundary: copied, checked at once, same index. */
+	OK(hnswc_load_map_q(fd, off + pg / 2, map + off, len, HNSWC_L2,
+			    HNSWC_QUANT_NONE, DIM, 0, HNSWC_LOAD_DEFER, &y,
+			    &e));
+	CHECK(hnswc_mapped_bytes(y) == 0 && !hnswc_deferred(y),
+	      "an unaligned layer was mapped");
+	same_results(x, y, queries);
+	hnswc_free(y);
+	munmap(map, maplen);
+	close(fd);
+
+	/* A neighbour id beyond the elements: searches stay in bounds, the
+	 * checks find it, and the index then refuses writes. */
+	uint64_t sdpe;
+	memcpy(&sdpe, img + 24, 8);
+	unsigned char *bad = malloc(len);
+	memcpy(bad, img, len);
+	uint32_t wild = 0xfffffff0u;
+	for (size_t i = 0; i < 50; i++)
+		memcpy(bad + HNSWC_SAVED_LEVEL0_OFFSET + i * sdpe + 4, &wild,
+		       4);
+	fd = map_file("m3.hnsw", bad, len, off, &map, &maplen);
+	OK(hnswc_load_map_q(fd, off, map + off, len, HNSWC_L2, HNSWC_QUANT_NONE,
+			    DIM, 0, HNSWC_LOAD_TRUSTED | HNSWC_LOAD_DEFER, &y,
+			    &e));
+	for (int q = 0; q < 20; q++) {
+		uint64_t lb[K];
+		float db[K];
+		CHECK(hnswc_search(y, queries + q * DIM, K, 64, NULL, NULL, lb,
+				   db, NULL) > 0,
+		      "search on a damaged deferred index");
+	}
+	rc = hnswc_verify(y, NULL, NULL, &e);
+	CHECK(rc == HNSWC_ECORRUPT && strstr(e.msg, "neighbour"),
+	      "verify: %d %s", rc, e.msg);
+	CHECK(hnswc_add(y, queries, 9000, &e) == HNSWC_ECORRUPT &&
+		      hnswc_contains(y, 1) == HNSWC_ECORRUPT,
+	      "writes after a failed check");
+	CHECK(hnswc_verify(y, NULL, NULL, &e) == HNSWC_ECORRUPT,
+	      "the failure is kept");
+	hnswc_free(y);
+	munmap(map, maplen);
+	close(fd);
+	/* The same damage loaded without deferring is refused at once. */
+	CHECK(hnswc_load_mem(bad, len, HNSWC_L2, DIM, 0, &y, &e) ==
+		      HNSWC_ECORRUPT,
+	      "load_mem accepted a wild neighbour");
+	free(bad);
+	free(again);
+	free(img);
+	hnswc_free(x);
+	printf("ok mapped\n");
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1218,6 +1362,7 @@ int main(int argc, char **argv)
 		       { "replace", test_replace_delete },
 		       { "resize", test_resize },
 		       { "save_load", test_save_load },
+		       { "mapped", test_mapped },
 		       { "corrupt", test_corrupt },
 		       { "concurrency", test_concurrency } };
 	size_t ng = sizeof(groups) / sizeof(groups[0]);
