@@ -296,6 +296,47 @@ static void test_quarantine(void)
 	OSA_CHECK_MSG(n == 2, "%d quarantined index directories", n);
 }
 
+/*
+ * A snapshot damaged where only its body checksum can tell (a vector
+ * component): `vector` opens it at once and serves, its check after open
+ * finds the damage, and the tick moves the folder to quarantine and
+ * rebuilds the index from the journal.
+ */
+static void test_damage_after_open(void)
+{
+	struct osa_db *db;
+	char path[600], *text;
+	long size;
+	int c, i, ok = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/data/indexes/papers/vector.snap",
+		 dir);
+	fp = fopen(path, "r+");
+	OSA_REQUIRE(fp);
+	fseek(fp, 0, SEEK_END);
+	size = ftell(fp);
+	fseek(fp, size / 2, SEEK_SET);
+	c = fgetc(fp);
+	fseek(fp, size / 2, SEEK_SET);
+	fputc(c ^ 0x01, fp);
+	OSA_REQUIRE(fclose(fp) == 0);
+	db = open_db(32);
+	OSA_CHECK(search_n(db, "papers", "glacier 12", NULL) > 0);
+	for (i = 0; i < 300 && !ok; i++) {
+		text = stats_of(db);
+		ok = strstr(text, "quarantined") &&
+		     strstr(text, "\"papers\":{\"backend\":\"vector\","
+				  "\"count\":99,\"state\":\"ready\"");
+		free(text);
+		if (!ok)
+			usleep(50 * 1000);
+	}
+	OSA_CHECK_MSG(ok, "the damage found after open was not repaired");
+	OSA_CHECK(search_n(db, "papers", "glacier 12", NULL) > 0);
+	osa_close(db);
+}
+
 /* Mark every snapshot of `index` as format 1 (osa before 0.4). */
 static int old_format_snapshots(const char *index)
 {
@@ -359,7 +400,8 @@ static void test_old_snapshot_format(void)
 	OSA_CHECK(search_n(db, "exact", "glacier 12",
 			   "urn:osa:test.org:rec:r-12") > 0);
 	osa_close(db);
-	/* The old folders are kept in quarantine (2 each with the above). */
+	/* The old folders are kept in quarantine (2 each with the above,
+	 * and papers' from test_damage_after_open). */
 	snprintf(q, sizeof(q), "%s/data/quarantine", dir);
 	d = opendir(q);
 	while (d && (e = readdir(d)))
@@ -368,7 +410,7 @@ static void test_old_snapshot_format(void)
 			n++;
 	if (d)
 		closedir(d);
-	OSA_CHECK_MSG(n == 4, "%d quarantined index directories", n);
+	OSA_CHECK_MSG(n == 5, "%d quarantined index directories", n);
 }
 
 /*
@@ -720,6 +762,7 @@ int main(void)
 	OSA_REQUIRE(mkdtemp(dir));
 	test_basic();
 	test_quarantine();
+	test_damage_after_open();
 	test_old_snapshot_format();
 	test_reindex_after_deletes();
 	test_compact_checkpoint_failure();
