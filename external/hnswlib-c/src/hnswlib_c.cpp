@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,19 @@ struct hnswc_index {
 	 * message; the index then refuses writes (broken). */
 	std::atomic<bool> deferred{ false };
 	std::string bad;
+	/*
+	 * Searches without the per-element locks.  An insert of a new label
+	 * rewrites neighbour lists while searches run (both hold rw shared),
+	 * so a search copies each list under its element's lock, a lock per
+	 * node expanded.  When nothing is being inserted that is wasted: a
+	 * search announces itself in `bare`, then reads `inserting`; an
+	 * insert announces itself in `inserting`, then waits until `bare` is
+	 * 0.  Sequentially consistent, one of the two always sees the other:
+	 * a search sees an insert and takes the locks, or the insert waits
+	 * for the bare searches to end.
+	 */
+	mutable std::atomic<long> inserting{ 0 };
+	mutable std::atomic<long> bare{ 0 };
 
 	hnswc_index()
 	{
@@ -609,6 +623,40 @@ extern "C" int hnswc_set_rerank(hnswc_index *idx, size_t factor)
 	return 0;
 }
 
+/* A search's turn without element locks (see hnswc_index::bare). */
+struct BareGuard {
+	const hnswc_index *idx;
+	bool bare;
+	explicit BareGuard(const hnswc_index *x) : idx(x), bare(false)
+	{
+		idx->bare.fetch_add(1);
+		if (idx->inserting.load() == 0)
+			bare = true;
+		else
+			idx->bare.fetch_sub(1);
+	}
+	~BareGuard()
+	{
+		if (bare)
+			idx->bare.fetch_sub(1);
+	}
+};
+
+/* An insert's turn: no search runs without element locks meanwhile. */
+struct InsertGuard {
+	const hnswc_index *idx;
+	explicit InsertGuard(const hnswc_index *x) : idx(x)
+	{
+		idx->inserting.fetch_add(1);
+		while (idx->bare.load() != 0)
+			sched_yield();
+	}
+	~InsertGuard()
+	{
+		idx->inserting.fetch_sub(1);
+	}
+};
+
 /* ---- deferred checks ---- */
 
 static int check_list(const char *name, hnswc_error *err, const Hnsw *h,
@@ -766,6 +814,7 @@ extern "C" int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
 			memcpy(idx->raw + count * idx->dim, vec,
 			       idx->dim * sizeof(float));
 		tableint id;
+		InsertGuard ig(idx);
 		try {
 			id = h->addPoint(data, label, -1);
 		} catch (...) {
@@ -1027,11 +1076,15 @@ public:
  * under the element's lock: addPoint() may be rewriting it.  The caller
  * still checks each id against the capacity (cheap insurance).
  */
-static size_t copy_links(const Hnsw *h, tableint id, int level, tableint *buf)
+static size_t copy_links(const Hnsw *h, tableint id, int level, tableint *buf,
+			 bool bare)
 {
 	Hnsw *m = const_cast<Hnsw *>(h);
 	size_t n, cap = level ? h->maxM_ : h->maxM0_;
-	std::lock_guard<std::mutex> g(m->link_list_locks_[id]);
+	std::unique_lock<std::mutex> g(m->link_list_locks_[id],
+				       std::defer_lock);
+	if (!bare)
+		g.lock();
 	linklistsizeint *ll = h->get_linklist_at_level(id, level);
 	n = h->getListCount(ll);
 	if (n > cap)
@@ -1050,6 +1103,7 @@ static size_t do_search(const hnswc_index *idx, Scratch &sc,
 			hnswc_filter_fn filter, void *ctx)
 {
 	Hnsw *h = idx->h.get();
+	BareGuard bg(idx);
 	tableint ep;
 	int maxlevel;
 	{
@@ -1076,7 +1130,7 @@ static size_t do_search(const hnswc_index *idx, Scratch &sc,
 		bool changed = true;
 		while (changed) {
 			changed = false;
-			size_t n = copy_links(h, cur, level, buf);
+			size_t n = copy_links(h, cur, level, buf, bg.bare);
 			for (size_t i = 0; i < n; i++) {
 				tableint c = buf[i];
 				if (c >= max || h->element_levels_[c] < level)
@@ -1126,7 +1180,7 @@ static size_t do_search(const hnswc_index *idx, Scratch &sc,
 		 * prefetched), then their distances with each vector
 		 * prefetched whole two ahead: a 384-float vector is 24
 		 * cache lines, more than one prefetch covers. */
-		size_t n = copy_links(h, c.id, 0, buf), m = 0;
+		size_t n = copy_links(h, c.id, 0, buf, bg.bare), m = 0;
 		for (size_t i = 0; i < n; i++)
 			if (buf[i] < max)
 				__builtin_prefetch(visited + buf[i]);
