@@ -13,7 +13,7 @@ DUR=${3:-30}
 DIM=${4:-128}
 OSA=$BUILD/core/cli/osa
 W=$(mktemp -d /tmp/osa-bench-http-XXXXXX)
-trap 'kill $PID 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill $PID 2>/dev/null; [ -n "${OSA_BENCH_KEEP:-}" ] || rm -rf "$W"' EXIT
 PID=
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$W/osa.cfg" <<CFG
