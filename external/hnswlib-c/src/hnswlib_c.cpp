@@ -2321,29 +2321,37 @@ static int load_checked(Source &src, uint64_t len, const char *name, int space,
 	});
 }
 
-extern "C" int hnswc_load_map_q(int fd, uint64_t off, const void *buf,
-				size_t len, int space, int quant, size_t dim,
-				size_t max_elements, unsigned flags,
-				hnswc_index **out, hnswc_error *err)
+/* Load from memory (and map from fd at off, see hnswc_load_map_q()). */
+static int load_memory(const char *fn, const char *name, int fd, uint64_t off,
+		       const void *buf, size_t len, int space, int quant,
+		       size_t dim, size_t max_elements, unsigned flags,
+		       hnswc_index **out, hnswc_error *err)
 {
 	if (!out)
-		return err_set(err, HNSWC_EINVAL,
-			       "hnswc_load_map_q: out is NULL");
+		return err_set(err, HNSWC_EINVAL, "%s: out is NULL", fn);
 	*out = nullptr;
 	if (!buf && len)
-		return err_set(err, HNSWC_EINVAL,
-			       "hnswc_load_map_q: buf is NULL");
+		return err_set(err, HNSWC_EINVAL, "%s: buf is NULL", fn);
 	if (flags & ~(unsigned)(HNSWC_LOAD_TRUSTED | HNSWC_LOAD_DEFER))
-		return err_set(err, HNSWC_EINVAL,
-			       "hnswc_load_map_q: unknown flags 0x%x", flags);
+		return err_set(err, HNSWC_EINVAL, "%s: unknown flags 0x%x", fn,
+			       flags);
 	int rc = check_params(space, dim, err);
 	if (!rc)
 		rc = check_quant(quant, err);
 	if (rc)
 		return rc;
 	MemSource src(buf, len);
-	return load_checked(src, len, "mapped file", space, quant, dim,
-			    max_elements, out, err, fd, off, flags);
+	return load_checked(src, len, name, space, quant, dim, max_elements,
+			    out, err, fd, off, flags);
+}
+
+extern "C" int hnswc_load_map_q(int fd, uint64_t off, const void *buf,
+				size_t len, int space, int quant, size_t dim,
+				size_t max_elements, unsigned flags,
+				hnswc_index **out, hnswc_error *err)
+{
+	return load_memory("hnswc_load_map_q", "mapped file", fd, off, buf, len,
+			   space, quant, dim, max_elements, flags, out, err);
 }
 
 extern "C" size_t hnswc_mapped_bytes(const hnswc_index *idx)
@@ -2366,21 +2374,8 @@ extern "C" int hnswc_load_mem_q(const void *buf, size_t len, int space,
 				int quant, size_t dim, size_t max_elements,
 				hnswc_index **out, hnswc_error *err)
 {
-	if (!out)
-		return err_set(err, HNSWC_EINVAL,
-			       "hnswc_load_mem: out is NULL");
-	*out = nullptr;
-	if (!buf && len)
-		return err_set(err, HNSWC_EINVAL,
-			       "hnswc_load_mem: buf is NULL");
-	int rc = check_params(space, dim, err);
-	if (!rc)
-		rc = check_quant(quant, err);
-	if (rc)
-		return rc;
-	MemSource src(buf, len);
-	return load_checked(src, len, "buffer", space, quant, dim, max_elements,
-			    out, err);
+	return load_memory("hnswc_load_mem", "buffer", -1, 0, buf, len, space,
+			   quant, dim, max_elements, 0, out, err);
 }
 
 extern "C" int hnswc_load_fp(FILE *fp, uint64_t len, int space, size_t dim,
