@@ -189,6 +189,9 @@ int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
 
 /* Upper bound on the threads of one hnswc_add_batch(). */
 #define HNSWC_MAX_THREADS 256
+/* hnswc_add_batch()'s `done` flags. */
+#define HNSWC_DONE 1
+#define HNSWC_FAILED 2
 
 /*
  * hnswc_add() of n vectors: vecs[i] (dim floats) under labels[i], with
@@ -211,9 +214,11 @@ int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
  * and the first error is returned; a failure half-way through an insertion
  * leaves the index refusing writes (HNSWC_EINTERNAL, as hnswc_add()).
  *
- * `done`, if not NULL, has room for n flags: done[i] is set to 1 when
- * entry i was applied (or superseded by a later entry with its label) and
- * to 0 otherwise, so that a caller can undo a partly applied batch.
+ * `done`, if not NULL, has room for n flags: done[i] becomes HNSWC_DONE
+ * when entry i was applied (or superseded by a later entry with its
+ * label), HNSWC_FAILED for the entry whose error is returned, and 0
+ * otherwise, so that a caller can undo a partly applied batch and name
+ * the entry that failed.
  */
 int hnswc_add_batch(hnswc_index *idx, const float *const *vecs,
 		    const uint64_t *labels, size_t n, size_t threads,

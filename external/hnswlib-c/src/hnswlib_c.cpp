@@ -763,7 +763,7 @@ struct Batch {
 	int code = 0;
 	char msg[HNSWC_ERROR_MSG_MAX] = "";
 
-	void fail(int c, uint64_t label, const char *m)
+	void fail(int c, size_t at, const char *m)
 	{
 		std::lock_guard<std::mutex> g(emu);
 		stop.store(true);
@@ -771,7 +771,9 @@ struct Batch {
 			return;
 		code = c;
 		snprintf(msg, sizeof(msg), "label %llu: %s",
-			 (unsigned long long)label, m);
+			 (unsigned long long)labels[at], m);
+		if (done)
+			done[at] = HNSWC_FAILED;
 	}
 };
 
@@ -797,19 +799,18 @@ void batch_worker(Batch *b) noexcept
 			insert_new(idx, data, b->vecs[at], b->labels[at],
 				   &reserved);
 			if (b->done)
-				b->done[at] = 1;
+				b->done[at] = HNSWC_DONE;
 			continue;
 		} catch (const std::bad_alloc &) {
-			b->fail(HNSWC_ENOMEM, b->labels[at], "out of memory");
+			b->fail(HNSWC_ENOMEM, at, "out of memory");
 		} catch (const std::exception &e) {
 			const char *m = e.what();
 			b->fail(strncmp(m, "Not enough memory", 17) == 0
 					? HNSWC_ENOMEM
 					: HNSWC_EINTERNAL,
-				b->labels[at], m);
+				at, m);
 		} catch (...) {
-			b->fail(HNSWC_EINTERNAL, b->labels[at],
-				"unknown C++ exception");
+			b->fail(HNSWC_EINTERNAL, at, "unknown C++ exception");
 		}
 		if (reserved)
 			idx->broken.store(true);
@@ -921,6 +922,8 @@ static int add_many(hnswc_index *idx, const float *const *vecs,
 			}
 			/* Replace/undelete rewires existing links and
 			 * rewrites the vector in place: exclusive. */
+			if (done)
+				done[i] = HNSWC_FAILED; /* if it throws */
 			WrLock l(&idx->rw);
 			tableint id;
 			if (idx->raw && lookup(h, labels[i], &id))
@@ -928,12 +931,12 @@ static int add_many(hnswc_index *idx, const float *const *vecs,
 				       vecs[i], idx->dim * sizeof(float));
 			h->addPoint(data, labels[i]);
 			if (done)
-				done[i] = 1;
+				done[i] = HNSWC_DONE;
 		}
 		if (done && n > 1)
 			for (size_t i = 0; i < n; i++)
 				if (last[labels[i]] != i)
-					done[i] = 1;
+					done[i] = HNSWC_DONE;
 		if (fresh.empty())
 			return 0;
 
