@@ -1020,8 +1020,7 @@ static void vector_embed_one(void *ctx, size_t i)
 		return;
 	rc = osa_vec_record(v->emb, v->metric, v->dim, v->index, b->recs[i],
 			    b->vecs + i * v->dim, &e);
-	if (!rc && v->attrs &&
-	    (rc = osa_attrs_check(v->decl, b->recs[i], &e)))
+	if (!rc && v->attrs && (rc = osa_attrs_check(v->decl, b->recs[i], &e)))
 		osa_error_prefix(&e, "index %s: ", v->index);
 	if (!rc && !(b->copies[i] = strdup(srn)))
 		rc = osa_error_set(&e, OSA_ENOMEM, "index %s: out of memory",
@@ -1215,8 +1214,7 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 			goto out;
 		}
 	}
-	rc = hnswc_add_batch(v->h, ptrs, labels, nops, v->threads, done,
-			     &herr);
+	rc = hnswc_add_batch(v->h, ptrs, labels, nops, v->threads, done, &herr);
 	if (rc) {
 		vector_rollback(v, ops, nops, done, vecs, old, old_nlabels,
 				old_nfree);
@@ -1226,8 +1224,7 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 				   "index %s: inserting %s failed: %s; the "
 				   "batch was not applied",
 				   v->index,
-				   j < nops ? copies[ops[j].rec]
-					    : "a batch",
+				   j < nops ? copies[ops[j].rec] : "a batch",
 				   herr.msg);
 		goto out;
 	}

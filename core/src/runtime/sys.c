@@ -75,8 +75,8 @@ static void *osa_pfor_run(void *arg)
 	return NULL;
 }
 
-void osa_parallel_for(size_t n, size_t threads,
-		      void (*fn)(void *ctx, size_t i), void *ctx)
+void osa_parallel_for(size_t n, size_t threads, void (*fn)(void *ctx, size_t i),
+		      void *ctx)
 {
 	struct osa_pfor p = { n, fn, ctx, 0 };
 	pthread_t stack[16], *tid = stack;

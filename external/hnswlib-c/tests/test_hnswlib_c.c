@@ -1185,8 +1185,8 @@ static void test_concurrency(void)
 /* ---- batches (hnswc_add_batch) ---- */
 
 /* Row pointers of data[0..n) and labels first..first+n-1. */
-static void rows(const float *data, size_t n, uint64_t first,
-		 const float **vp, uint64_t *lab)
+static void rows(const float *data, size_t n, uint64_t first, const float **vp,
+		 uint64_t *lab)
 {
 	for (size_t i = 0; i < n; i++) {
 		vp[i] = data + i * DIM;
@@ -1272,8 +1272,8 @@ static void test_batch(void)
 				space == HNSWC_L2 ? queries : queries_ip;
 			hnswc_index *s, *one, *par;
 
-			OK(hnswc_create_q(space, quant, DIM, N, 16, 200, 42,
-					  &s, &e));
+			OK(hnswc_create_q(space, quant, DIM, N, 16, 200, 42, &s,
+					  &e));
 			if (quant == HNSWC_QUANT_SQ8)
 				OK(hnswc_train(s, data, N, &e));
 			for (size_t i = 0; i < N; i++)
@@ -1363,8 +1363,10 @@ static void test_batch(void)
 		CHECK(hnswc_add_batch(x, vp, lab, 10, 2, NULL, &e) ==
 			      HNSWC_EINVAL,
 		      "NULL vector accepted");
-		CHECK(hnswc_count(x) == N + 4, "refused batches changed the "
-		      "count: %zu", hnswc_count(x));
+		CHECK(hnswc_count(x) == N + 4,
+		      "refused batches changed the "
+		      "count: %zu",
+		      hnswc_count(x));
 		OK(hnswc_get_vector(x, 2, v, &e));
 		CHECK(!memcmp(v, data_l2 + 3 * DIM, sizeof(v)),
 		      "label 2 given in the 5-entry batch");
