@@ -42,8 +42,8 @@ size_t osa_cpus(void);
  * error); with threads = 1 or n = 1 nothing is created.  The return of
  * osa_parallel_for happens after every call (what fn wrote is visible).
  */
-void osa_parallel_for(size_t n, size_t threads,
-		      void (*fn)(void *ctx, size_t i), void *ctx);
+void osa_parallel_for(size_t n, size_t threads, void (*fn)(void *ctx, size_t i),
+		      void *ctx);
 
 #ifdef __cplusplus
 }

@@ -652,9 +652,9 @@ static void insert_new(hnswc_index *idx, const void *data, const float *vec,
 	tableint cur = 0;
 
 	if (level > 0) {
-		ll = (char *)calloc(1, h->size_links_per_element_ *
-						       (size_t)level +
-					       LIST_SLACK);
+		ll = (char *)calloc(1,
+				    h->size_links_per_element_ * (size_t)level +
+					    LIST_SLACK);
 		if (!ll)
 			throw std::runtime_error(
 				"Not enough memory: cannot allocate the "
@@ -714,9 +714,15 @@ static void insert_new(hnswc_index *idx, const void *data, const float *vec,
 					for (size_t i = 0; i < n; i++) {
 						tableint c = ids[i];
 						if (c >= h->max_elements_)
-							throw std::runtime_error(
-								"neighbour id "
-								"out of range");
+							throw std::
+								runtime_error(
+									"neighb"
+									"our "
+									"id "
+									"out "
+									"of "
+									"rang"
+									"e");
 						float d = dist(c);
 						if (d < curd) {
 							curd = d;
@@ -978,14 +984,14 @@ extern "C" int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
 }
 
 extern "C" int hnswc_add_batch(hnswc_index *idx, const float *const *vecs,
-			       const uint64_t *labels, size_t n,
-			       size_t threads, unsigned char *done,
-			       hnswc_error *err)
+			       const uint64_t *labels, size_t n, size_t threads,
+			       unsigned char *done, hnswc_error *err)
 {
 	if (!idx || (n && (!vecs || !labels)))
-		return err_set(err, HNSWC_EINVAL,
-			       "hnswc_add_batch: %s is NULL",
-			       !idx ? "index" : !vecs ? "vecs" : "labels");
+		return err_set(err, HNSWC_EINVAL, "hnswc_add_batch: %s is NULL",
+			       !idx    ? "index"
+			       : !vecs ? "vecs"
+				       : "labels");
 	return add_many(idx, vecs, labels, n, threads, done, err,
 			"hnswc_add_batch");
 }
