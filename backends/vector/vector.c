@@ -27,6 +27,15 @@
  * pass a filter that skips labels with no srn.  Compaction and removals hold
  * `lock` exclusively.  Lock order: wmu, then lock, then the shim's own.
  *
+ * Parallel ingest (`threads`, 0 = one per online core): under wmu, a
+ * batch's records are embedded by that many workers (osa_parallel_for;
+ * each writes only its own records' slots, and the error kept is the first
+ * bad record's, as a serial loop reports it), then the shim inserts the
+ * new labels with as many threads (hnswc_add_batch), replacements one at a
+ * time.  Labels, maps and attributes are planned before and published
+ * after, by the calling thread alone, exactly as for one thread.  A failed
+ * batch is undone from the shim's per-entry flags (vector_rollback).
+ *
  * Quantisation (`quantization = "sq8"`): the graph holds 8-bit codes per
  * dimension and the shim re-scores the best `rerank` x k candidates on the
  * float vectors it keeps beside them.  The quantiser is trained on the
