@@ -672,6 +672,11 @@ static void insert_new(hnswc_index *idx, const void *data, const float *vec,
 		throw;
 	}
 	*reserved = true;
+	/* Nobody reads slot `cur` before a link leads to it, and those
+	 * links are written after this; owned by the index from here on
+	 * (its destructor frees the lists of levels > 0). */
+	h->element_levels_[cur] = level;
+	h->linkLists_[cur] = ll;
 
 	std::unique_lock<std::mutex> top(h->global);
 	int maxlevel = h->maxlevel_;
@@ -680,7 +685,6 @@ static void insert_new(hnswc_index *idx, const void *data, const float *vec,
 		top.unlock();
 	std::lock_guard<std::mutex> own(h->link_list_locks_[cur]);
 
-	h->element_levels_[cur] = level;
 	memset(h->data_level0_memory_ + cur * h->size_data_per_element_ +
 		       h->offsetLevel0_,
 	       0, h->size_data_per_element_);
@@ -689,7 +693,6 @@ static void insert_new(hnswc_index *idx, const void *data, const float *vec,
 	if (idx->raw)
 		memcpy(idx->raw + (size_t)cur * idx->dim, vec,
 		       idx->dim * sizeof(float));
-	h->linkLists_[cur] = ll;
 
 	if (ep != (tableint)-1) {
 		auto dist = [&](tableint id) {
@@ -957,12 +960,12 @@ static int add_many(hnswc_index *idx, const float *const *vecs,
 		std::vector<std::thread> pool;
 		{
 			RdLock l(&idx->rw);
-			for (size_t t = 1; t < nt; t++) {
-				try {
+			try {
+				pool.reserve(nt - 1);
+				for (size_t t = 1; t < nt; t++)
 					pool.emplace_back(batch_worker, &b);
-				} catch (...) {
-					break; /* fewer threads */
-				}
+			} catch (...) {
+				/* fewer threads: those started run */
 			}
 			batch_worker(&b);
 			for (std::thread &t : pool)
