@@ -11,7 +11,7 @@
 # Thread mode: the build rate of that index through the backend API with
 # `threads` = 1 and 2, against hnswlib's C++ and python3-hnswlib building
 # the same vectors on one thread, in the same run (target: 2 threads at
-# >= 1.5x hnswlib; N defaults to 20 000, every build runs twice, best kept).
+# >= 1.5x hnswlib; N defaults to 20 000, every build runs 3 times, best kept).
 #   bench/ingest/run.sh BUILD --threads [N] [osa-bench-ingest-threads options]
 set -eu
 BUILD=$1
