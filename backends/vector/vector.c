@@ -27,6 +27,15 @@
  * pass a filter that skips labels with no srn.  Compaction and removals hold
  * `lock` exclusively.  Lock order: wmu, then lock, then the shim's own.
  *
+ * Parallel ingest (`threads`, 0 = one per online core): under wmu, a
+ * batch's records are embedded by that many workers (osa_parallel_for;
+ * each writes only its own records' slots, and the error kept is the first
+ * bad record's, as a serial loop reports it), then the shim inserts the
+ * new labels with as many threads (hnswc_add_batch), replacements one at a
+ * time.  Labels, maps and attributes are planned before and published
+ * after, by the calling thread alone, exactly as for one thread.  A failed
+ * batch is undone from the shim's per-entry flags (vector_rollback).
+ *
  * Quantisation (`quantization = "sq8"`): the graph holds 8-bit codes per
  * dimension and the shim re-scores the best `rerank` x k candidates on the
  * float vectors it keeps beside them.  The quantiser is trained on the
@@ -77,6 +86,7 @@
 #include <stdatomic.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -109,6 +119,8 @@
 #define VECTOR_MAX_LABELS ((size_t)0x7ffffffe)
 /* No compaction below this many labels: rebuilding is not worth it. */
 #define VECTOR_COMPACT_MIN 64
+/* Compaction copies out and re-inserts this many float vectors at a time. */
+#define VECTOR_COMPACT_CHUNK 4096
 #define VECTOR_SRN_MAX 65536u
 #define VECTOR_EF_MAX 65535
 /* hnswlib's level generator seed: fixed, so builds are reproducible. */
@@ -148,6 +160,7 @@ struct vector_config {
 	struct osa_embedding_config embedding;
 	int quantization;
 	int rerank;
+	int threads;
 };
 
 /* ---- configuration --------------------------------------------------- */
@@ -189,6 +202,12 @@ static const struct osa_field vector_fields[] = {
 		      "sq8: re-score this many times the hits asked for on "
 		      "the float vectors (the candidate list is at least that "
 		      "long)."),
+	OSA_FIELD_INT(struct vector_config, threads, "threads", 0, 0,
+		      HNSWC_MAX_THREADS,
+		      "Workers that embed a batch and insert its new records "
+		      "into the graph at once (searches go on meanwhile); 0 = "
+		      "one per online CPU core.  The graph built differs with "
+		      "the thread count (insertion order), not its recall."),
 	OSA_VECSPACE_FIELD_EMBEDDING(struct vector_config, embedding),
 	OSA_FIELD_END
 };
@@ -213,6 +232,7 @@ struct vector {
 	int quant;	   /* enum hnswc_quant */
 	size_t rerank;	   /* sq8 rerank factor */
 	size_t trained_on; /* sq8: vectors the quantiser saw (wmu) */
+	size_t threads;	   /* ingest workers (config; 0 became the CPUs) */
 	struct osa_embedder_inst *emb;
 	char desc[OSA_SNAP_EMBEDDER_MAX];
 
@@ -968,6 +988,7 @@ static int vector_open(const struct osa_backend_args *args, void **self,
 							 : HNSWC_QUANT_NONE;
 	v->rerank = (size_t)cfg->rerank;
 	v->settled = true;
+	v->threads = cfg->threads ? (size_t)cfg->threads : osa_cpus();
 	v->decl = args->attrs ? args->attrs : &vector_no_attrs;
 	plen = strlen(dir) + sizeof("/" VECTOR_SNAP_NAME);
 	v->index = strdup(args->index);
@@ -1070,41 +1091,63 @@ static void vector_attr_move(struct vector *v, uint32_t dst, uint32_t src)
  */
 static int vector_compact(struct vector *v, struct osa_error *err)
 {
-	size_t cap = v->live > v->init_cap ? v->live : v->init_cap, l, nl = 0;
+	size_t cap = v->live > v->init_cap ? v->live : v->init_cap, l = 0,
+	       nl = 0, k;
+	/* Live vectors are copied out and inserted `room` at a time, each
+	 * chunk one batch of v->threads threads; sq8 takes them all at once
+	 * (it retrains on every live vector first). */
+	size_t room = v->quant || v->live < VECTOR_COMPACT_CHUNK
+			      ? v->live
+			      : VECTOR_COMPACT_CHUNK;
 	hnswc_error herr = { 0 };
 	hnswc_index *nh = NULL;
+	const float **ptrs;
+	uint64_t *labs;
 	float *buf;
 	int rc;
 
-	/* sq8 retrains on every live vector: gather them first. */
-	buf = malloc((v->quant ? (v->live ? v->live : 1) : 1) * v->dim *
-		     sizeof(float));
-	if (!buf)
+	if (!room)
+		room = 1;
+	buf = malloc(room * v->dim * sizeof(float));
+	ptrs = malloc(room * sizeof(*ptrs));
+	labs = malloc(room * sizeof(*labs));
+	if (!buf || !ptrs || !labs) {
+		free(buf);
+		free(ptrs);
+		free(labs);
 		return osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
 				     v->index);
+	}
 	rc = hnswc_create_q(v->space, v->quant, v->dim, cap ? cap : 1, v->m,
 			    v->efc, VECTOR_SEED, &nh, &herr);
-	if (!rc && v->quant && v->live) {
-		for (l = 0; l < v->nlabels && !rc; l++)
+	while (!rc && nl < v->live) {
+		size_t m = 0;
+
+		for (; !rc && m < room && l < v->nlabels; l++)
 			if (v->srns[l])
 				rc = hnswc_get_vector(v->h, (uint64_t)l,
-						      buf + nl++ * v->dim,
+						      buf + m++ * v->dim,
 						      &herr);
-		if (!rc)
-			rc = hnswc_train(nh, buf, nl, &herr);
-		for (l = 0; l < nl && !rc; l++)
-			rc = hnswc_add(nh, buf + l * v->dim, (uint64_t)l,
-				       &herr);
-	} else {
-		for (l = 0; l < v->nlabels && !rc; l++) {
-			if (!v->srns[l])
-				continue;
-			rc = hnswc_get_vector(v->h, (uint64_t)l, buf, &herr);
-			if (!rc)
-				rc = hnswc_add(nh, buf, (uint64_t)nl++, &herr);
+		if (!rc && !m) {
+			snprintf(herr.msg, sizeof(herr.msg),
+				 "%zu live labels found, %zu counted", nl,
+				 v->live);
+			rc = HNSWC_EINTERNAL;
 		}
+		if (!rc && v->quant && !nl)
+			rc = hnswc_train(nh, buf, m, &herr);
+		for (k = 0; k < m; k++) {
+			ptrs[k] = buf + k * v->dim;
+			labs[k] = nl + k;
+		}
+		if (!rc)
+			rc = hnswc_add_batch(nh, ptrs, labs, m, v->threads,
+					     NULL, &herr);
+		nl += m;
 	}
 	free(buf);
+	free(ptrs);
+	free(labs);
 	if (rc) {
 		hnswc_free(nh);
 		return osa_error_set(err, vector_code(rc),
@@ -1190,38 +1233,56 @@ static int vector_filter(uint64_t label, void *ctx)
 }
 
 /*
- * Undo the graph changes of ops[0..done): new labels are deleted again,
- * replaced vectors restored.  Then give the labels back (under lock).
+ * Undo a batch's graph changes: `done` (NULL: nothing was tried) holds
+ * hnswc_add_batch()'s flags.  Labels from the free list are deleted
+ * again, replaced vectors restored (also for the entry that failed).  New
+ * labels were numbered from old_nlabels up and inserted in parallel, so
+ * those that reached the graph need not be a prefix: every label under
+ * the highest one that did must be in the graph (the maps' invariant), so
+ * a missing one is added now (with its record's vector); all of them are
+ * deleted and become free labels (under lock).
  */
 static void vector_rollback(struct vector *v, struct vector_op *ops,
-			    size_t nops, size_t done, const float *old,
+			    size_t nops, const unsigned char *done,
+			    const float *vecs, const float *old,
 			    size_t old_nlabels, size_t old_nfree)
 {
 	hnswc_error herr = { 0 };
 	size_t j, top = old_nlabels;
 	int bad = 0;
 
-	for (j = done; j-- > 0;) {
-		if (ops[j].fresh)
+	for (j = 0; j < nops; j++)
+		if (ops[j].fresh && !ops[j].from_free &&
+		    ops[j].label + 1u > top &&
+		    hnswc_contains(v->h, ops[j].label) != HNSWC_ENOTFOUND)
+			top = ops[j].label + 1u;
+	for (j = nops; j-- > 0;) {
+		if (ops[j].fresh && !ops[j].from_free) {
+			if (ops[j].label >= top)
+				continue;
+			if (hnswc_contains(v->h, ops[j].label) ==
+			    HNSWC_ENOTFOUND)
+				bad |= hnswc_add(v->h,
+						 vecs + ops[j].rec * v->dim,
+						 ops[j].label, &herr);
 			bad |= hnswc_mark_deleted(v->h, ops[j].label, &herr);
-		else
+		} else if (!done || !done[j]) {
+			continue;
+		} else if (ops[j].fresh) {
+			bad |= hnswc_mark_deleted(v->h, ops[j].label, &herr);
+		} else {
 			bad |= hnswc_add(v->h, old + ops[j].old * v->dim,
 					 ops[j].label, &herr);
+		}
 	}
 	pthread_rwlock_wrlock(&v->lock);
 	/* Labels popped from the free list are free again. */
 	v->nfree = old_nfree;
-	/* New labels that reached the graph become free (deleted) slots;
+	/* New labels below `top` are in the graph, deleted: free slots;
 	 * the others never existed. */
-	for (j = 0; j < nops; j++) {
-		if (!ops[j].fresh || ops[j].from_free)
-			continue;
-		if (j < done) {
+	for (j = 0; j < nops; j++)
+		if (ops[j].fresh && !ops[j].from_free && ops[j].label < top)
 			v->freel[v->nfree++] = ops[j].label;
-			if (ops[j].label + 1u > top)
-				top = ops[j].label + 1u;
-		}
-	}
 	v->nlabels = top;
 	v->pending = 0;
 	if (bad) {
@@ -1234,6 +1295,81 @@ static void vector_rollback(struct vector *v, struct vector_op *ops,
 	pthread_rwlock_unlock(&v->lock);
 }
 
+/* A batch being embedded by several workers (vector_embed_one). */
+struct vector_embed {
+	struct vector *v;
+	const struct osa_record *const *recs;
+	float *vecs;
+	char **copies;
+	uint64_t *hashes;
+	pthread_mutex_t mu;    /* err, rc, and the stores to fail_at */
+	atomic_size_t fail_at; /* lowest failed position (n: none) */
+	struct osa_error err;  /* its error */
+	int rc;
+};
+
+/*
+ * Embed record i, check its attributes, copy its srn.  After a failure,
+ * records past it are skipped; those before it are still done (items come
+ * in increasing order), so the error kept is that of the first bad record,
+ * as a serial loop would report it.
+ */
+static void vector_embed_one(void *ctx, size_t i)
+{
+	struct vector_embed *b = ctx;
+	struct vector *v = b->v;
+	struct osa_error e = { 0 };
+	const char *srn = osa_record_srn(b->recs[i]);
+	int rc;
+
+	if (i > atomic_load(&b->fail_at))
+		return;
+	rc = osa_vec_record(v->emb, v->metric, v->dim, v->index, b->recs[i],
+			    b->vecs + i * v->dim, &e);
+	if (!rc && v->attrs && (rc = osa_attrs_check(v->decl, b->recs[i], &e)))
+		osa_error_prefix(&e, "index %s: ", v->index);
+	if (!rc && !(b->copies[i] = strdup(srn)))
+		rc = osa_error_set(&e, OSA_ENOMEM, "index %s: out of memory",
+				   v->index);
+	if (!rc) {
+		b->hashes[i] = osa_srn_hash(srn);
+		return;
+	}
+	pthread_mutex_lock(&b->mu);
+	if (i < atomic_load(&b->fail_at)) {
+		atomic_store(&b->fail_at, i);
+		b->err = e;
+		b->rc = rc;
+	}
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* Embed recs[0..n) into vecs with v->threads workers (see above). */
+static int vector_embed_all(struct vector *v,
+			    const struct osa_record *const *recs, size_t n,
+			    float *vecs, char **copies, uint64_t *hashes,
+			    struct osa_error *err)
+{
+	struct vector_embed b = { .v = v,
+				  .recs = recs,
+				  .vecs = vecs,
+				  .copies = copies,
+				  .hashes = hashes };
+
+	if (pthread_mutex_init(&b.mu, NULL))
+		return osa_error_set(err, OSA_ENOMEM,
+				     "index %s: cannot create a lock",
+				     v->index);
+	atomic_init(&b.fail_at, n);
+	osa_parallel_for(n, v->threads, vector_embed_one, &b);
+	pthread_mutex_destroy(&b.mu);
+	if (atomic_load(&b.fail_at) == n)
+		return 0;
+	if (err)
+		*err = b.err;
+	return b.rc;
+}
+
 static int vector_ingest(void *self, const struct osa_record *const *recs,
 			 size_t n, struct osa_error *err)
 {
@@ -1244,7 +1380,9 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 	hnswc_error herr = { 0 };
 	float *vecs = NULL, *old = NULL;
 	char **copies = NULL;
-	uint64_t *hashes = NULL;
+	uint64_t *hashes = NULL, *labels = NULL;
+	const float **ptrs = NULL;
+	unsigned char *done = NULL;
 	int rc = 0;
 
 	if (!n)
@@ -1259,33 +1397,21 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 	if (!(vecs = malloc(bytes)) || !(copies = calloc(n, sizeof(*copies))) ||
 	    !(hashes = malloc(n * sizeof(*hashes))) ||
 	    !(pos = malloc(n * sizeof(*pos))) ||
-	    !(ops = malloc(n * sizeof(*ops)))) {
+	    !(ops = malloc(n * sizeof(*ops))) ||
+	    !(labels = malloc(n * sizeof(*labels))) ||
+	    !(ptrs = malloc(n * sizeof(*ptrs))) || !(done = calloc(n, 1))) {
 		rc = osa_error_set(err, OSA_ENOMEM,
 				   "index %s: out of memory embedding a batch "
 				   "of %zu records",
 				   v->index, n);
 		goto out;
 	}
-	/* 1. Embed everything; nothing changes yet. */
-	for (i = 0; i < n; i++) {
-		const char *srn = osa_record_srn(recs[i]);
-
-		rc = osa_vec_record(v->emb, v->metric, v->dim, v->index,
-				    recs[i], vecs + i * v->dim, err);
-		if (rc)
-			goto out;
-		if (v->attrs && (rc = osa_attrs_check(v->decl, recs[i], err))) {
-			osa_error_prefix(err, "index %s: ", v->index);
-			goto out;
-		}
-		if (!(copies[i] = strdup(srn))) {
-			rc = osa_error_set(err, OSA_ENOMEM,
-					   "index %s: out of memory", v->index);
-			goto out;
-		}
-		hashes[i] = osa_srn_hash(srn);
+	/* 1. Embed everything (v->threads workers); nothing changes yet. */
+	rc = vector_embed_all(v, recs, n, vecs, copies, hashes, err);
+	if (rc)
+		goto out;
+	for (i = 0; i < n; i++)
 		pos[i] = i;
-	}
 	/* The last occurrence of an srn in the batch wins. */
 	qsort_r(pos, n, sizeof(*pos), vector_cmp_pos, copies);
 	for (i = 0; i < n; i++) {
@@ -1351,7 +1477,8 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 	pthread_rwlock_unlock(&v->lock);
 	/* Room to restore the vectors a failed batch replaced. */
 	if (nrep && !(old = malloc(nrep * v->dim * sizeof(float)))) {
-		vector_rollback(v, ops, nops, 0, old, old_nlabels, old_nfree);
+		vector_rollback(v, ops, nops, NULL, vecs, old, old_nlabels,
+				old_nfree);
 		rc = osa_error_set(err, OSA_ENOMEM, "index %s: out of memory",
 				   v->index);
 		goto out;
@@ -1361,8 +1488,8 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 	if (!hnswc_trained(v->h)) {
 		rc = hnswc_train(v->h, vecs, n, &herr);
 		if (rc) {
-			vector_rollback(v, ops, nops, 0, old, old_nlabels,
-					old_nfree);
+			vector_rollback(v, ops, nops, NULL, vecs, old,
+					old_nlabels, old_nfree);
 			rc = osa_error_set(err, vector_code(rc),
 					   "index %s: training the sq8 "
 					   "quantiser failed: %s",
@@ -1373,26 +1500,40 @@ static int vector_ingest(void *self, const struct osa_record *const *recs,
 	}
 
 	/* 3. Insert, concurrently with queries (the filter hides the new
-	 * labels until they are published). */
+	 * labels until they are published): the replaced vectors are saved
+	 * first, then the shim applies the batch, its new labels by
+	 * v->threads threads.  done[] says what to undo if it fails. */
 	for (j = 0; j < nops; j++) {
-		const float *x = vecs + ops[j].rec * v->dim;
-
-		if (!ops[j].fresh) {
-			rc = hnswc_get_vector(v->h, ops[j].label,
-					      old + ops[j].old * v->dim, &herr);
-			if (rc)
-				break;
+		ptrs[j] = vecs + ops[j].rec * v->dim;
+		labels[j] = ops[j].label;
+		if (ops[j].fresh)
+			continue;
+		rc = hnswc_get_vector(v->h, ops[j].label,
+				      old + ops[j].old * v->dim, &herr);
+		if (rc) {
+			vector_rollback(v, ops, nops, NULL, vecs, old,
+					old_nlabels, old_nfree);
+			rc = osa_error_set(err, vector_code(rc),
+					   "index %s: reading the vector of %s "
+					   "failed: %s; the batch was not "
+					   "applied",
+					   v->index, copies[ops[j].rec],
+					   herr.msg);
+			goto out;
 		}
-		rc = hnswc_add(v->h, x, ops[j].label, &herr);
-		if (rc)
-			break;
 	}
+	rc = hnswc_add_batch(v->h, ptrs, labels, nops, v->threads, done, &herr);
 	if (rc) {
-		vector_rollback(v, ops, nops, j, old, old_nlabels, old_nfree);
+		vector_rollback(v, ops, nops, done, vecs, old, old_nlabels,
+				old_nfree);
+		for (j = 0; j < nops && done[j] != HNSWC_FAILED; j++)
+			;
 		rc = osa_error_set(err, vector_code(rc),
 				   "index %s: inserting %s failed: %s; the "
 				   "batch was not applied",
-				   v->index, copies[ops[j].rec], herr.msg);
+				   v->index,
+				   j < nops ? copies[ops[j].rec] : "a batch",
+				   herr.msg);
 		goto out;
 	}
 
@@ -1443,6 +1584,9 @@ out:
 	free(ops);
 	free(old);
 	free(vecs);
+	free(labels);
+	free(ptrs);
+	free(done);
 	return rc;
 }
 

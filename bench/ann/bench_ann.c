@@ -541,10 +541,10 @@ static int run_dim(const struct opts *o, size_t dim, const float *base,
 		snprintf(cfg, sizeof(cfg),
 			 "dim = %zu; metric = \"%s\"; m = %zu; "
 			 "ef_construction = %zu; initial_capacity = %zu;"
-			 "quantization = \"%s\"; rerank = %d;"
+			 "quantization = \"%s\"; rerank = %d; threads = %d;"
 			 "embedding = { embedder = \"field\"; };",
 			 dim, metric_names[o->metric], o->m, o->efc, n, q,
-			 o->rerank);
+			 o->rerank, o->threads);
 		snprintf(name, sizeof(name), "vector-%s", q);
 		heap0 = bench_heap_bytes();
 		vr[nv].self = open_index("vector", name, cfg, tmp, &vr[nv].cfg,

@@ -7,9 +7,25 @@
 # then the time to reopen the data directory and answer a first query
 # (target < 0.5 s, no rebuild) and the journal's bytes per record.
 #   bench/ingest/run.sh BUILD [N]
+#
+# Thread mode: the build rate of that index through the backend API with
+# `threads` = 1 and 2, against hnswlib's C++ and python3-hnswlib building
+# the same vectors on one thread, in the same run (target: 2 threads at
+# >= 1.5x hnswlib; N defaults to 20 000, every build runs 3 times, best kept).
+#   bench/ingest/run.sh BUILD --threads [N] [osa-bench-ingest-threads options]
 set -eu
 BUILD=$1
-N=${2:-100000}
+MODE=journal
+if [ "${2:-}" = --threads ]; then
+	MODE=threads
+	shift
+fi
+if [ $MODE = threads ]; then
+	N=${2:-20000}
+	shift $(($# < 2 ? $# : 2))
+else
+	N=${2:-100000}
+fi
 OSA=$BUILD/core/cli/osa
 W=$(mktemp -d /tmp/osa-bench-ingest-XXXXXX)
 trap 'rm -rf "$W"' EXIT
@@ -22,6 +38,10 @@ for i in range(int(sys.argv[1])):
                       "title": " ".join(rng.sample(words, 6)),
                       "summary": " ".join(rng.sample(words, 24))}))
 PY
+if [ $MODE = threads ]; then
+	"$BUILD/bench/ingest/osa-bench-ingest-threads" "$W/records.ndjson" "$W" "$@"
+	exit
+fi
 cat >"$W/osa.cfg" <<CFG
 data_dir = "$W/data";
 logging = { level = "warn"; };

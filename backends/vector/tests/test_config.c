@@ -81,6 +81,10 @@ static void test_errors(void)
 		     "in <data_dir>/indexes/<index>/");
 	expect_error("m = 1;", "m: expected an integer in [2, 100], got 1");
 	expect_error("m = 101;", "m: expected an integer in [2, 100], got 101");
+	expect_error("threads = -1;",
+		     "threads: expected an integer in [0, 256], got -1");
+	expect_error("threads = 257;",
+		     "threads: expected an integer in [0, 256], got 257");
 	expect_error("ef_construction = 0;",
 		     "ef_construction: expected an integer in [1, 65535], "
 		     "got 0");

@@ -6,6 +6,7 @@
 #define OSA_SYS_H
 
 #include <pthread.h>
+#include <stddef.h>
 
 #include <osa/error.h>
 
@@ -26,6 +27,23 @@ int osa_mkdirs(const char *path, struct osa_error *err);
  * writer forever.  0 or an errno value.
  */
 int osa_rwlock_init(pthread_rwlock_t *lock);
+
+/* The online CPUs (sysconf(_SC_NPROCESSORS_ONLN)), at least 1. */
+size_t osa_cpus(void);
+
+/*
+ * Call fn(ctx, i) once for every i in [0, n), from up to `threads` threads
+ * (0: osa_cpus(); never more than n), the calling thread being one of
+ * them, and return when every call has returned.  Items are handed out in
+ * increasing order, one at a time, to whichever thread is free: fn must be
+ * safe to run concurrently with itself, and a caller that wants to stop
+ * early makes fn return at once (e.g. past a failed item, in ctx).  A
+ * thread that cannot be created is done without (fewer threads, never an
+ * error); with threads = 1 or n = 1 nothing is created.  The return of
+ * osa_parallel_for happens after every call (what fn wrote is visible).
+ */
+void osa_parallel_for(size_t n, size_t threads, void (*fn)(void *ctx, size_t i),
+		      void *ctx);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,8 @@
  * ingest.c - the write path: checking a batch, committing it to the journal
  * and fanning it out to every index; deletes.
  */
+#include <stdatomic.h>
+
 #include "svc.h"
 
 void osa_rejects_free(struct osa_rejects *r)
@@ -53,39 +55,65 @@ static int svc_cmp_srn(const void *a, const void *b)
 	return c ? c : (x->pos < y->pos ? -1 : x->pos > y->pos);
 }
 
+/* One committed change on its way to the indexes (svc_fan_one). */
+struct svc_fan {
+	struct osai_service *s;
+	uint64_t lsn;
+	const struct osa_record *const *recs;
+	size_t n;
+	uint64_t log_max;
+	atomic_int wake;
+};
+
+/* Apply the change to index k if it is ready (its wlock orders it with the
+ * other writers of that index; the catch-up replays anything older first). */
+static void svc_fan_one(void *ctx, size_t k)
+{
+	struct svc_fan *f = ctx;
+	struct svc_index *ix = &f->s->ix[k];
+	const struct osai_checkpoint_config *c =
+		&f->s->cfg->core.journal.checkpoint;
+
+	/* An index seen not ready here becomes ready after this change was
+	 * committed: the catch-up that follows includes it. */
+	if (osai_svc_get_state(ix) != SVC_READY)
+		return;
+	pthread_mutex_lock(&ix->wlock);
+	if (osai_svc_catch_up_locked(f->s, ix, f->lsn, f->recs, f->n) ||
+	    ix->ops_since_ckpt >= (uint64_t)c->ops ||
+	    ix->recs_since_ckpt >= f->log_max)
+		atomic_store(&f->wake, 1);
+	pthread_mutex_unlock(&ix->wlock);
+}
+
 /*
  * Apply the committed change at `lsn` (our own parsed records) to every
  * ready index, then anything else pending, so that a search after the write
  * finds it.  An index that is not ready (loading, rebuilding, degraded) is
  * skipped without waiting: it catches up from the log when it becomes ready.
  * Maintenance that is due is left to the maintenance thread.
+ *
+ * The indexes take a change of at least SVC_FAN_OUT_MIN records
+ * concurrently, on up to one thread per CPU (the caller's among them; a
+ * backend may run threads of its own, as `vector`'s `threads`).  The
+ * journal already holds the change and is the only order that counts:
+ * each index applies it, or later catches up to it, on its own, and the
+ * order among indexes never mattered.  Smaller changes and deletes go to
+ * one index after the other on the calling thread (a thread would cost
+ * more than they do).
  */
 static void svc_fan_out(struct osai_service *s, uint64_t lsn,
 			const struct osa_record *const *recs, size_t n)
 {
-	const struct osai_checkpoint_config *c =
-		&s->cfg->core.journal.checkpoint;
-	uint64_t log_max = s->records_hint / 2;
-	int wake = 0;
-	size_t i;
+	struct svc_fan f = { .s = s, .lsn = lsn, .recs = recs, .n = n };
 
-	if (log_max < SVC_LOG_MIN_RECORDS)
-		log_max = SVC_LOG_MIN_RECORDS;
-	for (i = 0; i < s->n; i++) {
-		struct svc_index *ix = &s->ix[i];
-
-		/* An index seen not ready here becomes ready after this change
-		 * was committed: the catch-up that follows includes it. */
-		if (osai_svc_get_state(ix) != SVC_READY)
-			continue;
-		pthread_mutex_lock(&ix->wlock);
-		if (osai_svc_catch_up_locked(s, ix, lsn, recs, n) ||
-		    ix->ops_since_ckpt >= (uint64_t)c->ops ||
-		    ix->recs_since_ckpt >= log_max)
-			wake = 1;
-		pthread_mutex_unlock(&ix->wlock);
-	}
-	if (wake)
+	f.log_max = s->records_hint / 2;
+	if (f.log_max < SVC_LOG_MIN_RECORDS)
+		f.log_max = SVC_LOG_MIN_RECORDS;
+	atomic_init(&f.wake, 0);
+	osa_parallel_for(s->n, n >= SVC_FAN_OUT_MIN ? osa_cpus() : 1,
+			 svc_fan_one, &f);
+	if (atomic_load(&f.wake))
 		osai_svc_tick_wake(s);
 }
 

@@ -36,6 +36,8 @@
 #define SVC_CKPT_BACKOFF 5.0
 #define SVC_REPLAY_SECONDS 1.0
 #define SVC_LOG_MIN_RECORDS 1000
+/* A change of this many records goes to the indexes concurrently. */
+#define SVC_FAN_OUT_MIN 16
 
 struct svc_replay {
 	struct svc_index *ix;

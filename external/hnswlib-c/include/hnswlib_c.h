@@ -39,6 +39,9 @@
  *         for that one operation.
  *   - Writers (add, mark_deleted, resize, save) are serialised by an internal
  *     mutex: calling them from several threads is safe but not parallel.
+ *     Parallel inserts go through hnswc_add_batch(): its new labels are
+ *     inserted by several threads at once (still concurrently with
+ *     searches); its existing labels are replaced one at a time.
  *   - hnswc_free() must not race with any other call on the same index.
  *   - The search filter callback runs inside the search with the index
  *     read-locked: it must not call any hnswc_* function on the same index.
@@ -123,7 +126,8 @@ const char *hnswc_strerror(int code);
  * Create an empty index for `dim`-dimensional vectors of distance `space`
  * (enum hnswc_space), room for `max_elements` (>= 1) elements, `m` links per
  * node (2M on the bottom layer; 16 is a good default), `ef_construction`
- * (>= 1; 100-400 typical, raised to m if lower) and a level-generator seed.
+ * (>= 1; 100-400 typical, raised to m if lower) and a seed from which, with
+ * its label, each new element's level is drawn (reproducible builds).
  * The query-time ef starts at HNSWC_DEFAULT_EF.  On success *out is the new
  * index; on failure *out is set to NULL.
  */
@@ -182,6 +186,43 @@ void hnswc_free(hnswc_index *idx);
  */
 int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
 	      hnswc_error *err);
+
+/* Upper bound on the threads of one hnswc_add_batch(). */
+#define HNSWC_MAX_THREADS 256
+/* hnswc_add_batch()'s `done` flags. */
+#define HNSWC_DONE 1
+#define HNSWC_FAILED 2
+
+/*
+ * hnswc_add() of n vectors: vecs[i] (dim floats) under labels[i], with
+ * the new labels inserted by `threads` threads at once (0: one per online
+ * CPU; 1: the calling thread alone; never more than the new labels or
+ * HNSWC_MAX_THREADS).  The effect is that of hnswc_add() on each entry in
+ * turn, except for the graph's links (the insertion order among new labels
+ * is not fixed when threads > 1): a label given more than once counts once,
+ * with its last vector.  Each new label's level in the graph is drawn from
+ * the seed and the label, so threads = 1 builds exactly the graph that
+ * hnswc_add() calls in the same order build.
+ *
+ * Checked before anything changes: every vector non-NULL and finite
+ * (HNSWC_EINVAL), an SQ8 index trained (HNSWC_EINVAL), and room for all
+ * the new labels (HNSWC_EFULL: resize first; deleted labels keep their
+ * slots).  Then the existing labels (replace, undelete) are applied one at
+ * a time, each under the exclusive lock, and then the new ones, under the
+ * shared lock: searches run meanwhile and may find a new label as soon as
+ * it is linked.  If an insertion fails, the others stop at the next label
+ * and the first error is returned; a failure half-way through an insertion
+ * leaves the index refusing writes (HNSWC_EINTERNAL, as hnswc_add()).
+ *
+ * `done`, if not NULL, has room for n flags: done[i] becomes HNSWC_DONE
+ * when entry i was applied (or superseded by a later entry with its
+ * label), HNSWC_FAILED for the entry whose error is returned, and 0
+ * otherwise, so that a caller can undo a partly applied batch and name
+ * the entry that failed.
+ */
+int hnswc_add_batch(hnswc_index *idx, const float *const *vecs,
+		    const uint64_t *labels, size_t n, size_t threads,
+		    unsigned char *done, hnswc_error *err);
 
 /*
  * Set the default query-time ef (size of the dynamic candidate list; higher

@@ -3,9 +3,14 @@
  * hnswlib_c.cpp - the C shim over hnswlib 0.6.2 (see include/hnswlib_c.h).
  *
  * What is hnswlib's and what is ours:
- *   - graph construction (addPoint, including replace/undelete of an existing
- *     label), the distance kernels (L2Space, InnerProductSpace), the visited
- *     list pool and the in-memory layout are hnswlib's;
+ *   - graph construction (searchBaseLayer, mutuallyConnectNewElement, the
+ *     neighbour heuristic; addPoint for replace/undelete of an existing
+ *     label), the visited list pool and the in-memory layout are hnswlib's;
+ *   - the insertion of a new label is our own copy of addPoint's steps
+ *     (insert_new): it draws the level from the seed and the label instead
+ *     of hnswlib's level generator, which addPoint advances without a lock,
+ *     so that several threads can insert at once (hnswc_add_batch), and it
+ *     writes an SQ8 element's float row before the element is linked;
  *   - search is our own loop over hnswlib's public members: it takes the
  *     query's ef as an argument (hnswlib 0.6.2 reads the shared ef_ and has
  *     no filter argument), applies the label filter, and takes hnswlib's
@@ -18,14 +23,32 @@
  *     loadIndex() trusts the file and is never called.
  *
  * Locking (per index):
- *   wmu  (mutex)   serialises writers: add, mark_deleted, resize, save.
- *   rw   (rwlock)  searches and getters: shared.  Adding a new label: shared
- *                  (hnswlib's per-element locks do the rest).  Replacing or
- *                  undeleting a label, marking deleted, resize: exclusive.
+ *   wmu  (mutex)   serialises writers: add, add_batch, train, retrain,
+ *                  mark_deleted, resize, save.  A batch holds it throughout,
+ *                  its insert threads run under the caller's hold.
+ *   rw   (rwlock)  searches and getters: shared.  Adding new labels: shared,
+ *                  taken once by the thread that runs the batch; its insert
+ *                  threads (insert_new, one or several) rely on that hold
+ *                  and on hnswlib's per-element locks.  Replacing or
+ *                  undeleting a label, marking deleted, resize, (re)train:
+ *                  exclusive.  Every exclusive holder holds wmu first, so
+ *                  no writer can be queued on rw while a batch's threads
+ *                  run (the writer-preferring rwlock would otherwise block
+ *                  new shared holders).
  *   hnswlib's own: cur_element_count_guard_ (label map, element count),
- *                  global (entry point and top level), link_list_locks_[i].
+ *                  global (entry point and top level), link_list_locks_[i]
+ *                  (element i's neighbour lists; held by its inserter until
+ *                  it is fully linked).  insert_new takes global before the
+ *                  new element's lock, and never waits for global while it
+ *                  holds an element's lock.
  * Order: wmu -> rw -> hnswlib's locks.  The rwlock prefers writers (glibc),
  * so a stream of searches cannot starve a writer.
+ *
+ * Slots: a new element's internal id is taken under cur_element_count_guard_
+ * and is distinct for every thread; the arrays indexed by it (hnswlib's,
+ * and `raw` for SQ8) have room for the whole capacity, which only
+ * hnswc_resize() changes (exclusive, never during a batch: the batch checks
+ * that its new labels fit before it starts).
  */
 #include <errno.h>
 #include <math.h>
@@ -47,6 +70,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -188,6 +212,9 @@ struct hnswc_index {
 	mutable pthread_rwlock_t rw;
 	mutable std::mutex wmu;
 	std::atomic<size_t> ef{ HNSWC_DEFAULT_EF };
+	/* Seeds the levels of new elements (draw_level); hnswlib's own
+	 * default for an index loaded from a file. */
+	uint64_t seed = 100;
 	/* A failed insert left a half-made element: refuse writes. */
 	std::atomic<bool> broken{ false };
 	/* Searches in flight and their peak (for hnswc_memory_bytes). */
@@ -450,28 +477,13 @@ static bool lookup(const Hnsw *h, labeltype label, tableint *id)
 /*
  * hnswlib's insertion code prefetches one id past the end of a neighbour
  * list (`datal + j + 1`).  On the bottom layer that lands inside the
- * element's record; an upper-layer list block is malloc'ed with 1 spare
- * byte, so the prefetch reads up to 3 bytes past it (harmless with glibc,
- * whose chunks are larger, but an out-of-bounds read all the same, and
- * AddressSanitizer says so).  Give each upper-layer block LIST_SLACK spare
- * bytes: right after the element is inserted (before any later insertion
- * can walk its lists) and when loading.
+ * element's record; an upper-layer list block as hnswlib allocates it has
+ * 1 spare byte, so the prefetch would read up to 3 bytes past it (harmless
+ * with glibc, whose chunks are larger, but an out-of-bounds read all the
+ * same, and AddressSanitizer says so).  Every upper-layer block the shim
+ * allocates (insert_new, load) has LIST_SLACK spare bytes.
  */
 #define LIST_SLACK 16
-
-static void pad_links(Hnsw *h, tableint id)
-{
-	int lev = h->element_levels_[id];
-	if (lev <= 0)
-		return;
-	/* Searches may be copying this element's lists: take its lock. */
-	std::lock_guard<std::mutex> g(h->link_list_locks_[id]);
-	char *p = (char *)realloc(h->linkLists_[id],
-				  h->size_links_per_element_ * (size_t)lev +
-					  LIST_SLACK);
-	if (p)
-		h->linkLists_[id] = p;
-}
 
 /* ---- create / free ---- */
 
@@ -509,6 +521,7 @@ extern "C" int hnswc_create_q(int space, int quant, size_t dim,
 		std::unique_ptr<hnswc_index> x(new hnswc_index());
 		make_space(x.get(), space, quant, dim, max_elements);
 		x->trained.store(quant == HNSWC_QUANT_NONE);
+		x->seed = seed;
 		x->h.reset(new Hnsw(x->sp.get(), max_elements, m,
 				    ef_construction, (size_t)seed));
 		*out = x.release();
@@ -748,83 +761,405 @@ extern "C" int hnswc_deferred(const hnswc_index *idx)
 
 /* ---- add / delete ---- */
 
+/*
+ * The level of a new element: hnswlib's distribution, floor(-ln(u) x
+ * mult_) with u uniform in (0, 1), but u drawn from the index's seed and
+ * the label (splitmix64) instead of hnswlib's shared level generator,
+ * which addPoint() advances without a lock (concurrent inserts would race
+ * on it).  A label gets the same level whatever the thread count and the
+ * order of the inserts.  u >= 2^-54, so the level stays below 40 x mult_.
+ */
+static int draw_level(const hnswc_index *idx, uint64_t label)
+{
+	uint64_t z = idx->seed + (label + 1) * 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	double u = ((double)(z >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+	return (int)(-log(u) * idx->h->mult_);
+}
+
+/*
+ * Insert a label that is not in the index: hnswlib's addPoint() for a new
+ * label, over the same public members and its searchBaseLayer() and
+ * mutuallyConnectNewElement(), with three differences: the level comes
+ * from draw_level(); the upper-layer lists are allocated with LIST_SLACK
+ * spare bytes and before a slot is taken, so running out
+ * of memory there changes nothing; and for SQ8 the float row is written
+ * before any link makes the element reachable.  `data` is what the graph
+ * stores (the vector or its codes), `vec` the float vector.
+ *
+ * Several threads run this at once for distinct labels.  The caller holds
+ * wmu (no other writer) and rw shared, and checked that the label is absent
+ * and that the capacity has room.  Locks, in order: the label map's guard
+ * (take a slot and map the label; released at once), `global` (kept to the
+ * end when the element raises the top level, as in hnswlib), then the new
+ * element's own link-list lock, held until it is fully linked: whoever
+ * reaches it through a fresh link waits for it.  hnswlib's functions then
+ * take the other elements' locks one at a time.  No thread holds an
+ * element's lock while it waits for `global`.
+ *
+ * *reserved becomes true once the slot is taken: an exception after that
+ * leaves a half-made element (the caller marks the index broken).
+ */
+static void insert_new(hnswc_index *idx, const void *data, const float *vec,
+		       labeltype label, bool *reserved)
+{
+	Hnsw *h = idx->h.get();
+	int level = draw_level(idx, label);
+	char *ll = nullptr;
+	tableint cur = 0;
+
+	if (level > 0) {
+		ll = (char *)calloc(1,
+				    h->size_links_per_element_ * (size_t)level +
+					    LIST_SLACK);
+		if (!ll)
+			throw std::runtime_error(
+				"Not enough memory: cannot allocate the "
+				"upper-layer links of a new element");
+	}
+	try {
+		std::lock_guard<std::mutex> g(h->cur_element_count_guard_);
+		if (h->cur_element_count >= h->max_elements_)
+			throw std::runtime_error("index full");
+		cur = (tableint)h->cur_element_count;
+		h->label_lookup_.emplace(label, cur);
+		h->cur_element_count++;
+	} catch (...) {
+		free(ll);
+		throw;
+	}
+	*reserved = true;
+	/* Nobody reads slot `cur` before a link leads to it, and those
+	 * links are written after this; owned by the index from here on
+	 * (its destructor frees the lists of levels > 0). */
+	h->element_levels_[cur] = level;
+	h->linkLists_[cur] = ll;
+
+	std::unique_lock<std::mutex> top(h->global);
+	int maxlevel = h->maxlevel_;
+	tableint ep = h->enterpoint_node_;
+	if (level <= maxlevel)
+		top.unlock();
+	std::lock_guard<std::mutex> own(h->link_list_locks_[cur]);
+
+	memset(h->data_level0_memory_ + cur * h->size_data_per_element_ +
+		       h->offsetLevel0_,
+	       0, h->size_data_per_element_);
+	memcpy(h->getExternalLabeLp(cur), &label, sizeof(label));
+	memcpy(h->getDataByInternalId(cur), data, h->data_size_);
+	if (idx->raw)
+		memcpy(idx->raw + (size_t)cur * idx->dim, vec,
+		       idx->dim * sizeof(float));
+
+	if (ep != (tableint)-1) {
+		auto dist = [&](tableint id) {
+			return h->fstdistfunc_(data, h->getDataByInternalId(id),
+					       h->dist_func_param_);
+		};
+		tableint obj = ep;
+		/* Greedy descent through the layers above the new one. */
+		if (level < maxlevel) {
+			float curd = dist(obj);
+			for (int lev = maxlevel; lev > level; lev--) {
+				bool changed = true;
+				while (changed) {
+					changed = false;
+					std::lock_guard<std::mutex> g(
+						h->link_list_locks_[obj]);
+					linklistsizeint *l =
+						h->get_linklist(obj, lev);
+					size_t n = h->getListCount(l);
+					const tableint *ids =
+						(const tableint *)(l + 1);
+					for (size_t i = 0; i < n; i++) {
+						tableint c = ids[i];
+						if (c >= h->max_elements_)
+							throw std::
+								runtime_error(
+									"neighb"
+									"our "
+									"id "
+									"out "
+									"of "
+									"rang"
+									"e");
+						float d = dist(c);
+						if (d < curd) {
+							curd = d;
+							obj = c;
+							changed = true;
+						}
+					}
+				}
+			}
+		}
+		bool ep_deleted = h->isMarkedDeleted(ep);
+		for (int lev = std::min(level, maxlevel); lev >= 0; lev--) {
+			auto cands = h->searchBaseLayer(obj, data, lev);
+			if (ep_deleted) {
+				cands.emplace(dist(ep), ep);
+				if (cands.size() > h->ef_construction_)
+					cands.pop();
+			}
+			obj = h->mutuallyConnectNewElement(data, cur, cands,
+							   lev, false);
+		}
+	}
+	if (level > maxlevel) {
+		/* The first element, or a new top level (`global` held). */
+		h->enterpoint_node_ = cur;
+		h->maxlevel_ = level;
+	}
+}
+
+namespace
+{
+
+/* A batch's new labels, shared by the threads that insert them. */
+struct Batch {
+	hnswc_index *idx;
+	const float *const *vecs;
+	const uint64_t *labels;
+	const size_t *todo; /* batch positions of the new labels */
+	size_t ntodo;
+	unsigned char *done; /* may be NULL */
+	std::atomic<size_t> next{ 0 };
+	std::atomic<bool> stop{ false };
+	std::mutex emu; /* the first failure, below */
+	int code = 0;
+	char msg[HNSWC_ERROR_MSG_MAX] = "";
+
+	void fail(int c, size_t at, const char *m)
+	{
+		std::lock_guard<std::mutex> g(emu);
+		stop.store(true);
+		if (code)
+			return;
+		code = c;
+		snprintf(msg, sizeof(msg), "label %llu: %s",
+			 (unsigned long long)labels[at], m);
+		if (done)
+			done[at] = HNSWC_FAILED;
+	}
+};
+
+/* Take the next new label until none is left or one failed. */
+void batch_worker(Batch *b) noexcept
+{
+	hnswc_index *idx = b->idx;
+	std::vector<uint8_t> code;
+
+	while (!b->stop.load(std::memory_order_relaxed)) {
+		size_t i = b->next.fetch_add(1);
+		if (i >= b->ntodo)
+			return;
+		size_t at = b->todo[i];
+		bool reserved = false;
+		try {
+			const void *data = b->vecs[at];
+			if (idx->quant == HNSWC_QUANT_SQ8) {
+				code.resize(idx->dim);
+				idx->sp->encode(b->vecs[at], code.data());
+				data = code.data();
+			}
+			insert_new(idx, data, b->vecs[at], b->labels[at],
+				   &reserved);
+			if (b->done)
+				b->done[at] = HNSWC_DONE;
+			continue;
+		} catch (const std::bad_alloc &) {
+			b->fail(HNSWC_ENOMEM, at, "out of memory");
+		} catch (const std::exception &e) {
+			const char *m = e.what();
+			b->fail(strncmp(m, "Not enough memory", 17) == 0
+					? HNSWC_ENOMEM
+					: HNSWC_EINTERNAL,
+				at, m);
+		} catch (...) {
+			b->fail(HNSWC_EINTERNAL, at, "unknown C++ exception");
+		}
+		if (reserved)
+			idx->broken.store(true);
+		return;
+	}
+}
+
+} /* namespace */
+
+/* Threads for a batch of `work` new labels: 0 = the online CPUs. */
+static size_t batch_threads(size_t threads, size_t work)
+{
+	if (threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (size_t)n : 1;
+	}
+	if (threads > HNSWC_MAX_THREADS)
+		threads = HNSWC_MAX_THREADS;
+	return std::max((size_t)1, std::min(threads, work));
+}
+
+/*
+ * hnswc_add() and hnswc_add_batch().  Existing labels first, one at a time
+ * under the exclusive lock (hnswlib's update rewires links other searches
+ * walk), then the new ones by up to `threads` threads under the shared
+ * lock (insert_new).
+ */
+static int add_many(hnswc_index *idx, const float *const *vecs,
+		    const uint64_t *labels, size_t n, size_t threads,
+		    unsigned char *done, hnswc_error *err, const char *what)
+{
+	if (done)
+		memset(done, 0, n);
+	for (size_t i = 0; i < n; i++) {
+		if (!vecs[i])
+			return err_set(err, HNSWC_EINVAL,
+				       "%s: the vector of label %llu (entry "
+				       "%zu) is NULL",
+				       what, (unsigned long long)labels[i], i);
+		if (!all_finite(vecs[i], idx->dim))
+			return err_set(err, HNSWC_EINVAL,
+				       "%s: label %llu: the vector has a NaN "
+				       "or infinite component",
+				       what, (unsigned long long)labels[i]);
+	}
+	if (n == 0) {
+		err_clear(err);
+		return 0;
+	}
+	if (int rc = settle(idx, err))
+		return rc;
+	return guarded(err, what, [&]() -> int {
+		std::lock_guard<std::mutex> w(idx->wmu);
+		Hnsw *h = idx->h.get();
+		if (idx->broken.load())
+			return err_set(err, HNSWC_EINTERNAL,
+				       "%s: the index was left inconsistent "
+				       "by a failed insert; reload or rebuild "
+				       "it",
+				       what);
+		if (!idx->trained.load())
+			return err_set(err, HNSWC_EINVAL,
+				       "%s: label %llu: an SQ8 index needs "
+				       "hnswc_train() before its first add",
+				       what, (unsigned long long)labels[0]);
+		/* A label given twice counts once, with its last vector. */
+		std::vector<size_t> fresh, old;
+		std::unordered_map<uint64_t, size_t> last;
+		if (n > 1) {
+			last.reserve(n);
+			for (size_t i = 0; i < n; i++)
+				last[labels[i]] = i;
+		}
+		size_t count, cap = h->max_elements_;
+		{
+			std::lock_guard<std::mutex> g(
+				h->cur_element_count_guard_);
+			count = h->cur_element_count;
+			for (size_t i = 0; i < n; i++) {
+				if (n > 1 && last[labels[i]] != i)
+					continue;
+				if (h->label_lookup_.count(labels[i]))
+					old.push_back(i);
+				else
+					fresh.push_back(i);
+			}
+		}
+		if (fresh.size() > cap - count) {
+			if (n == 1)
+				return err_set(err, HNSWC_EFULL,
+					       "%s: label %llu: index full "
+					       "(%zu of %zu elements, deleted "
+					       "included); resize it",
+					       what,
+					       (unsigned long long)labels[0],
+					       count, cap);
+			return err_set(err, HNSWC_EFULL,
+				       "%s: %zu new labels do not fit: %zu "
+				       "of %zu elements are used (deleted "
+				       "included); resize to at least %zu",
+				       what, fresh.size(), count, cap,
+				       count + fresh.size());
+		}
+		std::vector<uint8_t> code;
+		for (size_t i : old) {
+			const void *data = vecs[i];
+			if (idx->quant == HNSWC_QUANT_SQ8) {
+				code.resize(idx->dim);
+				idx->sp->encode(vecs[i], code.data());
+				data = code.data();
+			}
+			/* Replace/undelete rewires existing links and
+			 * rewrites the vector in place: exclusive. */
+			if (done)
+				done[i] = HNSWC_FAILED; /* if it throws */
+			WrLock l(&idx->rw);
+			tableint id;
+			if (idx->raw && lookup(h, labels[i], &id))
+				memcpy(idx->raw + (size_t)id * idx->dim,
+				       vecs[i], idx->dim * sizeof(float));
+			h->addPoint(data, labels[i]);
+			if (done)
+				done[i] = HNSWC_DONE;
+		}
+		if (done && n > 1)
+			for (size_t i = 0; i < n; i++)
+				if (last[labels[i]] != i)
+					done[i] = HNSWC_DONE;
+		if (fresh.empty())
+			return 0;
+
+		Batch b;
+		b.idx = idx;
+		b.vecs = vecs;
+		b.labels = labels;
+		b.todo = fresh.data();
+		b.ntodo = fresh.size();
+		b.done = done;
+		size_t nt = batch_threads(threads, fresh.size());
+		std::vector<std::thread> pool;
+		{
+			RdLock l(&idx->rw);
+			InsertGuard ig(idx);
+			try {
+				pool.reserve(nt - 1);
+				for (size_t t = 1; t < nt; t++)
+					pool.emplace_back(batch_worker, &b);
+			} catch (...) {
+				/* fewer threads: those started run */
+			}
+			batch_worker(&b);
+			for (std::thread &t : pool)
+				t.join();
+		}
+		if (b.code)
+			return err_set(err, b.code, "%s: %s", what, b.msg);
+		return 0;
+	});
+}
+
 extern "C" int hnswc_add(hnswc_index *idx, const float *vec, uint64_t label,
 			 hnswc_error *err)
 {
 	if (!idx || !vec)
 		return err_set(err, HNSWC_EINVAL, "hnswc_add: %s is NULL",
 			       idx ? "vec" : "index");
-	if (!all_finite(vec, idx->dim))
-		return err_set(err, HNSWC_EINVAL,
-			       "hnswc_add: label %llu: the vector has a NaN or "
-			       "infinite component",
-			       (unsigned long long)label);
-	if (int rc = settle(idx, err))
-		return rc;
-	return guarded(err, "hnswc_add", [&]() -> int {
-		std::lock_guard<std::mutex> w(idx->wmu);
-		Hnsw *h = idx->h.get();
-		if (idx->broken.load())
-			return err_set(err, HNSWC_EINTERNAL,
-				       "hnswc_add: the index was left "
-				       "inconsistent by a failed insert; "
-				       "reload or rebuild it");
-		const void *data = vec;
-		std::vector<uint8_t> code;
-		if (idx->quant == HNSWC_QUANT_SQ8) {
-			if (!idx->trained.load())
-				return err_set(err, HNSWC_EINVAL,
-					       "hnswc_add: label %llu: an SQ8 "
-					       "index needs hnswc_train() "
-					       "before its first add",
-					       (unsigned long long)label);
-			code.resize(idx->dim);
-			idx->sp->encode(vec, code.data());
-			data = code.data();
-		}
-		size_t count, cap = h->max_elements_;
-		bool exists;
-		{
-			std::lock_guard<std::mutex> g(
-				h->cur_element_count_guard_);
-			exists = h->label_lookup_.count(label) != 0;
-			count = h->cur_element_count;
-		}
-		if (exists) {
-			/* Replace/undelete rewires existing links and
-			 * rewrites the vector in place: exclusive. */
-			WrLock l(&idx->rw);
-			tableint id;
-			if (idx->raw && lookup(h, label, &id))
-				memcpy(idx->raw + (size_t)id * idx->dim, vec,
-				       idx->dim * sizeof(float));
-			h->addPoint(data, label);
-			return 0;
-		}
-		if (count >= cap)
-			return err_set(err, HNSWC_EFULL,
-				       "hnswc_add: label %llu: index full "
-				       "(%zu of %zu elements, deleted "
-				       "included); resize it",
-				       (unsigned long long)label, count, cap);
-		RdLock l(&idx->rw);
-		/* The new element gets id `count` (writers are serialised):
-		 * its float row is in place before hnswlib publishes it. */
-		if (idx->raw)
-			memcpy(idx->raw + count * idx->dim, vec,
-			       idx->dim * sizeof(float));
-		tableint id;
-		InsertGuard ig(idx);
-		try {
-			id = h->addPoint(data, label, -1);
-		} catch (...) {
-			if (element_count(h) != count)
-				idx->broken.store(true);
-			throw;
-		}
-		pad_links(h, id);
-		return 0;
-	});
+	return add_many(idx, &vec, &label, 1, 1, nullptr, err, "hnswc_add");
+}
+
+extern "C" int hnswc_add_batch(hnswc_index *idx, const float *const *vecs,
+			       const uint64_t *labels, size_t n, size_t threads,
+			       unsigned char *done, hnswc_error *err)
+{
+	if (!idx || (n && (!vecs || !labels)))
+		return err_set(err, HNSWC_EINVAL, "hnswc_add_batch: %s is NULL",
+			       !idx    ? "index"
+			       : !vecs ? "vecs"
+				       : "labels");
+	return add_many(idx, vecs, labels, n, threads, done, err,
+			"hnswc_add_batch");
 }
 
 extern "C" int hnswc_mark_deleted(hnswc_index *idx, uint64_t label,

@@ -5,8 +5,10 @@
  * Recall against brute force (L2 and IP), filters, exact distances to
  * listed labels, replace, delete and
  * re-add, resize, save/load round trips (file, FILE*, memory), corrupt,
- * truncated, random and bit-flipped inputs, argument checks, and searches
- * in 4 threads while another thread adds, replaces, deletes and resizes.
+ * truncated, random and bit-flipped inputs, argument checks, searches
+ * in 4 threads while another thread adds, replaces, deletes and resizes,
+ * and batches inserted by several threads (hnswc_add_batch): equal to
+ * serial adds, mixed, refused, and under concurrent searches.
  * Prints one line per check group; exits 1 on the first failure.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -1182,6 +1184,271 @@ static void test_concurrency(void)
 	       NTHREADS, total, CN - CINIT, replaced, deleted, resizes, r);
 }
 
+/* ---- batches (hnswc_add_batch) ---- */
+
+/* Row pointers of data[0..n) and labels first..first+n-1. */
+static void rows(const float *data, size_t n, uint64_t first, const float **vp,
+		 uint64_t *lab)
+{
+	for (size_t i = 0; i < n; i++) {
+		vp[i] = data + i * DIM;
+		lab[i] = first + i;
+	}
+}
+
+/* An index of data[0..n) built by one batch of `threads` threads. */
+static hnswc_index *build_batch(int space, int quant, const float *data,
+				size_t n, size_t threads)
+{
+	const float **vp = malloc(n * sizeof(*vp));
+	uint64_t *lab = malloc(n * sizeof(*lab));
+	unsigned char *done = malloc(n);
+	hnswc_index *x;
+	hnswc_error e;
+
+	CHECK(vp && lab && done, "out of memory");
+	OK(hnswc_create_q(space, quant, DIM, n, 16, 200, 42, &x, &e));
+	if (quant == HNSWC_QUANT_SQ8)
+		OK(hnswc_train(x, data, n, &e));
+	rows(data, n, 0, vp, lab);
+	int rc = hnswc_add_batch(x, vp, lab, n, threads, done, &e);
+	CHECK(rc == 0, "batch of %zu with %zu threads: %s", n, threads, e.msg);
+	for (size_t i = 0; i < n; i++)
+		CHECK(done[i] == 1, "entry %zu not done", i);
+	CHECK(hnswc_count(x) == n, "count %zu, expected %zu", hnswc_count(x),
+	      n);
+	free(vp);
+	free(lab);
+	free(done);
+	return x;
+}
+
+/* Every label 0..n-1 is live and holds data's row. */
+static void check_rows(hnswc_index *x, const float *data, size_t n)
+{
+	float v[DIM];
+	hnswc_error e;
+
+	for (size_t i = 0; i < n; i++) {
+		CHECK(hnswc_contains(x, i) == 1, "label %zu not live", i);
+		OK(hnswc_get_vector(x, i, v, &e));
+		CHECK(!memcmp(v, data + i * DIM, sizeof(v)),
+		      "label %zu: wrong vector", i);
+	}
+}
+
+/* The serialised bytes of two indexes are equal. */
+static int same_bytes(hnswc_index *a, hnswc_index *b)
+{
+	size_t la = (size_t)hnswc_serialized_size(a);
+	size_t lb = (size_t)hnswc_serialized_size(b);
+	unsigned char *ba = malloc(la ? la : 1), *bb = malloc(lb ? lb : 1);
+	hnswc_error e;
+	int same;
+
+	CHECK(ba && bb, "out of memory");
+	OK(hnswc_save_mem(a, ba, la, &la, &e));
+	OK(hnswc_save_mem(b, bb, lb, &lb, &e));
+	same = la == lb && !memcmp(ba, bb, la);
+	free(ba);
+	free(bb);
+	return same;
+}
+
+/*
+ * One thread: the very graph hnswc_add() builds (byte for byte).  Several:
+ * every label stored with its vector, recall within 0.02 of the serial
+ * build (L2, IP, SQ8).  Mixed batches (new, replaced, deleted labels and a
+ * label given twice), all-or-nothing refusals (full, NaN, NULL), and the
+ * done flags.
+ */
+static void test_batch(void)
+{
+	hnswc_error e;
+
+	for (int quant = HNSWC_QUANT_NONE; quant <= HNSWC_QUANT_SQ8; quant++)
+		for (int space = HNSWC_L2; space <= HNSWC_IP; space++) {
+			const float *data =
+				space == HNSWC_L2 ? data_l2 : data_ip;
+			const float *qs =
+				space == HNSWC_L2 ? queries : queries_ip;
+			hnswc_index *s, *one, *par;
+
+			OK(hnswc_create_q(space, quant, DIM, N, 16, 200, 42, &s,
+					  &e));
+			if (quant == HNSWC_QUANT_SQ8)
+				OK(hnswc_train(s, data, N, &e));
+			for (size_t i = 0; i < N; i++)
+				OK(hnswc_add(s, data + i * DIM, i, &e));
+			one = build_batch(space, quant, data, N, 1);
+			CHECK(same_bytes(s, one),
+			      "a 1-thread batch built another graph than "
+			      "hnswc_add (space %d, quant %d)",
+			      space, quant);
+			par = build_batch(space, quant, data, N, 4);
+			check_rows(par, data, N);
+			double rs = recall(s, space, data, N, qs, NQ, 64, NULL,
+					   NULL);
+			double rp = recall(par, space, data, N, qs, NQ, 64,
+					   NULL, NULL);
+			printf("batch %s%s: recall@10 ef64 serial %.4f, 4 "
+			       "threads %.4f\n",
+			       space == HNSWC_L2 ? "L2" : "IP",
+			       quant ? " sq8" : "", rs, rp);
+			CHECK(rp >= rs - 0.02 && rp > 0.9,
+			      "parallel recall %f, serial %f", rp, rs);
+			hnswc_free(s);
+			hnswc_free(one);
+			hnswc_free(par);
+		}
+
+	/* Mixed: labels 0..H-1 exist (every 3rd deleted); the batch
+	 * replaces 0..H-1, undeletes the deleted ones, adds H..N-1, and
+	 * gives label 5 twice (the later vector wins). */
+	enum { H = N / 2 };
+	size_t nb = N + 1;
+	const float **vp = malloc(nb * sizeof(*vp));
+	uint64_t *lab = malloc(nb * sizeof(*lab));
+	unsigned char *done = malloc(nb);
+	float *fresh = malloc(sizeof(float) * N * DIM);
+	float v[DIM];
+	CHECK(vp && lab && done && fresh, "out of memory");
+	for (int quant = HNSWC_QUANT_NONE; quant <= HNSWC_QUANT_SQ8; quant++) {
+		hnswc_index *x;
+		OK(hnswc_create_q(HNSWC_L2, quant, DIM, N, 16, 200, 42, &x,
+				  &e));
+		if (quant == HNSWC_QUANT_SQ8)
+			OK(hnswc_train(x, data_l2, N, &e));
+		for (size_t i = 0; i < H; i++)
+			OK(hnswc_add(x, data_l2 + i * DIM, i, &e));
+		for (size_t i = 0; i < H; i += 3)
+			OK(hnswc_mark_deleted(x, i, &e));
+		memcpy(fresh, data_l2, sizeof(float) * N * DIM);
+		fill(fresh, H, 0); /* new vectors for 0..H-1 */
+		rows(fresh, N, 0, vp, lab);
+		vp[N] = data_l2 + 7 * DIM; /* label 5 again */
+		lab[N] = 5;
+		OK(hnswc_add_batch(x, vp, lab, nb, 3, done, &e));
+		for (size_t i = 0; i < nb; i++)
+			CHECK(done[i] == 1, "mixed: entry %zu not done", i);
+		CHECK(hnswc_count(x) == N && hnswc_deleted_count(x) == 0,
+		      "mixed: count %zu, deleted %zu", hnswc_count(x),
+		      hnswc_deleted_count(x));
+		memcpy(fresh + 5 * DIM, data_l2 + 7 * DIM, sizeof(v));
+		check_rows(x, fresh, N);
+		double r = recall(x, HNSWC_L2, fresh, N, queries, NQ, 64, NULL,
+				  NULL);
+		CHECK(r > 0.9, "mixed: recall %f", r);
+
+		/* Refused before anything changes: no room (N + 1 new
+		 * labels for none free), a NaN, a NULL vector. */
+		OK(hnswc_resize(x, N + 10, &e));
+		rows(data_l2, 20, N, vp, lab);
+		lab[3] = 2; /* an existing label: not applied either */
+		memset(done, 7, 20);
+		CHECK(hnswc_add_batch(x, vp, lab, 20, 2, done, &e) ==
+				      HNSWC_EFULL &&
+			      strstr(e.msg, "resize"),
+		      "full batch: %s", e.msg);
+		for (size_t i = 0; i < 20; i++)
+			CHECK(done[i] == 0, "refused batch: entry %zu done", i);
+		float bad[DIM];
+		memcpy(bad, data_l2, sizeof(bad));
+		bad[3] = NAN;
+		vp[9] = bad;
+		CHECK(hnswc_add_batch(x, vp, lab, 5, 2, NULL, &e) == 0,
+		      "5 entries: %s", e.msg);
+		CHECK(hnswc_add_batch(x, vp, lab, 10, 2, NULL, &e) ==
+			      HNSWC_EINVAL,
+		      "NaN accepted");
+		vp[9] = NULL;
+		CHECK(hnswc_add_batch(x, vp, lab, 10, 2, NULL, &e) ==
+			      HNSWC_EINVAL,
+		      "NULL vector accepted");
+		CHECK(hnswc_count(x) == N + 4,
+		      "refused batches changed the "
+		      "count: %zu",
+		      hnswc_count(x));
+		OK(hnswc_get_vector(x, 2, v, &e));
+		CHECK(!memcmp(v, data_l2 + 3 * DIM, sizeof(v)),
+		      "label 2 given in the 5-entry batch");
+		CHECK(hnswc_add_batch(x, NULL, lab, 1, 1, NULL, &e) ==
+			      HNSWC_EINVAL,
+		      "NULL vecs");
+		OK(hnswc_add_batch(x, NULL, NULL, 0, 4, NULL, &e));
+		hnswc_free(x);
+	}
+	free(vp);
+	free(lab);
+	free(done);
+	free(fresh);
+	printf("ok batch (1 thread = hnswc_add byte for byte; 4 threads: "
+	       "recall; mixed; refusals)\n");
+}
+
+/*
+ * Searches in 4 threads while batches of new labels are inserted by 3
+ * threads each (SQ8, so the rerank reads the float rows of labels being
+ * linked), with replacements between batches.
+ */
+static void test_batch_concurrency(void)
+{
+	enum { B = 100 };
+	const float *vp[B];
+	uint64_t lab[B];
+	hnswc_error e;
+
+	cdata = malloc(sizeof(float) * CN * DIM);
+	CHECK(cdata, "out of memory");
+	fill(cdata, CN, 0);
+	OK(hnswc_create_q(HNSWC_L2, HNSWC_QUANT_SQ8, DIM, CINIT, 16, 200, 42,
+			  &cidx, &e));
+	OK(hnswc_train(cidx, cdata, CN, &e));
+	for (size_t i = 0; i < CINIT; i++)
+		OK(hnswc_add(cidx, cdata + i * DIM, i, &e));
+	cdone = 0;
+	struct searcher s[NTHREADS];
+	for (unsigned i = 0; i < NTHREADS; i++) {
+		memset(&s[i], 0, sizeof(s[i]));
+		s[i].id = i;
+		CHECK(pthread_create(&s[i].t, NULL, search_thread, &s[i]) == 0,
+		      "pthread_create");
+	}
+	size_t batches = 0;
+	for (size_t at = CINIT; at < CN; at += B) {
+		size_t m = CN - at < B ? CN - at : B;
+		rows(cdata + at * DIM, m, at, vp, lab);
+		if (hnswc_capacity(cidx) < at + m)
+			OK(hnswc_resize(cidx, at + 4 * B, &e));
+		/* two existing labels, replaced by themselves */
+		vp[0] = cdata + (at / 2) * DIM;
+		lab[0] = at / 2;
+		OK(hnswc_add_batch(cidx, vp, lab, m, 3, NULL, &e));
+		OK(hnswc_add(cidx, cdata + at * DIM, at, &e));
+		batches++;
+	}
+	nanosleep(&(struct timespec){ .tv_nsec = 50000000 }, NULL);
+	__atomic_store_n(&cdone, 1, __ATOMIC_RELEASE);
+	long total = 0;
+	for (unsigned i = 0; i < NTHREADS; i++) {
+		pthread_join(s[i].t, NULL);
+		CHECK(s[i].bad == 0, "thread %u: %d bad results", i, s[i].bad);
+		total += s[i].searches;
+	}
+	CHECK(hnswc_count(cidx) == CN && hnswc_deleted_count(cidx) == 0,
+	      "final counts %zu %zu", hnswc_count(cidx),
+	      hnswc_deleted_count(cidx));
+	check_rows(cidx, cdata, CN);
+	double r =
+		recall(cidx, HNSWC_L2, cdata, CN, queries, NQ, 64, NULL, NULL);
+	CHECK(r > 0.95, "recall after concurrent batches %f", r);
+	hnswc_free(cidx);
+	free(cdata);
+	printf("ok batch_concurrency (%d searchers: %ld searches during %zu "
+	       "batches of 3 threads; recall %.4f)\n",
+	       NTHREADS, total, batches, r);
+}
+
 static void cleanup(void)
 {
 	static const char *names[] = { "a.hnsw",      "b.bin",
@@ -1364,7 +1631,9 @@ int main(int argc, char **argv)
 		       { "save_load", test_save_load },
 		       { "mapped", test_mapped },
 		       { "corrupt", test_corrupt },
-		       { "concurrency", test_concurrency } };
+		       { "concurrency", test_concurrency },
+		       { "batch", test_batch },
+		       { "batch_concurrency", test_batch_concurrency } };
 	size_t ng = sizeof(groups) / sizeof(groups[0]);
 	for (int a = 1; a < argc; a++) {
 		size_t g = 0;
