@@ -412,80 +412,6 @@ static void vector_expect(const struct vector *v, struct osa_snap_info *in)
 			  (size_t)v->dim, osa_metric_names[v->metric], v->desc);
 }
 
-static int vector_load_freel(struct vector *v, struct osa_snap_reader *r,
-			     struct osa_error *err);
-
-/* The maps of a version-1 body (copied), checked against the graph. */
-static int vector_load_maps(struct vector *v, struct osa_snap_reader *r,
-			    struct osa_error *err)
-{
-	size_t l, nfree = 0;
-	int rc = 0;
-
-	for (l = 0; l < v->nlabels; l++) {
-		unsigned char lb[4];
-		uint32_t len;
-		int state = hnswc_contains(v->h, (uint64_t)l);
-		size_t at;
-		char *s;
-
-		if ((rc = osa_snap_read(r, lb, 4, err)))
-			return rc;
-		len = osa_le32_get(lb);
-		if (len == 0) {
-			if (state != 0)
-				return osa_snap_corrupt(
-					r, err,
-					"label %zu is free in the map but %s "
-					"in the graph",
-					l, state == 1 ? "live" : "absent");
-			nfree++;
-			continue;
-		}
-		if (state != 1)
-			return osa_snap_corrupt(
-				r, err,
-				"label %zu has an srn but is %s "
-				"in the graph",
-				l, state ? "absent" : "deleted");
-		if (len > VECTOR_SRN_MAX || len > osa_snap_remaining(r))
-			return osa_snap_corrupt(
-				r, err, "label %zu: bad srn length %u", l, len);
-		if (!(s = malloc((size_t)len + 1)))
-			return osa_error_set(err, OSA_ENOMEM,
-					     "index %s: out of memory",
-					     v->index);
-		if ((rc = osa_snap_read(r, s, len, err))) {
-			free(s);
-			return rc;
-		}
-		s[len] = '\0';
-		if (strlen(s) != len) {
-			free(s);
-			return osa_snap_corrupt(r, err,
-						"label %zu: NUL in its srn", l);
-		}
-		v->hash[l] = osa_srn_hash(s);
-		at = vector_map_slot(v, s, v->hash[l]);
-		if (v->map.slot[at]) {
-			rc = osa_snap_corrupt(r, err, "srn %s appears twice",
-					      s);
-			free(s);
-			return rc;
-		}
-		v->srns[l] = s;
-		v->map.slot[at] = (uint32_t)(l + 1);
-		v->live++;
-	}
-	if (nfree != v->nfree)
-		return osa_snap_corrupt(
-			r, err,
-			"%zu free labels in the map, %zu in the "
-			"header",
-			nfree, v->nfree);
-	return vector_load_freel(v, r, err);
-}
-
 /* The free list, after the srns. */
 static int vector_load_freel(struct vector *v, struct osa_snap_reader *r,
 			     struct osa_error *err)
@@ -522,18 +448,21 @@ static int vector_load_freel(struct vector *v, struct osa_snap_reader *r,
 }
 
 /*
- * The srns of a version-2 body in place: u32 length, the bytes, a NUL.
- * Nothing is copied or hashed here; vector_settle() hashes them, fills the
- * map and checks them against the graph.
+ * The srns: per label a u32 length, the bytes and, in a version-2 body
+ * (`mapped`), a NUL; then the free list.  Version 2's srns are used in place
+ * (they point into the mapping), version 1's are copied.  Nothing is hashed
+ * or checked against the graph here: vector_index_maps() does that.
  */
-static int vector_load_srns_mapped(struct vector *v, struct osa_snap_reader *r,
-				   struct osa_error *err)
+static int vector_load_srns(struct vector *v, struct osa_snap_reader *r,
+			    bool mapped, struct osa_error *err)
 {
 	size_t l, nfree = 0;
 
-	/* Every srn below points between these (vector_srn_free()). */
-	v->arena = (const char *)osa_snap_view(r, 0, err);
-	v->arena_end = v->arena + osa_snap_remaining(r);
+	/* Every mapped srn points between these (vector_srn_free()). */
+	if (mapped) {
+		v->arena = (const char *)osa_snap_view(r, 0, err);
+		v->arena_end = v->arena + osa_snap_remaining(r);
+	}
 	for (l = 0; l < v->nlabels; l++) {
 		const unsigned char *lb = osa_snap_view(r, 4, err);
 		const char *p;
@@ -545,16 +474,25 @@ static int vector_load_srns_mapped(struct vector *v, struct osa_snap_reader *r,
 			nfree++;
 			continue;
 		}
-		if (len > VECTOR_SRN_MAX || len >= osa_snap_remaining(r))
+		if (len > VECTOR_SRN_MAX ||
+		    len + (uint64_t)mapped > osa_snap_remaining(r))
 			return osa_snap_corrupt(
 				r, err, "label %zu: bad srn length %u", l, len);
-		p = osa_snap_view(r, (size_t)len + 1, err);
-		if (p[len] || memchr(p, 0, len))
-			return osa_snap_corrupt(r, err,
-						"label %zu: NUL in its srn or "
-						"none after it",
-						l);
-		v->srns[l] = (char *)p; /* never written through */
+		p = osa_snap_view(r, (size_t)len + mapped, err);
+		if ((mapped && p[len]) || memchr(p, 0, len))
+			return osa_snap_corrupt(
+				r, err, "label %zu: NUL in its srn%s", l,
+				mapped ? " or none after it" : "");
+		if (mapped) {
+			v->srns[l] = (char *)p; /* never written through */
+		} else {
+			if (!(v->srns[l] = malloc((size_t)len + 1)))
+				return osa_error_set(err, OSA_ENOMEM,
+						     "index %s: out of memory",
+						     v->index);
+			memcpy(v->srns[l], p, len);
+			v->srns[l][len] = '\0';
+		}
 		v->live++;
 	}
 	if (nfree != v->nfree)
@@ -573,6 +511,77 @@ static int vector_stop(void *ctx)
 }
 
 /*
+ * The srns loaded (vector_load_srns) against the graph: every label's state
+ * and the deleted count; then their hashes and the srn map, built aside and
+ * installed under `lock` (stats reads them; queries do not).  0, 1 when
+ * stopped by close, or the error (corruption named after reader `r`).
+ * Caller holds wmu or is open.
+ */
+static int vector_index_maps(struct vector *v, struct osa_snap_reader *r,
+			     struct osa_error *e)
+{
+	struct osa_srnmap map = { 0 };
+	uint64_t *hash;
+	size_t l;
+	int rc = 0;
+
+	if (hnswc_deleted_count(v->h) != v->nfree)
+		return osa_snap_corrupt(r, e,
+					"the graph holds %zu deleted labels, "
+					"the maps %zu",
+					hnswc_deleted_count(v->h), v->nfree);
+	hash = malloc((v->cap ? v->cap : 1) * sizeof(*hash));
+	if (!hash || osa_srnmap_init(&map, 2 * v->live + 16)) {
+		free(hash);
+		return osa_error_set(e, OSA_ENOMEM,
+				     "index %s: out of memory checking %s",
+				     v->index, v->snap_path);
+	}
+	for (l = 0; l < v->nlabels && !rc; l++) {
+		int state = hnswc_contains(v->h, (uint64_t)l);
+		size_t at;
+
+		if (!(l & 4095) && vector_stop(v)) {
+			rc = 1;
+			break;
+		}
+		if (state != (v->srns[l] ? 1 : 0)) {
+			rc = osa_snap_corrupt(r, e,
+					      "label %zu is %s in the map but "
+					      "%s in the graph",
+					      l, v->srns[l] ? "live" : "free",
+					      state == 1   ? "live"
+					      : state == 0 ? "deleted"
+							   : "absent");
+			break;
+		}
+		if (!v->srns[l])
+			continue;
+		hash[l] = osa_srn_hash(v->srns[l]);
+		at = osa_srnmap_slot(&map, (const char *const *)v->srns, hash,
+				     v->srns[l], hash[l]);
+		if (map.slot[at]) {
+			rc = osa_snap_corrupt(r, e, "srn %s appears twice",
+					      v->srns[l]);
+			break;
+		}
+		map.slot[at] = (uint32_t)(l + 1);
+	}
+	if (rc) {
+		free(hash);
+		osa_srnmap_free(&map);
+		return rc;
+	}
+	pthread_rwlock_wrlock(&v->lock);
+	free(v->hash);
+	v->hash = hash;
+	osa_srnmap_free(&v->map);
+	v->map = map;
+	pthread_rwlock_unlock(&v->lock);
+	return 0;
+}
+
+/*
  * What the instant open left for later (see struct vector), with wmu held:
  * 0 when done (now or before), 1 when stopped by close, OSA_ECORRUPT (err
  * filled; kept, health reports it and the core rebuilds the index) when the
@@ -580,11 +589,8 @@ static int vector_stop(void *ctx)
  */
 static int vector_settle(struct vector *v, struct osa_error *err)
 {
-	struct osa_srnmap map = { 0 };
 	struct osa_error e = { 0 };
 	hnswc_error herr = { 0 };
-	uint64_t *hash;
-	size_t l;
 	int rc;
 
 	if (v->settled)
@@ -601,64 +607,11 @@ static int vector_settle(struct vector *v, struct osa_error *err)
 		if (rc)
 			osa_snap_corrupt(v->snap_r, &e, "graph: %s", herr.msg);
 	}
-	if (!rc && hnswc_deleted_count(v->h) != v->nfree)
-		rc = osa_snap_corrupt(v->snap_r, &e,
-				      "the graph holds %zu deleted labels, "
-				      "the maps %zu",
-				      hnswc_deleted_count(v->h), v->nfree);
-	/* The hashes and the map, built aside: queries do not read them,
-	 * but stats does, under `lock`. */
-	hash = malloc((v->cap ? v->cap : 1) * sizeof(*hash));
-	if (!rc && (!hash || osa_srnmap_init(&map, 2 * v->live + 16)))
-		rc = osa_error_set(&e, OSA_ENOMEM,
-				   "index %s: out of memory checking %s",
-				   v->index, v->snap_path);
-	for (l = 0; l < v->nlabels && !rc; l++) {
-		int state = hnswc_contains(v->h, (uint64_t)l);
-		size_t at;
-
-		if (!(l & 4095) && vector_stop(v)) {
-			rc = 1;
-			break;
-		}
-		if (state != (v->srns[l] ? 1 : 0)) {
-			rc = osa_snap_corrupt(v->snap_r, &e,
-					      "label %zu is %s in the map but "
-					      "%s in the graph",
-					      l, v->srns[l] ? "live" : "free",
-					      state == 1   ? "live"
-					      : state == 0 ? "deleted"
-							   : "absent");
-			break;
-		}
-		if (!v->srns[l])
-			continue;
-		hash[l] = osa_srn_hash(v->srns[l]);
-		at = osa_srnmap_slot(&map, (const char *const *)v->srns, hash,
-				     v->srns[l], hash[l]);
-		if (map.slot[at]) {
-			rc = osa_snap_corrupt(v->snap_r, &e,
-					      "srn %s appears twice",
-					      v->srns[l]);
-			break;
-		}
-		map.slot[at] = (uint32_t)(l + 1);
-	}
-	if (rc == 1) {
-		free(hash);
-		osa_srnmap_free(&map);
+	if (!rc)
+		rc = vector_index_maps(v, v->snap_r, &e);
+	if (rc == 1)
 		return 1;
-	}
-	if (!rc) {
-		pthread_rwlock_wrlock(&v->lock);
-		free(v->hash);
-		v->hash = hash;
-		osa_srnmap_free(&v->map);
-		v->map = map;
-		pthread_rwlock_unlock(&v->lock);
-	} else {
-		free(hash);
-		osa_srnmap_free(&map);
+	if (rc) {
 		if (e.code == OSA_ECORRUPT) {
 			snprintf(v->bad, sizeof(v->bad), "%s", e.msg);
 			atomic_store(&v->bad_code, OSA_ECORRUPT);
@@ -898,9 +851,8 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 			     : osa_snap_corrupt(r, err, "graph: %s", herr.msg);
 		goto out;
 	}
-	/* (The deleted count of a deferred graph is known once checked.) */
-	if (hnswc_count(v->h) != nlabels ||
-	    (!hnswc_deferred(v->h) && hnswc_deleted_count(v->h) != nfree)) {
+	/* (The deleted count is checked with the maps.) */
+	if (hnswc_count(v->h) != nlabels) {
 		rc = osa_snap_corrupt(
 			r, err,
 			"the graph holds %zu labels (%zu "
@@ -910,8 +862,6 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 		goto out;
 	}
 	rc = vector_reserve_labels(v, (size_t)nlabels);
-	if (!rc && !mapped)
-		rc = vector_map_reserve(v, (size_t)live, false);
 	if (rc) {
 		rc = osa_error_set(err, OSA_ENOMEM,
 				   "index %s: out of memory loading %s",
@@ -920,8 +870,8 @@ static int vector_load(struct vector *v, uint64_t *lsn, struct osa_error *err)
 	}
 	v->nlabels = (size_t)nlabels;
 	v->nfree = (size_t)nfree;
-	if ((rc = mapped ? vector_load_srns_mapped(v, r, err)
-			 : vector_load_maps(v, r, err)))
+	if ((rc = vector_load_srns(v, r, mapped, err)) ||
+	    (!mapped && (rc = vector_index_maps(v, r, err))))
 		goto out;
 	if ((rc = vector_load_attrs(v, r, err)))
 		goto out;

@@ -25,6 +25,7 @@ usage: conns.py OSA_BINARY   (prints one line per case; exit 1 on failure)
 """
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -205,7 +206,6 @@ srv = Server("cap", "max_connections = 4; timeouts = { header = 30; idle = 60; }
 # Hold 4 connections.  The startup probe's connection may not be released
 # by the server yet (a loaded machine): a held one that was answered 503
 # meanwhile is replaced, until 4 are held and none was refused.
-import select
 held = []
 for _ in range(50):
     while len(held) < 4:
